@@ -1,0 +1,33 @@
+// The `quiver` command table. Each entry loads its module lazily, so a light command such as
+// `quiver generate` never pays for the API server's imports. Names are contracts
+// (../shared/docs/design.md): keep them.
+
+export interface CommandModule {
+  /** Runs the command with the arguments after its name; resolves to the exit code. */
+  run(argv: string[]): Promise<number>;
+}
+
+export interface CommandEntry {
+  /** One line for `quiver help`. */
+  summary: string;
+  load: () => Promise<CommandModule>;
+}
+
+export const commands: Record<string, CommandEntry> = {
+  serve: {
+    summary: "start the API (GraphQL, /healthz) and the dashboard",
+    load: () => import("./commands/serve.js"),
+  },
+  "db migrate": {
+    summary: "apply pending migrations to the configured database (done at start anyway)",
+    load: () => import("./commands/db-migrate.js"),
+  },
+  "db diff": {
+    summary: "write a new migration from prisma/schema.prisma changes: db diff --name NAME",
+    load: () => import("./commands/db-diff.js"),
+  },
+  "schema print": {
+    summary: "print the GraphQL SDL (--out FILE writes it)",
+    load: () => import("./commands/schema-print.js"),
+  },
+};

@@ -1,0 +1,25 @@
+// One jest run for the whole repository (ESM; TypeScript through SWC, type-checked
+// separately by `npm run typecheck`). Unit tests sit beside the code, integration and
+// end-to-end tests in test/. Run through scripts/test.mjs, which prints the final
+// "N passed, N failed" line CI reads.
+const swc = [
+  "@swc/jest",
+  {
+    jsc: { target: "es2022", parser: { syntax: "typescript", tsx: false, decorators: false } },
+    module: { type: "es6" },
+  },
+];
+
+export default {
+  testEnvironment: "node",
+  extensionsToTreatAsEsm: [".ts"],
+  transform: { "^.+\\.ts$": swc },
+  moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
+  roots: ["<rootDir>/apps/api/src", "<rootDir>/native", "<rootDir>/test"],
+  testMatch: ["**/*.test.ts"],
+  testPathIgnorePatterns: ["/node_modules/", "/native/build/", "/.next/"],
+  globalSetup: "<rootDir>/test/global-setup.ts",
+  globalTeardown: "<rootDir>/test/global-teardown.ts",
+  testTimeout: 60000,
+  maxWorkers: 2,
+};
