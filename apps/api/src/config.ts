@@ -1,0 +1,38 @@
+// Configuration from the environment, validated once at start (names: ../shared/docs/design.md).
+import path from "node:path";
+import { z } from "zod";
+import { QuiverError } from "./errors.js";
+import { repoRoot } from "./catalog/migrate.js";
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+const schema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+    .optional(),
+  QUIVER_DATA_DIR: z.string().min(1).default(".quiver"),
+  PORT: port.default(4000),
+  WEB_PORT: port.default(3000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  QUIVER_ADMIN_EMAIL: z.string().email().optional(),
+  QUIVER_ADMIN_PASSWORD: z.string().min(12, "must be at least 12 characters").optional(),
+  QUIVER_WEB: z.enum(["on", "off"]).default("on"),
+  /** Largest request body accepted by /graphql and the JSON routes. */
+  QUIVER_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  QUIVER_SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+  /** Origins allowed to call the API from a browser ("*" by default: auth is a bearer token, never a cookie). */
+  QUIVER_CORS_ORIGINS: z.string().default("*"),
+});
+
+export type Config = z.infer<typeof schema> & { dataDir: string };
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new QuiverError("CONFIG_INVALID", `invalid configuration: ${problems}`);
+  }
+  const dataDir = path.resolve(repoRoot, parsed.data.QUIVER_DATA_DIR);
+  return { ...parsed.data, dataDir };
+}
