@@ -1,5 +1,9 @@
-/** @jest-environment-options {"globalsCleanup": "off"} */
-// (TF.js keeps engine state on globals that jest's soft cleanup would wrap until the stack overflows.)
+/**
+ * @jest-environment ./test/retriever/ort-environment.mjs
+ * @jest-environment-options {"globalsCleanup": "off"}
+ */
+// (onnxruntime needs the shared typed arrays of ort-environment.mjs; TF.js keeps engine state
+// on globals that jest's soft cleanup would wrap until the stack overflows.)
 import { createRequire } from "node:module";
 import { UseLiteEncoder } from "./use-lite-encoder.js";
 import { RetrieverErrorCode } from "../errors.js";
@@ -81,5 +85,39 @@ describe("UseLiteEncoder (TF.js reference graph)", () => {
     } finally {
       await prefixed.close();
     }
+  });
+});
+
+describe("UseLiteEncoder (onnxruntime graph) against the TF.js reference", () => {
+  let fast: UseLiteEncoder;
+  let reference: UseLiteEncoder;
+  beforeAll(async () => {
+    [fast, reference] = await Promise.all([UseLiteEncoder.load(), UseLiteEncoder.load({ backend: "tfjs" })]);
+  });
+  afterAll(async () => {
+    await fast.close();
+    await reference.close();
+  });
+
+  test("is the default backend and has the same identity", () => {
+    expect(fast.backendName).toBe("onnx");
+    expect(fast.identity).toBe(reference.identity);
+  });
+
+  test("agrees to 2e-6 per entry on mixed-length batches (padding masked)", async () => {
+    const texts = [
+      "x",
+      "hello world",
+      "Premise: a man is playing a guitar on stage. Hypothesis: a person plays music.\nOPTIONS:\n- yes\n- no",
+      "Translate to German: The committee will meet again next week to discuss the budget.",
+      "emoji 😀 and ünïcödé",
+      "word ".repeat(400), // past 128 tokens
+      "Write a sentence not in English.",
+    ];
+    const a = (await fast.encode(texts)).vectors;
+    const b = (await reference.encode(texts)).vectors;
+    let worst = 0;
+    a.forEach((v, i) => v.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - b[i]![j]!)))));
+    expect(worst).toBeLessThan(2e-6);
   });
 });
