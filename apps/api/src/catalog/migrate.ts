@@ -29,6 +29,12 @@ export const prismaDir = path.join(repoRoot, "prisma");
 export const migrationsDir = path.join(prismaDir, "migrations");
 
 type Bindings = typeof wasmBindings;
+
+// The WebAssembly global, typed locally (Node's types for it need the DOM library).
+declare const WebAssembly: {
+  compile(bytes: Uint8Array): Promise<object>;
+  instantiate(module: object, imports: Record<string, Record<string, unknown>>): Promise<{ exports: Record<string, unknown> }>;
+};
 let bindingsReady: Promise<Bindings> | undefined;
 
 /** Instantiates the schema engine's WASM module once per process. */
@@ -43,7 +49,7 @@ function loadBindings(): Promise<Bindings> {
     for (const name of Object.keys(imports).filter((k) => k.startsWith("__wbg_setTimeout_"))) {
       imports[name] = (callback: () => void, ms: number) => setTimeout(callback, ms >>> 0).unref();
     }
-    const instance = await WebAssembly.instantiate(module, { "./schema_engine_bg.js": imports as WebAssembly.ModuleImports });
+    const instance = await WebAssembly.instantiate(module, { "./schema_engine_bg.js": imports });
     wasmBindings.__wbg_set_wasm(instance.exports);
     (instance.exports as { __wbindgen_start: () => void }).__wbindgen_start();
     return wasmBindings;

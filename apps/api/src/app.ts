@@ -1,0 +1,57 @@
+// Starts the platform in this process: catalog (migrated), first-start bootstrap, API server.
+// `quiver serve` adds the dashboard; the end-to-end tests call this directly.
+import path from "node:path";
+import type { Config } from "./config.js";
+import { openCatalog, type Catalog } from "./catalog/database.js";
+import { createServices, type Services } from "./services.js";
+import { bootstrapAdmin, type BootstrapResult } from "./bootstrap.js";
+import { startApiServer, type ApiServer } from "./server/http.js";
+
+export interface Quiver {
+  services: Services;
+  api: ApiServer;
+  bootstrap: BootstrapResult | undefined;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Use this catalog instead of opening the configured one (tests). It is closed on close(). */
+  catalog?: Catalog;
+  /** Log line sink (console.log by default). */
+  log?: (line: string) => void;
+}
+
+export async function startQuiver(config: Config, options: StartOptions = {}): Promise<Quiver> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const catalog =
+    options.catalog ??
+    (await openCatalog(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : { dataDir: path.join(config.dataDir, "db") }));
+  try {
+    log(
+      `[quiver] catalog: ${catalog.kind === "pglite" ? `embedded PGlite at ${options.catalog ? "(provided)" : path.join(config.dataDir, "db")}` : "PostgreSQL (DATABASE_URL)"}` +
+        (catalog.appliedMigrations.length ? `, applied ${catalog.appliedMigrations.join(", ")}` : ", schema up to date"),
+    );
+    const services = createServices(config, catalog);
+    const bootstrap = await bootstrapAdmin(services.identity, config);
+    if (bootstrap) {
+      log(`[quiver] first start: created the administrator ${bootstrap.email} and the team "Default".`);
+      if (bootstrap.generatedPassword) {
+        log(`[quiver] generated password (shown once, store it now): ${bootstrap.generatedPassword}`);
+      }
+    }
+    const api = await startApiServer(services, { port: config.PORT, host: config.HOST });
+    log(`[quiver] API on ${api.url} (GraphQL ${api.url}/graphql, health ${api.url}/healthz)`);
+    return {
+      services,
+      api,
+      bootstrap,
+      async close() {
+        await api.close();
+        await catalog.close();
+      },
+    };
+  } catch (err) {
+    await catalog.close();
+    throw err;
+  }
+}

@@ -1,0 +1,51 @@
+// Who is asking: resolves an Authorization header value (HTTP) or connectionParams value
+// (WebSocket) to a principal. Absent credentials give an anonymous request; present but bad
+// credentials are an error, never a silent downgrade to anonymous.
+import { QuiverError } from "../errors.js";
+import type { IdentityStore, MembershipRecord, Role, UserRecord } from "../catalog/identity.js";
+import { classifyBearer, sha256 } from "./tokens.js";
+
+export type Principal =
+  | { kind: "user"; user: UserRecord; sessionId: string; memberships: MembershipRecord[] }
+  | { kind: "apiKey"; keyId: string; keyName: string; teamId: string; role: Role; createdById: string };
+
+/** Last-used times are written at most this often per credential, to keep reads read-only. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+export function parseAuthorization(header: unknown): string | undefined {
+  if (header === undefined || header === null || header === "") return undefined;
+  if (typeof header !== "string") throw new QuiverError("UNAUTHENTICATED", "Malformed Authorization value: expected a string.");
+  const m = /^Bearer ([^\s]+)$/i.exec(header.trim());
+  if (!m) throw new QuiverError("UNAUTHENTICATED", 'Malformed Authorization header: expected "Bearer <token or API key>".');
+  return m[1];
+}
+
+export async function authenticate(identity: IdentityStore, header: unknown): Promise<Principal | undefined> {
+  const bearer = parseAuthorization(header);
+  if (bearer === undefined) return undefined;
+  const kind = classifyBearer(bearer);
+  if (!kind) throw new QuiverError("UNAUTHENTICATED", "Malformed bearer token.");
+  const now = new Date();
+  if (kind === "session") {
+    const session = await identity.findLiveSession(sha256(bearer), now);
+    if (!session) throw new QuiverError("UNAUTHENTICATED", "The session token is invalid or has expired. Sign in again.");
+    if (!session.lastUsedAt || now.getTime() - session.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
+      await identity.touchSession(session.id, now);
+    }
+    return { kind: "user", user: session.user, sessionId: session.id, memberships: await identity.memberships(session.user.id) };
+  }
+  const key = await identity.findLiveApiKey(sha256(bearer), now);
+  if (!key) throw new QuiverError("UNAUTHENTICATED", "The API key is invalid, revoked or expired.");
+  if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) await identity.touchApiKey(key.id, now);
+  return { kind: "apiKey", keyId: key.id, keyName: key.name, teamId: key.teamId, role: key.role, createdById: key.createdById };
+}
+
+/**
+ * The team a request acts in: the one named (X-Quiver-Team header or connectionParams.team)
+ * when given, else the API key's team, else the user's oldest membership.
+ */
+export function activeTeamId(principal: Principal | undefined, requested: string | undefined): string | undefined {
+  if (requested) return requested;
+  if (!principal) return undefined;
+  return principal.kind === "apiKey" ? principal.teamId : principal.memberships[0]?.teamId;
+}

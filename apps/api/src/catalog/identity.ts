@@ -1,0 +1,107 @@
+// Users, teams, memberships, sessions and API keys: the catalog's identity tables.
+import type { Role } from "./generated/enums.js";
+import type { PrismaClient } from "./generated/client.js";
+
+export type { Role } from "./generated/enums.js";
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  name: string | null;
+  isAdmin: boolean;
+  createdAt: Date;
+}
+
+export interface MembershipRecord {
+  teamId: string;
+  teamName: string;
+  teamSlug: string;
+  role: Role;
+}
+
+const userFields = { id: true, email: true, name: true, isAdmin: true, createdAt: true } as const;
+
+export class IdentityStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  countUsers(): Promise<number> {
+    return this.prisma.user.count();
+  }
+
+  /** For login only: includes the password hash. */
+  findCredentials(email: string) {
+    return this.prisma.user.findUnique({
+      where: { email: email.toLowerCase() },
+      select: { id: true, passwordHash: true, disabledAt: true },
+    });
+  }
+
+  findUser(id: string): Promise<UserRecord | null> {
+    return this.prisma.user.findUnique({ where: { id }, select: userFields });
+  }
+
+  async memberships(userId: string): Promise<MembershipRecord[]> {
+    const rows = await this.prisma.membership.findMany({
+      where: { userId },
+      orderBy: { createdAt: "asc" },
+      select: { role: true, team: { select: { id: true, name: true, slug: true } } },
+    });
+    return rows.map((m) => ({ teamId: m.team.id, teamName: m.team.name, teamSlug: m.team.slug, role: m.role }));
+  }
+
+  findTeam(id: string) {
+    return this.prisma.team.findUnique({ where: { id }, select: { id: true, name: true, slug: true, createdAt: true } });
+  }
+
+  createSession(userId: string, tokenHash: string, expiresAt: Date) {
+    return this.prisma.session.create({ data: { userId, tokenHash, expiresAt }, select: { id: true, expiresAt: true } });
+  }
+
+  /** A live session (not expired, not revoked) of an enabled user, by token hash. */
+  findLiveSession(tokenHash: string, now = new Date()) {
+    return this.prisma.session.findFirst({
+      where: { tokenHash, revokedAt: null, expiresAt: { gt: now }, user: { disabledAt: null } },
+      select: { id: true, lastUsedAt: true, user: { select: userFields } },
+    });
+  }
+
+  async touchSession(id: string, now = new Date()): Promise<void> {
+    await this.prisma.session.update({ where: { id }, data: { lastUsedAt: now } });
+  }
+
+  async revokeSession(id: string, now = new Date()): Promise<void> {
+    await this.prisma.session.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: now } });
+  }
+
+  /** A live API key (not expired, not revoked), by the hash of the whole key. */
+  findLiveApiKey(secretHash: string, now = new Date()) {
+    return this.prisma.apiKey.findFirst({
+      where: { secretHash, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+      select: { id: true, teamId: true, role: true, name: true, createdById: true, lastUsedAt: true },
+    });
+  }
+
+  async touchApiKey(id: string, now = new Date()): Promise<void> {
+    await this.prisma.apiKey.update({ where: { id }, data: { lastUsedAt: now } });
+  }
+
+  /**
+   * Creates the first administrator with a team they own, in one transaction, only while the
+   * database has no user at all (so two starts racing cannot create two admins).
+   */
+  async bootstrapAdmin(input: { email: string; passwordHash: string; teamName: string; teamSlug: string }): Promise<UserRecord | null> {
+    return this.prisma.$transaction(async (tx) => {
+      if ((await tx.user.count()) > 0) return null;
+      const user = await tx.user.create({
+        data: { email: input.email.toLowerCase(), passwordHash: input.passwordHash, name: "Administrator", isAdmin: true },
+        select: userFields,
+      });
+      const team = await tx.team.create({ data: { name: input.teamName, slug: input.teamSlug } });
+      await tx.membership.create({ data: { userId: user.id, teamId: team.id, role: "OWNER" } });
+      await tx.auditLogEntry.create({
+        data: { teamId: team.id, actorUserId: user.id, action: "server.bootstrap", targetType: "User", targetId: user.id, metadata: { email: user.email } },
+      });
+      return user;
+    });
+  }
+}

@@ -1,0 +1,14 @@
+import { loadConfig } from "./config.js";
+
+test("defaults need no configuration", () => {
+  const c = loadConfig({});
+  expect(c).toMatchObject({ PORT: 4000, WEB_PORT: 3000, QUIVER_DATA_DIR: ".quiver", QUIVER_WEB: "on" });
+  expect(c.DATABASE_URL).toBeUndefined();
+  expect(c.dataDir.endsWith(".quiver")).toBe(true);
+});
+
+test("bad values are reported together, with a code", () => {
+  expect(() => loadConfig({ PORT: "99999", DATABASE_URL: "mysql://x", QUIVER_ADMIN_PASSWORD: "short" })).toThrow(
+    expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringMatching(/PORT.*DATABASE_URL|DATABASE_URL.*PORT/s) }),
+  );
+});

@@ -1,0 +1,24 @@
+// The executable schema: SDL split by domain, resolvers beside it. `quiver schema print`
+// writes it to the committed schema.graphql, and a test checks that file is current.
+import { makeExecutableSchema } from "@graphql-tools/schema";
+import { printSchema, type GraphQLSchema } from "graphql";
+import { baseTypeDefs } from "./schema/base.js";
+import { identityTypeDefs } from "./schema/identity.js";
+import { adapterTypeDefs } from "./schema/adapters.js";
+import { DateTime } from "./resolvers/scalars.js";
+import { identityResolvers } from "./resolvers/identity.js";
+import { adapterResolvers } from "./resolvers/adapters.js";
+import { version } from "../version.js";
+
+export const typeDefs = [baseTypeDefs, identityTypeDefs, adapterTypeDefs];
+
+export function buildSchema(): GraphQLSchema {
+  return makeExecutableSchema({
+    typeDefs,
+    resolvers: [{ DateTime, Query: { version: () => version } }, identityResolvers, adapterResolvers],
+  });
+}
+
+export function printSdl(): string {
+  return printSchema(buildSchema()) + "\n";
+}

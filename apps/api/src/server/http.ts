@@ -1,0 +1,146 @@
+// The API's HTTP server: /healthz, /graphql over HTTP (Apollo) and WebSocket (graphql-ws),
+// on one port. Bodies are size-limited; every error answers JSON with a code.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import express, { type ErrorRequestHandler, type Request } from "express";
+import { ApolloServer } from "@apollo/server";
+import { expressMiddleware } from "@as-integrations/express5";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { WebSocketServer } from "ws";
+import { useServer } from "graphql-ws/use/ws";
+import { createContext, type Context } from "../graphql/context.js";
+import { formatError, toGraphQLError } from "../graphql/format-error.js";
+import { buildSchema } from "../graphql/schema.js";
+import { httpStatusOf, isQuiverError, QuiverError, type ErrorCode } from "../errors.js";
+import type { Services } from "../services.js";
+import { healthHandler } from "./health.js";
+import { cors } from "./cors.js";
+
+export interface ApiServer {
+  httpServer: http.Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+function errorBody(code: ErrorCode, message: string) {
+  return { errors: [{ message, extensions: { code } }] };
+}
+
+/** Body-parser and other middleware errors as coded JSON. */
+const jsonErrors: ErrorRequestHandler = (err, _req, res, _next) => {
+  const e = err as { type?: string; status?: number; limit?: number; message?: string };
+  if (e.type === "entity.too.large") {
+    res.status(413).json(errorBody("PAYLOAD_TOO_LARGE", `Request body too large: the limit is ${e.limit} bytes.`));
+  } else if (e.type === "entity.parse.failed") {
+    res.status(400).json(errorBody("BAD_USER_INPUT", "Request body is not valid JSON."));
+  } else if (e.type === "charset.unsupported" || e.type === "encoding.unsupported") {
+    res.status(415).json(errorBody("BAD_USER_INPUT", e.message ?? "Unsupported body encoding."));
+  } else if (isQuiverError(err)) {
+    res.status(httpStatusOf[err.code]).json(errorBody(err.code, err.message));
+  } else {
+    console.error("[api] unhandled error:", err);
+    res.status(500).json(errorBody("INTERNAL", "Internal server error"));
+  }
+};
+
+function clientAddress(req: Request): string | undefined {
+  return req.socket.remoteAddress;
+}
+
+export async function startApiServer(services: Services, options: { port: number; host: string }): Promise<ApiServer> {
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = http.createServer(app);
+  const schema = buildSchema();
+  const maxBody = services.config.QUIVER_MAX_BODY_BYTES;
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql", maxPayload: maxBody });
+  const wsCleanup = useServer<Record<string, unknown>, { clientAddress?: string }>(
+    {
+      schema,
+      // Reject bad credentials at connect time (4403); each operation authenticates again, so
+      // a session revoked while the socket is open stops working at its next operation.
+      onConnect: async (ctx) => {
+        try {
+          await createContext(services, { authorization: ctx.connectionParams?.authorization, team: undefined, clientAddress: undefined });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      context: async (ctx) =>
+        createContext(services, {
+          authorization: ctx.connectionParams?.authorization,
+          team: ctx.connectionParams?.team,
+          clientAddress: ctx.extra.request.socket.remoteAddress,
+        }),
+      onError: (_ctx, _id, _payload, errors) => {
+        for (const e of errors) if (e.extensions?.code === undefined) console.error("[api] ws error:", e);
+      },
+    },
+    wsServer,
+  );
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsCleanup.dispose();
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  app.get("/healthz", healthHandler(services));
+  app.use(
+    "/graphql",
+    cors(services.config.QUIVER_CORS_ORIGINS),
+    express.json({ limit: maxBody }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        try {
+          return await createContext(services, {
+            authorization: req.headers.authorization,
+            team: req.headers["x-quiver-team"],
+            clientAddress: clientAddress(req),
+          });
+        } catch (err) {
+          throw isQuiverError(err) ? toGraphQLError(err) : err;
+        }
+      },
+    }),
+  );
+  app.use((_req, res) => {
+    res.status(404).json(errorBody("NOT_FOUND", "No such route. The API serves /graphql and /healthz."));
+  });
+  app.use(jsonErrors);
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === "EADDRINUSE"
+          ? new QuiverError("CONFIG_INVALID", `port ${options.port} is in use`, { hint: "Set PORT to a free port." })
+          : err,
+      ),
+    );
+    httpServer.listen(options.port, options.host, resolve);
+  });
+  const address = httpServer.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    httpServer,
+    url: `http://${host}:${address.port}`,
+    close: () => apollo.stop(),
+  };
+}

@@ -1,0 +1,25 @@
+// The long-lived parts the API's handlers share, built once at start.
+import type { Config } from "./config.js";
+import type { Catalog } from "./catalog/database.js";
+import { IdentityStore } from "./catalog/identity.js";
+import { AdapterStore } from "./catalog/adapters.js";
+import { RateLimiter } from "./auth/rate-limit.js";
+
+export interface Services {
+  config: Config;
+  catalog: Catalog;
+  identity: IdentityStore;
+  adapters: AdapterStore;
+  /** Login attempts per client address and email: 10 a minute. */
+  loginLimiter: RateLimiter;
+}
+
+export function createServices(config: Config, catalog: Catalog): Services {
+  return {
+    config,
+    catalog,
+    identity: new IdentityStore(catalog.prisma),
+    adapters: new AdapterStore(catalog.prisma),
+    loginLimiter: new RateLimiter(10, 60_000),
+  };
+}
