@@ -1,0 +1,5 @@
+import { HomeRedirect } from "@/components/auth/home-redirect";
+
+export default function Home() {
+  return <HomeRedirect />;
+}
