@@ -8,6 +8,10 @@ import type { Catalog } from "../../apps/api/src/catalog/database.js";
 import { catalogKinds } from "../helpers/catalogs.js";
 import { ADMIN_EMAIL, gql, login, startTestServer } from "../helpers/server.js";
 
+interface ErrorBody {
+  errors: { message: string; extensions: { code: string } }[];
+}
+
 /** Row counts of every table a request could write. */
 async function footprint(catalog: Catalog): Promise<Record<string, number>> {
   const p = catalog.prisma;
@@ -203,13 +207,13 @@ describe.each(catalogKinds())("API on $kind", ({ open }) => {
     test("a body that is not JSON", async () => {
       const res = await fetch(`${url}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: "{ not json" });
       expect(res.status).toBe(400);
-      expect((await res.json()).errors[0].extensions.code).toBe("BAD_USER_INPUT");
+      expect(((await res.json()) as ErrorBody).errors[0]!.extensions.code).toBe("BAD_USER_INPUT");
     });
 
     test("an unknown route", async () => {
       const res = await fetch(`${url}/nope`);
       expect(res.status).toBe(404);
-      expect((await res.json()).errors[0].extensions.code).toBe("NOT_FOUND");
+      expect(((await res.json()) as ErrorBody).errors[0]!.extensions.code).toBe("NOT_FOUND");
     });
   });
 

@@ -74,7 +74,7 @@ describeBrowser("quick start: quiver serve + dashboard in Chromium", () => {
   }, 30_000);
 
   test("signing out returns to the sign-in page and the token stops working", async () => {
-    const token = await page.evaluate(() => window.localStorage.getItem("quiver.token"));
+    const token = await page.evaluate<string | null>("window.localStorage.getItem('quiver.token')");
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/login$/);
     const r = await fetch(`${serve.apiUrl}/graphql`, {
