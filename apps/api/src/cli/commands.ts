@@ -30,4 +30,12 @@ export const commands: Record<string, CommandEntry> = {
     summary: "print the GraphQL SDL (--out FILE writes it)",
     load: () => import("./commands/schema-print.js"),
   },
+  generate: {
+    summary: "generate text with the engine: generate --model DIR --prompt TEXT [--adapter DIR[=W]]...",
+    load: () => import("./commands/generate.js"),
+  },
+  "convert llama2c": {
+    summary: "convert a llama2.c checkpoint: convert llama2c --checkpoint F --tokenizer F --out DIR",
+    load: () => import("./commands/convert-llama2c.js"),
+  },
 };

@@ -1,0 +1,261 @@
+// The fast CPU path: the reference ops with threads (a fixed pool), SIMD kernels chosen at
+// run time (cpu_kernels.h), and LoRA deltas where each sample gathers only its own adapters.
+// Ops not overridden here (embed, rope, kv_store, gather_last) are the reference's.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "cpu_kernels.h"
+#include "cpu_reference.h"
+#include "thread_pool.h"
+
+namespace quiver {
+
+namespace {
+// Below this many multiply-adds an op runs on the calling thread: waking the pool costs
+// more than it saves (this is what keeps a tiny model's decode fast).
+constexpr int64_t kParallelMacs = 1 << 15;
+// Output columns per expand task: fixed, so results never depend on the thread count.
+constexpr int kExpandChunk = 128;
+constexpr int kShrinkRows = 16;
+}  // namespace
+
+class CpuFastBackend : public CpuReferenceBackend {
+ public:
+  explicit CpuFastBackend(int threads)
+      : pool_(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())),
+        k_(cpu_kernels(std::getenv("QUIVER_CPU_ISA"))) {}
+
+  const char* name() const override { return "cpu"; }
+  int threads() const override { return pool_.size(); }
+
+  // B is stored transposed, (rank, out), so the expand kernel reads it along the outputs.
+  Status lora_upload(const float* A, const float* B, int rank, int in, int out, const float** dA, const float** dB,
+                     std::vector<float*>* owned) override {
+    float* bt = nullptr;
+    QUIVER_TRY(alloc((size_t)rank * out, &bt));
+    owned->push_back(bt);
+    for (int o = 0; o < out; ++o)
+      for (int k = 0; k < rank; ++k) bt[(size_t)k * out + o] = B[(size_t)o * rank + k];
+    (void)in;
+    *dA = A;
+    *dB = bt;
+    return Status::Ok();
+  }
+
+  void matmul(const float* x, const float* W, float* y, int rows, int in, int out, bool accumulate) override {
+    xr_.resize((size_t)rows);
+    yr_.resize((size_t)rows);
+    for (int r = 0; r < rows; ++r) {
+      xr_[r] = x + (size_t)r * in;
+      yr_[r] = y + (size_t)r * out;
+    }
+    const int64_t macs = (int64_t)rows * in * out;
+    const int threads = macs < kParallelMacs ? 1 : pool_.size();
+    // Enough tasks to balance the threads, each a multiple of 4 output rows of W.
+    int chunk = (out + threads * 4 - 1) / (threads * 4);
+    chunk = std::max(16, (chunk + 3) / 4 * 4);
+    const int tasks = (out + chunk - 1) / chunk;
+    auto body = [&](int t) {
+      const int o0 = t * chunk, o1 = std::min(out, o0 + chunk);
+      k_.dot_rows(W, in, xr_.data(), yr_.data(), nullptr, rows, o0, o1, accumulate);
+    };
+    run(threads, tasks, body);
+  }
+
+  void attention(int layer, const float* q, float* out) override {
+    const int T = plan_->n_rows, nh = c_.n_heads, hd = c_.head_dim, KV = c_.kv_dim(), group = nh / c_.n_kv_heads;
+    const float scale = 1.0f / std::sqrt((float)hd);
+    int64_t work = 0;
+    for (int r = 0; r < T; ++r) work += (int64_t)(plan_->pos[r] + 1) * nh * hd * 2;
+    auto body = [&](int task) {
+      const int r = task / nh, h = task % nh;
+      const int s = plan_->row_seq[r], n = plan_->pos[r] + 1, kvh = h / group;
+      const float* K = cache(s, layer, 0) + (size_t)kvh * hd;
+      const float* V = cache(s, layer, 1) + (size_t)kvh * hd;
+      const float* qh = q + (size_t)r * c_.q_dim() + (size_t)h * hd;
+      thread_local std::vector<float> sc;  // scores, reused
+      if ((int)sc.size() < n) sc.resize((size_t)n);
+      float mx = -INFINITY;
+      for (int t = 0; t < n; ++t) {
+        const float* kt = K + (size_t)t * KV;
+        float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int i = 0;
+        for (; i + 8 <= hd; i += 8)
+          for (int l = 0; l < 8; ++l) a[l] += qh[i + l] * kt[i + l];
+        float dot = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+        for (; i < hd; ++i) dot += qh[i] * kt[i];
+        sc[t] = dot * scale;
+        mx = std::max(mx, sc[t]);
+      }
+      float sum = 0;
+      for (int t = 0; t < n; ++t) {
+        sc[t] = std::exp(sc[t] - mx);
+        sum += sc[t];
+      }
+      const float inv = 1.0f / sum;
+      float* oh = out + (size_t)r * c_.q_dim() + (size_t)h * hd;
+      for (int i = 0; i < hd; ++i) oh[i] = 0;
+      for (int t = 0; t < n; ++t) {
+        const float a = sc[t] * inv;
+        const float* vt = V + (size_t)t * KV;
+        for (int i = 0; i < hd; ++i) oh[i] += a * vt[i];
+      }
+    };
+    // Tasks are (row, head) pairs, claimed in runs of `per`.
+    const int tasks = T * nh;
+    const int per = std::max(1, tasks / (pool_.size() * 8));
+    const int runs = (tasks + per - 1) / per;
+    run(work < kParallelMacs ? 1 : pool_.size(), runs, [&](int g) {
+      for (int t = g * per; t < std::min(tasks, (g + 1) * per); ++t) body(t);
+    });
+  }
+
+  void lora(int layer, int module, const float* x, float* y, int in, int out) override {
+    // Entries: one per (row, adapter) pair, grouped by adapter (the plan sorted them).
+    groups_.clear();
+    entries_.clear();
+    size_t voff = 0;
+    auto add_group = [&](const float* A, const float* Bt, int rank) {
+      groups_.push_back(Group{A, Bt, rank, (int)entries_.size(), (int)entries_.size()});
+    };
+    auto add_entry = [&](int row, float scale) {
+      Group& g = groups_.back();
+      entries_.push_back(Entry{row, scale, voff});
+      voff += (size_t)g.rank;
+      g.end++;
+    };
+    if (plan_->dense) {
+      // The paper's formulation: every row through every adapter of the batch.
+      const int p = plan_->dense_p;
+      const auto& ads = plan_->dense_lora[(size_t)layer * kModuleCount + module];
+      for (int j = 0; j < p; ++j) {
+        if (ads[j].rank == 0) continue;
+        add_group(ads[j].A, ads[j].B, ads[j].rank);
+        for (int r = 0; r < plan_->n_rows; ++r) add_entry(r, plan_->dense_coef[(size_t)r * p + j] * ads[j].scale);
+      }
+    } else {
+      for (const LoraSeg& sg : plan_->lora[(size_t)layer * kModuleCount + module]) {
+        if (groups_.empty() || groups_.back().A != sg.A) add_group(sg.A, sg.B, sg.rank);
+        for (int r = sg.row0; r < sg.row1; ++r) add_entry(r, sg.scale);
+      }
+    }
+    if (entries_.empty()) return;
+    if (v_.size() < voff) v_.resize(voff);
+    const size_t E = entries_.size();
+    xr_.resize(E);
+    vr_.resize(E);
+    yr_.resize(E);
+    scales_.resize(E);
+    int64_t macs = 0;
+    for (size_t e = 0; e < E; ++e) {
+      xr_[e] = x + (size_t)entries_[e].row * in;
+      vr_[e] = v_.data() + entries_[e].voff;
+      yr_[e] = y + (size_t)entries_[e].row * out;
+      scales_[e] = entries_[e].scale;
+    }
+    for (const Group& g : groups_) macs += (int64_t)(g.end - g.begin) * g.rank * (in + out);
+    const int threads = macs < kParallelMacs ? 1 : pool_.size();
+
+    // Shrink (r <- in): v[e] = A_g @ x[row(e)]; tasks are runs of up to kShrinkRows entries of one group.
+    shrink_tasks_.clear();
+    for (int g = 0; g < (int)groups_.size(); ++g)
+      for (int e = groups_[g].begin; e < groups_[g].end; e += kShrinkRows) shrink_tasks_.push_back({g, e});
+    run(threads, (int)shrink_tasks_.size(), [&](int t) {
+      const Group& g = groups_[(size_t)shrink_tasks_[t].first];
+      const int e0 = shrink_tasks_[t].second, n = std::min(kShrinkRows, g.end - e0);
+      k_.dot_rows(g.A, in, xr_.data() + e0, vr_.data() + e0, nullptr, n, 0, g.rank, false);
+    });
+    // Expand (out <- r): y[row(e)] += scale(e) * B_g @ v[e], groups in order for every
+    // output column, so each row's adapters add up in the same order on any thread count.
+    const int chunks = (out + kExpandChunk - 1) / kExpandChunk;
+    run(threads, chunks, [&](int t) {
+      const int o0 = t * kExpandChunk, o1 = std::min(out, o0 + kExpandChunk);
+      for (const Group& g : groups_)
+        k_.expand_rows(g.Bt, g.rank, out, vr_.data() + g.begin, yr_.data() + g.begin, scales_.data() + g.begin,
+                       g.end - g.begin, o0, o1);
+    });
+  }
+
+  void rmsnorm(const float* x, const float* w, float* out, int rows) override {
+    if ((int64_t)rows * c_.dim < kParallelMacs) return CpuReferenceBackend::rmsnorm(x, w, out, rows);
+    const int D = c_.dim;
+    run(pool_.size(), rows, [&](int r) {
+      const float* xr = x + (size_t)r * D;
+      float ss = 0;
+      for (int i = 0; i < D; ++i) ss += xr[i] * xr[i];
+      const float inv = 1.0f / std::sqrt(ss / D + c_.rms_eps);
+      for (int i = 0; i < D; ++i) out[(size_t)r * D + i] = xr[i] * inv * w[i];
+    });
+  }
+
+  void swiglu(float* gate, const float* up) override {
+    const int T = plan_->n_rows, H = c_.hidden;
+    auto body = [&](int r) {
+      float* g = gate + (size_t)r * H;
+      const float* u = up + (size_t)r * H;
+      for (int i = 0; i < H; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    };
+    run((int64_t)T * H < kParallelMacs ? 1 : pool_.size(), T, body);
+  }
+
+  Status measure_bandwidth(int64_t bytes, int repeats, double* gbps) override {
+    const size_t n = (size_t)bytes / sizeof(float);
+    float* buf = nullptr;
+    QUIVER_TRY(alloc(n, &buf));
+    const int th = pool_.size();
+    const size_t per = (n / th + 15) / 16 * 16;
+    std::vector<float> sink((size_t)th * 16, 0.0f);  // one cache line per thread
+    auto pass = [&](int t) {
+      const size_t b = std::min(n, (size_t)t * per), e = std::min(n, b + per);
+      sink[(size_t)t * 16] += k_.sum(buf + b, e - b);
+    };
+    pool_.run(th, pass);  // touch the pages once
+    auto t0 = std::chrono::steady_clock::now();
+    for (int k = 0; k < repeats; ++k) pool_.run(th, pass);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    release(buf);
+    *gbps = (double)n * sizeof(float) * repeats / s / 1e9;
+    return Status::Ok();
+  }
+
+ private:
+  struct Group {
+    const float* A;   // (rank, in)
+    const float* Bt;  // (rank, out)
+    int rank;
+    int begin, end;   // entries
+  };
+  struct Entry {
+    int row;
+    float scale;
+    size_t voff;      // offset of v[e] (rank floats) in v_
+  };
+
+  template <typename F>
+  void run(int threads, int tasks, const F& body) {
+    if (threads <= 1) {
+      for (int t = 0; t < tasks; ++t) body(t);
+      return;
+    }
+    pool_.run(tasks, body);
+  }
+
+  ThreadPool pool_;
+  const CpuKernels& k_;
+  std::vector<const float*> xr_;
+  std::vector<float*> yr_;
+  std::vector<float*> vr_;
+  std::vector<float> v_, scales_;
+  std::vector<Group> groups_;
+  std::vector<Entry> entries_;
+  std::vector<std::pair<int, int>> shrink_tasks_;
+};
+
+std::unique_ptr<Backend> backend_cpu_fast(int threads) { return std::unique_ptr<Backend>(new CpuFastBackend(threads)); }
+std::unique_ptr<Backend> backend_cpu_reference() { return std::unique_ptr<Backend>(new CpuReferenceBackend()); }
+
+}  // namespace quiver

@@ -1,0 +1,31 @@
+// Inner kernels of the fast CPU path, in two builds chosen at run time: AVX2+FMA (when the
+// CPU reports both) and a portable one the compiler vectorises for the baseline x86-64
+// (or any other) target. Nothing here is compiled with -march=native.
+//
+// Each output element is computed by the same sequence of operations whatever the tile it
+// falls in and whatever rows share the call, so a sample's result does not depend on its
+// batch mates.
+#pragma once
+
+#include <cstddef>
+
+namespace quiver {
+
+struct CpuKernels {
+  const char* isa;  // "avx2" or "generic"
+  // y[r][o] = (accumulate ? y[r][o] : 0) + alpha[r] * dot(W[o, :], x[r, :]) for o in [o0, o1),
+  // r < R; W (out, in); xr[r] -> (in); yr[r] -> the row's outputs; alpha NULL = 1.
+  void (*dot_rows)(const float* W, int in, const float* const* xr, float* const* yr, const float* alpha, int R, int o0,
+                   int o1, bool accumulate);
+  // y[r][o] += alpha[r] * sum_k v[r][k] * Bt[k][o] for o in [o0, o1), r < R; Bt (rank, out);
+  // vr[r] -> (rank); yr[r] -> the row's outputs.
+  void (*expand_rows)(const float* Bt, int rank, int out, const float* const* vr, float* const* yr, const float* alpha,
+                      int R, int o0, int o1);
+  // sum of n floats (the bandwidth probe reads memory through it)
+  float (*sum)(const float* p, size_t n);
+};
+
+// `isa`: "auto" (AVX2+FMA when supported), "avx2" (falls back when unsupported), "generic".
+const CpuKernels& cpu_kernels(const char* isa);
+
+}  // namespace quiver

@@ -1,0 +1,556 @@
+// Node-API binding of the C API (include/quiver.h). Every engine call runs on the engine's
+// own thread, fed by a queue (one step at a time, in order); JS values are read into plain
+// C++ structs on the main thread before a job is queued and written back on the main
+// thread when it completes, so the engine thread never touches a JS value. Failures
+// reject the returned promise with an Error whose `code` is the quiver_status name.
+#include <napi.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "../include/quiver.h"
+
+namespace {
+
+Napi::Error coded_error(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+// ---------------------------------------------------------------- engine thread
+
+class EngineThread {
+ public:
+  EngineThread() : thread_([this] { loop(); }) {}
+  ~EngineThread() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void post(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // stop_ and drained
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// A job's result travels back through a thread-safe function as one of these.
+struct Completion {
+  std::function<void(Napi::Env)> settle;
+};
+
+// ---------------------------------------------------------------- the wrapped engine
+
+class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeEngine",
+                       {InstanceMethod("info", &NativeEngine::Info),
+                        InstanceMethod("loadAdapter", &NativeEngine::LoadAdapter),
+                        InstanceMethod("freeAdapter", &NativeEngine::FreeAdapter),
+                        InstanceMethod("adapterInfo", &NativeEngine::AdapterInfo),
+                        InstanceMethod("createSequence", &NativeEngine::CreateSequence),
+                        InstanceMethod("freeSequence", &NativeEngine::FreeSequence),
+                        InstanceMethod("cancelSequence", &NativeEngine::CancelSequence),
+                        InstanceMethod("sequenceLength", &NativeEngine::SequenceLength),
+                        InstanceMethod("step", &NativeEngine::Step),
+                        InstanceMethod("generate", &NativeEngine::Generate),
+                        InstanceMethod("measureBandwidth", &NativeEngine::MeasureBandwidth),
+                        InstanceMethod("close", &NativeEngine::Close)});
+  }
+
+  explicit NativeEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEngine>(info) {
+    Napi::Env env = info.Env();
+    done_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                          "quiver-engine", 0, 1);
+    done_.Unref(env);  // only pending jobs keep the process alive
+    napi_add_env_cleanup_hook(env, &NativeEngine::Cleanup, this);
+  }
+
+  ~NativeEngine() override {
+    napi_remove_env_cleanup_hook(Env(), &NativeEngine::Cleanup, this);
+    Shutdown();
+  }
+
+  // Called once by the module's open(): loads the model on the engine thread; the promise
+  // resolves with this object.
+  Napi::Value Open(Napi::Env env, quiver_engine_options opts, std::string dir) {
+    auto dir_keep = std::make_shared<std::string>(std::move(dir));
+    opts.model_dir = dir_keep->c_str();
+    return Run(env, [this, opts, dir_keep](quiver_error* err) {
+      quiver_engine* e = nullptr;
+      quiver_status s = quiver_engine_init(&opts, &e, err);
+      engine_ = e;
+      return s;
+    }, [this](Napi::Env) { return Value(); });
+  }
+
+ private:
+  using Work = std::function<quiver_status(quiver_error*)>;
+  using Result = std::function<Napi::Value(Napi::Env)>;
+
+  static void Cleanup(void* self) { static_cast<NativeEngine*>(self)->Shutdown(); }
+
+  // Without close(): at garbage collection or environment teardown. Blocks until the
+  // queued jobs are done; their completions are dropped.
+  void Shutdown() {
+    if (thread_) {
+      quiver_engine* e = engine_;
+      engine_ = nullptr;
+      thread_->post([e] { quiver_engine_free(e); });
+      thread_.reset();  // drains the queue, then joins
+    }
+    if (done_) {
+      done_.Abort();
+      done_ = Napi::ThreadSafeFunction();
+    }
+  }
+
+  // Queues `work` on the engine thread; the promise settles with result(env) or the error.
+  Napi::Value Run(Napi::Env env, Work work, Result result) {
+    auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+    Napi::Promise promise = deferred->Promise();
+    if (!thread_ || closing_) {
+      deferred->Reject(coded_error(env, "INVALID_ARGUMENT", "the engine is closed").Value());
+      return promise;
+    }
+    if (pending_++ == 0) done_.Ref(env);
+    auto self = std::make_shared<Napi::ObjectReference>(Napi::Persistent(Value()));  // keep alive
+    auto err = std::make_shared<quiver_error>();
+    auto status = std::make_shared<quiver_status>(QUIVER_OK);
+    Napi::ThreadSafeFunction done = done_;
+    thread_->post([=]() {
+      std::memset(err.get(), 0, sizeof(quiver_error));
+      *status = work(err.get());
+      auto* c = new Completion{[=](Napi::Env e) {
+        Napi::HandleScope scope(e);
+        if (*status != QUIVER_OK)
+          deferred->Reject(coded_error(e, quiver_status_name(*status), err->message).Value());
+        else
+          deferred->Resolve(result(e));
+        if (--pending_ == 0 && done_) done_.Unref(e);
+        self->Reset();
+      }};
+      // When the call fails the environment is going away: `c` is leaked on purpose, since
+      // its JS references must not be destroyed off the main thread.
+      done.NonBlockingCall(c, [](Napi::Env e, Napi::Function, Completion* c) {
+        c->settle(e);
+        delete c;
+      });
+    });
+    return promise;
+  }
+
+  static bool ReadInt(const Napi::Value& v, int64_t* out) {
+    if (!v.IsNumber()) return false;
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (d != (double)(int64_t)d) return false;
+    *out = (int64_t)d;
+    return true;
+  }
+
+  Napi::Value Reject(Napi::Env env, const std::string& message) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(coded_error(env, "INVALID_ARGUMENT", message).Value());
+    return d.Promise();
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_) return env.Null();
+    quiver_engine_info i;
+    quiver_engine_info_get(engine_, &i);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("vocabSize", i.vocab_size);
+    o.Set("hiddenSize", i.hidden_size);
+    o.Set("intermediateSize", i.intermediate_size);
+    o.Set("numLayers", i.num_layers);
+    o.Set("numHeads", i.num_heads);
+    o.Set("numKvHeads", i.num_kv_heads);
+    o.Set("headDim", i.head_dim);
+    o.Set("maxContext", i.max_context);
+    o.Set("bosTokenId", i.bos_token_id);
+    Napi::Array eos = Napi::Array::New(env, (size_t)i.num_eos_token_ids);
+    for (int k = 0; k < i.num_eos_token_ids; ++k) eos.Set((uint32_t)k, i.eos_token_ids[k]);
+    o.Set("eosTokenIds", eos);
+    o.Set("tiedEmbeddings", i.tied_embeddings != 0);
+    o.Set("numParameters", (double)i.num_parameters);
+    o.Set("weightBytes", (double)i.weight_bytes);
+    o.Set("device", i.device);
+    o.Set("deviceNote", i.device_note);
+    o.Set("threads", i.threads);
+    o.Set("adapterSlots", i.adapter_slots);
+    return o;
+  }
+
+  Napi::Value LoadAdapter(const Napi::CallbackInfo& info) {
+    if (!info[0].IsString()) return Reject(info.Env(), "loadAdapter(dir: string)");
+    auto dir = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
+    auto id = std::make_shared<int32_t>(0);
+    return Run(info.Env(), [this, dir, id](quiver_error* e) { return quiver_adapter_init(engine_, dir->c_str(), id.get(), e); },
+               [id](Napi::Env env) { return Napi::Number::New(env, *id); });
+  }
+
+  Napi::Value FreeAdapter(const Napi::CallbackInfo& info) {
+    int64_t id;
+    if (!ReadInt(info[0], &id)) return Reject(info.Env(), "freeAdapter(id: number)");
+    return Run(info.Env(), [this, id](quiver_error* e) { return quiver_adapter_free(engine_, (int32_t)id, e); },
+               [](Napi::Env env) { return env.Undefined(); });
+  }
+
+  Napi::Value AdapterInfo(const Napi::CallbackInfo& info) {
+    int64_t id;
+    if (!ReadInt(info[0], &id)) return Reject(info.Env(), "adapterInfo(id: number)");
+    auto out = std::make_shared<quiver_adapter_info>();
+    return Run(info.Env(), [this, id, out](quiver_error* e) { return quiver_adapter_info_get(engine_, (int32_t)id, out.get(), e); },
+               [out](Napi::Env env) {
+                 Napi::Object o = Napi::Object::New(env);
+                 o.Set("id", out->id);
+                 o.Set("maxRank", out->max_rank);
+                 o.Set("numModules", out->num_modules);
+                 o.Set("resident", out->resident != 0);
+                 o.Set("slot", out->slot);
+                 o.Set("alpha", out->alpha);
+                 o.Set("useRslora", out->use_rslora != 0);
+                 o.Set("bytes", (double)out->bytes);
+                 return o;
+               });
+  }
+
+  Napi::Value CreateSequence(const Napi::CallbackInfo& info) {
+    quiver_sampling s{0, 0, 1, 0};
+    if (info[0].IsObject()) {
+      Napi::Object o = info[0].As<Napi::Object>();
+      if (o.Get("temperature").IsNumber()) s.temperature = o.Get("temperature").As<Napi::Number>().FloatValue();
+      if (o.Get("topK").IsNumber()) s.top_k = o.Get("topK").As<Napi::Number>().Int32Value();
+      if (o.Get("topP").IsNumber()) s.top_p = o.Get("topP").As<Napi::Number>().FloatValue();
+      if (o.Get("seed").IsNumber()) s.seed = (uint64_t)o.Get("seed").As<Napi::Number>().Int64Value();
+    }
+    auto id = std::make_shared<int32_t>(0);
+    return Run(info.Env(), [this, s, id](quiver_error* e) { return quiver_sequence_init(engine_, &s, id.get(), e); },
+               [id](Napi::Env env) { return Napi::Number::New(env, *id); });
+  }
+
+  Napi::Value FreeSequence(const Napi::CallbackInfo& info) {
+    int64_t id;
+    if (!ReadInt(info[0], &id)) return Reject(info.Env(), "freeSequence(id: number)");
+    return Run(info.Env(), [this, id](quiver_error* e) { return quiver_sequence_free(engine_, (int32_t)id, e); },
+               [](Napi::Env env) { return env.Undefined(); });
+  }
+
+  // Synchronous and thread-safe: a running generation stops at its next token.
+  Napi::Value CancelSequence(const Napi::CallbackInfo& info) {
+    int64_t id;
+    if (engine_ && ReadInt(info[0], &id)) quiver_sequence_cancel(engine_, (int32_t)id);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SequenceLength(const Napi::CallbackInfo& info) {
+    int64_t id;
+    if (!ReadInt(info[0], &id)) return Reject(info.Env(), "sequenceLength(id: number)");
+    auto n = std::make_shared<int32_t>(0);
+    return Run(info.Env(), [this, id, n](quiver_error* e) { return quiver_sequence_length(engine_, (int32_t)id, n.get(), e); },
+               [n](Napi::Env env) { return Napi::Number::New(env, *n); });
+  }
+
+  // Reads [{ id, weight }] into `out`; false when malformed.
+  static bool ReadMapping(const Napi::Value& v, std::vector<quiver_adapter_weight>* out) {
+    if (v.IsUndefined() || v.IsNull()) return true;
+    if (!v.IsArray()) return false;
+    Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t j = 0; j < a.Length(); ++j) {
+      if (!a.Get(j).IsObject()) return false;
+      Napi::Object m = a.Get(j).As<Napi::Object>();
+      int64_t id;
+      if (!ReadInt(m.Get("id"), &id) || !m.Get("weight").IsNumber()) return false;
+      out->push_back({(int32_t)id, m.Get("weight").As<Napi::Number>().FloatValue()});
+    }
+    return true;
+  }
+
+  static bool ReadTokens(const Napi::Value& v, std::vector<int32_t>* out) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) return false;
+    Napi::Int32Array a = v.As<Napi::Int32Array>();
+    out->assign(a.Data(), a.Data() + a.ElementLength());
+    return true;
+  }
+
+  // step(items: [{ seqId, tokens: Int32Array, strategy, adapters, sample }], kernel, wantLogits)
+  //   -> { results: [{ status, token, message }], logits: Float32Array | null }
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsArray()) return Reject(env, "step(items: array, kernel: number, wantLogits: boolean)");
+    struct Job {
+      std::vector<std::vector<int32_t>> tokens;
+      std::vector<std::vector<quiver_adapter_weight>> maps;
+      std::vector<quiver_step_item> items;
+      std::vector<quiver_step_result> results;
+      std::vector<float> logits;
+      int vocab = 0;
+    };
+    auto job = std::make_shared<Job>();
+    Napi::Array items = info[0].As<Napi::Array>();
+    const uint32_t n = items.Length();
+    job->tokens.resize(n);
+    job->maps.resize(n);
+    job->items.resize(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      if (!items.Get(i).IsObject()) return Reject(env, "step: each item is an object");
+      Napi::Object o = items.Get(i).As<Napi::Object>();
+      int64_t seq, strategy = 0;
+      if (!ReadInt(o.Get("seqId"), &seq) || !ReadTokens(o.Get("tokens"), &job->tokens[i]) ||
+          (!o.Get("strategy").IsUndefined() && !ReadInt(o.Get("strategy"), &strategy)) ||
+          !ReadMapping(o.Get("adapters"), &job->maps[i]))
+        return Reject(env, "step: item " + std::to_string(i) + " needs seqId, tokens (Int32Array), strategy and adapters [{id, weight}]");
+      quiver_step_item& it = job->items[i];
+      it.seq_id = (int32_t)seq;
+      it.strategy = (quiver_strategy)strategy;
+      it.sample = o.Get("sample").ToBoolean().Value() ? 1 : 0;
+    }
+    int64_t kernel = 0;
+    if (!info[1].IsUndefined() && !ReadInt(info[1], &kernel)) return Reject(env, "step: kernel is a number");
+    const bool want_logits = info[2].ToBoolean().Value();
+    if (engine_) {
+      quiver_engine_info ei;
+      quiver_engine_info_get(engine_, &ei);
+      job->vocab = ei.vocab_size;
+    }
+    return Run(env, [this, job, kernel, want_logits](quiver_error* e) {
+      const size_t n = job->items.size();
+      for (size_t i = 0; i < n; ++i) {
+        job->items[i].tokens = job->tokens[i].data();
+        job->items[i].n_tokens = (int32_t)job->tokens[i].size();
+        job->items[i].adapters = job->maps[i].data();
+        job->items[i].n_adapters = (int32_t)job->maps[i].size();
+      }
+      job->results.resize(n);
+      if (want_logits) job->logits.assign(n * (size_t)job->vocab, 0.0f);
+      return quiver_engine_step(engine_, job->items.data(), (int32_t)n, (quiver_lora_kernel)kernel, job->results.data(),
+                                want_logits ? job->logits.data() : nullptr, e);
+    }, [job, want_logits](Napi::Env env) {
+      Napi::Object o = Napi::Object::New(env);
+      Napi::Array results = Napi::Array::New(env, job->results.size());
+      for (size_t i = 0; i < job->results.size(); ++i) {
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("status", quiver_status_name(job->results[i].status));
+        r.Set("token", job->results[i].token);
+        r.Set("message", job->results[i].message);
+        results.Set((uint32_t)i, r);
+      }
+      o.Set("results", results);
+      if (want_logits) {
+        Napi::Float32Array l = Napi::Float32Array::New(env, job->logits.size());
+        std::memcpy(l.Data(), job->logits.data(), job->logits.size() * sizeof(float));
+        o.Set("logits", l);
+      } else {
+        o.Set("logits", env.Null());
+      }
+      return o;
+    });
+  }
+
+  // generate(seqId, { prompt: Int32Array, maxTokens, stopTokens: Int32Array, strategy, adapters,
+  //   prefillChunk }, onToken?) -> { tokens: Int32Array, finishReason }
+  Napi::Value Generate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    struct Job {
+      std::vector<int32_t> prompt, stop, out;
+      std::vector<quiver_adapter_weight> map;
+      quiver_generate_request req{};
+      int32_t n_out = 0;
+      quiver_finish_reason reason = QUIVER_FINISH_LENGTH;
+      quiver_error err{};
+      quiver_status status = QUIVER_OK;
+      Napi::ThreadSafeFunction tokens;  // onToken, also carries the final settle (FIFO)
+      std::string callback_error;
+    };
+    auto job = std::make_shared<Job>();
+    int64_t seq, max_tokens = 0, strategy = 0, chunk = 0;
+    if (!info[1].IsObject() || !ReadInt(info[0], &seq)) return Reject(env, "generate(seqId, request, onToken?)");
+    Napi::Object r = info[1].As<Napi::Object>();
+    if (!ReadTokens(r.Get("prompt"), &job->prompt) || !ReadInt(r.Get("maxTokens"), &max_tokens) || max_tokens < 0 ||
+        max_tokens > (1 << 24) || (!r.Get("stopTokens").IsUndefined() && !ReadTokens(r.Get("stopTokens"), &job->stop)) ||
+        (!r.Get("strategy").IsUndefined() && !ReadInt(r.Get("strategy"), &strategy)) ||
+        (!r.Get("prefillChunk").IsUndefined() && !ReadInt(r.Get("prefillChunk"), &chunk)) ||
+        !ReadMapping(r.Get("adapters"), &job->map))
+      return Reject(env, "generate: request needs prompt (Int32Array), maxTokens, and optional stopTokens, strategy, adapters, prefillChunk");
+    if (!thread_ || closing_) return Reject(env, "the engine is closed");
+    job->out.resize((size_t)max_tokens);
+    job->req.max_tokens = (int32_t)max_tokens;
+    job->req.strategy = (quiver_strategy)strategy;
+    job->req.prefill_chunk = (int32_t)chunk;
+    Napi::Function on_token = info[2].IsFunction() ? info[2].As<Napi::Function>()
+                                                   : Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+    job->tokens = Napi::ThreadSafeFunction::New(env, on_token, "quiver-tokens", 0, 1);
+    auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+    auto self = std::make_shared<Napi::ObjectReference>(Napi::Persistent(Value()));
+    const int32_t seq_id = (int32_t)seq;
+    quiver_engine* engine = engine_;
+    thread_->post([job, deferred, self, seq_id, engine]() {
+      job->req.prompt = job->prompt.data();
+      job->req.n_prompt = (int32_t)job->prompt.size();
+      job->req.stop_tokens = job->stop.data();
+      job->req.n_stop = (int32_t)job->stop.size();
+      job->req.adapters = job->map.data();
+      job->req.n_adapters = (int32_t)job->map.size();
+      struct Ctx { Job* job; quiver_engine* engine; int32_t seq; } ctx{job.get(), engine, seq_id};
+      auto cb = [](void* user, int32_t token) {
+        Ctx* c = static_cast<Ctx*>(user);
+        auto* t = new int32_t(token);
+        Job* j = c->job;
+        if (j->tokens.NonBlockingCall(t, [j, c_engine = c->engine, c_seq = c->seq](Napi::Env env, Napi::Function fn, int32_t* t) {
+              try {
+                if (j->callback_error.empty()) fn.Call({Napi::Number::New(env, *t)});
+              } catch (const Napi::Error& e) {
+                j->callback_error = e.Message();
+                quiver_sequence_cancel(c_engine, c_seq);  // stop generating for a broken consumer
+              }
+              delete t;
+            }) != napi_ok)
+          delete t;
+      };
+      job->status = quiver_engine_generate(engine, seq_id, &job->req, cb, &ctx, job->out.data(), &job->n_out,
+                                           &job->reason, &job->err);
+      auto* c = new Completion{[job, deferred, self](Napi::Env env) {
+        Napi::HandleScope scope(env);
+        if (job->status != QUIVER_OK) {
+          deferred->Reject(coded_error(env, quiver_status_name(job->status), job->err.message).Value());
+        } else if (!job->callback_error.empty()) {
+          deferred->Reject(coded_error(env, "CALLBACK_FAILED", "onToken threw: " + job->callback_error).Value());
+        } else {
+          Napi::Object o = Napi::Object::New(env);
+          Napi::Int32Array t = Napi::Int32Array::New(env, (size_t)job->n_out);
+          std::memcpy(t.Data(), job->out.data(), sizeof(int32_t) * (size_t)job->n_out);
+          o.Set("tokens", t);
+          static const char* reasons[] = {"stop", "length", "context", "cancelled"};
+          o.Set("finishReason", reasons[job->reason]);
+          deferred->Resolve(o);
+        }
+        self->Reset();
+      }};
+      job->tokens.NonBlockingCall(c, [](Napi::Env env, Napi::Function, Completion* c) {  // leaked on failure, as in Run
+        c->settle(env);
+        delete c;
+      });
+      job->tokens.Release();
+    });
+    return deferred->Promise();
+  }
+
+  Napi::Value MeasureBandwidth(const Napi::CallbackInfo& info) {
+    int64_t bytes, repeats;
+    if (!ReadInt(info[0], &bytes) || !ReadInt(info[1], &repeats)) return Reject(info.Env(), "measureBandwidth(bytes, repeats)");
+    auto gbps = std::make_shared<double>(0);
+    return Run(info.Env(), [this, bytes, repeats, gbps](quiver_error* e) {
+      return quiver_engine_measure_bandwidth(engine_, bytes, (int32_t)repeats, gbps.get(), e);
+    }, [gbps](Napi::Env env) { return Napi::Number::New(env, *gbps); });
+  }
+
+  // Frees the engine after the jobs queued before it; later calls reject.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!thread_ || closing_) {
+      auto d = Napi::Promise::Deferred::New(env);
+      d.Resolve(env.Undefined());
+      return d.Promise();
+    }
+    Napi::Value p = Run(env, [this](quiver_error*) {
+      quiver_engine_free(engine_);
+      engine_ = nullptr;
+      return QUIVER_OK;
+    }, [this](Napi::Env e) {
+      thread_.reset();  // idle now: the close job was the last one
+      return e.Undefined();
+    });
+    closing_ = true;
+    return p;
+  }
+
+  std::unique_ptr<EngineThread> thread_{new EngineThread()};
+  quiver_engine* engine_ = nullptr;
+  Napi::ThreadSafeFunction done_;
+  int pending_ = 0;      // jobs queued and not yet settled (main thread only)
+  bool closing_ = false;  // close() was called
+};
+
+Napi::FunctionReference* g_ctor = nullptr;
+
+// open({ modelDir, device, threads, adapterSlots, maxRank, maxAdapterBytes, maxContext })
+//   -> Promise<NativeEngine>
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto fail = [&](const std::string& m) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(coded_error(env, "INVALID_ARGUMENT", m).Value());
+    return d.Promise();
+  };
+  if (!info[0].IsObject()) return fail("open(options)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  if (!o.Get("modelDir").IsString()) return fail("open: modelDir must be a string");
+  quiver_engine_options opts{};
+  auto num = [&](const char* key) -> int64_t {
+    Napi::Value v = o.Get(key);
+    return v.IsNumber() ? v.As<Napi::Number>().Int64Value() : 0;
+  };
+  opts.device = (quiver_device)num("device");
+  opts.threads = (int32_t)num("threads");
+  opts.adapter_slots = (int32_t)num("adapterSlots");
+  opts.max_rank = (int32_t)num("maxRank");
+  opts.max_adapter_bytes = num("maxAdapterBytes");
+  opts.max_context = (int32_t)num("maxContext");
+  Napi::Object obj = g_ctor->New({});
+  return NativeEngine::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value());
+}
+
+Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  char reason[512] = {0};
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("compiled", quiver_cuda_compiled() != 0);
+  o.Set("available", quiver_cuda_available(reason, sizeof reason) != 0);
+  o.Set("reason", reason);
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  g_ctor = new Napi::FunctionReference(Napi::Persistent(NativeEngine::Define(env)));
+  exports.Set("open", Napi::Function::New(env, Open));
+  exports.Set("cudaStatus", Napi::Function::New(env, CudaStatus));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(quiver, Init)

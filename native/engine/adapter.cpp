@@ -1,0 +1,232 @@
+// PEFT adapter loading, validation and fusion (see adapter.h).
+#include "adapter.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "json.h"
+#include "safetensors.h"
+
+namespace quiver {
+
+namespace {
+
+constexpr const char* kHint = " (maybe wrong base model?)";
+
+// Parses "base_model.model.model.layers.<i>.<parent>.<module>.lora_<A|B>[.<name>].weight".
+// Returns false when the name does not have this form.
+bool parse_lora_name(const std::string& name, int* layer, std::string* parent, std::string* module, char* which) {
+  static const std::string prefix = "base_model.model.model.layers.";
+  if (name.compare(0, prefix.size(), prefix) != 0) return false;
+  size_t p = prefix.size();
+  char* end = nullptr;
+  long l = std::strtol(name.c_str() + p, &end, 10);
+  if (end == name.c_str() + p || *end != '.' || l < 0 || l > 100000) return false;
+  *layer = (int)l;
+  std::string rest(end + 1);
+  size_t d1 = rest.find('.');
+  if (d1 == std::string::npos) return false;
+  *parent = rest.substr(0, d1);
+  size_t d2 = rest.find('.', d1 + 1);
+  if (d2 == std::string::npos) return false;
+  *module = rest.substr(d1 + 1, d2 - d1 - 1);
+  std::string tail = rest.substr(d2 + 1);
+  if (tail == "lora_A.weight") *which = 'A';
+  else if (tail == "lora_B.weight") *which = 'B';
+  else if (tail.rfind("lora_A.", 0) == 0 && tail.size() > 14 && tail.compare(tail.size() - 7, 7, ".weight") == 0) *which = 'A';
+  else if (tail.rfind("lora_B.", 0) == 0 && tail.size() > 14 && tail.compare(tail.size() - 7, 7, ".weight") == 0) *which = 'B';
+  else return false;
+  return true;
+}
+
+int module_index(const std::string& name) {
+  for (int m = 0; m < kModuleCount; ++m)
+    if (name == module_name(m)) return m;
+  return -1;
+}
+
+// rank_pattern / alpha_pattern: PEFT matches keys against module paths; we accept keys
+// that equal a suffix of "model.layers.<i>.<parent>.<module>".
+const Json* pattern_match(const Json* pattern, int layer, int m) {
+  if (!pattern || !pattern->is_object()) return nullptr;
+  std::string path = "model.layers." + std::to_string(layer) + "." + module_parent(m) + "." + module_name(m);
+  for (const auto& kv : pattern->object) {
+    const std::string& k = kv.first;
+    if (k.size() <= path.size() && path.compare(path.size() - k.size(), k.size(), k) == 0 &&
+        (k.size() == path.size() || path[path.size() - k.size() - 1] == '.'))
+      return &kv.second;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Status host_adapter_load(const std::string& dir, const ModelConfig& base, const AdapterLimits& limits, HostAdapter* out) {
+  Json cfg;
+  QUIVER_TRY(json_read_file(dir + "/adapter_config.json", &cfg));
+  if (!cfg.is_object()) return Error(QUIVER_ERR_FILE_CORRUPT, "adapter_config.json is not a JSON object");
+  const Json* peft_type = cfg.get("peft_type");
+  if (peft_type && (!peft_type->is_string() || peft_type->string != "LORA"))
+    return Error(QUIVER_ERR_UNSUPPORTED, "adapter_config.json: peft_type \"%s\" is not supported; the engine serves LORA adapters",
+                 peft_type->is_string() ? peft_type->string.c_str() : "?");
+  const Json* r = cfg.get("r");
+  if (!r || !r->is_integer() || r->number <= 0)
+    return Error(QUIVER_ERR_FILE_CORRUPT, "adapter_config.json: \"r\" must be a positive integer");
+  const int rank = (int)r->number;
+  float alpha = 8.0f;  // PEFT's default lora_alpha
+  if (const Json* a = cfg.get("lora_alpha"); a && !a->is_null()) {
+    if (!a->is_number() || !std::isfinite(a->number)) return Error(QUIVER_ERR_FILE_CORRUPT, "adapter_config.json: bad lora_alpha");
+    alpha = (float)a->number;
+  }
+  const bool rslora = cfg.get("use_rslora") && cfg.get("use_rslora")->is_bool() && cfg.get("use_rslora")->boolean;
+  if (const Json* d = cfg.get("use_dora"); d && d->is_bool() && d->boolean)
+    return Error(QUIVER_ERR_UNSUPPORTED, "adapter_config.json: DoRA adapters (use_dora) are not supported");
+  if (const Json* b = cfg.get("bias"); b && b->is_string() && b->string != "none")
+    return Error(QUIVER_ERR_UNSUPPORTED, "adapter_config.json: bias \"%s\" is not supported (only \"none\")", b->string.c_str());
+  if (const Json* f = cfg.get("fan_in_fan_out"); f && f->is_bool() && f->boolean)
+    return Error(QUIVER_ERR_UNSUPPORTED, "adapter_config.json: fan_in_fan_out is not supported for Llama projections");
+  if (const Json* s = cfg.get("modules_to_save"); s && s->is_array() && !s->array.empty())
+    return Error(QUIVER_ERR_UNSUPPORTED, "adapter_config.json: modules_to_save (fully trained modules) is not supported");
+  if (const Json* t = cfg.get("target_modules"); t && t->is_array()) {
+    for (const Json& m : t->array) {
+      if (!m.is_string()) return Error(QUIVER_ERR_FILE_CORRUPT, "adapter_config.json: target_modules must hold strings");
+      const std::string& s = m.string;
+      size_t dot = s.rfind('.');
+      if (module_index(dot == std::string::npos ? s : s.substr(dot + 1)) < 0)
+        return Error(QUIVER_ERR_UNSUPPORTED, "adapter_config.json: target module \"%s\" is not supported; the engine adapts q/k/v/o/gate/up/down_proj",
+                     s.c_str());
+    }
+  }
+  const Json* rank_pattern = cfg.get("rank_pattern");
+  const Json* alpha_pattern = cfg.get("alpha_pattern");
+  HostAdapter a;
+  a.dir = dir;
+  a.alpha = alpha;
+  a.rslora = rslora;
+  if (const Json* b = cfg.get("base_model_name_or_path"); b && b->is_string()) a.base_model = b->string;
+  if (rank > limits.max_rank)
+    return Error(QUIVER_ERR_RANK_LIMIT, "adapter rank %d is above the engine's limit %d", rank, limits.max_rank);
+
+  std::unique_ptr<SafetensorsFile> file;
+  QUIVER_TRY(SafetensorsFile::open(dir + "/adapter_model.safetensors", &file));
+
+  // First pass: names and shapes, before reading any data.
+  struct Pair { const TensorInfo* A = nullptr; const TensorInfo* B = nullptr; };
+  std::vector<Pair> pairs((size_t)base.n_layers * kModuleCount);
+  const std::string base_note = a.base_model.empty() ? "" : " (adapter made for " + a.base_model + ")";
+  for (const TensorInfo& t : file->tensors()) {
+    int layer;
+    std::string parent, module;
+    char which;
+    if (!parse_lora_name(t.name, &layer, &parent, &module, &which))
+      return Error(QUIVER_ERR_UNSUPPORTED, "tensor %s is not a LoRA A/B matrix of a decoder projection", t.name.c_str());
+    int m = module_index(module);
+    if (m < 0 || parent != module_parent(m))
+      return Error(QUIVER_ERR_UNSUPPORTED, "tensor %s: module %s.%s is not one the engine adapts", t.name.c_str(), parent.c_str(), module.c_str());
+    if (layer >= base.n_layers)
+      return Error(QUIVER_ERR_BASE_MISMATCH, "tensor %s names layer %d but the base model has %d layers%s%s", t.name.c_str(), layer,
+                   base.n_layers, base_note.c_str(), kHint);
+    Pair& p = pairs[(size_t)layer * kModuleCount + m];
+    (which == 'A' ? p.A : p.B) = &t;
+  }
+  int64_t bytes = 0;
+  for (int l = 0; l < base.n_layers; ++l) {
+    for (int m = 0; m < kModuleCount; ++m) {
+      const Pair& p = pairs[(size_t)l * kModuleCount + m];
+      if (!p.A && !p.B) continue;
+      const char* what = module_name(m);
+      if (!p.A || !p.B)
+        return Error(QUIVER_ERR_FILE_CORRUPT, "layer %d %s has lora_%s but not lora_%s", l, what, p.A ? "A" : "B", p.A ? "B" : "A");
+      const int in = module_in(base, m), outf = module_out(base, m);
+      if (p.A->shape.size() != 2 || p.B->shape.size() != 2)
+        return Error(QUIVER_ERR_SHAPE_MISMATCH, "layer %d %s: LoRA matrices must be 2-D", l, what);
+      const int64_t ra = p.A->shape[0], rb = p.B->shape[1];
+      if (p.A->shape[1] != in || p.B->shape[0] != outf)
+        return Error(QUIVER_ERR_BASE_MISMATCH, "layer %d %s: lora_A is (%lld, %lld) and lora_B (%lld, %lld) but the base projection maps %d -> %d%s%s",
+                     l, what, (long long)ra, (long long)p.A->shape[1], (long long)p.B->shape[0], (long long)rb, in, outf,
+                     base_note.c_str(), kHint);
+      if (ra != rb) return Error(QUIVER_ERR_SHAPE_MISMATCH, "layer %d %s: lora_A has rank %lld but lora_B %lld", l, what, (long long)ra, (long long)rb);
+      int want = rank;
+      if (const Json* rp = pattern_match(rank_pattern, l, m); rp && rp->is_integer()) want = (int)rp->number;
+      if (ra != want)
+        return Error(QUIVER_ERR_SHAPE_MISMATCH, "layer %d %s: rank %lld but adapter_config.json says r = %d", l, what, (long long)ra, want);
+      if (ra > limits.max_rank)
+        return Error(QUIVER_ERR_RANK_LIMIT, "layer %d %s: rank %lld is above the engine's limit %d", l, what, (long long)ra, limits.max_rank);
+      bytes += 4 * ra * (int64_t)(in + outf);
+    }
+  }
+  if (bytes == 0) return Error(QUIVER_ERR_FILE_CORRUPT, "adapter_model.safetensors holds no LoRA matrices");
+  if (bytes > limits.max_bytes)
+    return Error(QUIVER_ERR_SIZE_LIMIT, "adapter needs %lld bytes as f32, above the engine's limit %lld", (long long)bytes, (long long)limits.max_bytes);
+
+  // Second pass: the data.
+  a.modules.resize(pairs.size());
+  for (int l = 0; l < base.n_layers; ++l) {
+    for (int m = 0; m < kModuleCount; ++m) {
+      const Pair& p = pairs[(size_t)l * kModuleCount + m];
+      if (!p.A) continue;
+      LoraModule& mod = a.modules[(size_t)l * kModuleCount + m];
+      mod.rank = (int)p.A->shape[0];
+      float al = alpha;
+      if (const Json* ap = pattern_match(alpha_pattern, l, m); ap && ap->is_number()) al = (float)ap->number;
+      mod.scale = rslora ? al / std::sqrt((float)mod.rank) : al / (float)mod.rank;
+      mod.A.resize((size_t)p.A->numel());
+      mod.B.resize((size_t)p.B->numel());
+      QUIVER_TRY(file->read_f32(*p.A, mod.A.data()));
+      QUIVER_TRY(file->read_f32(*p.B, mod.B.data()));
+      for (const auto* v : {&mod.A, &mod.B})
+        for (float x : *v)
+          if (!std::isfinite(x)) return Error(QUIVER_ERR_NON_FINITE, "layer %d %s: LoRA weights contain NaN or Inf", l, module_name(m));
+      a.max_rank = std::max(a.max_rank, mod.rank);
+      a.num_modules++;
+    }
+  }
+  a.bytes = bytes;
+  *out = std::move(a);
+  return Status::Ok();
+}
+
+void host_adapter_fuse(const std::vector<const HostAdapter*>& parts, const std::vector<float>& weights, bool concatenate,
+                       const ModelConfig& base, HostAdapter* out) {
+  HostAdapter f;
+  f.dir = concatenate ? "(fusion-cat)" : "(fusion)";
+  f.alpha = 1;
+  f.modules.resize((size_t)base.n_layers * kModuleCount);
+  for (int l = 0; l < base.n_layers; ++l) {
+    for (int m = 0; m < kModuleCount; ++m) {
+      const int in = module_in(base, m), outf = module_out(base, m);
+      int r = 0;
+      for (const HostAdapter* p : parts) {
+        int pr = p->at(l, m).rank;
+        r = concatenate ? r + pr : std::max(r, pr);
+      }
+      if (r == 0) continue;
+      LoraModule& dst = f.modules[(size_t)l * kModuleCount + m];
+      dst.rank = r;
+      dst.scale = 1;
+      dst.A.assign((size_t)r * in, 0.0f);    // (r, in)
+      dst.B.assign((size_t)outf * r, 0.0f);  // (out, r)
+      int row0 = 0;  // concatenation: where part j's rows start
+      for (size_t j = 0; j < parts.size(); ++j) {
+        const LoraModule& src = parts[j]->at(l, m);
+        if (src.rank == 0) continue;
+        const float w = weights[j];
+        const int off = concatenate ? row0 : 0;
+        for (int i = 0; i < src.rank; ++i)
+          for (int c = 0; c < in; ++c) dst.A[(size_t)(off + i) * in + c] += w * src.A[(size_t)i * in + c];
+        const float bw = concatenate ? src.scale : w * src.scale;
+        for (int o = 0; o < outf; ++o)
+          for (int i = 0; i < src.rank; ++i) dst.B[(size_t)o * r + off + i] += bw * src.B[(size_t)o * src.rank + i];
+        row0 += src.rank;
+      }
+      f.max_rank = std::max(f.max_rank, r);
+      f.num_modules++;
+      f.bytes += 4ll * r * (in + outf);
+    }
+  }
+  *out = std::move(f);
+}
+
+}  // namespace quiver

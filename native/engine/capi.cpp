@@ -1,0 +1,205 @@
+// The C API (include/quiver.h) over quiver::Engine: copies statuses into quiver_error and
+// catches every exception, so nothing throws across the boundary.
+#include <cstring>
+#include <new>
+
+#include "../include/quiver.h"
+#include "engine.h"
+
+struct quiver_engine {
+  quiver::Engine impl;
+};
+
+namespace {
+
+quiver_status fill(quiver_error* err, const quiver::Status& s) {
+  if (err) {
+    err->status = s.code;
+    std::snprintf(err->message, sizeof err->message, "%s", s.message.c_str());
+  }
+  return s.code;
+}
+
+// Runs f() -> Status, turning exceptions into OUT_OF_MEMORY / INTERNAL.
+template <typename F>
+quiver_status guarded(quiver_error* err, F&& f) {
+  try {
+    return fill(err, f());
+  } catch (const std::bad_alloc&) {
+    return fill(err, quiver::Error(QUIVER_ERR_OUT_OF_MEMORY, "out of memory"));
+  } catch (const std::exception& e) {
+    return fill(err, quiver::Error(QUIVER_ERR_INTERNAL, "internal error: %s", e.what()));
+  } catch (...) {
+    return fill(err, quiver::Error(QUIVER_ERR_INTERNAL, "internal error"));
+  }
+}
+
+quiver::Status null_arg(const char* what) {
+  return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT, "%s must not be NULL", what);
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* quiver_status_name(quiver_status s) {
+  switch (s) {
+    case QUIVER_OK: return "OK";
+    case QUIVER_ERR_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case QUIVER_ERR_FILE_MISSING: return "FILE_MISSING";
+    case QUIVER_ERR_FILE_CORRUPT: return "FILE_CORRUPT";
+    case QUIVER_ERR_UNSUPPORTED: return "UNSUPPORTED";
+    case QUIVER_ERR_SHAPE_MISMATCH: return "SHAPE_MISMATCH";
+    case QUIVER_ERR_DTYPE: return "DTYPE";
+    case QUIVER_ERR_NON_FINITE: return "NON_FINITE";
+    case QUIVER_ERR_RANK_LIMIT: return "RANK_LIMIT";
+    case QUIVER_ERR_SIZE_LIMIT: return "SIZE_LIMIT";
+    case QUIVER_ERR_BASE_MISMATCH: return "BASE_MISMATCH";
+    case QUIVER_ERR_CONTEXT_OVERFLOW: return "CONTEXT_OVERFLOW";
+    case QUIVER_ERR_NO_FREE_SLOT: return "NO_FREE_SLOT";
+    case QUIVER_ERR_NOT_FOUND: return "NOT_FOUND";
+    case QUIVER_ERR_CANCELLED: return "CANCELLED";
+    case QUIVER_ERR_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
+    case QUIVER_ERR_DEVICE: return "DEVICE";
+    case QUIVER_ERR_INTERNAL: return "INTERNAL";
+  }
+  return "UNKNOWN";
+}
+
+quiver_status quiver_engine_init(const quiver_engine_options* o, quiver_engine** out, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!o || !out || !o->model_dir) return null_arg("options, model_dir and out");
+    *out = nullptr;
+    quiver::EngineOptions eo;
+    eo.model_dir = o->model_dir;
+    eo.device = o->device;
+    eo.threads = o->threads;
+    eo.adapter_slots = o->adapter_slots;
+    if (o->max_rank > 0) eo.limits.max_rank = o->max_rank;
+    if (o->max_adapter_bytes > 0) eo.limits.max_bytes = o->max_adapter_bytes;
+    eo.max_context = o->max_context;
+    if (o->threads < 0 || o->adapter_slots < 0 || o->max_context < 0 || o->adapter_slots > 4096)
+      return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT, "threads, adapter_slots (at most 4096) and max_context must be >= 0");
+    quiver_engine* e = new quiver_engine();
+    quiver::Status s = e->impl.init(eo);
+    if (!s.ok()) {
+      delete e;
+      return s;
+    }
+    *out = e;
+    return s;
+  });
+}
+
+void quiver_engine_free(quiver_engine* e) {
+  try {
+    delete e;
+  } catch (...) {
+  }
+}
+
+quiver_status quiver_engine_info_get(const quiver_engine* e, quiver_engine_info* out) {
+  if (!e || !out) return QUIVER_ERR_INVALID_ARGUMENT;
+  e->impl.info(out);
+  return QUIVER_OK;
+}
+
+quiver_status quiver_adapter_init(quiver_engine* e, const char* dir, int32_t* out_id, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e || !dir || !out_id) return null_arg("engine, adapter_dir and out_id");
+    int id = 0;
+    QUIVER_TRY(e->impl.adapter_load(dir, &id));
+    *out_id = id;
+    return quiver::Status::Ok();
+  });
+}
+
+quiver_status quiver_adapter_free(quiver_engine* e, int32_t id, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e) return null_arg("engine");
+    return e->impl.adapter_free(id);
+  });
+}
+
+quiver_status quiver_adapter_info_get(const quiver_engine* e, int32_t id, quiver_adapter_info* out, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e || !out) return null_arg("engine and out");
+    return e->impl.adapter_info(id, out);
+  });
+}
+
+quiver_status quiver_sequence_init(quiver_engine* e, const quiver_sampling* s, int32_t* out_id, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e || !out_id) return null_arg("engine and out_id");
+    quiver_sampling greedy{0, 0, 1, 0};
+    int id = 0;
+    QUIVER_TRY(e->impl.sequence_init(s ? *s : greedy, &id));
+    *out_id = id;
+    return quiver::Status::Ok();
+  });
+}
+
+quiver_status quiver_sequence_free(quiver_engine* e, int32_t id, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e) return null_arg("engine");
+    return e->impl.sequence_free(id);
+  });
+}
+
+void quiver_sequence_cancel(quiver_engine* e, int32_t id) {
+  if (!e) return;
+  try {
+    e->impl.sequence_cancel(id);
+  } catch (...) {
+  }
+}
+
+quiver_status quiver_sequence_length(const quiver_engine* e, int32_t id, int32_t* out, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e || !out) return null_arg("engine and out");
+    int n = 0;
+    QUIVER_TRY(e->impl.sequence_length(id, &n));
+    *out = n;
+    return quiver::Status::Ok();
+  });
+}
+
+quiver_status quiver_engine_step(quiver_engine* e, const quiver_step_item* items, int32_t n, quiver_lora_kernel kernel,
+                                 quiver_step_result* results, float* logits, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e) return null_arg("engine");
+    return e->impl.step(items, n, kernel, results, logits);
+  });
+}
+
+quiver_status quiver_engine_generate(quiver_engine* e, int32_t seq_id, const quiver_generate_request* req,
+                                     quiver_token_callback cb, void* user, int32_t* out_tokens, int32_t* out_n,
+                                     quiver_finish_reason* reason, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e || !req || !out_n || !reason) return null_arg("engine, request, out_n and out_reason");
+    return e->impl.generate(seq_id, *req, cb, user, out_tokens, out_n, reason);
+  });
+}
+
+quiver_status quiver_engine_measure_bandwidth(quiver_engine* e, int64_t bytes, int32_t repeats, double* out, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e || !out) return null_arg("engine and out");
+    return e->impl.measure_bandwidth(bytes, repeats, out);
+  });
+}
+
+int32_t quiver_cuda_compiled(void) { return quiver::backend_cuda_compiled() ? 1 : 0; }
+
+int32_t quiver_cuda_available(char* reason, size_t reason_len) {
+  try {
+    std::string why;
+    std::unique_ptr<quiver::Backend> b = quiver::backend_cuda(&why);
+    if (reason && reason_len) std::snprintf(reason, reason_len, "%s", b ? "" : why.c_str());
+    return b ? 1 : 0;
+  } catch (...) {
+    if (reason && reason_len) std::snprintf(reason, reason_len, "internal error while probing CUDA");
+    return 0;
+  }
+}
+
+}  // extern "C"

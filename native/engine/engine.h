@@ -1,0 +1,120 @@
+// The engine: one base model on one backend, a registry of validated adapters with a
+// bounded set of resident slots (LRU over adapters the current step does not use), and
+// sequences with their own KV cache and sampler. quiver.h is its C face.
+//
+// Adapter residency: REGISTERED (validated, in host memory) -> RESIDENT (holds a slot,
+// its matrices in backend memory) -> back to REGISTERED when evicted; freed on unload.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "../backends/backend.h"
+#include "adapter.h"
+#include "forward.h"
+#include "model.h"
+#include "sampler.h"
+
+namespace quiver {
+
+// An adapter's matrices in backend memory: modules (n_layers * kModuleCount).
+struct DeviceAdapter {
+  struct Mod {
+    int rank = 0;
+    float scale = 0;
+    const float* A = nullptr;  // (rank, in)
+    const float* B = nullptr;  // in the backend's layout (Backend::lora_upload)
+  };
+  std::vector<Mod> modules;
+  std::vector<float*> owned;  // backend allocations to release (empty when host memory is used in place)
+};
+
+struct AdapterEntry {
+  int id = 0;
+  HostAdapter host;
+  int slot = -1;             // -1: REGISTERED only
+  uint64_t last_used = 0;    // step tick, for LRU
+  DeviceAdapter dev;
+};
+
+struct Sequence {
+  int id = 0;
+  int len = 0;               // positions held in the KV cache
+  float* kv = nullptr;       // (n_layers, 2, cap, kv_dim) in backend memory
+  int cap = 0;
+  Sampler sampler;
+  // The per-sample adapter of a FUSION strategy, rebuilt when the mapping changes.
+  std::string fused_key;
+  DeviceAdapter fused;
+  HostAdapter fused_host;
+};
+
+struct EngineOptions {
+  std::string model_dir;
+  quiver_device device = QUIVER_DEVICE_AUTO;
+  int threads = 0;
+  int adapter_slots = 16;
+  AdapterLimits limits;
+  int max_context = 0;
+};
+
+class Engine {
+ public:
+  ~Engine();
+  Status init(const EngineOptions& options);
+  void info(quiver_engine_info* out) const;
+
+  Status adapter_load(const std::string& dir, int* id);
+  Status adapter_free(int id);
+  Status adapter_info(int id, quiver_adapter_info* out) const;
+
+  Status sequence_init(const quiver_sampling& sampling, int* id);
+  Status sequence_free(int id);
+  void sequence_cancel(int id);  // any thread
+  Status sequence_length(int id, int* out) const;
+
+  Status step(const quiver_step_item* items, int n, quiver_lora_kernel kernel, quiver_step_result* results,
+              float* logits);
+  Status generate(int seq_id, const quiver_generate_request& req, quiver_token_callback cb, void* user,
+                  int32_t* out_tokens, int32_t* out_n, quiver_finish_reason* reason);
+  Status measure_bandwidth(int64_t bytes, int repeats, double* gbps);
+
+ private:
+  bool cancelled(int id);
+  Status upload_adapter(const HostAdapter& host, DeviceAdapter* dev);
+  void release_adapter(DeviceAdapter* dev);
+  // Makes `e` resident, evicting the least recently used adapter not in `pinned`.
+  Status make_resident(AdapterEntry* e, const std::set<int>& pinned);
+  Status ensure_kv(Sequence* s, int need);
+  Status validate_item(const quiver_step_item& it, std::vector<int>* seen_seqs);
+  void build_plan(const quiver_step_item* items, const std::vector<int>& live, quiver_lora_kernel kernel);
+
+  EngineOptions opt_;
+  std::unique_ptr<Backend> be_;
+  std::string device_note_;
+  HostModel host_;
+  ModelWeights dev_weights_;           // in backend memory
+  std::vector<float*> owned_weights_;  // backend allocations (empty on CPU)
+  int64_t weight_bytes_ = 0;
+  int max_context_ = 0;
+  std::unique_ptr<ForwardPass> fwd_;
+
+  std::map<int, std::unique_ptr<AdapterEntry>> adapters_;
+  std::vector<int> slots_;             // adapter id in each slot, -1 when free
+  std::map<int, std::unique_ptr<Sequence>> seqs_;
+  int next_adapter_id_ = 1, next_seq_id_ = 1;
+  uint64_t tick_ = 0;
+
+  std::mutex cancel_mu_;
+  std::set<int> cancelled_;
+
+  StepPlan plan_;                      // reused across steps
+  std::vector<float> logits_;          // (S, vocab), reused
+};
+
+}  // namespace quiver

@@ -1,0 +1,224 @@
+/* Quiver engine: the C API.
+ *
+ * One engine serves one Llama-family base model (a Hugging Face folder) with a pool of
+ * PEFT LoRA adapters. Every sequence in a step carries its own adapter mapping, so one
+ * batch mixes samples that use different adapters (see ../../shared/docs/paper.md).
+ *
+ * Rules of this boundary:
+ *  - functions are named quiver_<object>_<action>; objects come in _init/_free pairs;
+ *  - every fallible function returns a quiver_status and, when `err` is not NULL, fills it
+ *    with the same status and a readable message; nothing throws across this boundary;
+ *  - an engine is not thread-safe: call it from one thread at a time (the Node binding
+ *    runs every call on the engine's own thread). quiver_sequence_cancel is the exception:
+ *    it may be called from any thread while a step or a generation runs.
+ */
+#ifndef QUIVER_H
+#define QUIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum quiver_status {
+  QUIVER_OK = 0,
+  QUIVER_ERR_INVALID_ARGUMENT = 1, /* a caller error: bad id, token out of range, ... */
+  QUIVER_ERR_FILE_MISSING = 2,     /* a required file does not exist or cannot be read */
+  QUIVER_ERR_FILE_CORRUPT = 3,     /* truncated file, bad header, malformed JSON */
+  QUIVER_ERR_UNSUPPORTED = 4,      /* architecture, activation, option we do not implement */
+  QUIVER_ERR_SHAPE_MISMATCH = 5,   /* a tensor's shape disagrees with config.json */
+  QUIVER_ERR_DTYPE = 6,            /* a tensor dtype other than F32/F16/BF16 */
+  QUIVER_ERR_NON_FINITE = 7,       /* NaN or Inf in weights */
+  QUIVER_ERR_RANK_LIMIT = 8,       /* adapter rank above the engine's limit */
+  QUIVER_ERR_SIZE_LIMIT = 9,       /* adapter bytes above the engine's limit */
+  QUIVER_ERR_BASE_MISMATCH = 10,   /* adapter made for another base model */
+  QUIVER_ERR_CONTEXT_OVERFLOW = 11,/* a sequence would grow past the context length */
+  QUIVER_ERR_NO_FREE_SLOT = 12,    /* every adapter slot is pinned by the current step */
+  QUIVER_ERR_NOT_FOUND = 13,       /* unknown adapter or sequence id */
+  QUIVER_ERR_CANCELLED = 14,       /* the sequence was cancelled */
+  QUIVER_ERR_OUT_OF_MEMORY = 15,
+  QUIVER_ERR_DEVICE = 16,          /* a CUDA error */
+  QUIVER_ERR_INTERNAL = 17
+} quiver_status;
+
+/* The status's stable name without the prefix, e.g. "FILE_CORRUPT"; "UNKNOWN" otherwise. */
+const char* quiver_status_name(quiver_status status);
+
+typedef struct quiver_error {
+  quiver_status status;
+  char message[1024];
+} quiver_error;
+
+typedef enum quiver_device {
+  QUIVER_DEVICE_AUTO = 0,          /* CUDA when built with it and a GPU answers, else CPU */
+  QUIVER_DEVICE_CPU = 1,           /* the fast CPU path: threads, SIMD, gathered adapters */
+  QUIVER_DEVICE_CPU_REFERENCE = 2, /* the naive CPU reference: plain loops, one thread */
+  QUIVER_DEVICE_CUDA = 3
+} quiver_device;
+
+typedef enum quiver_strategy {
+  QUIVER_STRATEGY_NONE = 0,       /* y = W x */
+  QUIVER_STRATEGY_MIXTURE = 1,    /* y = W x + sum_j w_j s_j B_j A_j x */
+  QUIVER_STRATEGY_FUSION = 2,     /* y = W x + (sum_j w_j s_j B_j)(sum_j w_j A_j) x (paper) */
+  QUIVER_STRATEGY_FUSION_CAT = 3, /* y = W x + [s_j B_j]_j [w_j A_j]_j x (exact, = mixture) */
+  QUIVER_STRATEGY_SELECTION = 4   /* y = W x + s_1 B_1 A_1 x, the first adapter of the list */
+} quiver_strategy;
+
+typedef enum quiver_lora_kernel {
+  QUIVER_LORA_GATHER = 0, /* each sample gathers only its own adapters (Punica BGMV/SGMV) */
+  QUIVER_LORA_DENSE = 1   /* the paper's formulation: every sample through every adapter
+                             of the batch, then masked by the mapping matrix */
+} quiver_lora_kernel;
+
+typedef struct quiver_engine_options {
+  const char* model_dir;   /* a Hugging Face Llama-family folder */
+  quiver_device device;
+  int32_t threads;         /* CPU threads; 0 = all hardware threads */
+  int32_t adapter_slots;   /* resident adapters at most; 0 = 16 */
+  int32_t max_rank;        /* adapter rank limit; 0 = 64 */
+  int64_t max_adapter_bytes; /* adapter size limit (as f32); 0 = 1 GiB */
+  int32_t max_context;     /* 0 = config max_position_embeddings */
+} quiver_engine_options;
+
+typedef struct quiver_engine_info {
+  int32_t vocab_size, hidden_size, intermediate_size, num_layers;
+  int32_t num_heads, num_kv_heads, head_dim, max_context;
+  int32_t bos_token_id;
+  int32_t eos_token_ids[8];
+  int32_t num_eos_token_ids;
+  int32_t tied_embeddings;
+  int64_t num_parameters;
+  int64_t weight_bytes;        /* bytes the backend reads for the weights of one step */
+  char device[32];             /* "cpu", "cpu-reference" or "cuda" */
+  char device_note[256];       /* why AUTO chose what it chose, e.g. the CUDA fallback */
+  int32_t threads;
+  int32_t adapter_slots;
+} quiver_engine_info;
+
+typedef struct quiver_engine quiver_engine;
+
+quiver_status quiver_engine_init(const quiver_engine_options* options, quiver_engine** out,
+                                 quiver_error* err);
+void quiver_engine_free(quiver_engine* engine);
+quiver_status quiver_engine_info_get(const quiver_engine* engine, quiver_engine_info* out);
+
+/* ---- adapters: REGISTERED (validated, host memory) <-> RESIDENT (in a slot) ---- */
+
+typedef struct quiver_adapter_info {
+  int32_t id;
+  int32_t max_rank;
+  int32_t num_modules;   /* (layer, projection) pairs the adapter changes */
+  int32_t resident;      /* 1 while the adapter holds a slot */
+  int32_t slot;          /* -1 when not resident */
+  float alpha;
+  int32_t use_rslora;
+  int64_t bytes;         /* f32 bytes of its A and B matrices */
+} quiver_adapter_info;
+
+/* Reads and validates a PEFT folder against the base model; registers it. */
+quiver_status quiver_adapter_init(quiver_engine* engine, const char* adapter_dir, int32_t* out_id,
+                                  quiver_error* err);
+/* Forgets an adapter (and frees its slot); sequences that name it later fail with NOT_FOUND. */
+quiver_status quiver_adapter_free(quiver_engine* engine, int32_t adapter_id, quiver_error* err);
+quiver_status quiver_adapter_info_get(const quiver_engine* engine, int32_t adapter_id,
+                                      quiver_adapter_info* out, quiver_error* err);
+
+/* ---- sequences: one KV cache and one sampler each ---- */
+
+typedef struct quiver_sampling {
+  float temperature;  /* 0 = greedy (argmax) */
+  int32_t top_k;      /* 0 = off */
+  float top_p;        /* 1 or 0 = off */
+  uint64_t seed;      /* the sequence's own RNG: same seed, same tokens */
+} quiver_sampling;
+
+quiver_status quiver_sequence_init(quiver_engine* engine, const quiver_sampling* sampling,
+                                   int32_t* out_id, quiver_error* err);
+/* Frees the sequence and its KV cache at once. */
+quiver_status quiver_sequence_free(quiver_engine* engine, int32_t seq_id, quiver_error* err);
+/* Marks the sequence cancelled: a running generation stops at its next token; later steps
+ * that name it fail with CANCELLED. Safe from any thread. */
+void quiver_sequence_cancel(quiver_engine* engine, int32_t seq_id);
+/* Tokens held in the sequence's KV cache. */
+quiver_status quiver_sequence_length(const quiver_engine* engine, int32_t seq_id, int32_t* out,
+                                     quiver_error* err);
+
+/* ---- one step of continuous batching ---- */
+
+typedef struct quiver_adapter_weight {
+  int32_t adapter_id;
+  float weight;
+} quiver_adapter_weight;
+
+typedef struct quiver_step_item {
+  int32_t seq_id;
+  const int32_t* tokens;      /* (n_tokens): a prefill chunk or one decode token */
+  int32_t n_tokens;
+  quiver_strategy strategy;
+  const quiver_adapter_weight* adapters; /* (n_adapters) the sample's mapping; may be empty */
+  int32_t n_adapters;
+  int32_t sample;             /* 1: sample the next token with the sequence's sampler */
+} quiver_step_item;
+
+typedef struct quiver_step_result {
+  quiver_status status;       /* per item: a bad item fails alone, the batch goes on */
+  int32_t token;              /* the sampled token, or -1 */
+  char message[256];          /* why the item failed, when it did */
+} quiver_step_result;
+
+/* Runs one forward pass over all valid items. `logits`, when not NULL, receives
+ * (n_items, vocab) floats: the logits after each item's last token (rows of failed items
+ * are left untouched). Returns an error only when the whole step could not run. */
+quiver_status quiver_engine_step(quiver_engine* engine, const quiver_step_item* items,
+                                 int32_t n_items, quiver_lora_kernel kernel,
+                                 quiver_step_result* results, float* logits, quiver_error* err);
+
+/* ---- a whole generation on one sequence, without leaving native code ---- */
+
+typedef enum quiver_finish_reason {
+  QUIVER_FINISH_STOP = 0,      /* a stop token came (it is not part of the output) */
+  QUIVER_FINISH_LENGTH = 1,    /* max_tokens reached */
+  QUIVER_FINISH_CONTEXT = 2,   /* the context is full */
+  QUIVER_FINISH_CANCELLED = 3
+} quiver_finish_reason;
+
+typedef struct quiver_generate_request {
+  const int32_t* prompt;       /* (n_prompt) */
+  int32_t n_prompt;
+  int32_t max_tokens;
+  const int32_t* stop_tokens;  /* (n_stop) */
+  int32_t n_stop;
+  quiver_strategy strategy;
+  const quiver_adapter_weight* adapters;
+  int32_t n_adapters;
+  int32_t prefill_chunk;       /* tokens per prefill step; 0 = 256 */
+} quiver_generate_request;
+
+/* Called after each generated token, on the calling thread. */
+typedef void (*quiver_token_callback)(void* user, int32_t token);
+
+/* Prefills the prompt (after what the sequence holds) and decodes until a stop token,
+ * max_tokens, the context limit or a cancel. `out_tokens` holds max_tokens entries. */
+quiver_status quiver_engine_generate(quiver_engine* engine, int32_t seq_id,
+                                     const quiver_generate_request* request,
+                                     quiver_token_callback on_token, void* user,
+                                     int32_t* out_tokens, int32_t* out_n,
+                                     quiver_finish_reason* out_reason, quiver_error* err);
+
+/* ---- measurement helpers for `quiver bench engine` ---- */
+
+/* Reads `bytes` of memory with all engine threads, `repeats` times; returns GB/s (1e9). */
+quiver_status quiver_engine_measure_bandwidth(quiver_engine* engine, int64_t bytes, int32_t repeats,
+                                              double* out_gbps, quiver_error* err);
+
+/* Whether this build includes the CUDA backend, and whether a GPU answers (with why not). */
+int32_t quiver_cuda_compiled(void);
+int32_t quiver_cuda_available(char* reason, size_t reason_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QUIVER_H */

@@ -1,0 +1,115 @@
+// The only module that loads the native binary (native/build/Release/quiver.node); the
+// rest of the repository goes through @quiver/engine. Types mirror binding/addon.cpp.
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { EngineError } from "./errors.js";
+
+export interface NativeInfo {
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  maxContext: number;
+  bosTokenId: number;
+  eosTokenIds: number[];
+  tiedEmbeddings: boolean;
+  numParameters: number;
+  weightBytes: number;
+  device: string;
+  deviceNote: string;
+  threads: number;
+  adapterSlots: number;
+}
+
+export interface NativeAdapterInfo {
+  id: number;
+  maxRank: number;
+  numModules: number;
+  resident: boolean;
+  slot: number;
+  alpha: number;
+  useRslora: boolean;
+  bytes: number;
+}
+
+export interface NativeStepItem {
+  seqId: number;
+  tokens: Int32Array;
+  strategy: number;
+  adapters: { id: number; weight: number }[];
+  sample: boolean;
+}
+
+export interface NativeStepOutput {
+  results: { status: string; token: number; message: string }[];
+  logits: Float32Array | null;
+}
+
+export interface NativeGenerateRequest {
+  prompt: Int32Array;
+  maxTokens: number;
+  stopTokens: Int32Array;
+  strategy: number;
+  adapters: { id: number; weight: number }[];
+  prefillChunk: number;
+}
+
+export interface NativeEngine {
+  info(): NativeInfo;
+  loadAdapter(dir: string): Promise<number>;
+  freeAdapter(id: number): Promise<void>;
+  adapterInfo(id: number): Promise<NativeAdapterInfo>;
+  createSequence(sampling: { temperature: number; topK: number; topP: number; seed: number }): Promise<number>;
+  freeSequence(id: number): Promise<void>;
+  cancelSequence(id: number): void;
+  sequenceLength(id: number): Promise<number>;
+  step(items: NativeStepItem[], kernel: number, wantLogits: boolean): Promise<NativeStepOutput>;
+  generate(
+    seqId: number,
+    request: NativeGenerateRequest,
+    onToken?: (token: number) => void,
+  ): Promise<{ tokens: Int32Array; finishReason: "stop" | "length" | "context" | "cancelled" }>;
+  measureBandwidth(bytes: number, repeats: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface NativeOpenOptions {
+  modelDir: string;
+  device: number;
+  threads: number;
+  adapterSlots: number;
+  maxRank: number;
+  maxAdapterBytes: number;
+  maxContext: number;
+}
+
+export interface NativeBinding {
+  open(options: NativeOpenOptions): Promise<NativeEngine>;
+  cudaStatus(): { compiled: boolean; available: boolean; reason: string };
+}
+
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const BINARY_PATH = path.join(packageRoot, "build", "Release", "quiver.node");
+
+let binding: NativeBinding | undefined;
+
+/** Loads the addon once; explains how to build it when it is missing. */
+export function loadBinding(): NativeBinding {
+  if (binding) return binding;
+  if (!existsSync(BINARY_PATH)) {
+    throw new EngineError(
+      "BINARY_MISSING",
+      `the native engine is not built (${BINARY_PATH} is missing). It builds during \`npm ci\`; ` +
+        "rebuild it with `npm run build -w @quiver/engine` (needs a C++17 compiler; CUDA is optional).",
+    );
+  }
+  const require = createRequire(import.meta.url);
+  binding = require(BINARY_PATH) as NativeBinding;
+  return binding;
+}

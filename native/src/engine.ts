@@ -1,0 +1,290 @@
+// The engine's TypeScript face: validates at the edge, converts once into what the
+// binding reads (typed arrays, numeric enums), and turns native failures into EngineErrors
+// with codes. Every call runs on the engine's own thread; promises settle in call order.
+import { existsSync } from "node:fs";
+import path from "node:path";
+
+import { loadBinding, type NativeEngine, type NativeInfo } from "./binding.js";
+import { check, EngineError, toEngineError } from "./errors.js";
+import { TextTokenizer } from "./tokenizer.js";
+
+export type Device = "auto" | "cpu" | "cpu-reference" | "cuda";
+/** Composition of a sample's adapters (include/quiver.h, quiver_strategy). */
+export type Strategy = "none" | "mixture" | "fusion" | "fusion-cat" | "selection";
+/** gather: each sample reads only its own adapters; dense: the paper's formulation. */
+export type LoraKernel = "gather" | "dense";
+export type FinishReason = "stop" | "length" | "context" | "cancelled";
+
+const DEVICES: Record<Device, number> = { auto: 0, cpu: 1, "cpu-reference": 2, cuda: 3 };
+const STRATEGIES: Record<Strategy, number> = { none: 0, mixture: 1, fusion: 2, "fusion-cat": 3, selection: 4 };
+const KERNELS: Record<LoraKernel, number> = { gather: 0, dense: 1 };
+
+export interface EngineOptions {
+  device?: Device;
+  /** CPU threads (0 = all). */
+  threads?: number;
+  /** Adapters resident at once (default 16). */
+  adapterSlots?: number;
+  /** Adapter rank limit (default 64). */
+  maxRank?: number;
+  /** Adapter size limit in f32 bytes (default 1 GiB). */
+  maxAdapterBytes?: number;
+  /** Context length (default: the model's max_position_embeddings). */
+  maxContext?: number;
+}
+
+export type ModelInfo = NativeInfo;
+
+export interface Sampling {
+  /** 0 = greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  /** The sequence's RNG seed: same seed, same tokens. */
+  seed?: number;
+}
+
+/** One (adapter, weight) pair of a sample's mapping. */
+export interface AdapterWeight {
+  adapter: number;
+  weight: number;
+}
+
+export interface StepItem {
+  sequence: number;
+  /** A prefill chunk or one decode token. */
+  tokens: ArrayLike<number>;
+  strategy?: Strategy;
+  adapters?: AdapterWeight[];
+  /** Sample the next token with the sequence's sampler (default true). */
+  sample?: boolean;
+}
+
+export interface StepResult {
+  ok: boolean;
+  /** Set when the item failed; the rest of the batch still ran. */
+  error?: EngineError;
+  /** The sampled token, or -1. */
+  token: number;
+}
+
+export interface GenerateOptions extends Sampling {
+  maxTokens?: number;
+  /** Default: the model's eos_token_id(s). */
+  stopTokens?: number[];
+  strategy?: Strategy;
+  adapters?: AdapterWeight[];
+  /** Tokens per prefill step (default 256). */
+  prefillChunk?: number;
+  onToken?: (token: number) => void;
+}
+
+export interface Generation {
+  tokens: number[];
+  finishReason: FinishReason;
+}
+
+function int(v: number | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const x = v ?? 0;
+  check(Number.isInteger(x) && x >= min && x <= max, `${name} must be an integer in [${min}, ${max}]`);
+  return x;
+}
+
+export class Engine {
+  readonly info: ModelInfo;
+  /** The folder's tokenizer.json, when it has one. */
+  readonly tokenizer: TextTokenizer | undefined;
+
+  private constructor(
+    private readonly native: NativeEngine,
+    readonly modelDir: string,
+    tokenizer: TextTokenizer | undefined,
+  ) {
+    this.info = native.info();
+    this.tokenizer = tokenizer;
+  }
+
+  /** Loads a Hugging Face Llama-family folder (the weights load off the JS thread). */
+  static async open(modelDir: string, options: EngineOptions = {}): Promise<Engine> {
+    const device = options.device ?? "auto";
+    check(device in DEVICES, `device must be one of ${Object.keys(DEVICES).join(", ")}`);
+    const dir = path.resolve(modelDir);
+    const tokenizer = existsSync(path.join(dir, "tokenizer.json")) ? TextTokenizer.load(dir) : undefined;
+    try {
+      const native = await loadBinding().open({
+        modelDir: dir,
+        device: DEVICES[device],
+        threads: int(options.threads, "threads", 0, 1024),
+        adapterSlots: int(options.adapterSlots, "adapterSlots", 0, 4096),
+        maxRank: int(options.maxRank, "maxRank", 0, 65536),
+        maxAdapterBytes: int(options.maxAdapterBytes, "maxAdapterBytes", 0),
+        maxContext: int(options.maxContext, "maxContext", 0),
+      });
+      return new Engine(native, dir, tokenizer);
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
+  /** Whether this build has the CUDA backend, and whether a GPU answers (and why not). */
+  static cudaStatus(): { compiled: boolean; available: boolean; reason: string } {
+    return loadBinding().cudaStatus();
+  }
+
+  private async call<T>(p: () => Promise<T>): Promise<T> {
+    try {
+      return await p();
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
+  /** Validates a PEFT folder against the base model and registers it; resolves to its id. */
+  loadAdapter(dir: string): Promise<number> {
+    check(typeof dir === "string" && dir.length > 0, "loadAdapter needs a folder");
+    return this.call(() => this.native.loadAdapter(path.resolve(dir)));
+  }
+
+  unloadAdapter(id: number): Promise<void> {
+    return this.call(() => this.native.freeAdapter(int(id, "adapter id", 0)));
+  }
+
+  adapterInfo(id: number) {
+    return this.call(() => this.native.adapterInfo(int(id, "adapter id", 0)));
+  }
+
+  createSequence(sampling: Sampling = {}): Promise<number> {
+    const temperature = sampling.temperature ?? 0;
+    const topP = sampling.topP ?? 1;
+    check(Number.isFinite(temperature) && temperature >= 0, "temperature must be >= 0");
+    check(Number.isFinite(topP) && topP >= 0 && topP <= 1, "topP must be in [0, 1]");
+    const topK = int(sampling.topK, "topK", 0, 1 << 30);
+    const seed = int(sampling.seed, "seed", 0);
+    return this.call(() => this.native.createSequence({ temperature, topK, topP, seed }));
+  }
+
+  /** Frees the sequence and its KV cache. */
+  freeSequence(id: number): Promise<void> {
+    return this.call(() => this.native.freeSequence(int(id, "sequence id", 0)));
+  }
+
+  /** Stops a running generation at its next token; later steps on it fail with CANCELLED. */
+  cancelSequence(id: number): void {
+    this.native.cancelSequence(int(id, "sequence id", 0));
+  }
+
+  sequenceLength(id: number): Promise<number> {
+    return this.call(() => this.native.sequenceLength(int(id, "sequence id", 0)));
+  }
+
+  private mapping(adapters: AdapterWeight[] | undefined): { id: number; weight: number }[] {
+    return (adapters ?? []).map((a) => {
+      check(Number.isFinite(a.weight), "adapter weights must be finite");
+      return { id: int(a.adapter, "adapter id", 0), weight: a.weight };
+    });
+  }
+
+  private strategy(s: Strategy | undefined, adapters: AdapterWeight[] | undefined): number {
+    const name = s ?? (adapters && adapters.length > 0 ? "mixture" : "none");
+    check(name in STRATEGIES, `strategy must be one of ${Object.keys(STRATEGIES).join(", ")}`);
+    return STRATEGIES[name];
+  }
+
+  /**
+   * One forward pass over sequences that each bring new tokens and their own adapter
+   * mapping. With `logits`, also returns (items, vocab) logits after each item's last token.
+   */
+  async step(
+    items: StepItem[],
+    options: { kernel?: LoraKernel; logits?: boolean } = {},
+  ): Promise<{ results: StepResult[]; logits: Float32Array | null }> {
+    const kernel = options.kernel ?? "gather";
+    check(kernel in KERNELS, "kernel must be gather or dense");
+    const native = items.map((it) => ({
+      seqId: int(it.sequence, "sequence id", 0),
+      tokens: Int32Array.from(it.tokens),
+      strategy: this.strategy(it.strategy, it.adapters),
+      adapters: this.mapping(it.adapters),
+      sample: it.sample ?? true,
+    }));
+    const out = await this.call(() => this.native.step(native, KERNELS[kernel], options.logits ?? false));
+    return {
+      results: out.results.map((r) =>
+        r.status === "OK"
+          ? { ok: true, token: r.token }
+          : { ok: false, token: -1, error: toEngineError(Object.assign(new Error(r.message), { code: r.status })) },
+      ),
+      logits: out.logits,
+    };
+  }
+
+  /** Prefills `prompt` on the sequence and decodes in native code until a stop condition. */
+  async generate(sequence: number, prompt: ArrayLike<number>, options: GenerateOptions = {}): Promise<Generation> {
+    check(prompt.length > 0, "generate needs at least one prompt token");
+    const stop = options.stopTokens ?? this.info.eosTokenIds;
+    const out = await this.call(() =>
+      this.native.generate(
+        int(sequence, "sequence id", 0),
+        {
+          prompt: Int32Array.from(prompt),
+          maxTokens: int(options.maxTokens ?? 256, "maxTokens", 0, 1 << 24),
+          stopTokens: Int32Array.from(stop),
+          strategy: this.strategy(options.strategy, options.adapters),
+          adapters: this.mapping(options.adapters),
+          prefillChunk: int(options.prefillChunk, "prefillChunk", 0, 1 << 16),
+        },
+        options.onToken,
+      ),
+    );
+    return { tokens: Array.from(out.tokens), finishReason: out.finishReason };
+  }
+
+  /**
+   * Text in, text out: encodes `prompt` after BOS (an empty prompt is BOS alone), generates
+   * on a fresh sequence with the given sampling, and frees it. onText receives the text as
+   * it becomes final.
+   */
+  async generateText(
+    prompt: string,
+    options: GenerateOptions & { onText?: (delta: string) => void } = {},
+  ): Promise<Generation & { text: string }> {
+    const tok = this.tokenizer;
+    if (!tok) throw new EngineError("FILE_MISSING", `${this.modelDir} has no tokenizer.json`);
+    const ids = tok.encode(prompt);
+    const bos = this.info.bosTokenId;
+    const promptIds = bos >= 0 ? [bos, ...ids] : ids;
+    if (promptIds.length === 0) throw new EngineError("INVALID_ARGUMENT", "empty prompt and the model has no bos_token_id");
+    if (promptIds.length > this.info.maxContext)
+      throw new EngineError(
+        "CONTEXT_OVERFLOW",
+        `the prompt has ${promptIds.length} tokens; the context holds ${this.info.maxContext}`,
+      );
+    const seq = await this.createSequence(options);
+    const stream = tok.streamDecoder();
+    try {
+      const gen = await this.generate(seq, promptIds, {
+        ...options,
+        onToken: (t) => {
+          options.onToken?.(t);
+          const delta = stream.push(t);
+          if (delta) options.onText?.(delta);
+        },
+      });
+      const rest = stream.flush();
+      if (rest) options.onText?.(rest);
+      return { ...gen, text: tok.decode(gen.tokens) };
+    } finally {
+      await this.freeSequence(seq);
+    }
+  }
+
+  /** Read bandwidth of this machine's memory with the engine's threads, in GB/s. */
+  measureBandwidth(bytes: number, repeats: number): Promise<number> {
+    return this.call(() => this.native.measureBandwidth(int(bytes, "bytes", 1), int(repeats, "repeats", 1)));
+  }
+
+  /** Frees the engine after the calls already made; later calls reject. */
+  close(): Promise<void> {
+    return this.call(() => this.native.close());
+  }
+}

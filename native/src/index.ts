@@ -1,0 +1,20 @@
+// @quiver/engine: the native inference engine's public surface.
+export { Engine } from "./engine.js";
+export type {
+  AdapterWeight,
+  Device,
+  EngineOptions,
+  FinishReason,
+  GenerateOptions,
+  Generation,
+  LoraKernel,
+  ModelInfo,
+  Sampling,
+  StepItem,
+  StepResult,
+  Strategy,
+} from "./engine.js";
+export { EngineError, ENGINE_ERROR_CODES, type EngineErrorCode } from "./errors.js";
+export { TextTokenizer } from "./tokenizer.js";
+export { convertLlama2c } from "./convert-llama2c.js";
+export { readSafetensors, writeSafetensors, type Dtype, type TensorToWrite } from "./safetensors.js";
