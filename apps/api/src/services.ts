@@ -3,6 +3,7 @@ import type { Config } from "./config.js";
 import type { Catalog } from "./catalog/database.js";
 import { IdentityStore } from "./catalog/identity.js";
 import { AdapterStore } from "./catalog/adapters.js";
+import { TeamStore } from "./catalog/teams.js";
 import { RateLimiter } from "./auth/rate-limit.js";
 
 export interface Services {
@@ -10,6 +11,7 @@ export interface Services {
   catalog: Catalog;
   identity: IdentityStore;
   adapters: AdapterStore;
+  teams: TeamStore;
   /** Login attempts per client address and email: 10 a minute. */
   loginLimiter: RateLimiter;
 }
@@ -20,6 +22,7 @@ export function createServices(config: Config, catalog: Catalog): Services {
     catalog,
     identity: new IdentityStore(catalog.prisma),
     adapters: new AdapterStore(catalog.prisma),
+    teams: new TeamStore(catalog.prisma),
     loginLimiter: new RateLimiter(10, 60_000),
   };
 }

@@ -34,6 +34,11 @@ export const minimumRole: Record<Action, Role> = {
   "team.manage": "OWNER",
 };
 
+/** True when role `a` is above role `b`. */
+export function outranks(a: Role, b: Role): boolean {
+  return rank[a] > rank[b];
+}
+
 /** The principal's role in a team, if any. An API key acts only within its own team. */
 export function roleIn(principal: Principal, teamId: string): Role | undefined {
   if (principal.kind === "apiKey") return principal.teamId === teamId ? principal.role : undefined;

@@ -5,17 +5,19 @@ import { printSchema, type GraphQLSchema } from "graphql";
 import { baseTypeDefs } from "./schema/base.js";
 import { identityTypeDefs } from "./schema/identity.js";
 import { adapterTypeDefs } from "./schema/adapters.js";
+import { teamTypeDefs } from "./schema/teams.js";
 import { DateTime } from "./resolvers/scalars.js";
 import { identityResolvers } from "./resolvers/identity.js";
 import { adapterResolvers } from "./resolvers/adapters.js";
+import { teamResolvers } from "./resolvers/teams.js";
 import { version } from "../version.js";
 
-export const typeDefs = [baseTypeDefs, identityTypeDefs, adapterTypeDefs];
+export const typeDefs = [baseTypeDefs, identityTypeDefs, adapterTypeDefs, teamTypeDefs];
 
 export function buildSchema(): GraphQLSchema {
   return makeExecutableSchema({
     typeDefs,
-    resolvers: [{ DateTime, Query: { version: () => version } }, identityResolvers, adapterResolvers],
+    resolvers: [{ DateTime, Query: { version: () => version } }, identityResolvers, adapterResolvers, teamResolvers],
   });
 }
 

@@ -4,6 +4,7 @@ import { activeTeamId } from "../../auth/principal.js";
 import { allows, authorize, requirePrincipal } from "../../auth/policy.js";
 import type { AdapterRecord } from "../../catalog/adapters.js";
 import type { Context } from "../context.js";
+import { parseArgs } from "./validate.js";
 
 const uuid = z.string().uuid();
 
@@ -15,21 +16,12 @@ const listArgs = z.object({
   includePublic: z.boolean().nullish(),
 });
 
-function badInput(error: z.ZodError): QuiverError {
-  const issue = error.issues[0]!;
-  return new QuiverError("BAD_USER_INPUT", `${issue.path.join(".") || "input"}: ${issue.message}`, {
-    details: { argument: issue.path.join(".") },
-  });
-}
-
 export const adapterResolvers = {
   Query: {
     adapters: async (_: unknown, args: unknown, ctx: Context) => {
       const principal = requirePrincipal(ctx.principal);
-      const parsed = listArgs.safeParse(args);
-      if (!parsed.success) throw badInput(parsed.error);
-      const { first, after, search, includePublic } = parsed.data;
-      const teamId = parsed.data.teamId ?? activeTeamId(principal, ctx.requestedTeamId);
+      const { first, after, search, includePublic, teamId: requested } = parseArgs(listArgs, args);
+      const teamId = requested ?? activeTeamId(principal, ctx.requestedTeamId);
       if (!teamId) throw new QuiverError("NOT_FOUND", "You belong to no team yet.");
       if (!uuid.safeParse(teamId).success) throw new QuiverError("NOT_FOUND", "No such team.");
       authorize(principal, "adapter.read", teamId);

@@ -1,0 +1,220 @@
+import { z } from "zod";
+import { QuiverError } from "../../errors.js";
+import { authorize, requirePrincipal, roleIn, allows, outranks } from "../../auth/policy.js";
+import type { Principal } from "../../auth/principal.js";
+import { hashPassword, passwordRules } from "../../auth/passwords.js";
+import { newApiKey, newSessionToken, sha256 } from "../../auth/tokens.js";
+import type { Role } from "../../catalog/identity.js";
+import type { Actor } from "../../catalog/teams.js";
+import type { Context } from "../context.js";
+import { parseArgs } from "./validate.js";
+
+const uuid = z.string().uuid();
+const roleSchema = z.enum(["OWNER", "ADMIN", "MEMBER", "VIEWER"]);
+const INVITATION_TTL_MS = 7 * 24 * 3600_000;
+
+interface TeamRow {
+  id: string;
+  name: string;
+  slug: string;
+  quotaTokensPerDay?: number | null;
+  quotaRequestsPerMinute?: number | null;
+  quotaConcurrent?: number | null;
+  quotaStorageBytes?: bigint | null;
+}
+
+function actorOf(p: Principal): Actor {
+  return p.kind === "user" ? { userId: p.user.id } : { apiKeyId: p.keyId };
+}
+
+/** Team management is done by people: API keys may not manage members, keys or teams. */
+function requireUser(p: Principal): Extract<Principal, { kind: "user" }> {
+  if (p.kind !== "user") throw new QuiverError("FORBIDDEN", "API keys cannot manage teams, members or keys; sign in as a user.");
+  return p;
+}
+
+/** Reads a team for a caller who belongs to it; otherwise NOT_FOUND (no existence leak). */
+async function visibleTeam(ctx: Context, id: string): Promise<TeamRow> {
+  const p = requirePrincipal(ctx.principal);
+  if (!uuid.safeParse(id).success) throw new QuiverError("NOT_FOUND", "No such team.");
+  authorize(p, "team.read", id);
+  const team = await ctx.services.teams.get(id);
+  if (!team) throw new QuiverError("NOT_FOUND", "No such team.");
+  return team;
+}
+
+const quotaInput = z
+  .object({
+    tokensPerDay: z.number().int().min(0).nullish(),
+    requestsPerMinute: z.number().int().min(0).nullish(),
+    concurrentGenerations: z.number().int().min(0).nullish(),
+    storageBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish(),
+  })
+  .strict();
+
+export const teamResolvers = {
+  Query: {
+    teams: async (_: unknown, __: unknown, ctx: Context) => {
+      const p = requirePrincipal(ctx.principal);
+      const ids = p.kind === "apiKey" ? [p.teamId] : p.memberships.map((m) => m.teamId);
+      const teams = await Promise.all(ids.map((id) => ctx.services.teams.get(id)));
+      return teams.filter(Boolean);
+    },
+    team: async (_: unknown, args: { id: string }, ctx: Context) => {
+      try {
+        return await visibleTeam(ctx, args.id);
+      } catch (err) {
+        if (err instanceof QuiverError && err.code === "NOT_FOUND") return null;
+        throw err;
+      }
+    },
+  },
+  Team: {
+    quotas: (t: TeamRow) => ({
+      tokensPerDay: t.quotaTokensPerDay ?? null,
+      requestsPerMinute: t.quotaRequestsPerMinute ?? null,
+      concurrentGenerations: t.quotaConcurrent ?? null,
+      storageBytes: t.quotaStorageBytes === null || t.quotaStorageBytes === undefined ? null : Number(t.quotaStorageBytes),
+    }),
+    members: async (t: TeamRow, _: unknown, ctx: Context) => {
+      authorize(ctx.principal, "member.read", t.id);
+      const members = await ctx.services.teams.members(t.id);
+      return members.map((m) => ({ role: m.role, joinedAt: m.createdAt, user: { ...m.user, isAdmin: false, createdAt: m.createdAt } }));
+    },
+    invitations: async (t: TeamRow, _: unknown, ctx: Context) => {
+      authorize(ctx.principal, "member.manage", t.id);
+      return ctx.services.teams.invitations(t.id);
+    },
+    apiKeys: async (t: TeamRow, args: { includeRevoked: boolean }, ctx: Context) => {
+      authorize(ctx.principal, "apikey.manage", t.id);
+      return ctx.services.teams.apiKeys(t.id, args.includeRevoked);
+    },
+    auditLog: async (t: TeamRow, args: unknown, ctx: Context) => {
+      authorize(ctx.principal, "audit.read", t.id);
+      const { first, before } = parseArgs(z.object({ first: z.number().int().min(1).max(200), before: z.date().nullish() }), args);
+      const rows = await ctx.services.teams.auditLog(t.id, first, before ?? undefined);
+      return rows.map((r) => ({
+        ...r,
+        metadata: JSON.stringify(r.metadata),
+        actor: r.actor ? { ...r.actor, name: null, isAdmin: false, createdAt: r.createdAt } : null,
+      }));
+    },
+  },
+  ApiKey: {
+    createdBy: (k: { createdBy: { id: string; email: string } | null; createdAt: Date }) =>
+      k.createdBy ? { ...k.createdBy, name: null, isAdmin: false, createdAt: k.createdAt } : null,
+  },
+  Mutation: {
+    createTeam: async (_: unknown, args: unknown, ctx: Context) => {
+      const p = requireUser(requirePrincipal(ctx.principal));
+      const { name, slug } = parseArgs(
+        z.object({ name: z.string().trim().min(1).max(100), slug: z.string().regex(/^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$/, "3-50 lowercase letters, digits and dashes") }),
+        args,
+      );
+      return ctx.services.teams.create({ name, slug, ownerId: p.user.id });
+    },
+    updateTeam: async (_: unknown, args: unknown, ctx: Context) => {
+      const p = requireUser(requirePrincipal(ctx.principal));
+      const { id, name, quotas } = parseArgs(z.object({ id: z.string(), name: z.string().trim().min(1).max(100).nullish(), quotas: quotaInput.nullish() }), args);
+      await visibleTeam(ctx, id);
+      authorize(p, "team.manage", id);
+      const changes: Parameters<Context["services"]["teams"]["update"]>[2] = {};
+      if (name) changes.name = name;
+      if (quotas) {
+        if (quotas.tokensPerDay !== undefined) changes.quotaTokensPerDay = quotas.tokensPerDay;
+        if (quotas.requestsPerMinute !== undefined) changes.quotaRequestsPerMinute = quotas.requestsPerMinute;
+        if (quotas.concurrentGenerations !== undefined) changes.quotaConcurrent = quotas.concurrentGenerations;
+        if (quotas.storageBytes !== undefined) changes.quotaStorageBytes = quotas.storageBytes === null ? null : BigInt(quotas.storageBytes);
+      }
+      return ctx.services.teams.update(id, actorOf(p), changes);
+    },
+    inviteMember: async (_: unknown, args: unknown, ctx: Context) => {
+      const p = requireUser(requirePrincipal(ctx.principal));
+      const { teamId, email, role } = parseArgs(z.object({ teamId: z.string(), email: z.string().trim().toLowerCase().email().max(320), role: roleSchema }), args);
+      await visibleTeam(ctx, teamId);
+      authorize(p, "member.manage", teamId);
+      if (outranks(role, roleIn(p, teamId)!)) throw new QuiverError("FORBIDDEN", `You cannot invite with a role above your own (${roleIn(p, teamId)}).`);
+      const token = "qi_" + newSessionToken().token.slice(3);
+      const invitation = await ctx.services.teams.invite({ teamId, email, role, tokenHash: sha256(token), expiresAt: new Date(Date.now() + INVITATION_TTL_MS), actor: { userId: p.user.id } });
+      return { invitation, token };
+    },
+    revokeInvitation: async (_: unknown, args: { id: string }, ctx: Context) => {
+      const p = requireUser(requirePrincipal(ctx.principal));
+      const inv = uuid.safeParse(args.id).success ? await ctx.services.teams.getInvitation(args.id) : null;
+      if (!inv || !allows(p, "team.read", inv.teamId)) throw new QuiverError("NOT_FOUND", "No such invitation.");
+      authorize(p, "member.manage", inv.teamId);
+      return ctx.services.teams.revokeInvitation(inv.id, actorOf(p));
+    },
+    acceptInvitation: async (_: unknown, args: unknown, ctx: Context) => {
+      const { token, password, name } = parseArgs(
+        z.object({
+          token: z.string().regex(/^qi_[A-Za-z0-9_-]{43}$/, "not an invitation token"),
+          password: z.string().min(passwordRules.minLength).max(passwordRules.maxLength).nullish(),
+          name: z.string().trim().max(100).nullish(),
+        }),
+        args,
+      );
+      const p = ctx.principal;
+      if (p && p.kind !== "user") throw new QuiverError("FORBIDDEN", "An API key cannot accept invitations.");
+      const { userId } = await ctx.services.teams.acceptInvitation({
+        tokenHash: sha256(token),
+        ...(p ? { existingUserId: p.user.id } : {}),
+        ...(password ? { newUser: { name: name ?? null, passwordHash: await hashPassword(password) } } : {}),
+      });
+      const session = newSessionToken();
+      const ttlMs = ctx.services.config.QUIVER_SESSION_TTL_HOURS * 3600_000;
+      const created = await ctx.services.identity.createSession(userId, session.hash, new Date(Date.now() + ttlMs));
+      ctx.signedInUserId = userId;
+      return { token: session.token, expiresAt: created.expiresAt, user: await ctx.services.identity.findUser(userId) };
+    },
+    changeMemberRole: async (_: unknown, args: unknown, ctx: Context) => {
+      const p = requireUser(requirePrincipal(ctx.principal));
+      const { teamId, userId, role } = parseArgs(z.object({ teamId: z.string(), userId: uuid, role: roleSchema }), args);
+      await visibleTeam(ctx, teamId);
+      authorize(p, "member.manage", teamId);
+      const mine = roleIn(p, teamId)!;
+      const target = await ctx.services.teams.membership(teamId, userId);
+      if (!target) throw new QuiverError("NOT_FOUND", "No such member.");
+      // Nobody grants a role above their own, nor changes someone who outranks them.
+      if (outranks(role, mine) || outranks(target.role, mine)) throw new QuiverError("FORBIDDEN", `Your role (${mine}) cannot make this change.`);
+      const m = await ctx.services.teams.changeRole(teamId, userId, role, actorOf(p));
+      return { role: m.role, joinedAt: m.createdAt, user: { ...m.user, isAdmin: false, createdAt: m.createdAt } };
+    },
+    removeMember: async (_: unknown, args: unknown, ctx: Context) => {
+      const p = requireUser(requirePrincipal(ctx.principal));
+      const { teamId, userId } = parseArgs(z.object({ teamId: z.string(), userId: uuid }), args);
+      await visibleTeam(ctx, teamId);
+      // Anyone may leave a team; removing others needs member.manage and may not reach above.
+      if (userId !== p.user.id) {
+        authorize(p, "member.manage", teamId);
+        const target = await ctx.services.teams.membership(teamId, userId);
+        if (!target) throw new QuiverError("NOT_FOUND", "No such member.");
+        if (outranks(target.role, roleIn(p, teamId)!)) throw new QuiverError("FORBIDDEN", "You cannot remove a member who outranks you.");
+      }
+      await ctx.services.teams.removeMember(teamId, userId, actorOf(p));
+      return true;
+    },
+    createApiKey: async (_: unknown, args: unknown, ctx: Context) => {
+      const p = requireUser(requirePrincipal(ctx.principal));
+      const { teamId, name, role, expiresAt } = parseArgs(
+        z.object({ teamId: z.string(), name: z.string().trim().min(1).max(100), role: roleSchema, expiresAt: z.date().nullish() }),
+        args,
+      );
+      await visibleTeam(ctx, teamId);
+      authorize(p, "apikey.manage", teamId);
+      const mine: Role = roleIn(p, teamId)!;
+      if (outranks(role, mine)) throw new QuiverError("FORBIDDEN", `A key cannot have a role above yours (${mine}).`);
+      if (expiresAt && expiresAt <= new Date()) throw new QuiverError("BAD_USER_INPUT", "expiresAt must be in the future.", { details: { argument: "expiresAt" } });
+      const k = newApiKey();
+      const apiKey = await ctx.services.teams.createApiKey({ teamId, name, role, prefix: k.prefix, secretHash: k.hash, expiresAt: expiresAt ?? null, actor: { userId: p.user.id } });
+      return { apiKey, secret: k.key };
+    },
+    revokeApiKey: async (_: unknown, args: { id: string }, ctx: Context) => {
+      const p = requireUser(requirePrincipal(ctx.principal));
+      const key = uuid.safeParse(args.id).success ? await ctx.services.teams.getApiKey(args.id) : null;
+      if (!key || !allows(p, "team.read", key.teamId)) throw new QuiverError("NOT_FOUND", "No such API key.");
+      authorize(p, "apikey.manage", key.teamId);
+      return ctx.services.teams.revokeApiKey(key.id, actorOf(p));
+    },
+  },
+};
