@@ -1,0 +1,112 @@
+// The engine against the TypeScript reference (reference.ts) on a random small model and a
+// pool of random adapters of different ranks, modules, dtypes and scalings: every backend,
+// every strategy, odd batch sizes, mixed prefill and decode, adapter popularity distinct /
+// identical / Zipf. Tolerance: |engine - reference| <= 2e-4 + 1e-4 |reference| (scenario.ts).
+import path from "node:path";
+
+import { Engine, type Strategy } from "@quiver/engine";
+
+import { ALL_BACKENDS, CUDA_AVAILABLE, CUDA_SKIP_REASON } from "./backends.js";
+import { tempDir } from "./cli.js";
+import { SMALL, writeRandomAdapter, writeRandomModel, type AdapterSpec } from "./fixtures.js";
+import type { RefAdapter, RefModel } from "./reference.js";
+import { drawMappings, runScenario, type Pool, type SampleSpec } from "./scenario.js";
+
+if (!CUDA_AVAILABLE) console.log(`CUDA parity tests skipped: ${CUDA_SKIP_REASON}`);
+
+const POOL: AdapterSpec[] = [
+  { rank: 4, alpha: 8, modules: ["q", "k", "v", "o", "gate", "up", "down"], seed: 11 },
+  { rank: 8, alpha: 16, modules: ["q", "v"], seed: 12 },
+  { rank: 2, alpha: 4, rslora: true, modules: ["gate", "up", "down"], seed: 13 },
+  { rank: 6, alpha: 6, modules: ["q", "k", "v", "o", "gate", "up", "down"], dtype: "BF16", seed: 14 },
+  { rank: 16, alpha: 32, modules: ["o", "down"], layers: [1], seed: 15 },
+  { rank: 3, alpha: 5, modules: ["q", "k", "o"], dtype: "F16", seed: 16 },
+  { rank: 5, alpha: 10, rslora: true, modules: ["q", "k", "v", "o", "gate", "up", "down"], seed: 17 },
+  { rank: 1, alpha: 2, modules: ["up"], seed: 18 },
+];
+
+const root = tempDir("parity");
+const modelDir = path.join(root, "model");
+const model: RefModel = writeRandomModel(modelDir, { ...SMALL, dtype: "F32" });
+const refs: RefAdapter[] = POOL.map((spec, i) => writeRandomAdapter(path.join(root, `adapter-${i}`), model.config, spec));
+
+/** Samples with staggered joins, some split prefills, odd count. */
+function samplesFor(strategy: Strategy, mappings: number[][], weights: number[]): SampleSpec[] {
+  return mappings.map((idx, s) => ({
+    mapping: idx.map((index, j) => ({ index, weight: weights[j % weights.length]! })),
+    strategy,
+    promptLength: 2 + ((s * 5) % 9),
+    splitPrefill: s % 3 === 1,
+    decodeSteps: 2 + (s % 3),
+    joinAt: s % 4,
+  }));
+}
+
+describe.each(ALL_BACKENDS)("parity with the reference on %s", (device) => {
+  let engine: Engine;
+  const pool: Pool = { ids: [], refs };
+
+  beforeAll(async () => {
+    engine = await Engine.open(modelDir, { device, adapterSlots: 16 });
+    for (let i = 0; i < POOL.length; i++) pool.ids.push(await engine.loadAdapter(path.join(root, `adapter-${i}`)));
+  });
+  afterAll(() => engine?.close());
+
+  test("base model: odd batch sizes, mixed prefill and decode", async () => {
+    for (const n of [1, 3, 7]) {
+      const r = await runScenario(engine, model, pool, samplesFor("none", Array.from({ length: n }, () => []), [1]), { seed: n });
+      expect(r.failures).toEqual([]);
+      expect(r.rows).toBeGreaterThanOrEqual(n * 3);
+    }
+  });
+
+  const strategies: Strategy[] = ["mixture", "fusion", "fusion-cat", "selection"];
+  const popularity = ["distinct", "identical", "zipf"] as const;
+  test.each(strategies.flatMap((s) => popularity.map((p) => [s, p] as const)))("%s with %s adapters", async (strategy, pop) => {
+    const mappings = drawMappings(pop, 7, 3, POOL.length, 5);
+    const r = await runScenario(engine, model, pool, samplesFor(strategy, mappings, [0.5, 0.3, 0.2]), { seed: 7 });
+    expect(r.failures).toEqual([]);
+  });
+
+  test("one batch mixes every strategy and samples without adapters", async () => {
+    const order: Strategy[] = ["mixture", "none", "fusion", "selection", "fusion-cat", "mixture", "none", "fusion", "selection"];
+    const mappings = drawMappings("zipf", order.length, 3, POOL.length, 9);
+    const samples = order.map((strategy, s) => ({ ...samplesFor(strategy, [mappings[s]!], [0.6, 0.25, 0.15])[0]!, joinAt: s % 3 }));
+    const r = await runScenario(engine, model, pool, samples, { seed: 3 });
+    expect(r.failures).toEqual([]);
+  });
+
+  test("the paper's dense formulation gives the gather path's results", async () => {
+    const mappings = drawMappings("zipf", 5, 3, POOL.length, 21);
+    const r = await runScenario(engine, model, pool, samplesFor("mixture", mappings, [0.4, 0.4, 0.2]), { seed: 4, kernel: "dense" });
+    expect(r.failures).toEqual([]);
+  });
+
+  test("adapters change the output (so the comparisons above can fail)", async () => {
+    const mapping = [[0, 3, 6]];
+    const spec = (strategy: Strategy) => samplesFor(strategy, mapping, [0.4, 0.3, 0.3]).map((s) => ({ ...s, joinAt: 0 }));
+    const base = await runScenario(engine, model, pool, spec("none"), { seed: 2 });
+    const mixed = await runScenario(engine, model, pool, spec("mixture"), { seed: 2 });
+    const last = base.logits[0]!.length - 1;
+    let diff = 0;
+    base.logits[0]![last]!.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - mixed.logits[0]![last]![i]!))));
+    expect(diff).toBeGreaterThan(0.05);
+  });
+});
+
+describe.each(ALL_BACKENDS)("batch invariance on %s", (device) => {
+  test("a sample's logits are the same bits alone and among other samples", async () => {
+    const engine = await Engine.open(modelDir, { device });
+    const pool: Pool = { ids: [], refs };
+    for (let i = 0; i < POOL.length; i++) pool.ids.push(await engine.loadAdapter(path.join(root, `adapter-${i}`)));
+    const mappings = drawMappings("zipf", 6, 3, POOL.length, 33);
+    const all = samplesFor("mixture", mappings, [0.5, 0.3, 0.2]).map((s) => ({ ...s, joinAt: 0 }));
+    const alone = await runScenario(engine, model, pool, all.slice(0, 1), { seed: 8 });
+    const crowd = await runScenario(engine, model, pool, all, { seed: 8 });
+    expect(alone.failures).toEqual([]);
+    expect(crowd.failures).toEqual([]);
+    expect(crowd.logits[0]!.length).toBe(alone.logits[0]!.length);
+    crowd.logits[0]!.forEach((l, step) => expect(Array.from(l)).toEqual(Array.from(alone.logits[0]![step]!)));
+    await engine.close();
+  });
+});
