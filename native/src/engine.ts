@@ -140,20 +140,20 @@ export class Engine {
   }
 
   /** Validates a PEFT folder against the base model and registers it; resolves to its id. */
-  loadAdapter(dir: string): Promise<number> {
+  async loadAdapter(dir: string): Promise<number> {
     check(typeof dir === "string" && dir.length > 0, "loadAdapter needs a folder");
     return this.call(() => this.native.loadAdapter(path.resolve(dir)));
   }
 
-  unloadAdapter(id: number): Promise<void> {
+  async unloadAdapter(id: number): Promise<void> {
     return this.call(() => this.native.freeAdapter(int(id, "adapter id", 0)));
   }
 
-  adapterInfo(id: number) {
+  async adapterInfo(id: number) {
     return this.call(() => this.native.adapterInfo(int(id, "adapter id", 0)));
   }
 
-  createSequence(sampling: Sampling = {}): Promise<number> {
+  async createSequence(sampling: Sampling = {}): Promise<number> {
     const temperature = sampling.temperature ?? 0;
     const topP = sampling.topP ?? 1;
     check(Number.isFinite(temperature) && temperature >= 0, "temperature must be >= 0");
@@ -164,7 +164,7 @@ export class Engine {
   }
 
   /** Frees the sequence and its KV cache. */
-  freeSequence(id: number): Promise<void> {
+  async freeSequence(id: number): Promise<void> {
     return this.call(() => this.native.freeSequence(int(id, "sequence id", 0)));
   }
 
@@ -173,7 +173,7 @@ export class Engine {
     this.native.cancelSequence(int(id, "sequence id", 0));
   }
 
-  sequenceLength(id: number): Promise<number> {
+  async sequenceLength(id: number): Promise<number> {
     return this.call(() => this.native.sequenceLength(int(id, "sequence id", 0)));
   }
 
@@ -279,12 +279,12 @@ export class Engine {
   }
 
   /** Read bandwidth of this machine's memory with the engine's threads, in GB/s. */
-  measureBandwidth(bytes: number, repeats: number): Promise<number> {
+  async measureBandwidth(bytes: number, repeats: number): Promise<number> {
     return this.call(() => this.native.measureBandwidth(int(bytes, "bytes", 1), int(repeats, "repeats", 1)));
   }
 
   /** Frees the engine after the calls already made; later calls reject. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     return this.call(() => this.native.close());
   }
 }

@@ -1,0 +1,77 @@
+// Adapter residency: a bounded set of slots, LRU eviction over adapters the current step
+// does not use, reloads that give the same results, and unloading, all while serving.
+import path from "node:path";
+
+import { Engine } from "@quiver/engine";
+
+import { tempDir } from "./cli.js";
+import { SMALL, writeRandomAdapter, writeRandomModel } from "./fixtures.js";
+import type { RefAdapter } from "./reference.js";
+import { runScenario, type Pool } from "./scenario.js";
+
+const root = tempDir("slots");
+const modelDir = path.join(root, "model");
+const model = writeRandomModel(modelDir, { ...SMALL, seed: 5 });
+const refs: RefAdapter[] = [0, 1, 2, 3, 4].map((i) =>
+  writeRandomAdapter(path.join(root, `a${i}`), model.config, { rank: 2 + i, alpha: 4 + i, modules: ["q", "v", "down"], seed: 40 + i }),
+);
+
+describe.each(["cpu", "cpu-reference"] as const)("adapter slots on %s", (device) => {
+  let engine: Engine;
+  let seq = 0;
+  const pool: Pool = { ids: [], refs };
+
+  beforeAll(async () => {
+    engine = await Engine.open(modelDir, { device, adapterSlots: 2 });
+    for (let i = 0; i < refs.length; i++) pool.ids.push(await engine.loadAdapter(path.join(root, `a${i}`)));
+    seq = await engine.createSequence();
+  });
+  afterAll(() => engine?.close());
+
+  const use = (indexes: number[]) =>
+    engine.step([{ sequence: seq, tokens: [3], strategy: "mixture", adapters: indexes.map((i) => ({ adapter: pool.ids[i]!, weight: 0.5 })) }]);
+  const resident = async () => {
+    const infos = await Promise.all(pool.ids.map((id) => engine.adapterInfo(id)));
+    return infos.flatMap((info, i) => (info.resident ? [i] : []));
+  };
+
+  test("registered adapters take slots when a step uses them, least recently used first out", async () => {
+    expect(await resident()).toEqual([]);
+    expect((await use([0, 1])).results[0]!.ok).toBe(true);
+    expect(await resident()).toEqual([0, 1]);
+    await use([1]); // 1 is now more recent than 0
+    expect((await use([2])).results[0]!.ok).toBe(true);
+    expect(await resident()).toEqual([1, 2]);
+    await use([1, 3]); // 2 goes, 1 stays: the step uses it
+    expect(await resident()).toEqual([1, 3]);
+  });
+
+  test("a step that needs more adapters than slots fails only the item that does not fit", async () => {
+    const other = await engine.createSequence();
+    const out = await engine.step([
+      { sequence: seq, tokens: [4], strategy: "mixture", adapters: [0, 4].map((i) => ({ adapter: pool.ids[i]!, weight: 0.5 })) },
+      { sequence: other, tokens: [4], strategy: "selection", adapters: [{ adapter: pool.ids[2]!, weight: 1 }] },
+    ]);
+    expect(out.results[0]!.ok).toBe(true);
+    expect(out.results[1]!.error?.code).toBe("NO_FREE_SLOT");
+    await engine.freeSequence(other);
+  });
+
+  test("results stay exact across evictions and reloads", async () => {
+    for (const [i, j] of [[0, 1], [2, 3], [4, 0], [1, 2], [3, 4], [0, 1]] as const) {
+      const r = await runScenario(engine, model, pool, [
+        { mapping: [{ index: i, weight: 0.7 }, { index: j, weight: 0.3 }], strategy: "mixture", promptLength: 4, decodeSteps: 2, joinAt: 0 },
+      ], { seed: i * 5 + j });
+      expect(r.failures).toEqual([]);
+    }
+  });
+
+  test("an unloaded adapter is forgotten; the others keep serving", async () => {
+    await engine.unloadAdapter(pool.ids[4]!);
+    await expect(engine.adapterInfo(pool.ids[4]!)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect((await use([4])).results[0]!.error?.code).toBe("NOT_FOUND");
+    expect((await use([0])).results[0]!.ok).toBe(true);
+    pool.ids[4] = await engine.loadAdapter(path.join(root, "a4"));
+    expect((await use([4])).results[0]!.ok).toBe(true);
+  });
+});
