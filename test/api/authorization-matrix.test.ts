@@ -61,6 +61,7 @@ const OPERATIONS: Operation[] = [
   { name: "Team.auditLog", needs: "audit.read", run: (f, c, t) => gql(f.url, `query($t: ID!) { team(id: $t) { auditLog { action } } }`, { t: f.teams[t].id }, h(c)) },
   { name: "query adapters", needs: "adapter.read", run: (f, c, t) => gql(f.url, `query($t: ID) { adapters(teamId: $t) { totalCount edges { node { name } } } }`, { t: f.teams[t].id }, h(c)) },
   { name: "query adapter (private)", needs: "adapter.read", run: (f, c, t) => gql(f.url, `query($id: ID!) { adapter(id: $id) { id name } }`, { id: f.teams[t].privateAdapterId }, h(c)) },
+  { name: "query usage", needs: "usage.read", run: (f, c, t) => gql(f.url, `query($t: ID) { usage(teamId: $t) { totals { requests } topAdapters { name } } }`, { t: f.teams[t].id }, h(c)) },
   { name: "mutation createTeam", needs: "user", usersOnly: true, run: (f, c) => gql(f.url, `mutation($s: String!) { createTeam(name: "T", slug: $s) { id } }`, { s: `t-${Math.random().toString(36).slice(2, 10)}` }, h(c)) },
   { name: "mutation updateTeam (name)", needs: "team.manage", usersOnly: true, run: (f, c, t) => gql(f.url, `mutation($t: ID!) { updateTeam(id: $t, name: "Renamed") { name } }`, { t: f.teams[t].id }, h(c)) },
   { name: "mutation inviteMember", needs: "member.manage", usersOnly: true, run: (f, c, t) => gql(f.url, `mutation($t: ID!) { inviteMember(teamId: $t, email: "invitee@example.test", role: VIEWER) { invitation { id } } }`, { t: f.teams[t].id }, h(c)) },

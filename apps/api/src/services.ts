@@ -4,6 +4,7 @@ import type { Catalog } from "./catalog/database.js";
 import { IdentityStore } from "./catalog/identity.js";
 import { AdapterStore } from "./catalog/adapters.js";
 import { TeamStore } from "./catalog/teams.js";
+import { UsageStore } from "./catalog/usage.js";
 import { RateLimiter } from "./auth/rate-limit.js";
 
 export interface Services {
@@ -12,6 +13,7 @@ export interface Services {
   identity: IdentityStore;
   adapters: AdapterStore;
   teams: TeamStore;
+  usage: UsageStore;
   /** Login attempts per client address and email: 10 a minute. */
   loginLimiter: RateLimiter;
 }
@@ -23,6 +25,7 @@ export function createServices(config: Config, catalog: Catalog): Services {
     identity: new IdentityStore(catalog.prisma),
     adapters: new AdapterStore(catalog.prisma),
     teams: new TeamStore(catalog.prisma),
+    usage: new UsageStore(catalog.prisma),
     loginLimiter: new RateLimiter(10, 60_000),
   };
 }

@@ -6,18 +6,20 @@ import { baseTypeDefs } from "./schema/base.js";
 import { identityTypeDefs } from "./schema/identity.js";
 import { adapterTypeDefs } from "./schema/adapters.js";
 import { teamTypeDefs } from "./schema/teams.js";
+import { usageTypeDefs } from "./schema/usage.js";
 import { DateTime } from "./resolvers/scalars.js";
 import { identityResolvers } from "./resolvers/identity.js";
 import { adapterResolvers } from "./resolvers/adapters.js";
 import { teamResolvers } from "./resolvers/teams.js";
+import { usageResolvers } from "./resolvers/usage.js";
 import { version } from "../version.js";
 
-export const typeDefs = [baseTypeDefs, identityTypeDefs, adapterTypeDefs, teamTypeDefs];
+export const typeDefs = [baseTypeDefs, identityTypeDefs, adapterTypeDefs, teamTypeDefs, usageTypeDefs];
 
 export function buildSchema(): GraphQLSchema {
   return makeExecutableSchema({
     typeDefs,
-    resolvers: [{ DateTime, Query: { version: () => version } }, identityResolvers, adapterResolvers, teamResolvers],
+    resolvers: [{ DateTime, Query: { version: () => version } }, identityResolvers, adapterResolvers, teamResolvers, usageResolvers],
   });
 }
 
