@@ -106,7 +106,7 @@ describe.each(catalogKinds())("usage on $kind", ({ open }) => {
         data: {
           teamId, userId: g.viaKey ? null : user.id, apiKeyId: g.viaKey ? keyId : null, strategy: g.strategy, k: g.adapters.length, status: g.status,
           tokensIn: g.tokensIn, tokensOut: g.tokensOut, ttftMs: g.ttftMs, totalMs: g.totalMs, createdAt: g.createdAt,
-          adapters: { create: g.adapters.map((a, position) => ({ adapterId: adapterIds[a]!, position, weight: 1 / g.adapters.length })) },
+          adapters: { create: g.adapters.map((a, position) => ({ adapterId: adapterIds[a]!, adapterName: `a${a}`, position, weight: 1 / g.adapters.length })) },
         },
       });
     }

@@ -110,15 +110,17 @@ export class UsageStore {
 
   /** Requests and tokens per adapter used (a generation counts once for each of its adapters). */
   async byAdapter(f: UsageFilter, limit: number) {
-    return this.prisma.$queryRaw<{ adapterId: string; name: string; requests: number; tokens_out: bigint; errors: number }[]>`
-      SELECT a.id AS "adapterId", a.name, count(g.id)::int AS requests, coalesce(sum(g."tokensOut"), 0)::bigint AS tokens_out,
+    // Grouped by the adapter while it exists, by its recorded name once deleted.
+    return this.prisma.$queryRaw<{ adapterId: string | null; name: string; requests: number; tokens_out: bigint; errors: number }[]>`
+      SELECT ga."adapterId", coalesce(a.name, ga."adapterName") AS name, count(g.id)::int AS requests,
+             coalesce(sum(g."tokensOut"), 0)::bigint AS tokens_out,
              (count(g.id) FILTER (WHERE g.status = 'FAILED'))::int AS errors
       FROM "Generation" g
       JOIN "GenerationAdapter" ga ON ga."generationId" = g.id
-      JOIN "Adapter" a ON a.id = ga."adapterId"
+      LEFT JOIN "Adapter" a ON a.id = ga."adapterId"
       WHERE ${where(f)}
-      GROUP BY a.id, a.name
-      ORDER BY requests DESC, a.name
+      GROUP BY ga."adapterId", coalesce(a.name, ga."adapterName")
+      ORDER BY requests DESC, name
       LIMIT ${limit}`;
   }
 

@@ -70,7 +70,8 @@ export const usageResolvers = {
   AdapterUsage: {
     // The adapter itself only when the caller may still see it (it may have become private
     // to another team or been deleted since); the name recorded here is the team's own.
-    adapter: async (row: { adapterId: string }, _: unknown, ctx: Context) => {
+    adapter: async (row: { adapterId: string | null }, _: unknown, ctx: Context) => {
+      if (!row.adapterId) return null;
       const adapter = await ctx.services.adapters.get(row.adapterId);
       if (!adapter) return null;
       return adapter.visibility === "PUBLIC" || allows(ctx.principal, "adapter.read", adapter.team.id) ? adapter : null;

@@ -34,8 +34,10 @@ export const usageTypeDefs = /* GraphQL */ `
   }
 
   type AdapterUsage {
+    "The adapter, while it exists and the caller may see it."
     adapter: Adapter
-    adapterId: ID!
+    "Null once the adapter was deleted (its name is kept)."
+    adapterId: ID
     name: String!
     requests: Int!
     tokensOut: Float!
