@@ -77,7 +77,7 @@ describe("trained head: export to ONNX, run with onnxruntime", () => {
       expect.objectContaining({ code: RetrieverErrorCode.ENCODER_FILE_MISMATCH }),
     );
     const onnx = readFileSync(path.join(folder, "head.onnx"));
-    onnx[onnx.length - 1] ^= 1;
+    onnx[onnx.length - 1] = onnx[onnx.length - 1]! ^ 1;
     writeFileSync(path.join(folder, "head.onnx"), onnx);
     expect(() => readHead(folder, base)).toThrow(expect.objectContaining({ code: RetrieverErrorCode.ENCODER_FILE_MISMATCH }));
     unlinkSync(path.join(folder, "head.json"));
