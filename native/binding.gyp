@@ -1,4 +1,9 @@
 {
+  "variables": {
+    "quiver_cuda%": "<!(node scripts/detect-cuda.mjs)",
+    "cuda_home%": "<!(node scripts/detect-cuda.mjs --home)",
+    "nvcc%": "<!(node scripts/detect-cuda.mjs --nvcc)"
+  },
   "targets": [
     {
       "target_name": "quiver",
@@ -16,15 +21,40 @@
         "backends/cpu_reference.cpp",
         "backends/cpu_fast.cpp",
         "backends/cpu_kernels.cpp",
-        "backends/thread_pool.cpp",
-        "backends/cuda_absent.cpp"
+        "backends/thread_pool.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-O3", "-Wall", "-Wno-unused-parameter", "-pthread"],
-      "ldflags": ["-pthread"]
+      "ldflags": ["-pthread"],
+      "conditions": [
+        ["quiver_cuda==1", {
+          "sources": ["backends/cuda_backend.cu"],
+          "defines": ["QUIVER_WITH_CUDA"],
+          "include_dirs": ["<(cuda_home)/include"],
+          "libraries": ["-L<(cuda_home)/lib64", "-lcudart_static", "-ldl", "-lrt"],
+          "rules": [
+            {
+              "rule_name": "nvcc",
+              "extension": "cu",
+              "inputs": ["<(RULE_INPUT_PATH)"],
+              "outputs": ["<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o"],
+              "action": [
+                "<(nvcc)", "-c", "<(RULE_INPUT_PATH)", "-o", "<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o",
+                "-std=c++17", "-O3", "-Xcompiler", "-fPIC",
+                "-gencode", "arch=compute_80,code=sm_80",
+                "-gencode", "arch=compute_90,code=[sm_90,compute_90]"
+              ],
+              "message": "nvcc <(RULE_INPUT_PATH)",
+              "process_outputs_as_sources": 1
+            }
+          ]
+        }, {
+          "sources": ["backends/cuda_absent.cpp"]
+        }]
+      ]
     }
   ]
 }

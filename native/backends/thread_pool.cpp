@@ -50,9 +50,10 @@ void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
     // Spin for a while (cheap wake-up between the many short regions of one step) ...
-    auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
-    while (generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < spin_until) {
-    }
+    auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(1000);
+    // (yielding, so a worker that shares a core with the caller does not starve it)
+    while (generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < spin_until)
+      std::this_thread::yield();
     // ... then sleep.
     if (generation_.load(std::memory_order_acquire) == seen) {
       std::unique_lock<std::mutex> lock(mu_);

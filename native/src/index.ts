@@ -18,3 +18,4 @@ export { EngineError, ENGINE_ERROR_CODES, type EngineErrorCode } from "./errors.
 export { TextTokenizer } from "./tokenizer.js";
 export { convertLlama2c } from "./convert-llama2c.js";
 export { readSafetensors, writeSafetensors, type Dtype, type TensorToWrite } from "./safetensors.js";
+export { benchEngine, BENCH_MODES, PRESETS, TARGETS, type BenchReport, type BenchRow } from "./bench.js";

@@ -6,13 +6,11 @@ import path from "node:path";
 
 import { Engine, type Strategy } from "@quiver/engine";
 
-import { ALL_BACKENDS, CUDA_AVAILABLE, CUDA_SKIP_REASON } from "./backends.js";
+import { BACKENDS, describeOn } from "./backends.js";
 import { tempDir } from "./cli.js";
 import { SMALL, writeRandomAdapter, writeRandomModel, type AdapterSpec } from "./fixtures.js";
 import type { RefAdapter, RefModel } from "./reference.js";
 import { drawMappings, runScenario, type Pool, type SampleSpec } from "./scenario.js";
-
-if (!CUDA_AVAILABLE) console.log(`CUDA parity tests skipped: ${CUDA_SKIP_REASON}`);
 
 const POOL: AdapterSpec[] = [
   { rank: 4, alpha: 8, modules: ["q", "k", "v", "o", "gate", "up", "down"], seed: 11 },
@@ -42,7 +40,7 @@ function samplesFor(strategy: Strategy, mappings: number[][], weights: number[])
   }));
 }
 
-describe.each(ALL_BACKENDS)("parity with the reference on %s", (device) => {
+for (const device of BACKENDS) describeOn(device)(`parity with the reference on ${device}`, () => {
   let engine: Engine;
   const pool: Pool = { ids: [], refs };
 
@@ -94,7 +92,7 @@ describe.each(ALL_BACKENDS)("parity with the reference on %s", (device) => {
   });
 });
 
-describe.each(ALL_BACKENDS)("batch invariance on %s", (device) => {
+for (const device of BACKENDS) describeOn(device)(`batch invariance on ${device}`, () => {
   test("a sample's logits are the same bits alone and among other samples", async () => {
     const engine = await Engine.open(modelDir, { device });
     const pool: Pool = { ids: [], refs };

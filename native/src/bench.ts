@@ -1,0 +1,238 @@
+// `quiver bench engine`: decode throughput of a synthetic Llama with a pool of adapters, for
+// the ways a server can run per-sample adapters, next to the memory bandwidth measured in
+// the same run.
+//
+// Modes (every sample decodes one token per step):
+//   base        no adapters
+//   mixture     3 adapters per sample, weights 1/3, gathered per sample (Punica BGMV)
+//   fusion      the paper's parameter average of the same 3 adapters, built once per sample
+//   selection   the first of the 3 adapters
+//   sequential  mixture, one request at a time (batch 1, the requests one after another)
+//   dense       mixture through the paper's dense formulation: every sample through every
+//               adapter of the batch, then masked by the mapping matrix
+import os from "node:os";
+import path from "node:path";
+
+import { Engine, type Device, type Strategy } from "./engine.js";
+import {
+  parameterCount,
+  PROJECTIONS,
+  writeSyntheticAdapter,
+  writeSyntheticModel,
+  type SyntheticModelSpec,
+} from "./synthetic.js";
+
+export const BENCH_MODES = ["base", "mixture", "fusion", "selection", "sequential", "dense"] as const;
+export type BenchMode = (typeof BENCH_MODES)[number];
+
+export interface BenchPreset {
+  name: string;
+  model: SyntheticModelSpec;
+  adapters: number;
+  ranks: number[];
+  batches: number[];
+  promptTokens: number;
+  decodeSteps: number;
+  bandwidthBytes: number;
+  bandwidthRepeats: number;
+}
+
+export const PRESETS: Record<string, BenchPreset> = {
+  // About 150M parameters (148M): the issue's benchmark.
+  full: {
+    name: "full",
+    model: { vocab: 32000, dim: 768, hidden: 2048, layers: 14, heads: 12, kvHeads: 12, maxPos: 1024, tied: false, dtype: "F32", seed: 1 },
+    adapters: 48,
+    ranks: [8, 16],
+    batches: [1, 8, 32],
+    promptTokens: 8,
+    decodeSteps: 8,
+    bandwidthBytes: 1 << 30,
+    bandwidthRepeats: 4,
+  },
+  // Seconds, for the smoke test of the JSON shape.
+  tiny: {
+    name: "tiny",
+    model: { vocab: 256, dim: 64, hidden: 128, layers: 2, heads: 4, kvHeads: 2, maxPos: 128, tied: true, dtype: "F32", seed: 1 },
+    adapters: 6,
+    ranks: [4, 8],
+    batches: [1, 4],
+    promptTokens: 4,
+    decodeSteps: 3,
+    bandwidthBytes: 1 << 24,
+    bandwidthRepeats: 2,
+  },
+};
+
+export interface BenchRow {
+  mode: BenchMode;
+  batch: number;
+  tokensPerSecond: number;
+  stepMs: number;
+  /** Distinct adapters (or fused per-sample adapters) one step reads. */
+  adaptersRead: number;
+  /** Bytes one decode step reads: weights, adapters, KV cache. */
+  bytesPerStep: number;
+  bandwidthGBs: number;
+  bandwidthFraction: number;
+}
+
+export const TARGETS = { mixtureVsSequential: 10, mixtureVsBase: 0.7, gatherVsDense: 2, baseBandwidthFraction: 0.6 };
+export type Ratios = Record<keyof typeof TARGETS, number>;
+
+export interface BenchReport {
+  preset: string;
+  device: string;
+  threads: number;
+  model: { parameters: number; layers: number; dim: number; hidden: number; vocab: number; weightBytes: number; dtype: string };
+  adapters: { count: number; ranks: number[]; modules: readonly string[]; bytes: number };
+  memoryBandwidthGBs: number;
+  rows: BenchRow[];
+  /** mixtureVsSequential, mixtureVsBase, gatherVsDense at the largest batch (32 in full); baseBandwidthFraction at batch 1. */
+  ratios: Ratios;
+  ratiosAtBatch: number;
+  targets: typeof TARGETS;
+  targetsMet: Record<keyof typeof TARGETS, boolean>;
+}
+
+export interface BenchOptions {
+  preset?: string;
+  device?: Device;
+  threads?: number;
+  /** Where the synthetic model and adapters are written (reused across runs). */
+  dataDir?: string;
+  log?: (line: string) => void;
+}
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function benchEngine(options: BenchOptions = {}): Promise<BenchReport> {
+  const preset = PRESETS[options.preset ?? "full"];
+  if (!preset) throw new Error(`unknown preset ${options.preset}; use ${Object.keys(PRESETS).join(" or ")}`);
+  const log = options.log ?? (() => {});
+  const dir = options.dataDir ?? path.join(os.tmpdir(), "quiver-bench", preset.name);
+  const spec = preset.model;
+  log(`writing the synthetic model (${(parameterCount(spec) / 1e6).toFixed(1)}M parameters) and ${preset.adapters} adapters under ${dir} (reused when present)`);
+  writeSyntheticModel(path.join(dir, "model"), spec);
+  const adapterDirs = Array.from({ length: preset.adapters }, (_, i) => {
+    const rank = preset.ranks[i % preset.ranks.length]!;
+    const d = path.join(dir, `adapter-${i}`);
+    writeSyntheticAdapter(d, spec, { rank, alpha: 2 * rank, rslora: false, modules: PROJECTIONS, seed: 100 + i });
+    return d;
+  });
+
+  const engine = await Engine.open(path.join(dir, "model"), {
+    device: options.device ?? "auto",
+    threads: options.threads ?? 0,
+    adapterSlots: preset.adapters + 8,
+  });
+  try {
+    const ids: number[] = [];
+    for (const d of adapterDirs) ids.push(await engine.loadAdapter(d));
+    const adapterBytes = await Promise.all(ids.map(async (id) => (await engine.adapterInfo(id)).bytes));
+    const info = engine.info;
+    log(`device ${info.device} (${info.threads} threads)${info.deviceNote ? `: ${info.deviceNote}` : ""}; measuring memory bandwidth`);
+    const bandwidth = await engine.measureBandwidth(preset.bandwidthBytes, preset.bandwidthRepeats);
+    log(`memory bandwidth ${bandwidth.toFixed(1)} GB/s`);
+
+    const r = rng(7);
+    const kvBytesPerToken = 2 * info.numLayers * info.numKvHeads * info.headDim * 4;
+    const perRankBytes = adapterBytes[0]! / preset.ranks[0]!;
+    const rows: BenchRow[] = [];
+
+    for (const batch of preset.batches) {
+      // Each sample's 3 adapters, drawn without replacement.
+      const picks = Array.from({ length: batch }, () => {
+        const p: number[] = [];
+        while (p.length < Math.min(3, ids.length)) {
+          const i = Math.floor(r() * ids.length);
+          if (!p.includes(i)) p.push(i);
+        }
+        return p;
+      });
+      const prompts = picks.map(() => Array.from({ length: preset.promptTokens }, () => 3 + Math.floor(r() * (info.vocabSize - 3))));
+
+      for (const mode of BENCH_MODES) {
+        const strategy: Strategy = mode === "base" ? "none" : mode === "fusion" ? "fusion" : mode === "selection" ? "selection" : "mixture";
+        const mapping = (s: number) =>
+          strategy === "none" ? [] : picks[s]!.map((i) => ({ adapter: ids[i]!, weight: 1 / picks[s]!.length }));
+        // What one step reads of the adapters: each distinct adapter once (gather and dense
+        // alike), or each sample's own fused adapter.
+        const fusedBytes = (p: number[]) => Math.max(...p.map((i) => preset.ranks[i % preset.ranks.length]!)) * perRankBytes;
+        const own = (p: number[]) => (strategy === "selection" ? [p[0]!] : strategy === "none" ? [] : p);
+        const touched = new Set(picks.flatMap(own));
+        const unionBytes = strategy === "fusion" ? picks.reduce((a, p) => a + fusedBytes(p), 0) : [...touched].reduce((a, i) => a + adapterBytes[i]!, 0);
+        const meanOwnBytes = picks.reduce((a, p) => a + (strategy === "fusion" ? fusedBytes(p) : own(p).reduce((b, i) => b + adapterBytes[i]!, 0)), 0) / batch;
+        const oneAtATime = mode === "sequential";
+        const groups = oneAtATime ? picks.map((_, s) => [s]) : [picks.map((_, s) => s)];
+        let seconds = 0;
+        for (const group of groups) {
+          const seqs = await Promise.all(group.map(() => engine.createSequence()));
+          const item = (k: number, tokens: number[]) => ({ sequence: seqs[k]!, tokens, strategy, adapters: mapping(group[k]!) });
+          const kernel = mode === "dense" ? "dense" : "gather";
+          let out = await engine.step(group.map((s, k) => item(k, prompts[s]!)), { kernel });
+          out = await engine.step(group.map((_, k) => item(k, [out.results[k]!.token])), { kernel }); // warm-up
+          const t0 = performance.now();
+          for (let d = 0; d < preset.decodeSteps; d++) out = await engine.step(group.map((_, k) => item(k, [out.results[k]!.token])), { kernel });
+          seconds += (performance.now() - t0) / 1000;
+          for (const res of out.results) if (!res.ok) throw res.error;
+          await Promise.all(seqs.map((s) => engine.freeSequence(s)));
+        }
+        const steps = preset.decodeSteps * groups.length;
+        const stepSeconds = seconds / steps;
+        const oneAtATimeRead = oneAtATime ? (strategy === "fusion" ? 1 : own(picks[0]!).length) : 0;
+        const adaptersRead = oneAtATime ? oneAtATimeRead : strategy === "fusion" ? batch : touched.size;
+        const rowsPerStep = oneAtATime ? 1 : batch;
+        const kvRead = rowsPerStep * (preset.promptTokens + 1 + preset.decodeSteps / 2) * kvBytesPerToken;
+        const bytesPerStep = info.weightBytes + (oneAtATime ? meanOwnBytes : unionBytes) + kvRead;
+        const row: BenchRow = {
+          mode,
+          batch,
+          tokensPerSecond: (batch * preset.decodeSteps) / seconds,
+          stepMs: stepSeconds * 1000,
+          adaptersRead,
+          bytesPerStep,
+          bandwidthGBs: bytesPerStep / stepSeconds / 1e9,
+          bandwidthFraction: bytesPerStep / stepSeconds / 1e9 / bandwidth,
+        };
+        rows.push(row);
+        log(`${mode.padEnd(10)} batch ${String(batch).padStart(2)}: ${row.tokensPerSecond.toFixed(1)} tokens/s, ${row.stepMs.toFixed(1)} ms/step`);
+      }
+    }
+
+    const at = Math.max(...preset.batches);
+    const tps = (mode: BenchMode, batch: number) => rows.find((x) => x.mode === mode && x.batch === batch)!.tokensPerSecond;
+    const ratios: Ratios = {
+      mixtureVsSequential: tps("mixture", at) / tps("sequential", at),
+      mixtureVsBase: tps("mixture", at) / tps("base", at),
+      gatherVsDense: tps("mixture", at) / tps("dense", at),
+      baseBandwidthFraction: rows.find((x) => x.mode === "base" && x.batch === 1)!.bandwidthFraction,
+    };
+    const targetsMet = Object.fromEntries(
+      Object.entries(TARGETS).map(([k, v]) => [k, ratios[k as keyof Ratios] >= v]),
+    ) as Record<keyof typeof TARGETS, boolean>;
+    return {
+      preset: preset.name,
+      device: info.device,
+      threads: info.threads,
+      model: { parameters: info.numParameters, layers: info.numLayers, dim: info.hiddenSize, hidden: info.intermediateSize, vocab: info.vocabSize, weightBytes: info.weightBytes, dtype: spec.dtype },
+      adapters: { count: ids.length, ranks: preset.ranks, modules: PROJECTIONS, bytes: adapterBytes.reduce((a, b) => a + b, 0) },
+      memoryBandwidthGBs: bandwidth,
+      rows,
+      ratios,
+      ratiosAtBatch: at,
+      targets: TARGETS,
+      targetsMet,
+    };
+  } finally {
+    await engine.close();
+  }
+}
