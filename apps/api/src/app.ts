@@ -6,6 +6,10 @@ import { openCatalog, type Catalog } from "./catalog/database.js";
 import { createServices, type Services } from "./services.js";
 import { bootstrapAdmin, type BootstrapResult } from "./bootstrap.js";
 import { startApiServer, type ApiServer } from "./server/http.js";
+import { ModelHost } from "./model-host.js";
+import { ModelStore } from "./catalog/models.js";
+import { EmbeddingStore } from "./catalog/embeddings.js";
+import { openEmbedder, type AdapterEmbedder } from "./retrieval-host.js";
 
 export interface Quiver {
   services: Services;
@@ -31,7 +35,20 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
       `[quiver] catalog: ${catalog.kind === "pglite" ? `embedded PGlite at ${options.catalog ? "(provided)" : path.join(config.dataDir, "db")}` : "PostgreSQL (DATABASE_URL)"}` +
         (catalog.appliedMigrations.length ? `, applied ${catalog.appliedMigrations.join(", ")}` : ", schema up to date"),
     );
-    const services = createServices(config, catalog);
+    let model: ModelHost | undefined;
+    let embedder: AdapterEmbedder | undefined;
+    if (config.QUIVER_MODEL) {
+      model = await ModelHost.open(
+        { modelDir: path.resolve(config.QUIVER_MODEL), device: config.QUIVER_DEVICE, maxRank: config.QUIVER_MAX_RANK, maxAdapterBytes: config.QUIVER_MAX_ADAPTER_BYTES },
+        new ModelStore(catalog.prisma),
+        log,
+      );
+      embedder = await openEmbedder(new EmbeddingStore(catalog.prisma));
+      log(`[quiver] encoder: ${embedder.encoderId}`);
+    } else {
+      log("[quiver] no QUIVER_MODEL: serving the catalog and teams; adapters cannot be added until a model is configured.");
+    }
+    const services = createServices(config, catalog, { model, embedder });
     const bootstrap = await bootstrapAdmin(services.identity, config);
     if (bootstrap) {
       log(`[quiver] first start: created the administrator ${bootstrap.email} and the team "Default".`);
@@ -47,6 +64,9 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
       bootstrap,
       async close() {
         await api.close();
+        await services.pool.idle();
+        await embedder?.close();
+        await model?.close();
         await catalog.close();
       },
     };

@@ -21,6 +21,13 @@ const schema = z.object({
   /** Largest request body accepted by /graphql and the JSON routes. */
   QUIVER_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   QUIVER_SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+  /** The served model: a Hugging Face Llama-family folder. Without it, no adapters can be added. */
+  QUIVER_MODEL: z.string().min(1).optional(),
+  QUIVER_DEVICE: z.enum(["cpu", "cuda", "auto"]).default("auto"),
+  /** Largest adapter weights file accepted, bytes (default 256 MiB). */
+  QUIVER_MAX_ADAPTER_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
+  /** Largest LoRA rank accepted. */
+  QUIVER_MAX_RANK: z.coerce.number().int().min(1).max(1024).default(64),
   /** Origins allowed to call the API from a browser ("*" by default: auth is a bearer token, never a cookie). */
   QUIVER_CORS_ORIGINS: z.string().default("*"),
 });

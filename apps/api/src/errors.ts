@@ -13,7 +13,11 @@ export type ErrorCode =
   | "RATE_LIMITED"
   | "QUOTA_EXCEEDED"
   | "OVERLOADED"
+  // adapters and their samples (details.reason names the precise check that failed)
+  | "ADAPTER_INVALID"
+  | "SAMPLES_INVALID"
   // the service
+  | "MODEL_UNAVAILABLE"
   | "DATABASE_UNAVAILABLE"
   | "MIGRATION_FAILED"
   | "CONFIG_INVALID"
@@ -30,6 +34,9 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   QUOTA_EXCEEDED: 429,
   OVERLOADED: 503,
+  ADAPTER_INVALID: 422,
+  SAMPLES_INVALID: 422,
+  MODEL_UNAVAILABLE: 503,
   DATABASE_UNAVAILABLE: 503,
   MIGRATION_FAILED: 500,
   CONFIG_INVALID: 500,

@@ -6,6 +6,13 @@ import { AdapterStore } from "./catalog/adapters.js";
 import { TeamStore } from "./catalog/teams.js";
 import { UsageStore } from "./catalog/usage.js";
 import { RateLimiter } from "./auth/rate-limit.js";
+import { PoolStore } from "./catalog/pool.js";
+import type { ModelHost } from "./model-host.js";
+import type { AdapterEmbedder } from "./retrieval-host.js";
+import { PoolEvents } from "./pool/events.js";
+import { PoolService } from "./pool/service.js";
+import { DirectoryStorage } from "./pool/storage.js";
+import path from "node:path";
 
 export interface Services {
   config: Config;
@@ -14,18 +21,41 @@ export interface Services {
   adapters: AdapterStore;
   teams: TeamStore;
   usage: UsageStore;
+  poolEvents: PoolEvents;
+  pool: PoolService;
+  /** The served model, when QUIVER_MODEL is set. */
+  model: ModelHost | undefined;
+  embedder: AdapterEmbedder | undefined;
   /** Login attempts per client address and email: 10 a minute. */
   loginLimiter: RateLimiter;
 }
 
-export function createServices(config: Config, catalog: Catalog): Services {
+export function createServices(
+  config: Config,
+  catalog: Catalog,
+  parts: { model?: ModelHost; embedder?: AdapterEmbedder } = {},
+): Services {
+  const adapters = new AdapterStore(catalog.prisma);
+  const poolEvents = new PoolEvents();
   return {
     config,
     catalog,
     identity: new IdentityStore(catalog.prisma),
-    adapters: new AdapterStore(catalog.prisma),
+    adapters,
     teams: new TeamStore(catalog.prisma),
     usage: new UsageStore(catalog.prisma),
+    poolEvents,
+    pool: new PoolService({
+      store: new PoolStore(catalog.prisma),
+      adapters,
+      storage: new DirectoryStorage(path.join(config.dataDir, "adapters")),
+      events: poolEvents,
+      model: parts.model,
+      embedder: parts.embedder,
+      maxRank: config.QUIVER_MAX_RANK,
+    }),
+    model: parts.model,
+    embedder: parts.embedder,
     loginLimiter: new RateLimiter(10, 60_000),
   };
 }

@@ -2,13 +2,19 @@ import type { RequestHandler } from "express";
 import type { Services } from "../services.js";
 import { version } from "../version.js";
 
-/** 200 when the database answers (the engine joins this check when it is wired in). */
+/** 200 when the database answers and the engine holds the configured model (if any). */
 export function healthHandler(services: Services): RequestHandler {
   return async (_req, res) => {
     const started = Date.now();
     try {
       await services.catalog.prisma.$queryRaw`SELECT 1`;
-      res.status(200).json({ status: "ok", version, database: { kind: services.catalog.kind, ok: true, latencyMs: Date.now() - started } });
+      const model = services.model;
+      res.status(200).json({
+        status: "ok",
+        version,
+        database: { kind: services.catalog.kind, ok: true, latencyMs: Date.now() - started },
+        engine: model ? { ok: true, model: model.baseModelName, device: model.engine.info.device } : { ok: false, reason: "no model configured (QUIVER_MODEL)" },
+      });
     } catch (err) {
       console.error("[api] health check: database unavailable:", (err as Error).message);
       res.status(503).json({ status: "unavailable", version, database: { kind: services.catalog.kind, ok: false } });

@@ -16,6 +16,8 @@ import { httpStatusOf, isQuiverError, QuiverError, type ErrorCode } from "../err
 import type { Services } from "../services.js";
 import { healthHandler } from "./health.js";
 import { cors } from "./cors.js";
+import { adapterUploadRoutes } from "../pool/upload-route.js";
+import { defaultUploadLimits } from "../pool/limits.js";
 
 export interface ApiServer {
   httpServer: http.Server;
@@ -103,6 +105,11 @@ export async function startApiServer(services: Services, options: { port: number
   await apollo.start();
 
   app.get("/healthz", healthHandler(services));
+  const uploads = adapterUploadRoutes(services, defaultUploadLimits(services.config.QUIVER_MAX_ADAPTER_BYTES));
+  const uploadCors = cors(services.config.QUIVER_CORS_ORIGINS);
+  app.options(["/v1/adapters", "/v1/adapters/:id/versions"], uploadCors);
+  app.post("/v1/adapters", uploadCors, uploads.create);
+  app.post("/v1/adapters/:id/versions", uploadCors, uploads.newVersion);
   app.use(
     "/graphql",
     cors(services.config.QUIVER_CORS_ORIGINS),
@@ -122,7 +129,7 @@ export async function startApiServer(services: Services, options: { port: number
     }),
   );
   app.use((_req, res) => {
-    res.status(404).json(errorBody("NOT_FOUND", "No such route. The API serves /graphql and /healthz."));
+    res.status(404).json(errorBody("NOT_FOUND", "No such route. The API serves /graphql, /healthz and POST /v1/adapters."));
   });
   app.use(jsonErrors);
 

@@ -1,0 +1,181 @@
+// Registering, versioning, editing and removing adapters. Each change is one transaction, so
+// the pool is never half-written: an adapter appears with its first version and samples
+// together, and a name is taken once per team (the unique index decides races).
+import { QuiverError } from "../errors.js";
+import type { Prisma, PrismaClient } from "./generated/client.js";
+import type { AdapterStatus, LoraScaling, Visibility } from "./generated/enums.js";
+
+export interface VersionInput {
+  rank: number;
+  alpha: number;
+  scaling: LoraScaling;
+  targetModules: string[];
+  dtype: string;
+  byteSize: number;
+  contentHash: string;
+  storageUri: string;
+}
+
+export interface NewAdapterInput {
+  id: string;
+  versionId: string;
+  teamId: string;
+  name: string;
+  description: string;
+  visibility: Visibility;
+  baseModelId: string;
+  createdById: string | null;
+  samples: string[];
+  version: VersionInput;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === "P2002" || /unique constraint/i.test((err as Error).message ?? "");
+}
+
+async function audit(tx: Prisma.TransactionClient, teamId: string, actor: { userId?: string; apiKeyId?: string }, action: string, adapterId: string, metadata: Prisma.InputJsonValue = {}) {
+  await tx.auditLogEntry.create({
+    data: { teamId, actorUserId: actor.userId ?? null, actorKeyId: actor.apiKeyId ?? null, action, targetType: "Adapter", targetId: adapterId, metadata },
+  });
+}
+
+export type Actor = { userId?: string; apiKeyId?: string };
+
+export class PoolStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  nameTaken(teamId: string, name: string): Promise<boolean> {
+    return this.prisma.adapter.count({ where: { teamId, name } }).then((n) => n > 0);
+  }
+
+  /** Adds an adapter with version 1 (PENDING) and its samples. */
+  async createPending(input: NewAdapterInput, actor: Actor): Promise<{ adapterId: string; versionId: string }> {
+    try {
+      return await this.prisma.$transaction(async (tx) => {
+        await tx.adapter.create({
+          data: {
+            id: input.id,
+            teamId: input.teamId,
+            name: input.name,
+            description: input.description,
+            visibility: input.visibility,
+            baseModelId: input.baseModelId,
+            createdById: input.createdById,
+            status: "PENDING",
+            samples: { create: input.samples.map((text, position) => ({ text, position })) },
+          },
+        });
+        const version = await tx.adapterVersion.create({
+          data: { id: input.versionId, adapterId: input.id, version: 1, status: "PENDING", createdById: input.createdById, ...input.version, byteSize: BigInt(input.version.byteSize) },
+        });
+        await audit(tx, input.teamId, actor, "adapter.create", input.id, { name: input.name, contentHash: input.version.contentHash });
+        return { adapterId: input.id, versionId: version.id };
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new QuiverError("CONFLICT", `An adapter named "${input.name}" already exists in this team.`, { details: { field: "name" } });
+      throw err;
+    }
+  }
+
+  /** Adds the next version (PENDING) of an adapter's weights. */
+  async addVersion(adapterId: string, versionId: string, createdById: string | null, version: VersionInput, actor: Actor): Promise<{ versionId: string; version: number }> {
+    return this.prisma.$transaction(async (tx) => {
+      const adapter = await tx.adapter.findUniqueOrThrow({ where: { id: adapterId }, select: { teamId: true } });
+      const last = await tx.adapterVersion.aggregate({ where: { adapterId }, _max: { version: true } });
+      const next = (last._max.version ?? 0) + 1;
+      const row = await tx.adapterVersion.create({
+        data: { id: versionId, adapterId, version: next, status: "PENDING", createdById, ...version, byteSize: BigInt(version.byteSize) },
+      });
+      await audit(tx, adapter.teamId, actor, "adapter.version", adapterId, { version: next, contentHash: version.contentHash });
+      return { versionId: row.id, version: next };
+    });
+  }
+
+  /** The version becomes the served one; the adapter ACTIVE unless it was disabled. */
+  async activateVersion(adapterId: string, versionId: string): Promise<void> {
+    await this.prisma.$transaction(async (tx) => {
+      await tx.adapterVersion.update({ where: { id: versionId }, data: { status: "ACTIVE", statusReason: null } });
+      const a = await tx.adapter.findUniqueOrThrow({ where: { id: adapterId }, select: { status: true } });
+      await tx.adapter.update({
+        where: { id: adapterId },
+        data: { currentVersionId: versionId, ...(a.status === "DISABLED" ? {} : { status: "ACTIVE", statusReason: null }) },
+      });
+    });
+  }
+
+  /** A version failed after registration; an adapter with no served version fails with it. */
+  async failVersion(adapterId: string, versionId: string, reason: string): Promise<void> {
+    await this.prisma.$transaction(async (tx) => {
+      await tx.adapterVersion.update({ where: { id: versionId }, data: { status: "FAILED", statusReason: reason } });
+      const a = await tx.adapter.findUniqueOrThrow({ where: { id: adapterId }, select: { currentVersionId: true } });
+      if (!a.currentVersionId) await tx.adapter.update({ where: { id: adapterId }, data: { status: "FAILED", statusReason: reason } });
+    });
+  }
+
+  async samples(adapterId: string): Promise<string[]> {
+    const rows = await this.prisma.adapterSample.findMany({ where: { adapterId }, orderBy: { position: "asc" }, select: { text: true } });
+    return rows.map((r) => r.text);
+  }
+
+  async replaceSamples(adapterId: string, samples: string[], actor: Actor): Promise<void> {
+    await this.prisma.$transaction(async (tx) => {
+      const a = await tx.adapter.findUniqueOrThrow({ where: { id: adapterId }, select: { teamId: true } });
+      await tx.adapterSample.deleteMany({ where: { adapterId } });
+      await tx.adapterSample.createMany({ data: samples.map((text, position) => ({ adapterId, text, position })) });
+      await audit(tx, a.teamId, actor, "adapter.samples", adapterId, { count: samples.length });
+    });
+  }
+
+  async update(adapterId: string, changes: { description?: string; visibility?: Visibility }, actor: Actor): Promise<void> {
+    await this.prisma.$transaction(async (tx) => {
+      const a = await tx.adapter.update({ where: { id: adapterId }, data: changes, select: { teamId: true } });
+      await audit(tx, a.teamId, actor, "adapter.update", adapterId, changes);
+    });
+  }
+
+  /** DISABLED keeps the adapter but takes it out of retrieval and serving; enabling restores it. */
+  async setEnabled(adapterId: string, enabled: boolean, actor: Actor): Promise<AdapterStatus> {
+    return this.prisma.$transaction(async (tx) => {
+      const a = await tx.adapter.findUniqueOrThrow({ where: { id: adapterId }, select: { teamId: true, status: true, currentVersionId: true } });
+      let status: AdapterStatus = a.status;
+      if (!enabled) status = "DISABLED";
+      else if (a.status === "DISABLED") status = a.currentVersionId ? "ACTIVE" : "PENDING";
+      await tx.adapter.update({ where: { id: adapterId }, data: { status, statusReason: enabled ? null : "disabled by a user" } });
+      await audit(tx, a.teamId, actor, enabled ? "adapter.enable" : "adapter.disable", adapterId);
+      return status;
+    });
+  }
+
+  /** Deletes the adapter (versions, samples, embeddings go with it); returns its files' URIs. */
+  async delete(adapterId: string, actor: Actor): Promise<string[]> {
+    return this.prisma.$transaction(async (tx) => {
+      const a = await tx.adapter.findUnique({ where: { id: adapterId }, select: { teamId: true, name: true, versions: { select: { storageUri: true } } } });
+      if (!a) throw new QuiverError("NOT_FOUND", "No such adapter.");
+      await tx.adapter.delete({ where: { id: adapterId } });
+      await audit(tx, a.teamId, actor, "adapter.delete", adapterId, { name: a.name });
+      return a.versions.map((v) => v.storageUri);
+    });
+  }
+
+  versions(adapterId: string) {
+    return this.prisma.adapterVersion.findMany({
+      where: { adapterId },
+      orderBy: { version: "desc" },
+      select: { id: true, version: true, status: true, statusReason: true, rank: true, alpha: true, scaling: true, targetModules: true, dtype: true, byteSize: true, contentHash: true, createdAt: true },
+    });
+  }
+
+  version(versionId: string) {
+    return this.prisma.adapterVersion.findUnique({ where: { id: versionId }, select: { id: true, adapterId: true, storageUri: true, status: true } });
+  }
+
+  /** Bytes of adapter weights a team stores (every version counts). */
+  async storedBytes(teamId: string): Promise<number> {
+    const r = await this.prisma.adapterVersion.aggregate({ where: { adapter: { teamId } }, _sum: { byteSize: true } });
+    return Number(r._sum.byteSize ?? 0n);
+  }
+
+  teamQuota(teamId: string) {
+    return this.prisma.team.findUnique({ where: { id: teamId }, select: { quotaStorageBytes: true } });
+  }
+}

@@ -1,0 +1,91 @@
+import { z } from "zod";
+import { QuiverError } from "../../errors.js";
+import { activeTeamId, type Principal } from "../../auth/principal.js";
+import { allows, authorize, requirePrincipal } from "../../auth/policy.js";
+import type { AdapterRecord } from "../../catalog/adapters.js";
+import type { PoolEvent } from "../../pool/events.js";
+import type { Context } from "../context.js";
+import { parseArgs } from "./validate.js";
+
+const uuid = z.string().uuid();
+
+function actorOf(p: Principal) {
+  return p.kind === "user" ? { userId: p.user.id } : { apiKeyId: p.keyId };
+}
+
+/** The adapter if the caller may see it; NOT_FOUND otherwise (no existence leak). */
+async function visibleAdapter(ctx: Context, id: string): Promise<{ principal: Principal; adapter: AdapterRecord }> {
+  const principal = requirePrincipal(ctx.principal);
+  const adapter = uuid.safeParse(id).success ? await ctx.services.adapters.get(id) : null;
+  if (!adapter || !(adapter.visibility === "PUBLIC" || allows(principal, "adapter.read", adapter.team.id))) {
+    throw new QuiverError("NOT_FOUND", "No such adapter.");
+  }
+  return { principal, adapter };
+}
+
+async function writable(ctx: Context, id: string, action: "adapter.write" | "adapter.delete") {
+  const v = await visibleAdapter(ctx, id);
+  if (!allows(v.principal, "adapter.read", v.adapter.team.id)) throw new QuiverError("FORBIDDEN", "Only the adapter's team may change it.");
+  authorize(v.principal, action, v.adapter.team.id);
+  return v;
+}
+
+export const poolResolvers = {
+  Adapter: {
+    samples: (a: AdapterRecord, _: unknown, ctx: Context) => ctx.services.pool.samples(a.id),
+    versions: async (a: AdapterRecord, _: unknown, ctx: Context) =>
+      (await ctx.services.pool.versions(a.id)).map((v) => ({ ...v, byteSize: Number(v.byteSize) })),
+  },
+  PoolEvent: {
+    adapter: async (e: PoolEvent, _: unknown, ctx: Context) => {
+      if (e.kind === "REMOVED") return null;
+      const a = await ctx.services.adapters.get(e.adapterId);
+      if (!a) return null;
+      return a.visibility === "PUBLIC" || allows(ctx.principal, "adapter.read", a.team.id) ? a : null;
+    },
+  },
+  Mutation: {
+    updateAdapter: async (_: unknown, args: unknown, ctx: Context) => {
+      const { id, changes } = parseArgs(
+        z.object({ id: z.string(), changes: z.object({ description: z.string().max(2000).nullish(), visibility: z.enum(["PRIVATE", "PUBLIC"]).nullish() }) }),
+        args,
+      );
+      const { principal, adapter } = await writable(ctx, id, "adapter.write");
+      await ctx.services.pool.update(adapter, { ...(changes.description != null ? { description: changes.description } : {}), ...(changes.visibility ? { visibility: changes.visibility } : {}) }, actorOf(principal));
+      return ctx.services.adapters.get(id);
+    },
+    setAdapterSamples: async (_: unknown, args: unknown, ctx: Context) => {
+      const { id, samples } = parseArgs(z.object({ id: z.string(), samples: z.array(z.string()) }), args);
+      const { principal, adapter } = await writable(ctx, id, "adapter.write");
+      await ctx.services.pool.setSamples(adapter, samples, actorOf(principal));
+      return ctx.services.adapters.get(id);
+    },
+    disableAdapter: async (_: unknown, args: { id: string }, ctx: Context) => {
+      const { principal, adapter } = await writable(ctx, args.id, "adapter.write");
+      await ctx.services.pool.setEnabled(adapter, false, actorOf(principal));
+      return ctx.services.adapters.get(args.id);
+    },
+    enableAdapter: async (_: unknown, args: { id: string }, ctx: Context) => {
+      const { principal, adapter } = await writable(ctx, args.id, "adapter.write");
+      await ctx.services.pool.setEnabled(adapter, true, actorOf(principal));
+      return ctx.services.adapters.get(args.id);
+    },
+    deleteAdapter: async (_: unknown, args: { id: string }, ctx: Context) => {
+      const { principal, adapter } = await writable(ctx, args.id, "adapter.delete");
+      await ctx.services.pool.delete(adapter, actorOf(principal));
+      return true;
+    },
+  },
+  Subscription: {
+    poolEvents: {
+      subscribe: (_: unknown, args: { teamId?: string | null }, ctx: Context) => {
+        const principal = requirePrincipal(ctx.principal);
+        const teamId = args.teamId ?? activeTeamId(principal, ctx.requestedTeamId);
+        if (!teamId || !uuid.safeParse(teamId).success) throw new QuiverError("NOT_FOUND", "No such team.");
+        authorize(principal, "adapter.read", teamId);
+        return ctx.services.poolEvents.subscribe(teamId);
+      },
+      resolve: (e: PoolEvent) => e,
+    },
+  },
+};

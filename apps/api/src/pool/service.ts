@@ -1,0 +1,214 @@
+// The adapter pool: registration of uploads, new versions of weights, samples, enabling,
+// deletion, and the events the dashboard follows. An upload is checked completely (samples,
+// PEFT structure, the engine's validation against the base model, the storage quota) before
+// anything is registered, so a bad upload leaves nothing behind; the adapter then appears
+// PENDING and becomes ACTIVE once its retrieval embedding is stored (or FAILED, with why).
+import { randomUUID } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { QuiverError } from "../errors.js";
+import { RetrieverError } from "../retriever/errors.js";
+import { checkSamples } from "../retriever/adapter-embedding.js";
+import type { AdapterStore, AdapterRecord } from "../catalog/adapters.js";
+import type { Actor, PoolStore, VersionInput } from "../catalog/pool.js";
+import type { ModelHost } from "../model-host.js";
+import type { AdapterEmbedder } from "../retrieval-host.js";
+import type { AdapterStorage } from "./storage.js";
+import type { PoolEvents } from "./events.js";
+import { inspectPeftFolder } from "./peft.js";
+
+export interface PoolDeps {
+  store: PoolStore;
+  adapters: AdapterStore;
+  storage: AdapterStorage;
+  events: PoolEvents;
+  model: ModelHost | undefined;
+  embedder: AdapterEmbedder | undefined;
+  maxRank: number;
+}
+
+export interface RegisterInput {
+  teamId: string;
+  name: string;
+  description: string;
+  visibility: "PRIVATE" | "PUBLIC";
+  samples: string[];
+  /** A folder holding adapter_config.json and adapter_model.safetensors; consumed. */
+  stagingDir: string;
+  createdById: string | null;
+  actor: Actor;
+}
+
+export const ADAPTER_NAME = /^[a-z0-9][a-z0-9._-]{0,62}[a-z0-9]$/;
+
+/** Sample checks as coded API errors (SAMPLES_INVALID, details.reason = the retriever's code). */
+export function validateSamples(samples: string[]): void {
+  try {
+    checkSamples(samples);
+    samples.forEach((s, i) => {
+      if (s.length > 4000) throw new QuiverError("SAMPLES_INVALID", `sample ${i} is longer than 4,000 characters`, { details: { reason: "SAMPLE_TOO_LONG", index: i } });
+    });
+  } catch (err) {
+    if (err instanceof RetrieverError) throw new QuiverError("SAMPLES_INVALID", err.message, { details: { reason: err.code } });
+    throw err;
+  }
+}
+
+export class PoolService {
+  private readonly background = new Set<Promise<void>>();
+
+  constructor(private readonly deps: PoolDeps) {}
+
+  get available(): boolean {
+    return this.deps.model !== undefined && this.deps.embedder !== undefined;
+  }
+
+  private requireModel(): { model: ModelHost; embedder: AdapterEmbedder } {
+    if (!this.deps.model) throw new QuiverError("MODEL_UNAVAILABLE", "This server has no base model loaded, so it cannot accept adapters.", { hint: "Start it with QUIVER_MODEL=<Hugging Face model folder>." });
+    if (!this.deps.embedder) throw new QuiverError("MODEL_UNAVAILABLE", "This server has no sentence encoder loaded.");
+    return { model: this.deps.model, embedder: this.deps.embedder };
+  }
+
+  /** Checks that cost nothing, before an upload's bytes are read. */
+  async precheck(input: { teamId: string; name?: string; samples?: string[] }): Promise<void> {
+    this.requireModel();
+    if (input.name !== undefined) {
+      if (!ADAPTER_NAME.test(input.name)) {
+        throw new QuiverError("BAD_USER_INPUT", "An adapter name is 2-64 lowercase letters, digits, '.', '_' or '-', starting and ending with a letter or digit.", { details: { field: "name" } });
+      }
+      if (await this.deps.store.nameTaken(input.teamId, input.name)) {
+        throw new QuiverError("CONFLICT", `An adapter named "${input.name}" already exists in this team.`, { details: { field: "name" } });
+      }
+    }
+    if (input.samples) validateSamples(input.samples);
+  }
+
+  /** Structural and engine checks of a staged folder, then the storage quota. */
+  private async checkWeights(teamId: string, stagingDir: string): Promise<VersionInput & { storageUri: "" }> {
+    const { model } = this.requireModel();
+    const peft = await inspectPeftFolder(stagingDir, { maxRank: this.deps.maxRank });
+    await model.validateAdapter(stagingDir);
+    const quota = await this.deps.store.teamQuota(teamId);
+    if (quota?.quotaStorageBytes !== null && quota?.quotaStorageBytes !== undefined) {
+      const used = await this.deps.store.storedBytes(teamId);
+      const limit = Number(quota.quotaStorageBytes);
+      if (used + peft.byteSize > limit) {
+        throw new QuiverError("QUOTA_EXCEEDED", `This adapter (${peft.byteSize} bytes) would take the team's adapter storage over its quota of ${limit} bytes (${used} used).`, {
+          details: { quota: "storageBytes", limit, used, requested: peft.byteSize },
+        });
+      }
+    }
+    return { rank: peft.rank, alpha: peft.alpha, scaling: peft.scaling, targetModules: peft.targetModules, dtype: peft.dtype, byteSize: peft.byteSize, contentHash: peft.contentHash, storageUri: "" };
+  }
+
+  async register(input: RegisterInput): Promise<AdapterRecord> {
+    try {
+      await this.precheck({ teamId: input.teamId, name: input.name, samples: input.samples });
+      const version = await this.checkWeights(input.teamId, input.stagingDir);
+      const adapterId = randomUUID();
+      const versionId = randomUUID();
+      const storageUri = await this.deps.storage.put(`${adapterId}/${versionId}`, input.stagingDir);
+      try {
+        await this.deps.store.createPending(
+          { id: adapterId, versionId, teamId: input.teamId, name: input.name, description: input.description, visibility: input.visibility, baseModelId: this.deps.model!.baseModelId, createdById: input.createdById, samples: input.samples, version: { ...version, storageUri } },
+          input.actor,
+        );
+      } catch (err) {
+        await this.deps.storage.remove(storageUri);
+        throw err;
+      }
+      this.deps.events.publish({ kind: "ADDED", adapterId, teamId: input.teamId, visibility: input.visibility });
+      this.track(this.embedVersion(adapterId, versionId, input.samples));
+      return (await this.deps.adapters.get(adapterId))!;
+    } finally {
+      await rm(input.stagingDir, { recursive: true, force: true });
+    }
+  }
+
+  /** New weights for an existing adapter: a new version, served once it is ACTIVE. */
+  async replaceWeights(adapter: AdapterRecord, stagingDir: string, createdById: string | null, actor: Actor): Promise<AdapterRecord> {
+    try {
+      const version = await this.checkWeights(adapter.team.id, stagingDir);
+      const versionId = randomUUID();
+      const storageUri = await this.deps.storage.put(`${adapter.id}/${versionId}`, stagingDir);
+      try {
+        await this.deps.store.addVersion(adapter.id, versionId, createdById, { ...version, storageUri }, actor);
+      } catch (err) {
+        await this.deps.storage.remove(storageUri);
+        throw err;
+      }
+      // The embedding depends on the samples only, which did not change.
+      await this.deps.store.activateVersion(adapter.id, versionId);
+      this.deps.events.publish({ kind: "UPDATED", adapterId: adapter.id, teamId: adapter.team.id, visibility: adapter.visibility });
+      return (await this.deps.adapters.get(adapter.id))!;
+    } finally {
+      await rm(stagingDir, { recursive: true, force: true });
+    }
+  }
+
+  /** Replaces the samples; the new embedding is computed before anything is written. */
+  async setSamples(adapter: AdapterRecord, samples: string[], actor: Actor): Promise<void> {
+    const { embedder } = this.requireModel();
+    validateSamples(samples);
+    const embedding = await embedder.embed(samples);
+    await this.deps.store.replaceSamples(adapter.id, samples, actor);
+    await embedder.store(adapter.id, embedding);
+    this.deps.events.publish({ kind: "UPDATED", adapterId: adapter.id, teamId: adapter.team.id, visibility: adapter.visibility });
+  }
+
+  async update(adapter: AdapterRecord, changes: { description?: string; visibility?: "PRIVATE" | "PUBLIC" }, actor: Actor): Promise<void> {
+    await this.deps.store.update(adapter.id, changes, actor);
+    const visibility = changes.visibility ?? adapter.visibility;
+    this.deps.events.publish({
+      kind: "UPDATED",
+      adapterId: adapter.id,
+      teamId: adapter.team.id,
+      visibility,
+      ...(visibility !== adapter.visibility ? { previousVisibility: adapter.visibility } : {}),
+    });
+  }
+
+  async setEnabled(adapter: AdapterRecord, enabled: boolean, actor: Actor): Promise<void> {
+    await this.deps.store.setEnabled(adapter.id, enabled, actor);
+    this.deps.events.publish({ kind: "UPDATED", adapterId: adapter.id, teamId: adapter.team.id, visibility: adapter.visibility });
+  }
+
+  async delete(adapter: AdapterRecord, actor: Actor): Promise<void> {
+    const uris = await this.deps.store.delete(adapter.id, actor);
+    await Promise.all(uris.map((u) => this.deps.storage.remove(u)));
+    this.deps.events.publish({ kind: "REMOVED", adapterId: adapter.id, teamId: adapter.team.id, visibility: adapter.visibility });
+  }
+
+  samples(adapterId: string): Promise<string[]> {
+    return this.deps.store.samples(adapterId);
+  }
+
+  versions(adapterId: string) {
+    return this.deps.store.versions(adapterId);
+  }
+
+  /** Resolves when background embedding work has finished (shutdown, tests). */
+  async idle(): Promise<void> {
+    while (this.background.size) await Promise.allSettled([...this.background]);
+  }
+
+  private track(p: Promise<void>): void {
+    this.background.add(p);
+    void p.finally(() => this.background.delete(p));
+  }
+
+  private async embedVersion(adapterId: string, versionId: string, samples: string[]): Promise<void> {
+    const { embedder } = this.requireModel();
+    const adapter = await this.deps.adapters.get(adapterId);
+    if (!adapter) return;
+    try {
+      await embedder.embedAndStore(adapterId, samples);
+      await this.deps.store.activateVersion(adapterId, versionId);
+    } catch (err) {
+      const reason = err instanceof QuiverError || err instanceof RetrieverError ? `${err.code}: ${err.message}` : "embedding failed (see the server log)";
+      if (!(err instanceof QuiverError || err instanceof RetrieverError)) console.error("[pool] embedding failed:", err);
+      // The adapter may have been deleted meanwhile; then there is nothing to mark.
+      await this.deps.store.failVersion(adapterId, versionId, reason).catch(() => undefined);
+    }
+    this.deps.events.publish({ kind: "UPDATED", adapterId, teamId: adapter.team.id, visibility: adapter.visibility });
+  }
+}
