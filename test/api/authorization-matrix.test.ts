@@ -1,3 +1,7 @@
+/**
+ * @jest-environment ./test/retriever/ort-environment.mjs
+ * @jest-environment-options {"globalsCleanup": "off"}
+ */
 // The authorization matrix: every GraphQL operation and HTTP route, for every role (as a
 // signed-in user and as an API key) and for anonymous callers, against the caller's own team
 // and another team. Denials must be coded errors (or null for single-object lookups) that
@@ -5,7 +9,10 @@
 import type { Quiver } from "../../apps/api/src/app.js";
 import { openCatalog } from "../../apps/api/src/catalog/database.js";
 import { minimumRole, type Action } from "../../apps/api/src/auth/policy.js";
-import { gql, login, startTestServer, type GraphQLResult } from "../helpers/server.js";
+import { gql, login, type GraphQLResult } from "../helpers/server.js";
+import { SAMPLES, adapterFiles, startPoolServer, upload, writeAdapter } from "../helpers/pool.js";
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
 
 type Role = "OWNER" | "ADMIN" | "MEMBER" | "VIEWER";
 const ROLES: Role[] = ["OWNER", "ADMIN", "MEMBER", "VIEWER"];
@@ -21,6 +28,9 @@ interface Caller {
 interface Fixture {
   url: string;
   quiver: Quiver;
+  adapterDir: string;
+  /** A fresh adapter (database rows only) in the team, for operations that change or delete it. */
+  freshAdapter(target: Target): Promise<string>;
   ownerToken: string;
   teams: Record<"own" | "other", { id: string; ownerToken: string; privateAdapterId: string; secretMarker: string }>;
 }
@@ -48,6 +58,35 @@ async function throwawayMember(f: Fixture, target: Target): Promise<string> {
   return acc.data!.acceptInvitation.user.id;
 }
 
+/** Runs a subscription until its first event or error (the test publishes one event). */
+async function firstPoolEvent(f: Fixture, c: Caller, target: Target): Promise<GraphQLResult> {
+  const client = createClient({ url: f.url.replace("http", "ws") + "/graphql", webSocketImpl: WebSocket, connectionParams: c.token ? { authorization: `Bearer ${c.token}` } : {}, retryAttempts: 0, lazy: true });
+  try {
+    return await new Promise<GraphQLResult>((resolve) => {
+      const timer = setTimeout(() => resolve({ status: 200, errors: [{ message: "no event", extensions: { code: "NOT_FOUND" } }] }), 1500);
+      client.subscribe(
+        { query: `subscription($t: ID) { poolEvents(teamId: $t) { kind adapterId adapter { name } } }`, variables: { t: f.teams[target].id } },
+        {
+          next: (v) => {
+            clearTimeout(timer);
+            resolve({ status: 200, ...(v as object) } as GraphQLResult);
+          },
+          error: (e) => {
+            clearTimeout(timer);
+            const errors = Array.isArray(e) ? e : [{ message: String((e as { reason?: string }).reason ?? e), extensions: { code: "UNAUTHENTICATED" } }];
+            resolve({ status: 200, errors } as GraphQLResult);
+          },
+          complete: () => undefined,
+        },
+      );
+      // Something for the subscription to see: a change to the target team's private adapter.
+      setTimeout(() => f.quiver.services.poolEvents.publish({ kind: "UPDATED", adapterId: f.teams[target].privateAdapterId, teamId: f.teams[target].id, visibility: "PRIVATE" }), 400);
+    });
+  } finally {
+    await client.dispose();
+  }
+}
+
 const OPERATIONS: Operation[] = [
   { name: "GET /healthz", needs: "public", run: async (f) => ({ status: (await fetch(`${f.url}/healthz`)).status }) },
   { name: "query version", needs: "public", run: (f, c) => gql(f.url, `{ version }`, {}, h(c)) },
@@ -62,6 +101,27 @@ const OPERATIONS: Operation[] = [
   { name: "query adapters", needs: "adapter.read", run: (f, c, t) => gql(f.url, `query($t: ID) { adapters(teamId: $t) { totalCount edges { node { name } } } }`, { t: f.teams[t].id }, h(c)) },
   { name: "query adapter (private)", needs: "adapter.read", run: (f, c, t) => gql(f.url, `query($id: ID!) { adapter(id: $id) { id name } }`, { id: f.teams[t].privateAdapterId }, h(c)) },
   { name: "query usage", needs: "usage.read", run: (f, c, t) => gql(f.url, `query($t: ID) { usage(teamId: $t) { totals { requests } topAdapters { name } } }`, { t: f.teams[t].id }, h(c)) },
+  { name: "Adapter.samples and versions (private)", needs: "adapter.read", run: (f, c, t) => gql(f.url, `query($id: ID!) { adapter(id: $id) { samples versions { version } } }`, { id: f.teams[t].privateAdapterId }, h(c)) },
+  { name: "subscription poolEvents", needs: "adapter.read", run: (f, c, t) => firstPoolEvent(f, c, t) },
+  {
+    name: "POST /v1/adapters", needs: "adapter.write",
+    run: async (f, c, t) => {
+      const r = await upload(f.url, c.token ?? "", { name: `up-${Math.random().toString(36).slice(2, 10)}`, samples: SAMPLES, teamId: f.teams[t].id }, adapterFiles(f.adapterDir));
+      return { status: r.status === 201 ? 200 : r.status };
+    },
+  },
+  {
+    name: "POST /v1/adapters/:id/versions", needs: "adapter.write",
+    run: async (f, c, t) => {
+      const r = await upload(f.url, c.token ?? "", {}, adapterFiles(f.adapterDir), `/v1/adapters/${await f.freshAdapter(t)}/versions`);
+      return { status: r.status === 201 ? 200 : r.status };
+    },
+  },
+  { name: "mutation updateAdapter", needs: "adapter.write", run: async (f, c, t) => gql(f.url, `mutation($id: ID!) { updateAdapter(id: $id, changes: { description: "x" }) { id } }`, { id: await f.freshAdapter(t) }, h(c)) },
+  { name: "mutation setAdapterSamples", needs: "adapter.write", run: async (f, c, t) => gql(f.url, `mutation($id: ID!, $s: [String!]!) { setAdapterSamples(id: $id, samples: $s) { id } }`, { id: await f.freshAdapter(t), s: SAMPLES }, h(c)) },
+  { name: "mutation disableAdapter", needs: "adapter.write", run: async (f, c, t) => gql(f.url, `mutation($id: ID!) { disableAdapter(id: $id) { id } }`, { id: await f.freshAdapter(t) }, h(c)) },
+  { name: "mutation enableAdapter", needs: "adapter.write", run: async (f, c, t) => gql(f.url, `mutation($id: ID!) { enableAdapter(id: $id) { id } }`, { id: await f.freshAdapter(t) }, h(c)) },
+  { name: "mutation deleteAdapter", needs: "adapter.delete", run: async (f, c, t) => gql(f.url, `mutation($id: ID!) { deleteAdapter(id: $id) }`, { id: await f.freshAdapter(t) }, h(c)) },
   { name: "mutation createTeam", needs: "user", usersOnly: true, run: (f, c) => gql(f.url, `mutation($s: String!) { createTeam(name: "T", slug: $s) { id } }`, { s: `t-${Math.random().toString(36).slice(2, 10)}` }, h(c)) },
   { name: "mutation updateTeam (name)", needs: "team.manage", usersOnly: true, run: (f, c, t) => gql(f.url, `mutation($t: ID!) { updateTeam(id: $t, name: "Renamed") { name } }`, { t: f.teams[t].id }, h(c)) },
   { name: "mutation inviteMember", needs: "member.manage", usersOnly: true, run: (f, c, t) => gql(f.url, `mutation($t: ID!) { inviteMember(teamId: $t, email: "invitee@example.test", role: VIEWER) { invitation { id } } }`, { t: f.teams[t].id }, h(c)) },
@@ -113,7 +173,7 @@ let fixture: Fixture;
 const callers: Caller[] = [{ label: "anonymous", kind: "anonymous" }];
 
 beforeAll(async () => {
-  const quiver = await startTestServer(await openCatalog({}));
+  const { quiver } = await startPoolServer(await openCatalog({}));
   const url = quiver.api.url;
   const ownerToken = await login(url);
   const prisma = quiver.services.catalog.prisma;
@@ -134,9 +194,15 @@ beforeAll(async () => {
   const ownAdapter = await prisma.adapter.create({ data: { teamId: ownTeam, name: "own-secret-adapter", baseModelId: model.id } });
   const otherAdapter = await prisma.adapter.create({ data: { teamId: otherTeam, name: "other-secret-adapter", baseModelId: model.id } });
 
+  let fresh = 0;
   fixture = {
     url,
     quiver,
+    adapterDir: writeAdapter({ seed: 5 }),
+    freshAdapter: async (target) => {
+      const a = await prisma.adapter.create({ data: { teamId: target === "own" ? ownTeam : otherTeam, name: `fresh-${++fresh}`, baseModelId: model.id, status: "ACTIVE" } });
+      return a.id;
+    },
     ownerToken,
     teams: {
       own: { id: ownTeam, ownerToken, privateAdapterId: ownAdapter.id, secretMarker: "own-secret-adapter" },

@@ -77,9 +77,10 @@ export async function startApiServer(services: Services, options: { port: number
           team: ctx.connectionParams?.team,
           clientAddress: ctx.extra.request.socket.remoteAddress,
         }),
-      onError: (_ctx, _id, _payload, errors) => {
-        for (const e of errors) if (e.extensions?.code === undefined) console.error("[api] ws error:", e);
-      },
+      // The same formatError as over HTTP: codes through, internals masked.
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors?.length ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined,
     },
     wsServer,
   );
