@@ -17,7 +17,9 @@ namespace quiver {
 namespace {
 // Below this many multiply-adds an op runs on the calling thread: waking the pool costs
 // more than it saves (this is what keeps a tiny model's decode fast).
-constexpr int64_t kParallelMacs = 1 << 15;
+constexpr int64_t kParallelMacs = 1 << 17;
+// Attention tasks are short and numerous: the pool pays off later.
+constexpr int64_t kParallelAttention = 1 << 19;
 // Output columns per expand task: fixed, so results never depend on the thread count.
 constexpr int kExpandChunk = 128;
 constexpr int kShrinkRows = 16;
@@ -71,46 +73,19 @@ class CpuFastBackend : public CpuReferenceBackend {
     const float scale = 1.0f / std::sqrt((float)hd);
     int64_t work = 0;
     for (int r = 0; r < T; ++r) work += (int64_t)(plan_->pos[r] + 1) * nh * hd * 2;
-    auto body = [&](int task) {
-      const int r = task / nh, h = task % nh;
-      const int s = plan_->row_seq[r], n = plan_->pos[r] + 1, kvh = h / group;
-      const float* K = cache(s, layer, 0) + (size_t)kvh * hd;
-      const float* V = cache(s, layer, 1) + (size_t)kvh * hd;
-      const float* qh = q + (size_t)r * c_.q_dim() + (size_t)h * hd;
-      thread_local std::vector<float> sc;  // scores, reused
-      if ((int)sc.size() < n) sc.resize((size_t)n);
-      float mx = -INFINITY;
-      for (int t = 0; t < n; ++t) {
-        const float* kt = K + (size_t)t * KV;
-        float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int i = 0;
-        for (; i + 8 <= hd; i += 8)
-          for (int l = 0; l < 8; ++l) a[l] += qh[i + l] * kt[i + l];
-        float dot = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-        for (; i < hd; ++i) dot += qh[i] * kt[i];
-        sc[t] = dot * scale;
-        mx = std::max(mx, sc[t]);
-      }
-      float sum = 0;
-      for (int t = 0; t < n; ++t) {
-        sc[t] = std::exp(sc[t] - mx);
-        sum += sc[t];
-      }
-      const float inv = 1.0f / sum;
-      float* oh = out + (size_t)r * c_.q_dim() + (size_t)h * hd;
-      for (int i = 0; i < hd; ++i) oh[i] = 0;
-      for (int t = 0; t < n; ++t) {
-        const float a = sc[t] * inv;
-        const float* vt = V + (size_t)t * KV;
-        for (int i = 0; i < hd; ++i) oh[i] += a * vt[i];
-      }
-    };
     // Tasks are (row, head) pairs, claimed in runs of `per`.
     const int tasks = T * nh;
     const int per = std::max(1, tasks / (pool_.size() * 8));
     const int runs = (tasks + per - 1) / per;
-    run(work < kParallelMacs ? 1 : pool_.size(), runs, [&](int g) {
-      for (int t = g * per; t < std::min(tasks, (g + 1) * per); ++t) body(t);
+    run(work < kParallelAttention ? 1 : pool_.size(), runs, [&](int g) {
+      thread_local std::vector<float> scores;
+      for (int t = g * per; t < std::min(tasks, (g + 1) * per); ++t) {
+        const int r = t / nh, h = t % nh, s = plan_->row_seq[r], n = plan_->pos[r] + 1, kvh = h / group;
+        if ((int)scores.size() < n) scores.resize((size_t)n);
+        k_.attend(q + (size_t)r * c_.q_dim() + (size_t)h * hd, cache(s, layer, 0) + (size_t)kvh * hd,
+                  cache(s, layer, 1) + (size_t)kvh * hd, n, hd, KV, scale, out + (size_t)r * c_.q_dim() + (size_t)h * hd,
+                  scores.data());
+      }
     });
   }
 

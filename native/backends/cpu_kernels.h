@@ -23,6 +23,10 @@ struct CpuKernels {
                       int R, int o0, int o1);
   // sum of n floats (the bandwidth probe reads memory through it)
   float (*sum)(const float* p, size_t n);
+  // One head of causal attention for one query: out = softmax(scale * K q) V over n
+  // positions; q, out (hd); K, V rows of hd floats `stride` apart; scores (n) is scratch.
+  void (*attend)(const float* q, const float* K, const float* V, int n, int hd, int stride, float scale, float* out,
+                 float* scores);
 };
 
 // `isa`: "auto" (AVX2+FMA when supported), "avx2" (falls back when unsupported), "generic".
