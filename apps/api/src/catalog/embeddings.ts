@@ -361,4 +361,10 @@ export class EmbeddingStore {
     for (let i = 0; i < samples.length; i += 5000) await this.prisma.adapterSample.createMany({ data: samples.slice(i, i + 5000) });
     return { teamId: team.id, baseModelId: model.id, adapterIds };
   }
+
+  /** Removes a pool made by createAdapterPool (its adapters, samples and embeddings cascade). */
+  async deleteAdapterPool(pool: { teamId: string; baseModelId: string }): Promise<void> {
+    await this.prisma.team.delete({ where: { id: pool.teamId } });
+    await this.prisma.baseModel.delete({ where: { id: pool.baseModelId } });
+  }
 }

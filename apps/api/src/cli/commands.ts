@@ -38,6 +38,10 @@ export const commands: Record<string, CommandEntry> = {
     summary: "convert a llama2.c checkpoint: convert llama2c --checkpoint F --tokenizer F --out DIR",
     load: () => import("./commands/convert-llama2c.js"),
   },
+  "eval retrieval": {
+    summary: "retrieval accuracy on the LoraRetriever benchmark: eval retrieval --data DIR [--json] [--with-distractors]",
+    load: () => import("./commands/eval-retrieval.js"),
+  },
   "bench engine": {
     summary: "engine throughput: base, mixture, fusion, selection, sequential, dense (--json, --preset tiny)",
     load: () => import("./commands/bench-engine.js"),

@@ -88,6 +88,7 @@ export class HeadEncoder implements SentenceEncoder {
     private readonly base: SentenceEncoder,
     private readonly session: OrtSession,
     readonly manifest: HeadManifest,
+    private readonly ownsBase: boolean,
   ) {
     this.identity = `head:${manifest.sha256.slice(0, 16)}@${base.identity}`;
     this.name = `trained retriever head (rank ${manifest.rank}) on ${base.name}`;
@@ -96,10 +97,10 @@ export class HeadEncoder implements SentenceEncoder {
     this.maxTokens = base.maxTokens;
   }
 
-  /** Loads a head folder on top of `base` (which stays owned by the caller). */
-  static async load(dir: string, base: SentenceEncoder): Promise<HeadEncoder> {
+  /** Loads a head folder on top of `base`; close() closes `base` too when `ownsBase`. */
+  static async load(dir: string, base: SentenceEncoder, options: { ownsBase?: boolean } = {}): Promise<HeadEncoder> {
     const { manifest, onnx } = readHead(dir, base);
-    return new HeadEncoder(base, await createSession(onnx, `${dir}/head.onnx`), manifest);
+    return new HeadEncoder(base, await createSession(onnx, `${dir}/head.onnx`), manifest, options.ownsBase ?? false);
   }
 
   /** Runs the head alone on base vectors: (n) x (d) -> (n) x (d). */
@@ -119,5 +120,6 @@ export class HeadEncoder implements SentenceEncoder {
 
   async close(): Promise<void> {
     await this.session.release();
+    if (this.ownsBase) await this.base.close();
   }
 }
