@@ -32,7 +32,7 @@ function invalid(reason: string, message: string, hint?: string): QuiverError {
 const configSchema = z.object({
   peft_type: z.string().refine((s) => s.toUpperCase() === "LORA", "only LORA adapters are supported"),
   r: z.number().int().min(1),
-  lora_alpha: z.number().positive(),
+  lora_alpha: z.number().positive().max(1e6),
   target_modules: z.array(z.string().min(1)).min(1),
   use_rslora: z.boolean().optional(),
   base_model_name_or_path: z.string().nullish(),
