@@ -45,6 +45,8 @@ export async function createSession(model: Uint8Array | string, what: string): P
     intraOpNumThreads: encoderThreads(),
     interOpNumThreads: 1,
     executionMode: "sequential",
+    // Failures come back as rejected promises (turned into coded errors); no console noise.
+    logSeverityLevel: 4,
   };
   try {
     return typeof model === "string" ? await InferenceSession.create(model, options) : await InferenceSession.create(model, options);
