@@ -19,3 +19,4 @@ export { TextTokenizer } from "./tokenizer.js";
 export { convertLlama2c } from "./convert-llama2c.js";
 export { readSafetensors, writeSafetensors, type Dtype, type TensorToWrite } from "./safetensors.js";
 export { benchEngine, BENCH_MODES, PRESETS, TARGETS, type BenchReport, type BenchRow } from "./bench.js";
+export { writeSyntheticAdapter, writeSyntheticModel, projectionShape, shardFiles, loraTensorName, PROJECTIONS, type Projection, type SyntheticAdapterSpec, type SyntheticModelSpec } from "./synthetic.js";

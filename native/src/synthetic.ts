@@ -16,6 +16,8 @@ export interface SyntheticModelSpec {
   tied: boolean;
   dtype: Dtype;
   seed: number;
+  /** Spread the weights over this many files with an index (default 1: model.safetensors). */
+  shards?: number;
 }
 
 export const PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
@@ -27,6 +29,14 @@ export interface SyntheticAdapterSpec {
   rslora: boolean;
   modules: readonly Projection[];
   seed: number;
+  /** Layers to adapt (default all). */
+  layers?: number[];
+  /** Size of a delta relative to its projection's output (default 0.3). */
+  strength?: number;
+  /** Default: the model's dtype. */
+  dtype?: Dtype;
+  /** Extra or overriding adapter_config.json members. */
+  config?: Record<string, unknown>;
 }
 
 /** (in, out) features of a projection. */
@@ -68,9 +78,15 @@ function fill(n: number, scale: number, offset: number, state: { s: number }): F
 
 const parent = (m: Projection) => (m === "gate_proj" || m === "up_proj" || m === "down_proj" ? "mlp" : "self_attn");
 
-/** Writes config.json and model.safetensors unless DIR already holds them. */
+export function shardFiles(s: SyntheticModelSpec): string[] {
+  const n = s.shards ?? 1;
+  if (n === 1) return ["model.safetensors"];
+  return Array.from({ length: n }, (_, k) => `model-${String(k + 1).padStart(5, "0")}-of-${String(n).padStart(5, "0")}.safetensors`);
+}
+
+/** Writes config.json and the weights unless DIR already holds them. */
 export function writeSyntheticModel(dir: string, s: SyntheticModelSpec): void {
-  if (existsSync(path.join(dir, "model.safetensors")) && existsSync(path.join(dir, "config.json"))) return;
+  if (existsSync(path.join(dir, "config.json"))) return;
   mkdirSync(dir, { recursive: true });
   const st = { s: s.seed * 2654435761 || 1 };
   const t = (name: string, shape: number[], scale: number, offset = 0): TensorToWrite => ({
@@ -93,28 +109,46 @@ export function writeSyntheticModel(dir: string, s: SyntheticModelSpec): void {
     max_position_embeddings: s.maxPos, rms_norm_eps: 1e-5, rope_theta: 10000, hidden_act: "silu",
     tie_word_embeddings: s.tied, bos_token_id: 1, eos_token_id: 2, torch_dtype: s.dtype === "F32" ? "float32" : s.dtype === "F16" ? "float16" : "bfloat16",
   };
-  writeSafetensors(path.join(dir, "model.safetensors"), tensors, { format: "pt", source: "quiver synthetic" });
+  const files = shardFiles(s);
+  if (files.length === 1) {
+    writeSafetensors(path.join(dir, files[0]!), tensors, { format: "pt", source: "quiver synthetic" });
+  } else {
+    const per = Math.ceil(tensors.length / files.length);
+    const weightMap: Record<string, string> = {};
+    files.forEach((file, k) => {
+      const part = tensors.slice(k * per, (k + 1) * per);
+      writeSafetensors(path.join(dir, file), part, { format: "pt" });
+      for (const t of part) weightMap[t.name] = file;
+    });
+    writeFileSync(path.join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: {}, weight_map: weightMap }, null, 2) + "\n");
+  }
   writeFileSync(path.join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
+}
+
+export function loraTensorName(layer: number, m: Projection, which: "A" | "B"): string {
+  return `base_model.model.model.layers.${layer}.${parent(m)}.${m}.lora_${which}.weight`;
 }
 
 /** Writes a PEFT LoRA folder for the model unless DIR already holds one. */
 export function writeSyntheticAdapter(dir: string, model: SyntheticModelSpec, a: SyntheticAdapterSpec): void {
-  if (existsSync(path.join(dir, "adapter_model.safetensors")) && existsSync(path.join(dir, "adapter_config.json"))) return;
+  if (existsSync(path.join(dir, "adapter_config.json"))) return;
   mkdirSync(dir, { recursive: true });
   const st = { s: a.seed * 2246822519 || 7 };
   const tensors: TensorToWrite[] = [];
   const scaling = a.rslora ? a.alpha / Math.sqrt(a.rank) : a.alpha / a.rank;
-  for (let l = 0; l < model.layers; l++)
+  const dtype = a.dtype ?? model.dtype;
+  const bScale = ((a.strength ?? 0.3) * 1.7) / Math.sqrt(a.rank) / scaling;
+  for (const l of a.layers ?? Array.from({ length: model.layers }, (_, l) => l))
     for (const m of a.modules) {
       const [i, o] = projectionShape(model, m);
-      const base = `base_model.model.model.layers.${l}.${parent(m)}.${m}`;
-      tensors.push({ name: `${base}.lora_A.weight`, dtype: model.dtype, shape: [a.rank, i], data: fill(a.rank * i, 1.7 / Math.sqrt(i), 0, st) });
-      tensors.push({ name: `${base}.lora_B.weight`, dtype: model.dtype, shape: [o, a.rank], data: fill(o * a.rank, 0.5 / Math.sqrt(a.rank) / scaling, 0, st) });
+      tensors.push({ name: loraTensorName(l, m, "A"), dtype, shape: [a.rank, i], data: fill(a.rank * i, 1.7 / Math.sqrt(i), 0, st) });
+      tensors.push({ name: loraTensorName(l, m, "B"), dtype, shape: [o, a.rank], data: fill(o * a.rank, bScale, 0, st) });
     }
   writeSafetensors(path.join(dir, "adapter_model.safetensors"), tensors);
   const config = {
     peft_type: "LORA", task_type: "CAUSAL_LM", base_model_name_or_path: "quiver/synthetic-llama", r: a.rank,
     lora_alpha: a.alpha, use_rslora: a.rslora, lora_dropout: 0, bias: "none", fan_in_fan_out: false, target_modules: [...a.modules],
+    ...a.config,
   };
   writeFileSync(path.join(dir, "adapter_config.json"), JSON.stringify(config, null, 2) + "\n");
 }
