@@ -2,6 +2,7 @@
 // the pool is never half-written: an adapter appears with its first version and samples
 // together, and a name is taken once per team (the unique index decides races).
 import { QuiverError } from "../errors.js";
+import { isMissingRecord } from "./record-errors.js";
 import type { Prisma, PrismaClient } from "./generated/client.js";
 import type { AdapterStatus, LoraScaling, Visibility } from "./generated/enums.js";
 
@@ -41,6 +42,16 @@ async function audit(tx: Prisma.TransactionClient, teamId: string, actor: { user
 
 export type Actor = { userId?: string; apiKeyId?: string };
 
+/** Runs a write; if the adapter it depends on was deleted meanwhile, NOT_FOUND. */
+async function guarded<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (isMissingRecord(err)) throw new QuiverError("NOT_FOUND", "No such adapter (it was deleted).");
+    throw err;
+  }
+}
+
 export class PoolStore {
   constructor(private readonly prisma: PrismaClient) {}
 
@@ -79,7 +90,7 @@ export class PoolStore {
 
   /** Adds the next version (PENDING) of an adapter's weights. */
   async addVersion(adapterId: string, versionId: string, createdById: string | null, version: VersionInput, actor: Actor): Promise<{ versionId: string; version: number }> {
-    return this.prisma.$transaction(async (tx) => {
+    return guarded(() => this.prisma.$transaction(async (tx) => {
       const adapter = await tx.adapter.findUniqueOrThrow({ where: { id: adapterId }, select: { teamId: true } });
       const last = await tx.adapterVersion.aggregate({ where: { adapterId }, _max: { version: true } });
       const next = (last._max.version ?? 0) + 1;
@@ -88,28 +99,28 @@ export class PoolStore {
       });
       await audit(tx, adapter.teamId, actor, "adapter.version", adapterId, { version: next, contentHash: version.contentHash });
       return { versionId: row.id, version: next };
-    });
+    }));
   }
 
   /** The version becomes the served one; the adapter ACTIVE unless it was disabled. */
   async activateVersion(adapterId: string, versionId: string): Promise<void> {
-    await this.prisma.$transaction(async (tx) => {
+    await guarded(() => this.prisma.$transaction(async (tx) => {
       await tx.adapterVersion.update({ where: { id: versionId }, data: { status: "ACTIVE", statusReason: null } });
       const a = await tx.adapter.findUniqueOrThrow({ where: { id: adapterId }, select: { status: true } });
       await tx.adapter.update({
         where: { id: adapterId },
         data: { currentVersionId: versionId, ...(a.status === "DISABLED" ? {} : { status: "ACTIVE", statusReason: null }) },
       });
-    });
+    }));
   }
 
   /** A version failed after registration; an adapter with no served version fails with it. */
   async failVersion(adapterId: string, versionId: string, reason: string): Promise<void> {
-    await this.prisma.$transaction(async (tx) => {
+    await guarded(() => this.prisma.$transaction(async (tx) => {
       await tx.adapterVersion.update({ where: { id: versionId }, data: { status: "FAILED", statusReason: reason } });
       const a = await tx.adapter.findUniqueOrThrow({ where: { id: adapterId }, select: { currentVersionId: true } });
       if (!a.currentVersionId) await tx.adapter.update({ where: { id: adapterId }, data: { status: "FAILED", statusReason: reason } });
-    });
+    }));
   }
 
   async samples(adapterId: string): Promise<string[]> {
@@ -118,24 +129,24 @@ export class PoolStore {
   }
 
   async replaceSamples(adapterId: string, samples: string[], actor: Actor): Promise<void> {
-    await this.prisma.$transaction(async (tx) => {
+    await guarded(() => this.prisma.$transaction(async (tx) => {
       const a = await tx.adapter.findUniqueOrThrow({ where: { id: adapterId }, select: { teamId: true } });
       await tx.adapterSample.deleteMany({ where: { adapterId } });
       await tx.adapterSample.createMany({ data: samples.map((text, position) => ({ adapterId, text, position })) });
       await audit(tx, a.teamId, actor, "adapter.samples", adapterId, { count: samples.length });
-    });
+    }));
   }
 
   async update(adapterId: string, changes: { description?: string; visibility?: Visibility }, actor: Actor): Promise<void> {
-    await this.prisma.$transaction(async (tx) => {
+    await guarded(() => this.prisma.$transaction(async (tx) => {
       const a = await tx.adapter.update({ where: { id: adapterId }, data: changes, select: { teamId: true } });
       await audit(tx, a.teamId, actor, "adapter.update", adapterId, changes);
-    });
+    }));
   }
 
   /** DISABLED keeps the adapter but takes it out of retrieval and serving; enabling restores it. */
   async setEnabled(adapterId: string, enabled: boolean, actor: Actor): Promise<AdapterStatus> {
-    return this.prisma.$transaction(async (tx) => {
+    return guarded(() => this.prisma.$transaction(async (tx) => {
       const a = await tx.adapter.findUniqueOrThrow({ where: { id: adapterId }, select: { teamId: true, status: true, currentVersionId: true } });
       let status: AdapterStatus = a.status;
       if (!enabled) status = "DISABLED";
@@ -143,18 +154,18 @@ export class PoolStore {
       await tx.adapter.update({ where: { id: adapterId }, data: { status, statusReason: enabled ? null : "disabled by a user" } });
       await audit(tx, a.teamId, actor, enabled ? "adapter.enable" : "adapter.disable", adapterId);
       return status;
-    });
+    }));
   }
 
   /** Deletes the adapter (versions, samples, embeddings go with it); returns its files' URIs. */
   async delete(adapterId: string, actor: Actor): Promise<string[]> {
-    return this.prisma.$transaction(async (tx) => {
+    return guarded(() => this.prisma.$transaction(async (tx) => {
       const a = await tx.adapter.findUnique({ where: { id: adapterId }, select: { teamId: true, name: true, versions: { select: { storageUri: true } } } });
       if (!a) throw new QuiverError("NOT_FOUND", "No such adapter.");
       await tx.adapter.delete({ where: { id: adapterId } });
       await audit(tx, a.teamId, actor, "adapter.delete", adapterId, { name: a.name });
       return a.versions.map((v) => v.storageUri);
-    });
+    }));
   }
 
   versions(adapterId: string) {

@@ -15,6 +15,7 @@ import type { AdapterEmbedder } from "../retrieval-host.js";
 import type { AdapterStorage } from "./storage.js";
 import type { PoolEvents } from "./events.js";
 import { inspectPeftFolder } from "./peft.js";
+import { isMissingRecord } from "../catalog/record-errors.js";
 
 export interface PoolDeps {
   store: PoolStore;
@@ -151,7 +152,12 @@ export class PoolService {
     validateSamples(samples);
     const embedding = await embedder.embed(samples);
     await this.deps.store.replaceSamples(adapter.id, samples, actor);
-    await embedder.store(adapter.id, embedding);
+    try {
+      await embedder.store(adapter.id, embedding);
+    } catch (err) {
+      if (isMissingRecord(err)) throw new QuiverError("NOT_FOUND", "No such adapter (it was deleted).");
+      throw err;
+    }
     this.deps.events.publish({ kind: "UPDATED", adapterId: adapter.id, teamId: adapter.team.id, visibility: adapter.visibility });
   }
 
