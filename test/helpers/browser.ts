@@ -4,7 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 
 export const repoRoot = path.resolve(import.meta.dirname, "..", "..");
 export const screenshotDir = path.join(repoRoot, "test-results", "screenshots");
@@ -98,4 +98,71 @@ export async function startServe(env: Record<string, string>, timeoutMs = 90_000
     await new Promise((r) => setTimeout(r, 250));
   }
   return { child, apiUrl, webUrl, output: () => out, stop };
+}
+
+// --- Dashboard test helpers -------------------------------------------------------------
+
+/** Collects the page's console errors and uncaught exceptions into `into`, tagged with `label`. */
+export function collectConsoleErrors(page: Page, into: string[], label = "page"): void {
+  page.on("console", (m) => {
+    if (m.type() === "error") into.push(`[${label}] ${m.text()}`);
+  });
+  page.on("pageerror", (e) => into.push(`[${label}] ${e.message}`));
+}
+
+/** Signs in through the sign-in form and waits until the adapter pool shows. */
+export async function signIn(page: Page, webUrl: string, email: string, password: string): Promise<void> {
+  await page.goto(`${webUrl}/login`);
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/adapters$/);
+  await page.getByTestId("adapter-count").filter({ hasText: /adapters?$/ }).waitFor();
+}
+
+export const laptop = { width: 1280, height: 800 };
+export const phone = { width: 390, height: 844 };
+
+/**
+ * Full-page screenshots of what the page shows now at laptop and phone widths, as
+ * test-results/screenshots/NAME.png and NAME-phone.png; the page is left at laptop width.
+ */
+export async function screenshotBothWidths(page: Page, name: string): Promise<void> {
+  await page.setViewportSize(laptop);
+  await settle(page);
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+  await page.setViewportSize(phone);
+  await settle(page);
+  await page.screenshot({ path: path.join(screenshotDir, `${name}-phone.png`), fullPage: true });
+  await page.setViewportSize(laptop);
+  await settle(page);
+}
+
+/** Two animation frames: enough for resize observers (the charts) to lay out again. */
+function settle(page: Page): Promise<unknown> {
+  return page.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))");
+}
+
+/** One GraphQL request to the API as a client would send it (not through the browser). */
+export async function apiGraphql<T = Record<string, unknown>>(
+  apiUrl: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  bearer?: string,
+): Promise<{ status: number; data?: T | null; errors?: { message: string; extensions?: { code?: string } }[] }> {
+  const res = await fetch(`${apiUrl}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, ...((await res.json()) as object) };
+}
+
+/** Polls `check` until it holds (jest has no expect.poll); throws with `what` after the timeout. */
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -1,9 +1,10 @@
 import { LoginForm } from "@/components/auth/login-form";
 
-export default function LoginPage() {
+export default async function LoginPage({ searchParams }: { searchParams: Promise<{ next?: string | string[] }> }) {
+  const { next } = await searchParams;
   return (
     <div className="center">
-      <LoginForm />
+      <LoginForm next={typeof next === "string" ? next : undefined} />
     </div>
   );
 }

@@ -1,141 +1,124 @@
 "use client";
-// The team's adapters: searchable, paginated by cursor, read through GraphQL.
-import { useCallback, useEffect, useState } from "react";
-import { useApi } from "@/components/api/provider";
+// The adapter pool: the team's adapters (and, on request, every team's public ones), searched
+// and paged by cursor on the API, sorted by name (the only order the API offers so far).
+import { useEffect, useState } from "react";
+import { useQuery } from "@/components/api/use-query";
+import { useTeam } from "@/components/shell/team-context";
+import { Pager } from "@/components/ui/pager";
+import { EmptyState, ErrorState, LoadingState } from "@/components/ui/states";
+import { AdapterRow, type AdapterView } from "./adapter-row";
 
 const ADAPTERS = /* GraphQL */ `
-  query Adapters($first: Int!, $after: String, $search: String) {
-    adapters(first: $first, after: $after, search: $search) {
+  query Adapters($first: Int!, $after: String, $search: String, $includePublic: Boolean!) {
+    adapters(first: $first, after: $after, search: $search, includePublic: $includePublic) {
       totalCount
       pageInfo { hasNextPage endCursor }
       edges {
-        node { id name version visibility status rank targetModules byteSize updatedAt }
+        node {
+          id name description visibility status statusReason team { id name }
+          version rank alpha scaling targetModules dtype byteSize updatedAt
+        }
       }
     }
   }
 `;
 
-interface AdapterRow {
-  id: string;
-  name: string;
-  version: number | null;
-  visibility: string;
-  status: string;
-  rank: number | null;
-  targetModules: string[];
-  byteSize: number | null;
-  updatedAt: string;
-}
-
 interface AdaptersResult {
-  adapters: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: AdapterRow }[] };
+  adapters: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: AdapterView }[] };
 }
 
-function formatBytes(n: number | null): string {
-  if (n === null) return "—";
-  const units = ["B", "KiB", "MiB", "GiB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
-}
-
-const PAGE = 25;
+const PAGE_SIZES = [25, 50, 100];
 
 export function AdapterTable() {
-  const { request, teamId, token } = useApi();
+  const { team } = useTeam();
+  const [searchInput, setSearchInput] = useState("");
   const [search, setSearch] = useState("");
-  const [rows, setRows] = useState<AdapterRow[]>([]);
-  const [total, setTotal] = useState(0);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [hasNext, setHasNext] = useState(false);
-  const [state, setState] = useState<"loading" | "ready" | "error">("loading");
-  const [error, setError] = useState<string | null>(null);
-
-  const load = useCallback(
-    async (after: string | null) => {
-      setState("loading");
-      try {
-        const d = await request<AdaptersResult>(ADAPTERS, { first: PAGE, after, search: search || null });
-        setRows((prev) => (after ? [...prev, ...d.adapters.edges.map((e) => e.node)] : d.adapters.edges.map((e) => e.node)));
-        setTotal(d.adapters.totalCount);
-        setCursor(d.adapters.pageInfo.endCursor);
-        setHasNext(d.adapters.pageInfo.hasNextPage);
-        setState("ready");
-      } catch (err) {
-        setError((err as Error).message);
-        setState("error");
-      }
-    },
-    [request, search],
-  );
+  const [includePublic, setIncludePublic] = useState(false);
+  const [pageSize, setPageSize] = useState(PAGE_SIZES[0]!);
+  // cursors[i] is the `after` that reaches page i; going back pops the stack. They belong to
+  // one question (search, filter, page size, team): a new question starts at the first page.
+  const question = JSON.stringify([search, includePublic, pageSize, team.id]);
+  const [paging, setPaging] = useState<{ question: string; cursors: (string | null)[] }>({ question, cursors: [null] });
+  const cursors = paging.question === question ? paging.cursors : [null];
+  const setCursors = (next: (string | null)[]) => setPaging({ question, cursors: next });
+  const page = cursors.length - 1;
 
   useEffect(() => {
-    if (!token) return;
-    const t = setTimeout(() => void load(null), 200);
+    const t = setTimeout(() => setSearch(searchInput.trim()), 250);
     return () => clearTimeout(t);
-  }, [load, token, teamId]);
+  }, [searchInput]);
+
+  const q = useQuery<AdaptersResult>(ADAPTERS, { first: pageSize, after: cursors[page], search: search || null, includePublic });
+  const conn = q.data?.adapters;
+  const rows = conn?.edges.map((e) => e.node) ?? [];
 
   return (
     <section>
       <div className="toolbar">
-        <input type="search" placeholder="Search adapters" aria-label="Search adapters" value={search} onChange={(e) => setSearch(e.target.value)} />
+        <input type="search" placeholder="Search by name or description" aria-label="Search adapters" value={searchInput} onChange={(e) => setSearchInput(e.target.value)} />
+        <label className="checkbox">
+          <input type="checkbox" checked={includePublic} onChange={(e) => setIncludePublic(e.target.checked)} /> Include public adapters
+        </label>
         <span className="muted" data-testid="adapter-count">
-          {state === "loading" && rows.length === 0 ? "Loading…" : `${total} adapter${total === 1 ? "" : "s"}`}
+          {!conn ? "Loading…" : `${conn.totalCount} adapter${conn.totalCount === 1 ? "" : "s"}`}
         </span>
       </div>
-      {state === "error" && (
-        <p className="error" role="alert">
-          Could not load adapters: {error}
-        </p>
-      )}
-      {state !== "error" && rows.length === 0 && state === "ready" && (
-        <div className="panel" data-testid="adapters-empty">
-          <p>No adapters{search ? ` match “${search}”` : " in this team yet"}.</p>
-          <p className="muted">Upload a PEFT LoRA adapter with 10-20 sample inputs to add it to the pool.</p>
-        </div>
-      )}
-      {rows.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Status</th>
-                <th>Version</th>
-                <th>Visibility</th>
-                <th>Rank</th>
-                <th>Target modules</th>
-                <th>Size</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((a) => (
-                <tr key={a.id}>
-                  <td>{a.name}</td>
-                  <td>
-                    <span className={`badge ${a.status}`}>{a.status.toLowerCase()}</span>
-                  </td>
-                  <td>{a.version ?? "—"}</td>
-                  <td>{a.visibility.toLowerCase()}</td>
-                  <td>{a.rank ?? "—"}</td>
-                  <td>{a.targetModules.join(", ") || "—"}</td>
-                  <td>{formatBytes(a.byteSize)}</td>
+      {q.error ? (
+        <ErrorState error={q.error} what="adapters" onRetry={q.reload} />
+      ) : !conn ? (
+        <LoadingState label="Loading adapters…" />
+      ) : rows.length === 0 ? (
+        <EmptyState title={search ? `No adapters match “${search}”.` : includePublic ? "No adapters in this team, and none are public." : "No adapters in this team yet."} testId="adapters-empty">
+          A team&apos;s pool holds PEFT LoRA adapters for this base model, each with 10-20 sample inputs.
+        </EmptyState>
+      ) : (
+        <>
+          <div className={`table-wrap${q.loading ? " stale" : ""}`} aria-busy={q.loading}>
+            <table className="cards-on-phone adapters">
+              <caption className="visually-hidden">Adapters, sorted by name</caption>
+              <thead>
+                <tr>
+                  <th scope="col" aria-sort="ascending">
+                    Name ↑
+                  </th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Visibility</th>
+                  <th scope="col" className="num">Version</th>
+                  <th scope="col" className="num">Rank</th>
+                  <th scope="col">Target modules</th>
+                  <th scope="col" className="num">Size</th>
+                  <th scope="col">Updated</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {hasNext && (
-        <p>
-          <button className="secondary" onClick={() => void load(cursor)} disabled={state === "loading"}>
-            Load more
-          </button>
-        </p>
+              </thead>
+              <tbody>
+                {rows.map((a) => (
+                  <AdapterRow key={a.id} adapter={a} teamId={team.id} />
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <div className="toolbar between">
+            <Pager
+              label="Adapter pages"
+              page={page}
+              pageSize={pageSize}
+              shown={rows.length}
+              total={conn.totalCount}
+              hasNext={conn.pageInfo.hasNextPage}
+              busy={q.loading}
+              onPrevious={() => setCursors(cursors.slice(0, -1))}
+              onNext={() => conn.pageInfo.endCursor && setCursors([...cursors, conn.pageInfo.endCursor])}
+            />
+            <label className="inline">
+              Per page{" "}
+              <select value={pageSize} onChange={(e) => setPageSize(Number(e.target.value))}>
+                {PAGE_SIZES.map((n) => (
+                  <option key={n}>{n}</option>
+                ))}
+              </select>
+            </label>
+          </div>
+        </>
       )}
     </section>
   );

@@ -1,11 +1,13 @@
 // The dashboard's one channel to the platform: GraphQL over HTTP with the session's bearer
-// token. Errors come back as GraphQLRequestError with the API's code.
+// token. Errors come back as GraphQLRequestError with the API's code (and, for bad input,
+// the argument it is about, so that forms show it beside that field).
 
 export class GraphQLRequestError extends Error {
   constructor(
     message: string,
     readonly code: string,
     readonly status: number,
+    readonly argument?: string,
   ) {
     super(message);
   }
@@ -13,7 +15,7 @@ export class GraphQLRequestError extends Error {
 
 interface GraphQLResponse<T> {
   data?: T;
-  errors?: { message: string; extensions?: { code?: string } }[];
+  errors?: { message: string; extensions?: { code?: string; details?: { argument?: string } } }[];
 }
 
 export async function graphqlRequest<T>(
@@ -44,7 +46,7 @@ export async function graphqlRequest<T>(
     throw new GraphQLRequestError(`The API answered ${res.status} without a GraphQL body.`, "INTERNAL", res.status);
   }
   const first = body.errors?.[0];
-  if (first) throw new GraphQLRequestError(first.message, first.extensions?.code ?? "INTERNAL", res.status);
+  if (first) throw new GraphQLRequestError(first.message, first.extensions?.code ?? "INTERNAL", res.status, first.extensions?.details?.argument);
   if (!body.data) throw new GraphQLRequestError("The API returned no data.", "INTERNAL", res.status);
   return body.data;
 }

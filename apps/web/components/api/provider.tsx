@@ -52,8 +52,10 @@ export function ApiProvider({ apiUrl, children }: { apiUrl: string; children: Re
       try {
         return await graphqlRequest<T>(apiUrl, token, query, variables, teamId);
       } catch (err) {
-        // An expired or revoked session: forget it, the pages send the user to sign in.
-        if (err instanceof GraphQLRequestError && err.code === "UNAUTHENTICATED" && token) setSession(null);
+        // An expired or revoked session (the API refuses the credentials themselves with HTTP
+        // 401): forget it, the pages send the user to sign in. An UNAUTHENTICATED answer from
+        // one operation (an invitation for another address) keeps the session.
+        if (err instanceof GraphQLRequestError && err.status === 401 && token) setSession(null);
         throw err;
       }
     },

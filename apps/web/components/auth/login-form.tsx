@@ -3,6 +3,7 @@ import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { useApi } from "@/components/api/provider";
 import { GraphQLRequestError } from "@/components/api/graphql";
+import { safeNext } from "./safe-next";
 
 const LOGIN = /* GraphQL */ `
   mutation Login($email: String!, $password: String!) {
@@ -17,7 +18,8 @@ interface LoginResult {
   login: { token: string; user: { memberships: { team: { id: string } }[] } };
 }
 
-export function LoginForm() {
+/** `next`: the dashboard path to open after signing in (default: the adapter pool). */
+export function LoginForm({ next }: { next?: string }) {
   const { request, setSession, setTeam } = useApi();
   const router = useRouter();
   const [email, setEmail] = useState("");
@@ -33,7 +35,7 @@ export function LoginForm() {
       const data = await request<LoginResult>(LOGIN, { email, password });
       setSession(data.login.token);
       setTeam(data.login.user.memberships[0]?.team.id ?? null);
-      router.replace("/adapters");
+      router.replace(safeNext(next));
     } catch (err) {
       setError(err instanceof GraphQLRequestError ? err.message : "Sign-in failed.");
       setBusy(false);

@@ -1,0 +1,25 @@
+"use client";
+// The dashboard's sections. Every role may read them (adapter.read is a VIEWER action); each
+// page then shows only the controls the role allows.
+import Link from "next/link";
+import { usePathname } from "next/navigation";
+
+const sections = [
+  { href: "/adapters", label: "Adapters" },
+] as const;
+
+export function MainNav() {
+  const pathname = usePathname();
+  return (
+    <nav aria-label="Main" className="main-nav">
+      {sections.map((s) => {
+        const current = pathname === s.href || pathname.startsWith(`${s.href}/`);
+        return (
+          <Link key={s.href} href={s.href} aria-current={current ? "page" : undefined}>
+            {s.label}
+          </Link>
+        );
+      })}
+    </nav>
+  );
+}
