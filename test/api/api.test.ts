@@ -133,6 +133,15 @@ describe.each(catalogKinds())("API on $kind", ({ open }) => {
     expect(denied.errors![0]!.extensions!.code).toBe("NOT_FOUND");
     const badCursor = await gql(url, q, { first: 3, after: "not-a-cursor" }, auth());
     expect(badCursor.errors![0]!.extensions!.code).toBe("BAD_USER_INPUT");
+    const sorted = `query($o: AdapterOrder, $after: String) { adapters(first: 4, orderBy: $o, after: $after) { pageInfo { endCursor hasNextPage } edges { node { name } } } }`;
+    const desc1 = await gql<Page>(url, sorted, { o: "NAME_DESC" }, auth());
+    expect(desc1.data!.adapters.edges.map((e) => e.node.name)).toEqual(["task-6", "task-5", "task-4", "task-3"]);
+    const desc2 = await gql<Page>(url, sorted, { o: "NAME_DESC", after: desc1.data!.adapters.pageInfo.endCursor }, auth());
+    expect(desc2.data!.adapters.edges.map((e) => e.node.name)).toEqual(["task-2", "task-1", "task-0"]);
+    const newest = await gql<Page>(url, sorted, { o: "CREATED_DESC" }, auth());
+    expect(newest.data!.adapters.edges[0]!.node.name).toBe("task-6");
+    const wrongOrder = await gql(url, sorted, { o: "UPDATED_ASC", after: desc1.data!.adapters.pageInfo.endCursor }, auth());
+    expect(wrongOrder.errors![0]!.extensions!.code).toBe("BAD_USER_INPUT");
     const badFirst = await gql(url, q, { first: 1000 }, auth());
     expect(badFirst.errors![0]!.extensions!.code).toBe("BAD_USER_INPUT");
   });

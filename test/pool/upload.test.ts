@@ -196,6 +196,38 @@ describe("uploads that must fail leave nothing behind", () => {
   });
 });
 
+test("the pool map orders related adapters together and projects them", async () => {
+  const topics = {
+    translate: SAMPLES,
+    arithmetic: Array.from({ length: 12 }, (_, i) => `What is ${i + 3} plus ${i * 7 + 2}? Answer with a number.`),
+  };
+  for (const [topic, samples] of Object.entries(topics)) {
+    for (const k of [1, 2]) {
+      const r = await upload(url, token, { name: `map-${topic}-${k}`, samples: samples.map((s) => `${s} (${k})`) }, adapterFiles(writeAdapter({ seed: 50 + k })));
+      expect(r.status).toBe(201);
+    }
+  }
+  await quiver.services.pool.idle();
+  const r = await gql<{ poolMap: { encoderId: string; adapters: { name: string }[]; similarity: number[][]; points: { adapter: { name: string }; x: number; y: number }[] } }>(
+    url,
+    `{ poolMap { encoderId adapters { name } similarity points { adapter { name } x y } } }`,
+    {},
+    auth(),
+  );
+  const map = r.data!.poolMap;
+  expect(map.encoderId).toMatch(/^use-lite@/);
+  const names = map.adapters.map((a) => a.name).filter((n) => n.startsWith("map-"));
+  const topicsInOrder = names.map((n) => n.split("-")[1]).filter((t, i, arr) => i === 0 || t !== arr[i - 1]);
+  expect(topicsInOrder).toHaveLength(2);
+  const n = map.adapters.length;
+  expect(map.similarity).toHaveLength(n);
+  map.similarity.forEach((row, i) => {
+    expect(row).toHaveLength(n);
+    expect(row[i]).toBeCloseTo(1, 3);
+  });
+  expect(map.points.map((p) => p.adapter.name)).toEqual(map.adapters.map((a) => a.name));
+});
+
 test("new weights become version 2; samples, visibility, disable/enable and delete", async () => {
   const first = await upload(url, token, { name: "versioned", samples: SAMPLES }, adapterFiles(writeAdapter({ seed: 41 })));
   await quiver.services.pool.idle();

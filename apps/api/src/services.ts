@@ -7,6 +7,7 @@ import { TeamStore } from "./catalog/teams.js";
 import { UsageStore } from "./catalog/usage.js";
 import { RateLimiter } from "./auth/rate-limit.js";
 import { PoolStore } from "./catalog/pool.js";
+import { PoolMapStore } from "./catalog/pool-map.js";
 import type { ModelHost } from "./model-host.js";
 import type { AdapterEmbedder } from "./retrieval-host.js";
 import { PoolEvents } from "./pool/events.js";
@@ -22,6 +23,7 @@ export interface Services {
   teams: TeamStore;
   usage: UsageStore;
   poolEvents: PoolEvents;
+  poolMap: PoolMapStore;
   pool: PoolService;
   /** The served model, when QUIVER_MODEL is set. */
   model: ModelHost | undefined;
@@ -45,6 +47,7 @@ export function createServices(
     teams: new TeamStore(catalog.prisma),
     usage: new UsageStore(catalog.prisma),
     poolEvents,
+    poolMap: new PoolMapStore(catalog.prisma),
     pool: new PoolService({
       store: new PoolStore(catalog.prisma),
       adapters,

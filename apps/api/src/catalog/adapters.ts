@@ -27,23 +27,35 @@ export interface AdapterPage {
   totalCount: number;
 }
 
+export type AdapterOrderField = "name" | "updatedAt" | "createdAt";
+export type AdapterOrder = { field: AdapterOrderField; direction: "asc" | "desc" };
+
 interface Cursor {
-  name: string;
+  field: AdapterOrderField;
+  value: string;
   id: string;
 }
 
-function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify([c.name, c.id])).toString("base64url");
+function encodeCursor(order: AdapterOrder, a: AdapterRecord): string {
+  const v = a[order.field];
+  return Buffer.from(JSON.stringify([order.field, v instanceof Date ? v.toISOString() : v, a.id])).toString("base64url");
 }
 
-function decodeCursor(s: string): Cursor {
+function decodeCursor(s: string, order: AdapterOrder): Cursor {
   try {
-    const [name, id] = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as unknown[];
-    if (typeof name === "string" && typeof id === "string") return { name, id };
+    const [field, value, id] = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as unknown[];
+    if (field === order.field && typeof value === "string" && typeof id === "string") return { field: order.field, value, id };
   } catch {
     // fall through to the coded error
   }
-  throw new QuiverError("BAD_USER_INPUT", "invalid pagination cursor", { details: { argument: "after" } });
+  throw new QuiverError("BAD_USER_INPUT", "invalid pagination cursor (or one from another sort order)", { details: { argument: "after" } });
+}
+
+/** Rows after the cursor in (field, id) order. */
+function after(order: AdapterOrder, c: Cursor): Prisma.AdapterWhereInput {
+  const value = order.field === "name" ? c.value : new Date(c.value);
+  const op = order.direction === "asc" ? "gt" : "lt";
+  return { OR: [{ [order.field]: { [op]: value } }, { [order.field]: value, id: { [op]: c.id } }] };
 }
 
 export class AdapterStore {
@@ -51,9 +63,11 @@ export class AdapterStore {
 
   /**
    * Adapters visible from `teamId`: the team's own, plus every team's PUBLIC adapters when
-   * `includePublic`. Sorted by name, then id; `after` is an opaque cursor from a previous page.
+   * `includePublic`. Sorted by `order` (name by default), then id; `after` is an opaque cursor
+   * from a previous page of the same order.
    */
-  async list(args: { teamId: string; includePublic: boolean; search?: string; first: number; after?: string }): Promise<AdapterPage> {
+  async list(args: { teamId: string; includePublic: boolean; search?: string; first: number; after?: string; order?: AdapterOrder }): Promise<AdapterPage> {
+    const order: AdapterOrder = args.order ?? { field: "name", direction: "asc" };
     const visible: Prisma.AdapterWhereInput = args.includePublic
       ? { OR: [{ teamId: args.teamId }, { visibility: "PUBLIC" }] }
       : { teamId: args.teamId };
@@ -61,19 +75,29 @@ export class AdapterStore {
       ? { OR: [{ name: { contains: args.search, mode: "insensitive" } }, { description: { contains: args.search, mode: "insensitive" } }] }
       : {};
     const where: Prisma.AdapterWhereInput = { AND: [visible, search] };
-    const cursor = args.after ? decodeCursor(args.after) : undefined;
-    const page: Prisma.AdapterWhereInput = cursor
-      ? { AND: [where, { OR: [{ name: { gt: cursor.name } }, { name: cursor.name, id: { gt: cursor.id } }] }] }
-      : where;
+    const cursor = args.after ? decodeCursor(args.after, order) : undefined;
+    const page: Prisma.AdapterWhereInput = cursor ? { AND: [where, after(order, cursor)] } : where;
     const [rows, totalCount] = await Promise.all([
-      this.prisma.adapter.findMany({ where: page, orderBy: [{ name: "asc" }, { id: "asc" }], take: args.first + 1, select: adapterFields }),
+      this.prisma.adapter.findMany({
+        where: page,
+        orderBy: [{ [order.field]: order.direction }, { id: order.direction }],
+        take: args.first + 1,
+        select: adapterFields,
+      }),
       this.prisma.adapter.count({ where }),
     ]);
     const nodes = rows.slice(0, args.first);
-    return { nodes, cursors: nodes.map((n) => encodeCursor(n)), hasNextPage: rows.length > args.first, totalCount };
+    return { nodes, cursors: nodes.map((n) => encodeCursor(order, n)), hasNextPage: rows.length > args.first, totalCount };
   }
 
   get(id: string): Promise<AdapterRecord | null> {
     return this.prisma.adapter.findUnique({ where: { id }, select: adapterFields });
+  }
+
+  /** Several adapters by id, in the order asked (missing ones left out). */
+  async getMany(ids: readonly string[]): Promise<AdapterRecord[]> {
+    const rows = await this.prisma.adapter.findMany({ where: { id: { in: [...ids] } }, select: adapterFields });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
   }
 }

@@ -8,20 +8,22 @@ import { adapterTypeDefs } from "./schema/adapters.js";
 import { teamTypeDefs } from "./schema/teams.js";
 import { usageTypeDefs } from "./schema/usage.js";
 import { poolTypeDefs } from "./schema/pool.js";
+import { poolMapTypeDefs } from "./schema/pool-map.js";
 import { DateTime } from "./resolvers/scalars.js";
 import { identityResolvers } from "./resolvers/identity.js";
 import { adapterResolvers } from "./resolvers/adapters.js";
 import { teamResolvers } from "./resolvers/teams.js";
 import { usageResolvers } from "./resolvers/usage.js";
 import { poolResolvers } from "./resolvers/pool.js";
+import { poolMapResolvers } from "./resolvers/pool-map.js";
 import { version } from "../version.js";
 
-export const typeDefs = [baseTypeDefs, identityTypeDefs, adapterTypeDefs, teamTypeDefs, usageTypeDefs, poolTypeDefs];
+export const typeDefs = [baseTypeDefs, identityTypeDefs, adapterTypeDefs, teamTypeDefs, usageTypeDefs, poolTypeDefs, poolMapTypeDefs];
 
 export function buildSchema(): GraphQLSchema {
   return makeExecutableSchema({
     typeDefs,
-    resolvers: [{ DateTime, Query: { version: () => version } }, identityResolvers, adapterResolvers, teamResolvers, usageResolvers, poolResolvers],
+    resolvers: [{ DateTime, Query: { version: () => version } }, identityResolvers, adapterResolvers, teamResolvers, usageResolvers, poolResolvers, poolMapResolvers],
   });
 }
 

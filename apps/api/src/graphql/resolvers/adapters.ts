@@ -14,13 +14,23 @@ const listArgs = z.object({
   search: z.string().max(200).nullish(),
   teamId: uuid.nullish(),
   includePublic: z.boolean().nullish(),
+  orderBy: z.enum(["NAME_ASC", "NAME_DESC", "UPDATED_DESC", "UPDATED_ASC", "CREATED_DESC", "CREATED_ASC"]).default("NAME_ASC"),
 });
+
+const orders = {
+  NAME_ASC: { field: "name", direction: "asc" },
+  NAME_DESC: { field: "name", direction: "desc" },
+  UPDATED_DESC: { field: "updatedAt", direction: "desc" },
+  UPDATED_ASC: { field: "updatedAt", direction: "asc" },
+  CREATED_DESC: { field: "createdAt", direction: "desc" },
+  CREATED_ASC: { field: "createdAt", direction: "asc" },
+} as const;
 
 export const adapterResolvers = {
   Query: {
     adapters: async (_: unknown, args: unknown, ctx: Context) => {
       const principal = requirePrincipal(ctx.principal);
-      const { first, after, search, includePublic, teamId: requested } = parseArgs(listArgs, args);
+      const { first, after, search, includePublic, orderBy, teamId: requested } = parseArgs(listArgs, args);
       const teamId = requested ?? activeTeamId(principal, ctx.requestedTeamId);
       if (!teamId) throw new QuiverError("NOT_FOUND", "You belong to no team yet.");
       if (!uuid.safeParse(teamId).success) throw new QuiverError("NOT_FOUND", "No such team.");
@@ -28,6 +38,7 @@ export const adapterResolvers = {
       const page = await ctx.services.adapters.list({
         teamId,
         includePublic: includePublic ?? false,
+        order: orders[orderBy],
         first,
         ...(after ? { after } : {}),
         ...(search ? { search } : {}),

@@ -47,6 +47,15 @@ export const adapterTypeDefs = /* GraphQL */ `
     updatedAt: DateTime!
   }
 
+  enum AdapterOrder {
+    NAME_ASC
+    NAME_DESC
+    UPDATED_DESC
+    UPDATED_ASC
+    CREATED_DESC
+    CREATED_ASC
+  }
+
   type AdapterEdge {
     cursor: String!
     node: Adapter!
@@ -60,10 +69,17 @@ export const adapterTypeDefs = /* GraphQL */ `
 
   extend type Query {
     """
-    Adapters of a team (the caller's active team unless teamId is given), sorted by name;
+    Adapters of a team (the caller's active team unless teamId is given), sorted by orderBy;
     with includePublic, also every team's PUBLIC adapters. first: 1-100.
     """
-    adapters(first: Int = 25, after: String, search: String, teamId: ID, includePublic: Boolean = false): AdapterConnection!
+    adapters(
+      first: Int = 25
+      after: String
+      search: String
+      teamId: ID
+      includePublic: Boolean = false
+      orderBy: AdapterOrder = NAME_ASC
+    ): AdapterConnection!
     "An adapter the caller may see (its team's, or a PUBLIC one); null otherwise."
     adapter(id: ID!): Adapter
   }
