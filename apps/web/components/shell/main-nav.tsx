@@ -1,11 +1,12 @@
 "use client";
-// The dashboard's sections. Every role may read them (adapter.read is a VIEWER action); each
-// page then shows only the controls the role allows.
+// The dashboard's sections. Every role may read them (adapter.read and member.read are
+// VIEWER actions); each page then shows only the controls the role allows.
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 
 const sections = [
   { href: "/adapters", label: "Adapters" },
+  { href: "/team", label: "Team" },
 ] as const;
 
 export function MainNav() {
