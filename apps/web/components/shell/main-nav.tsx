@@ -1,12 +1,13 @@
 "use client";
-// The dashboard's sections. Every role may read them (adapter.read and member.read are
-// VIEWER actions); each page then shows only the controls the role allows.
+// The dashboard's sections. Every role may read all three (adapter.read, member.read and
+// usage.read are VIEWER actions); each page then shows only the controls the role allows.
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 
 const sections = [
   { href: "/adapters", label: "Adapters" },
   { href: "/team", label: "Team" },
+  { href: "/usage", label: "Usage" },
 ] as const;
 
 export function MainNav() {
