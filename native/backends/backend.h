@@ -104,10 +104,13 @@ class Backend {
   // Bytes/s of reading `bytes` of memory `repeats` times with all threads (bench).
   virtual Status measure_bandwidth(int64_t bytes, int repeats, double* gbps) = 0;
   virtual int threads() const { return 1; }
+  // Which kernel set runs (the fast CPU path picks one at run time).
+  virtual const char* kernels() const { return name(); }
 };
 
 std::unique_ptr<Backend> backend_cpu_reference();
-std::unique_ptr<Backend> backend_cpu_fast(int threads);
+// generic: portable kernels even where AVX2+FMA would run.
+std::unique_ptr<Backend> backend_cpu_fast(int threads, bool generic);
 // nullptr with a reason when CUDA is not compiled in or no GPU answers.
 std::unique_ptr<Backend> backend_cuda(std::string* why_not);
 bool backend_cuda_compiled();

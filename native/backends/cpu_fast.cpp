@@ -27,12 +27,13 @@ constexpr int kShrinkRows = 16;
 
 class CpuFastBackend : public CpuReferenceBackend {
  public:
-  explicit CpuFastBackend(int threads)
+  CpuFastBackend(int threads, bool generic)
       : pool_(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())),
-        k_(cpu_kernels(std::getenv("QUIVER_CPU_ISA"))) {}
+        k_(cpu_kernels(generic ? "generic" : std::getenv("QUIVER_CPU_ISA"))) {}
 
   const char* name() const override { return "cpu"; }
   int threads() const override { return pool_.size(); }
+  const char* kernels() const override { return k_.isa; }
 
   // B is stored transposed, (rank, out), so the expand kernel reads it along the outputs.
   Status lora_upload(const float* A, const float* B, int rank, int in, int out, const float** dA, const float** dB,
@@ -230,7 +231,9 @@ class CpuFastBackend : public CpuReferenceBackend {
   std::vector<std::pair<int, int>> shrink_tasks_;
 };
 
-std::unique_ptr<Backend> backend_cpu_fast(int threads) { return std::unique_ptr<Backend>(new CpuFastBackend(threads)); }
+std::unique_ptr<Backend> backend_cpu_fast(int threads, bool generic) {
+  return std::unique_ptr<Backend>(new CpuFastBackend(threads, generic));
+}
 std::unique_ptr<Backend> backend_cpu_reference() { return std::unique_ptr<Backend>(new CpuReferenceBackend()); }
 
 }  // namespace quiver

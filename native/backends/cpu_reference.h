@@ -9,6 +9,7 @@ namespace quiver {
 class CpuReferenceBackend : public Backend {
  public:
   const char* name() const override { return "cpu-reference"; }
+  const char* kernels() const override { return "reference"; }
   bool host_memory() const override { return true; }
 
   Status alloc(size_t n, float** out) override;

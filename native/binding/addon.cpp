@@ -209,6 +209,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("numParameters", (double)i.num_parameters);
     o.Set("weightBytes", (double)i.weight_bytes);
     o.Set("device", i.device);
+    o.Set("kernels", i.kernels);
     o.Set("deviceNote", i.device_note);
     o.Set("threads", i.threads);
     o.Set("adapterSlots", i.adapter_slots);
@@ -507,7 +508,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 
 Napi::FunctionReference* g_ctor = nullptr;
 
-// open({ modelDir, device, threads, adapterSlots, maxRank, maxAdapterBytes, maxContext })
+// open({ modelDir, device, threads, adapterSlots, maxRank, maxAdapterBytes, maxContext, cpuGeneric })
 //   -> Promise<NativeEngine>
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -530,6 +531,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   opts.max_rank = (int32_t)num("maxRank");
   opts.max_adapter_bytes = num("maxAdapterBytes");
   opts.max_context = (int32_t)num("maxContext");
+  opts.cpu_generic = o.Get("cpuGeneric").ToBoolean().Value() ? 1 : 0;
   Napi::Object obj = g_ctor->New({});
   return NativeEngine::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value());
 }

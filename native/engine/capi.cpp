@@ -78,6 +78,7 @@ quiver_status quiver_engine_init(const quiver_engine_options* o, quiver_engine**
     if (o->max_rank > 0) eo.limits.max_rank = o->max_rank;
     if (o->max_adapter_bytes > 0) eo.limits.max_bytes = o->max_adapter_bytes;
     eo.max_context = o->max_context;
+    eo.cpu_generic = o->cpu_generic != 0;
     if (o->threads < 0 || o->adapter_slots < 0 || o->max_context < 0 || o->adapter_slots > 4096)
       return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT, "threads, adapter_slots (at most 4096) and max_context must be >= 0");
     quiver_engine* e = new quiver_engine();

@@ -28,7 +28,7 @@ Status Engine::init(const EngineOptions& o) {
   std::string why;
   switch (o.device) {
     case QUIVER_DEVICE_CPU_REFERENCE: be_ = backend_cpu_reference(); break;
-    case QUIVER_DEVICE_CPU: be_ = backend_cpu_fast(o.threads); break;
+    case QUIVER_DEVICE_CPU: be_ = backend_cpu_fast(o.threads, o.cpu_generic); break;
     case QUIVER_DEVICE_CUDA:
       be_ = backend_cuda(&why);
       if (!be_) return Error(QUIVER_ERR_DEVICE, "device cuda requested but %s", why.c_str());
@@ -37,7 +37,7 @@ Status Engine::init(const EngineOptions& o) {
       be_ = backend_cuda(&why);
       if (!be_) {
         device_note_ = "CUDA unavailable (" + why + "); running on the CPU";
-        be_ = backend_cpu_fast(o.threads);
+        be_ = backend_cpu_fast(o.threads, o.cpu_generic);
       }
   }
 
@@ -93,6 +93,7 @@ void Engine::info(quiver_engine_info* out) const {
   out->num_parameters = host_.num_parameters;
   out->weight_bytes = weight_bytes_;
   std::snprintf(out->device, sizeof out->device, "%s", be_->name());
+  std::snprintf(out->kernels, sizeof out->kernels, "%s", be_->kernels());
   std::snprintf(out->device_note, sizeof out->device_note, "%s", device_note_.c_str());
   out->threads = be_->threads();
   out->adapter_slots = (int32_t)slots_.size();

@@ -61,6 +61,7 @@ struct EngineOptions {
   int adapter_slots = 16;
   AdapterLimits limits;
   int max_context = 0;
+  bool cpu_generic = false;
 };
 
 class Engine {

@@ -80,6 +80,8 @@ typedef struct quiver_engine_options {
   int32_t max_rank;        /* adapter rank limit; 0 = 64 */
   int64_t max_adapter_bytes; /* adapter size limit (as f32); 0 = 1 GiB */
   int32_t max_context;     /* 0 = config max_position_embeddings */
+  int32_t cpu_generic;     /* 1: the fast CPU path uses its portable kernels even where AVX2
+                              runs (also QUIVER_CPU_ISA=generic) */
 } quiver_engine_options;
 
 typedef struct quiver_engine_info {
@@ -92,6 +94,7 @@ typedef struct quiver_engine_info {
   int64_t num_parameters;
   int64_t weight_bytes;        /* bytes the backend reads for the weights of one step */
   char device[32];             /* "cpu", "cpu-reference" or "cuda" */
+  char kernels[32];            /* the kernel set: "avx2", "generic", "reference", "cuda" */
   char device_note[256];       /* why AUTO chose what it chose, e.g. the CUDA fallback */
   int32_t threads;
   int32_t adapter_slots;

@@ -83,6 +83,8 @@ export type Ratios = Record<keyof typeof TARGETS, number>;
 export interface BenchReport {
   preset: string;
   device: string;
+  /** The kernel set that ran: "avx2" or "generic" (CPU), "cuda", "reference". */
+  kernels: string;
   threads: number;
   model: { parameters: number; layers: number; dim: number; hidden: number; vocab: number; weightBytes: number; dtype: string };
   adapters: { count: number; ranks: number[]; modules: readonly string[]; bytes: number };
@@ -139,7 +141,7 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
     for (const d of adapterDirs) ids.push(await engine.loadAdapter(d));
     const adapterBytes = await Promise.all(ids.map(async (id) => (await engine.adapterInfo(id)).bytes));
     const info = engine.info;
-    log(`device ${info.device} (${info.threads} threads)${info.deviceNote ? `: ${info.deviceNote}` : ""}; measuring memory bandwidth`);
+    log(`device ${info.device}, ${info.kernels} kernels (${info.threads} threads)${info.deviceNote ? `: ${info.deviceNote}` : ""}; measuring memory bandwidth`);
     const bandwidth = await engine.measureBandwidth(preset.bandwidthBytes, preset.bandwidthRepeats);
     log(`memory bandwidth ${bandwidth.toFixed(1)} GB/s`);
 
@@ -222,6 +224,7 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
     return {
       preset: preset.name,
       device: info.device,
+      kernels: info.kernels,
       threads: info.threads,
       model: { parameters: info.numParameters, layers: info.numLayers, dim: info.hiddenSize, hidden: info.intermediateSize, vocab: info.vocabSize, weightBytes: info.weightBytes, dtype: spec.dtype },
       adapters: { count: ids.length, ranks: preset.ranks, modules: PROJECTIONS, bytes: adapterBytes.reduce((a, b) => a + b, 0) },

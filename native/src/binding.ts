@@ -22,6 +22,8 @@ export interface NativeInfo {
   numParameters: number;
   weightBytes: number;
   device: string;
+  /** The kernel set: "avx2" or "generic" (fast CPU path), "reference", "cuda". */
+  kernels: string;
   deviceNote: string;
   threads: number;
   adapterSlots: number;
@@ -87,6 +89,7 @@ export interface NativeOpenOptions {
   maxRank: number;
   maxAdapterBytes: number;
   maxContext: number;
+  cpuGeneric: boolean;
 }
 
 export interface NativeBinding {

@@ -31,6 +31,8 @@ export interface EngineOptions {
   maxAdapterBytes?: number;
   /** Context length (default: the model's max_position_embeddings). */
   maxContext?: number;
+  /** The fast CPU path's portable kernels even where AVX2 runs (tests; QUIVER_CPU_ISA=generic too). */
+  cpuGeneric?: boolean;
 }
 
 export type ModelInfo = NativeInfo;
@@ -119,6 +121,7 @@ export class Engine {
         maxRank: int(options.maxRank, "maxRank", 0, 65536),
         maxAdapterBytes: int(options.maxAdapterBytes, "maxAdapterBytes", 0),
         maxContext: int(options.maxContext, "maxContext", 0),
+        cpuGeneric: options.cpuGeneric ?? false,
       });
       return new Engine(native, dir, tokenizer);
     } catch (err) {

@@ -108,3 +108,17 @@ for (const device of BACKENDS) describeOn(device)(`batch invariance on ${device}
     await engine.close();
   });
 });
+
+describe("the portable CPU kernels against the reference", () => {
+  test("mixture and fusion with Zipf adapters, mixed prefill and decode", async () => {
+    const engine = await Engine.open(modelDir, { device: "cpu", cpuGeneric: true });
+    expect(engine.info.kernels).toBe("generic");
+    const pool: Pool = { ids: [], refs };
+    for (let i = 0; i < POOL.length; i++) pool.ids.push(await engine.loadAdapter(path.join(root, `adapter-${i}`)));
+    for (const strategy of ["mixture", "fusion"] as Strategy[]) {
+      const r = await runScenario(engine, model, pool, samplesFor(strategy, drawMappings("zipf", 5, 3, POOL.length, 12), [0.5, 0.3, 0.2]), { seed: 6 });
+      expect(r.failures).toEqual([]);
+    }
+    await engine.close();
+  });
+});

@@ -35,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   const lines = [
     `engine benchmark, preset ${report.preset}: ${(report.model.parameters / 1e6).toFixed(1)}M parameters (${report.model.dtype}), ` +
       `${report.adapters.count} adapters of rank ${report.adapters.ranks.join("/")} on ${report.adapters.modules.length} projections; ` +
-      `${report.device}, ${report.threads} threads; memory bandwidth ${report.memoryBandwidthGBs.toFixed(1)} GB/s`,
+      `${report.device} (${report.kernels} kernels), ${report.threads} threads; memory bandwidth ${report.memoryBandwidthGBs.toFixed(1)} GB/s`,
     "",
     `${"mode".padEnd(11)}${"batch".padStart(6)}${"tokens/s".padStart(11)}${"ms/step".padStart(10)}${"adapters".padStart(10)}${"GB/s".padStart(8)}${"of peak".padStart(9)}`,
     ...report.rows.map(
