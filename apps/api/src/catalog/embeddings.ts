@@ -160,8 +160,18 @@ export class EmbeddingStore {
       },
       { timeout: 3_600_000, maxWait: 60_000 },
     );
-    await this.prisma.$executeRaw`ANALYZE "AdapterEmbedding"`;
+    await this.analyze();
     return result;
+  }
+
+  /**
+   * Refreshes planner statistics for the tables retrieval joins. Without them (PGlite has
+   * no autovacuum) the planner misjudges how many adapters a scope keeps and may skip the
+   * HNSW index; run after bulk changes (re-embedding jobs, pool loads).
+   */
+  async analyze(): Promise<void> {
+    await this.prisma.$executeRaw`ANALYZE "Adapter"`;
+    await this.prisma.$executeRaw`ANALYZE "AdapterEmbedding"`;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -244,9 +254,8 @@ export class EmbeddingStore {
       if (options.exact) {
         await tx.$executeRaw`SELECT set_config('enable_indexscan', 'off', true)`;
       } else {
-        await tx.$executeRaw`SELECT set_config('hnsw.ef_search', ${String(ef)}, true)`;
-        // Keep scanning past filtered-out rows until k pass the filters (pgvector >= 0.8).
-        await tx.$executeRaw`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)`;
+        // iterative_scan: keep scanning past filtered-out rows until k pass (pgvector >= 0.8).
+        await tx.$executeRaw`SELECT set_config('hnsw.ef_search', ${String(ef)}, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`;
       }
       return run(tx);
     });
@@ -359,6 +368,7 @@ export class EmbeddingStore {
     const adapterIds = new Map(rows.map((r) => [r.name, r.id]));
     const samples = args.adapters.flatMap((a) => (a.samples ?? []).map((text, position) => ({ adapterId: adapterIds.get(a.name)!, position, text })));
     for (let i = 0; i < samples.length; i += 5000) await this.prisma.adapterSample.createMany({ data: samples.slice(i, i + 5000) });
+    await this.analyze();
     return { teamId: team.id, baseModelId: model.id, adapterIds };
   }
 

@@ -42,6 +42,10 @@ export const commands: Record<string, CommandEntry> = {
     summary: "retrieval accuracy on the LoraRetriever benchmark: eval retrieval --data DIR [--json] [--with-distractors]",
     load: () => import("./commands/eval-retrieval.js"),
   },
+  "bench retrieval-scale": {
+    summary: "HNSW recall@10 vs exact search and latency, 100k synthetic adapters (--json, --database-url URL)",
+    load: () => import("./commands/bench-retrieval-scale.js"),
+  },
   "bench engine": {
     summary: "engine throughput: base, mixture, fusion, selection, sequential, dense (--json, --preset tiny)",
     load: () => import("./commands/bench-engine.js"),

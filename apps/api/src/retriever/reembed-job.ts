@@ -72,6 +72,7 @@ export async function reembedPool(store: EmbeddingStore, encoder: SentenceEncode
       options.onProgress?.({ jobId: job.id, done, total });
     }
     if (!outcome.interrupted) {
+      await store.analyze();
       await store.finishJob(job.id, "DONE");
       if (options.activate ?? true) await store.activateEncoder(encoder.identity);
     }
