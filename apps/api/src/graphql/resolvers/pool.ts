@@ -30,6 +30,13 @@ async function writable(ctx: Context, id: string, action: "adapter.write" | "ada
   return v;
 }
 
+/** The adapter after a change; NOT_FOUND if a concurrent request deleted it meanwhile. */
+async function reread(ctx: Context, id: string): Promise<AdapterRecord> {
+  const a = await ctx.services.adapters.get(id);
+  if (!a) throw new QuiverError("NOT_FOUND", "No such adapter (it was deleted).");
+  return a;
+}
+
 export const poolResolvers = {
   Adapter: {
     samples: (a: AdapterRecord, _: unknown, ctx: Context) => ctx.services.pool.samples(a.id),
@@ -52,23 +59,23 @@ export const poolResolvers = {
       );
       const { principal, adapter } = await writable(ctx, id, "adapter.write");
       await ctx.services.pool.update(adapter, { ...(changes.description != null ? { description: changes.description } : {}), ...(changes.visibility ? { visibility: changes.visibility } : {}) }, actorOf(principal));
-      return ctx.services.adapters.get(id);
+      return reread(ctx, id);
     },
     setAdapterSamples: async (_: unknown, args: unknown, ctx: Context) => {
       const { id, samples } = parseArgs(z.object({ id: z.string(), samples: z.array(z.string()) }), args);
       const { principal, adapter } = await writable(ctx, id, "adapter.write");
       await ctx.services.pool.setSamples(adapter, samples, actorOf(principal));
-      return ctx.services.adapters.get(id);
+      return reread(ctx, id);
     },
     disableAdapter: async (_: unknown, args: { id: string }, ctx: Context) => {
       const { principal, adapter } = await writable(ctx, args.id, "adapter.write");
       await ctx.services.pool.setEnabled(adapter, false, actorOf(principal));
-      return ctx.services.adapters.get(args.id);
+      return reread(ctx, args.id);
     },
     enableAdapter: async (_: unknown, args: { id: string }, ctx: Context) => {
       const { principal, adapter } = await writable(ctx, args.id, "adapter.write");
       await ctx.services.pool.setEnabled(adapter, true, actorOf(principal));
-      return ctx.services.adapters.get(args.id);
+      return reread(ctx, args.id);
     },
     deleteAdapter: async (_: unknown, args: { id: string }, ctx: Context) => {
       const { principal, adapter } = await writable(ctx, args.id, "adapter.delete");
