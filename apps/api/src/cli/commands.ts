@@ -46,6 +46,10 @@ export const commands: Record<string, CommandEntry> = {
     summary: "HNSW recall@10 vs exact search and latency, 100k synthetic adapters (--json, --database-url URL)",
     load: () => import("./commands/bench-retrieval-scale.js"),
   },
+  "bench retrieval-encode": {
+    summary: "query encoding latency of the default encoder, TF.js reference vs onnxruntime (--data DIR, --json)",
+    load: () => import("./commands/bench-retrieval-encode.js"),
+  },
   "bench engine": {
     summary: "engine throughput: base, mixture, fusion, selection, sequential, dense (--json, --preset tiny)",
     load: () => import("./commands/bench-engine.js"),
