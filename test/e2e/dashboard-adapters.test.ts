@@ -1,7 +1,8 @@
 // The adapter pool page in Chromium against a real `quiver serve` on PostgreSQL, with a pool
 // of 500 adapters written through the catalog's Prisma client (plus 20 public ones of another
-// team): it renders in under a second (measured in the page), pages by cursor, searches, shows
-// status, visibility, rank, modules and size, and includes public adapters on request.
+// team): it renders in under a second (measured in the page), pages by cursor, sorts and
+// searches on the API, shows status, visibility, rank, modules and size, and includes public
+// adapters on request.
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -50,6 +51,8 @@ describeSeeded("dashboard: adapter pool with 500 adapters", () => {
   let browser: Browser;
   let page: Page;
   let names: string[];
+  /** The team's adapter names from the most recently updated to the least. */
+  let byUpdate: string[];
   const consoleErrors: string[] = [];
 
   async function seedPool(teamId: string, otherTeamId: string): Promise<void> {
@@ -57,7 +60,18 @@ describeSeeded("dashboard: adapter pool with 500 adapters", () => {
     const model = await p.baseModel.create({
       data: { name: "pool-test-model", architecture: "LlamaForCausalLM", config: {}, hiddenSize: 8, numLayers: 1, vocabSize: 8, contextLength: 8, dtype: "f32", storageUri: "file:///m", contentHash: "0" },
     });
-    const adapters: { id: string; teamId: string; name: string; description: string; visibility: "PUBLIC" | "PRIVATE"; status: "ACTIVE" | "PENDING" | "FAILED" | "DISABLED"; statusReason: string | null; baseModelId: string }[] = [];
+    const adapters: {
+      id: string;
+      teamId: string;
+      name: string;
+      description: string;
+      visibility: "PUBLIC" | "PRIVATE";
+      status: "ACTIVE" | "PENDING" | "FAILED" | "DISABLED";
+      statusReason: string | null;
+      baseModelId: string;
+      updatedAt: Date;
+    }[] = [];
+    const t0 = Date.UTC(2026, 0, 1);
     for (let i = 0; i < POOL; i++) {
       const status = i % 50 === 3 ? "FAILED" : i % 50 === 7 ? "PENDING" : i % 50 === 11 ? "DISABLED" : "ACTIVE";
       adapters.push({
@@ -69,10 +83,12 @@ describeSeeded("dashboard: adapter pool with 500 adapters", () => {
         status,
         statusReason: status === "FAILED" ? "adapter_config.json: target module w_proj is not in the base model" : status === "DISABLED" ? "disabled by an admin" : null,
         baseModelId: model.id,
+        // Updated in an order unrelated to the names: i * 7 mod POOL minutes after t0.
+        updatedAt: new Date(t0 + ((i * 7) % POOL) * 60_000),
       });
     }
     for (let i = 0; i < PUBLIC_ELSEWHERE; i++) {
-      adapters.push({ id: randomUUID(), teamId: otherTeamId, name: `shared-${String(i).padStart(2, "0")}`, description: "Published by another team.", visibility: "PUBLIC", status: "ACTIVE", statusReason: null, baseModelId: model.id });
+      adapters.push({ id: randomUUID(), teamId: otherTeamId, name: `shared-${String(i).padStart(2, "0")}`, description: "Published by another team.", visibility: "PUBLIC", status: "ACTIVE", statusReason: null, baseModelId: model.id, updatedAt: new Date(t0) });
     }
     await p.adapter.createMany({ data: adapters });
     await p.adapterVersion.createMany({
@@ -92,8 +108,9 @@ describeSeeded("dashboard: adapter pool with 500 adapters", () => {
         })),
     });
     await p.$executeRaw`UPDATE "Adapter" a SET "currentVersionId" = v.id FROM "AdapterVersion" v WHERE v."adapterId" = a.id AND a.status <> 'FAILED'`;
-    names = adapters.filter((a) => a.teamId === teamId).map((a) => a.name);
-    names.sort(); // the test cluster uses the C collation, as JavaScript's default sort does
+    const own = adapters.filter((a) => a.teamId === teamId);
+    names = own.map((a) => a.name).sort(); // the test cluster uses the C collation, as JavaScript's default sort does
+    byUpdate = [...own].sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime()).map((a) => a.name);
   }
 
   beforeAll(async () => {
@@ -164,11 +181,30 @@ describeSeeded("dashboard: adapter pool with 500 adapters", () => {
     await expect(firstNames(25)).resolves.toEqual(names.slice(25, 50));
     await pager.getByRole("button", { name: "← Previous" }).click();
     await waitUntil("page 1 shows again", async () => (await firstNames(1))[0] === names[0]);
-    await page.getByLabel("Per page").selectOption("100");
+    await page.getByLabel("Per page", { exact: true }).selectOption("100");
     await waitUntil("100 rows show", async () => (await page.getByTestId("adapter-row").count()) === 100);
     await expect(page.getByTestId("pager-status").textContent()).resolves.toBe(`Page 1 of 5 · 1–100 of ${POOL}`);
-    await page.getByLabel("Per page").selectOption("25");
+    await page.getByLabel("Per page", { exact: true }).selectOption("25");
     await waitUntil("25 rows show", async () => (await page.getByTestId("adapter-row").count()) === 25);
+  }, 30_000);
+
+  test("sorting is done by the API: name descending across pages, then by last update from a column header", async () => {
+    await page.getByLabel("Sort", { exact: true }).selectOption("NAME_DESC");
+    const reversed = [...names].reverse();
+    await waitUntil("the order applies", async () => (await firstNames(1))[0] === reversed[0]);
+    await expect(page.locator("th[aria-sort=descending]").textContent()).resolves.toContain("Name");
+    await page.getByRole("navigation", { name: "Adapter pages" }).getByRole("button", { name: "Next →" }).click();
+    await waitUntil("page 2 in this order shows", async () => (await firstNames(1))[0] === reversed[25]);
+    await expect(firstNames(25)).resolves.toEqual(reversed.slice(25, 50));
+
+    await page.getByRole("columnheader", { name: /Updated/ }).getByRole("button").click();
+    await waitUntil("the update order applies from the first page", async () => (await firstNames(1))[0] === byUpdate[0]);
+    await expect(page.getByTestId("pager-status").textContent()).resolves.toBe(`Page 1 of 20 · 1–25 of ${POOL}`);
+    await expect(firstNames(25)).resolves.toEqual(byUpdate.slice(0, 25));
+    await expect(page.getByRole("columnheader", { name: /Updated/ }).getAttribute("aria-sort")).resolves.toBe("descending");
+    await expect(page.getByLabel("Sort", { exact: true }).inputValue()).resolves.toBe("UPDATED_DESC");
+    await page.getByLabel("Sort", { exact: true }).selectOption("NAME_ASC");
+    await waitUntil("name order again", async () => (await firstNames(1))[0] === names[0]);
   }, 30_000);
 
   test("including public adapters adds other teams' public ones, labelled with their team", async () => {

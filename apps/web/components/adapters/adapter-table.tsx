@@ -1,16 +1,18 @@
 "use client";
-// The adapter pool: the team's adapters (and, on request, every team's public ones), searched
-// and paged by cursor on the API, sorted by name (the only order the API offers so far).
+// The adapter pool: the team's adapters (and, on request, every team's public ones), searched,
+// sorted and paged by cursor on the API (a cursor belongs to one order, so changing the order
+// starts again at the first page).
 import { useEffect, useState } from "react";
 import { useQuery } from "@/components/api/use-query";
 import { useTeam } from "@/components/shell/team-context";
 import { Pager } from "@/components/ui/pager";
 import { EmptyState, ErrorState, LoadingState } from "@/components/ui/states";
+import { adapterOrders, SortHeader, type AdapterOrder } from "./adapter-order";
 import { AdapterRow, type AdapterView } from "./adapter-row";
 
 const ADAPTERS = /* GraphQL */ `
-  query Adapters($first: Int!, $after: String, $search: String, $includePublic: Boolean!) {
-    adapters(first: $first, after: $after, search: $search, includePublic: $includePublic) {
+  query Adapters($first: Int!, $after: String, $search: String, $includePublic: Boolean!, $orderBy: AdapterOrder!) {
+    adapters(first: $first, after: $after, search: $search, includePublic: $includePublic, orderBy: $orderBy) {
       totalCount
       pageInfo { hasNextPage endCursor }
       edges {
@@ -35,9 +37,10 @@ export function AdapterTable() {
   const [search, setSearch] = useState("");
   const [includePublic, setIncludePublic] = useState(false);
   const [pageSize, setPageSize] = useState(PAGE_SIZES[0]!);
+  const [orderBy, setOrderBy] = useState<AdapterOrder>("NAME_ASC");
   // cursors[i] is the `after` that reaches page i; going back pops the stack. They belong to
-  // one question (search, filter, page size, team): a new question starts at the first page.
-  const question = JSON.stringify([search, includePublic, pageSize, team.id]);
+  // one question (search, filter, order, page size, team): a new one starts at the first page.
+  const question = JSON.stringify([search, includePublic, orderBy, pageSize, team.id]);
   const [paging, setPaging] = useState<{ question: string; cursors: (string | null)[] }>({ question, cursors: [null] });
   const cursors = paging.question === question ? paging.cursors : [null];
   const setCursors = (next: (string | null)[]) => setPaging({ question, cursors: next });
@@ -48,7 +51,7 @@ export function AdapterTable() {
     return () => clearTimeout(t);
   }, [searchInput]);
 
-  const q = useQuery<AdaptersResult>(ADAPTERS, { first: pageSize, after: cursors[page], search: search || null, includePublic });
+  const q = useQuery<AdaptersResult>(ADAPTERS, { first: pageSize, after: cursors[page], search: search || null, includePublic, orderBy });
   const conn = q.data?.adapters;
   const rows = conn?.edges.map((e) => e.node) ?? [];
 
@@ -56,6 +59,16 @@ export function AdapterTable() {
     <section>
       <div className="toolbar">
         <input type="search" placeholder="Search by name or description" aria-label="Search adapters" value={searchInput} onChange={(e) => setSearchInput(e.target.value)} />
+        <span className="inline">
+          <label htmlFor="adapter-order">Sort</label>
+          <select id="adapter-order" value={orderBy} onChange={(e) => setOrderBy(e.target.value as AdapterOrder)}>
+            {adapterOrders.map((o) => (
+              <option key={o.value} value={o.value}>
+                {o.label}
+              </option>
+            ))}
+          </select>
+        </span>
         <label className="checkbox">
           <input type="checkbox" checked={includePublic} onChange={(e) => setIncludePublic(e.target.checked)} /> Include public adapters
         </label>
@@ -75,19 +88,17 @@ export function AdapterTable() {
         <>
           <div className={`table-wrap${q.loading ? " stale" : ""}`} aria-busy={q.loading}>
             <table className="cards-on-phone adapters">
-              <caption className="visually-hidden">Adapters, sorted by name</caption>
+              <caption className="visually-hidden">Adapters, sorted by {adapterOrders.find((o) => o.value === orderBy)!.label.toLowerCase()}</caption>
               <thead>
                 <tr>
-                  <th scope="col" aria-sort="ascending">
-                    Name ↑
-                  </th>
+                  <SortHeader label="Name" orders={["NAME_ASC", "NAME_DESC"]} current={orderBy} onSort={setOrderBy} />
                   <th scope="col">Status</th>
                   <th scope="col">Visibility</th>
                   <th scope="col" className="num">Version</th>
                   <th scope="col" className="num">Rank</th>
                   <th scope="col">Target modules</th>
                   <th scope="col" className="num">Size</th>
-                  <th scope="col">Updated</th>
+                  <SortHeader label="Updated" orders={["UPDATED_DESC", "UPDATED_ASC"]} current={orderBy} onSort={setOrderBy} />
                 </tr>
               </thead>
               <tbody>
@@ -109,14 +120,14 @@ export function AdapterTable() {
               onPrevious={() => setCursors(cursors.slice(0, -1))}
               onNext={() => conn.pageInfo.endCursor && setCursors([...cursors, conn.pageInfo.endCursor])}
             />
-            <label className="inline">
-              Per page{" "}
-              <select value={pageSize} onChange={(e) => setPageSize(Number(e.target.value))}>
+            <span className="inline">
+              <label htmlFor="adapter-page-size">Per page</label>
+              <select id="adapter-page-size" value={pageSize} onChange={(e) => setPageSize(Number(e.target.value))}>
                 {PAGE_SIZES.map((n) => (
                   <option key={n}>{n}</option>
                 ))}
               </select>
-            </label>
+            </span>
           </div>
         </>
       )}
