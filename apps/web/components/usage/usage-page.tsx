@@ -15,8 +15,13 @@ import { UsageTotals } from "./usage-totals";
 
 const DAY = 86_400_000;
 
+/** The page for the active team; switching teams starts again from the default filters. */
 export function UsagePage() {
   const { team } = useTeam();
+  return <TeamUsage key={team.id} teamName={team.name} />;
+}
+
+function TeamUsage({ teamName }: { teamName: string }) {
   const [now, setNow] = useState(() => Date.now());
   const [values, setValues] = useState<UsageFilterValues>(() => ({
     preset: "24h",
@@ -92,7 +97,7 @@ export function UsagePage() {
         <h1>Usage</h1>
         {report && (
           <span className="muted" data-testid="usage-range">
-            {team.name} · {rangeLabel(report.from, report.to, report.groupBy)}
+            {teamName} · {rangeLabel(report.from, report.to, report.groupBy)}
           </span>
         )}
       </div>

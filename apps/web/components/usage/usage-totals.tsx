@@ -1,14 +1,24 @@
 // The range's figures at a glance: volume, errors and the latency percentiles.
+import type { ReactNode } from "react";
 import { formatCompact, formatCount, formatMs } from "@/components/ui/format";
 import type { UsageStats } from "./usage-query";
 
-function Stat({ label, value, detail, testId }: { label: string; value: string; detail?: string; testId: string }) {
+function Stat({ label, value, detail, testId }: { label: string; value: string; detail?: ReactNode; testId: string }) {
   return (
     <div className="stat">
       <dt>{label}</dt>
       <dd data-testid={testId}>{value}</dd>
       {detail && <dd className="muted small">{detail}</dd>}
     </div>
+  );
+}
+
+/** "p95 … · p99 …", breaking only between the two. */
+function Tail({ p95, p99 }: { p95: number | null; p99: number | null }) {
+  return (
+    <>
+      <span className="nowrap">p95 {formatMs(p95)}</span> · <span className="nowrap">p99 {formatMs(p99)}</span>
+    </>
   );
 }
 
@@ -23,13 +33,13 @@ export function UsageTotals({ totals }: { totals: UsageStats }) {
       <Stat
         label="Time to first token"
         value={`p50 ${formatMs(totals.ttftP50Ms)}`}
-        detail={`p95 ${formatMs(totals.ttftP95Ms)} · p99 ${formatMs(totals.ttftP99Ms)}`}
+        detail={<Tail p95={totals.ttftP95Ms} p99={totals.ttftP99Ms} />}
         testId="usage-total-ttft"
       />
       <Stat
         label="Latency"
         value={`p50 ${formatMs(totals.latencyP50Ms)}`}
-        detail={`p95 ${formatMs(totals.latencyP95Ms)} · p99 ${formatMs(totals.latencyP99Ms)}`}
+        detail={<Tail p95={totals.latencyP95Ms} p99={totals.latencyP99Ms} />}
         testId="usage-total-latency"
       />
     </dl>
