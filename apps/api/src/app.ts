@@ -10,6 +10,14 @@ import { ModelHost } from "./model-host.js";
 import { ModelStore } from "./catalog/models.js";
 import { EmbeddingStore } from "./catalog/embeddings.js";
 import { openEmbedder, type AdapterEmbedder } from "./retrieval-host.js";
+import { Registry } from "./observability/metrics.js";
+import { NativeEnginePort } from "./generation/engine-port.js";
+import { Scheduler, defaultSchedulerOptions } from "./generation/scheduler.js";
+import { GenerationService } from "./generation/generation-service.js";
+import { Retriever } from "./retriever/retriever.js";
+import { AdapterStore } from "./catalog/adapters.js";
+import { GenerationStore } from "./catalog/generations.js";
+import { DirectoryStorage } from "./pool/storage.js";
 
 export interface Quiver {
   services: Services;
@@ -48,7 +56,30 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
     } else {
       log("[quiver] no QUIVER_MODEL: serving the catalog and teams; adapters cannot be added until a model is configured.");
     }
-    const services = createServices(config, catalog, { model, embedder });
+    const metrics = new Registry();
+    let generation: GenerationService | undefined;
+    let scheduler: Scheduler | undefined;
+    if (model && embedder) {
+      if (model.engine.tokenizer) {
+        const port = new NativeEnginePort(model.engine);
+        scheduler = new Scheduler(port, { ...defaultSchedulerOptions, maxBatch: config.QUIVER_MAX_BATCH, maxQueue: config.QUIVER_MAX_QUEUE });
+        const embeddings = new EmbeddingStore(catalog.prisma);
+        generation = new GenerationService({
+          scheduler,
+          port,
+          retriever: new Retriever(embeddings, [embedder.encoder]),
+          embeddings,
+          adapters: new AdapterStore(catalog.prisma),
+          records: new GenerationStore(catalog.prisma),
+          storage: new DirectoryStorage(path.join(config.dataDir, "adapters")),
+          baseModelId: model.baseModelId,
+          metrics,
+        });
+      } else {
+        log("[quiver] the model has no tokenizer.json: adapters can be managed, but text generation is off.");
+      }
+    }
+    const services = createServices(config, catalog, { model, embedder, metrics, generation });
     const bootstrap = await bootstrapAdmin(services.identity, config);
     if (bootstrap) {
       log(`[quiver] first start: created the administrator ${bootstrap.email} and the team "Default".`);
@@ -64,6 +95,7 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
       bootstrap,
       async close() {
         await api.close();
+        await scheduler?.close();
         await services.pool.idle();
         await embedder?.close();
         await model?.close();

@@ -28,6 +28,10 @@ const schema = z.object({
   QUIVER_MAX_ADAPTER_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
   /** Largest LoRA rank accepted. */
   QUIVER_MAX_RANK: z.coerce.number().int().min(1).max(1024).default(64),
+  /** Most sequences in one engine step. */
+  QUIVER_MAX_BATCH: z.coerce.number().int().min(1).max(1024).default(32),
+  /** Most generation requests waiting; more answer OVERLOADED. */
+  QUIVER_MAX_QUEUE: z.coerce.number().int().min(1).max(100_000).default(512),
   /** Origins allowed to call the API from a browser ("*" by default: auth is a bearer token, never a cookie). */
   QUIVER_CORS_ORIGINS: z.string().default("*"),
 });

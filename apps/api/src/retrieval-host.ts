@@ -1,13 +1,14 @@
-// The sentence encoder this server embeds adapters with, registered in the catalog. The
-// default is the bundled USE-lite encoder (QUIVER_ENCODER selection lands with the retriever).
+// The sentence encoder this server embeds adapters with (QUIVER_ENCODER; the bundled USE-lite
+// encoder by default), registered in the catalog.
 import type { SentenceEncoder } from "./retriever/encoder.js";
+import { encoderConfigFromEnv, loadEncoder } from "./retriever/encoder-factory.js";
 import { describeEncoder } from "./retriever/encoder.js";
 import { embedAdapter } from "./retriever/adapter-embedding.js";
-import { UseLiteEncoder } from "./retriever/use-lite/use-lite-encoder.js";
 import type { EmbeddingStore } from "./catalog/embeddings.js";
 
 export interface AdapterEmbedder {
   readonly encoderId: string;
+  readonly encoder: SentenceEncoder;
   /** Normalised mean embedding of the samples (checks them first); stored under this encoder. */
   embedAndStore(adapterId: string, samples: string[]): Promise<void>;
   /** Computes without storing (to validate before a write). */
@@ -17,7 +18,7 @@ export interface AdapterEmbedder {
 }
 
 export async function openEmbedder(store: EmbeddingStore, encoder?: SentenceEncoder): Promise<AdapterEmbedder> {
-  const enc = encoder ?? (await UseLiteEncoder.load());
+  const enc = encoder ?? (await loadEncoder(encoderConfigFromEnv()));
   const d = describeEncoder(enc);
   await store.registerEncoder({ identity: d.identity, kind: d.kind, name: d.name, dimension: d.dimension, prefix: d.prefix });
   if (!(await store.activeEncoder())) await store.activateEncoder(d.identity);
@@ -30,6 +31,7 @@ export async function openEmbedder(store: EmbeddingStore, encoder?: SentenceEnco
     store.upsertEmbedding({ adapterId, encoderId: d.identity, vector: e.vector, samplesHash: e.samplesHash });
   return {
     encoderId: d.identity,
+    encoder: enc,
     embed,
     store: storeOne,
     embedAndStore: async (adapterId, samples) => storeOne(adapterId, await embed(samples)),

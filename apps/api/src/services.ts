@@ -14,6 +14,9 @@ import { PoolEvents } from "./pool/events.js";
 import { PoolService } from "./pool/service.js";
 import { DirectoryStorage } from "./pool/storage.js";
 import path from "node:path";
+import { GenerationStore } from "./catalog/generations.js";
+import type { GenerationService } from "./generation/generation-service.js";
+import { Registry } from "./observability/metrics.js";
 
 export interface Services {
   config: Config;
@@ -30,12 +33,16 @@ export interface Services {
   embedder: AdapterEmbedder | undefined;
   /** Login attempts per client address and email: 10 a minute. */
   loginLimiter: RateLimiter;
+  generations: GenerationStore;
+  /** Text generation, when the model can serve text (it has a tokenizer). */
+  generation: GenerationService | undefined;
+  metrics: Registry;
 }
 
 export function createServices(
   config: Config,
   catalog: Catalog,
-  parts: { model?: ModelHost; embedder?: AdapterEmbedder } = {},
+  parts: { model?: ModelHost; embedder?: AdapterEmbedder; metrics?: Registry; generation?: GenerationService } = {},
 ): Services {
   const adapters = new AdapterStore(catalog.prisma);
   const poolEvents = new PoolEvents();
@@ -59,6 +66,9 @@ export function createServices(
     }),
     model: parts.model,
     embedder: parts.embedder,
+    generations: new GenerationStore(catalog.prisma),
+    generation: parts.generation,
+    metrics: parts.metrics ?? new Registry(),
     loginLimiter: new RateLimiter(10, 60_000),
   };
 }

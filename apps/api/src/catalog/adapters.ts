@@ -13,8 +13,9 @@ const adapterFields = {
   updatedAt: true,
   team: { select: { id: true, name: true, slug: true } },
   baseModel: { select: { id: true, name: true } },
+  teamId: true,
   currentVersion: {
-    select: { version: true, rank: true, alpha: true, scaling: true, targetModules: true, dtype: true, byteSize: true, contentHash: true },
+    select: { id: true, storageUri: true, version: true, rank: true, alpha: true, scaling: true, targetModules: true, dtype: true, byteSize: true, contentHash: true },
   },
 } satisfies Prisma.AdapterSelect;
 

@@ -21,6 +21,8 @@ export interface GenerationRequest {
   sampling: SamplingParams;
   maxTokens: number;
   stopSequences: string[];
+  /** Keep generating past end-of-sequence tokens (benchmarks, exact lengths). */
+  ignoreEos?: boolean;
   strategy: Strategy;
   adapters: (AdapterRef & { weight: number })[];
 }
@@ -326,7 +328,7 @@ export class Scheduler {
   /** Takes a sampled token: stop tokens, stop sequences, length and context limits. */
   private async accept(r: Running, token: number): Promise<void> {
     if (r.firstTokenAt === null) r.firstTokenAt = Date.now();
-    if (this.port.eosTokenIds.includes(token)) {
+    if (!r.req.ignoreEos && this.port.eosTokenIds.includes(token)) {
       await this.retire(r);
       this.finish(r, "stop");
       return;

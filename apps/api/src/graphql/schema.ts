@@ -9,6 +9,7 @@ import { teamTypeDefs } from "./schema/teams.js";
 import { usageTypeDefs } from "./schema/usage.js";
 import { poolTypeDefs } from "./schema/pool.js";
 import { poolMapTypeDefs } from "./schema/pool-map.js";
+import { generationTypeDefs } from "./schema/generation.js";
 import { DateTime } from "./resolvers/scalars.js";
 import { identityResolvers } from "./resolvers/identity.js";
 import { adapterResolvers } from "./resolvers/adapters.js";
@@ -16,14 +17,15 @@ import { teamResolvers } from "./resolvers/teams.js";
 import { usageResolvers } from "./resolvers/usage.js";
 import { poolResolvers } from "./resolvers/pool.js";
 import { poolMapResolvers } from "./resolvers/pool-map.js";
+import { generationResolvers } from "./resolvers/generation.js";
 import { version } from "../version.js";
 
-export const typeDefs = [baseTypeDefs, identityTypeDefs, adapterTypeDefs, teamTypeDefs, usageTypeDefs, poolTypeDefs, poolMapTypeDefs];
+export const typeDefs = [baseTypeDefs, identityTypeDefs, adapterTypeDefs, teamTypeDefs, usageTypeDefs, poolTypeDefs, poolMapTypeDefs, generationTypeDefs];
 
 export function buildSchema(): GraphQLSchema {
   return makeExecutableSchema({
     typeDefs,
-    resolvers: [{ DateTime, Query: { version: () => version } }, identityResolvers, adapterResolvers, teamResolvers, usageResolvers, poolResolvers, poolMapResolvers],
+    resolvers: [{ DateTime, Query: { version: () => version } }, identityResolvers, adapterResolvers, teamResolvers, usageResolvers, poolResolvers, poolMapResolvers, generationResolvers],
   });
 }
 

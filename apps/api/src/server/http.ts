@@ -106,6 +106,9 @@ export async function startApiServer(services: Services, options: { port: number
   await apollo.start();
 
   app.get("/healthz", healthHandler(services));
+  app.get("/metrics", (_req, res) => {
+    res.type("text/plain; version=0.0.4").send(services.metrics.render());
+  });
   const uploads = adapterUploadRoutes(services, defaultUploadLimits(services.config.QUIVER_MAX_ADAPTER_BYTES));
   const uploadCors = cors(services.config.QUIVER_CORS_ORIGINS);
   app.options(["/v1/adapters", "/v1/adapters/:id/versions"], uploadCors);

@@ -1,0 +1,82 @@
+// Generation records and metered usage: every request is recorded when it is accepted and
+// completed when it ends; quota checks read them.
+import type { PrismaClient } from "./generated/client.js";
+import type { CompositionStrategy, GenerationStatus } from "./generated/enums.js";
+
+export interface NewGeneration {
+  teamId: string;
+  userId: string | null;
+  apiKeyId: string | null;
+  strategy: CompositionStrategy;
+  k: number;
+  adapters: { adapterId: string; adapterName: string; versionId: string | null; score: number | null; weight: number }[];
+}
+
+export interface FinishedGeneration {
+  status: Extract<GenerationStatus, "DONE" | "CANCELLED" | "FAILED">;
+  finishReason: string;
+  errorCode: string | null;
+  tokensIn: number;
+  tokensOut: number;
+  queueMs: number;
+  ttftMs: number | null;
+  totalMs: number;
+}
+
+export class GenerationStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async create(g: NewGeneration): Promise<string> {
+    const row = await this.prisma.generation.create({
+      data: {
+        teamId: g.teamId, userId: g.userId, apiKeyId: g.apiKeyId, strategy: g.strategy, k: g.k, status: "QUEUED",
+        adapters: { create: g.adapters.map((a, position) => ({ ...a, position })) },
+      },
+      select: { id: true },
+    });
+    return row.id;
+  }
+
+  async setStatus(id: string, status: GenerationStatus): Promise<void> {
+    await this.prisma.generation.update({ where: { id }, data: { status } });
+  }
+
+  /** Completes the record and meters the usage, together. */
+  async finish(id: string, f: FinishedGeneration, who: { teamId: string; userId: string | null; apiKeyId: string | null }): Promise<void> {
+    await this.prisma.$transaction([
+      this.prisma.generation.update({
+        where: { id },
+        data: { status: f.status, finishReason: f.finishReason, errorCode: f.errorCode, tokensIn: f.tokensIn, tokensOut: f.tokensOut, queueMs: f.queueMs, ttftMs: f.ttftMs, totalMs: f.totalMs, finishedAt: new Date() },
+      }),
+      this.prisma.usageEvent.create({ data: { teamId: who.teamId, userId: who.userId, apiKeyId: who.apiKeyId, kind: "GENERATION", generationId: id, tokensIn: f.tokensIn, tokensOut: f.tokensOut } }),
+    ]);
+  }
+
+  get(id: string) {
+    return this.prisma.generation.findUnique({
+      where: { id },
+      select: {
+        id: true, teamId: true, status: true, strategy: true, k: true, finishReason: true, errorCode: true, tokensIn: true, tokensOut: true,
+        queueMs: true, ttftMs: true, totalMs: true, createdAt: true, finishedAt: true,
+        adapters: { orderBy: { position: "asc" }, select: { adapterId: true, adapterName: true, score: true, weight: true } },
+      },
+    });
+  }
+
+  /** Requests the team made in the last `ms` milliseconds. */
+  recentRequests(teamId: string, ms: number): Promise<number> {
+    return this.prisma.generation.count({ where: { teamId, createdAt: { gte: new Date(Date.now() - ms) } } });
+  }
+
+  /** Tokens (in + out) the team used since UTC midnight. */
+  async tokensToday(teamId: string): Promise<number> {
+    const midnight = new Date();
+    midnight.setUTCHours(0, 0, 0, 0);
+    const r = await this.prisma.usageEvent.aggregate({ where: { teamId, createdAt: { gte: midnight } }, _sum: { tokensIn: true, tokensOut: true } });
+    return (r._sum.tokensIn ?? 0) + (r._sum.tokensOut ?? 0);
+  }
+
+  quotas(teamId: string) {
+    return this.prisma.team.findUnique({ where: { id: teamId }, select: { quotaTokensPerDay: true, quotaRequestsPerMinute: true, quotaConcurrent: true } });
+  }
+}

@@ -1,0 +1,311 @@
+// Generation requests from accepted to finished: validation, quotas, adapters (pinned by id
+// or retrieved for the input, only ones the caller may use), the record, the scheduler, and a
+// live event log that subscribers replay from the start. Transports (GraphQL, OpenAI HTTP)
+// sit on top of this.
+import { z } from "zod";
+import { QuiverError } from "../errors.js";
+import type { Principal } from "../auth/principal.js";
+import type { AdapterStore, AdapterRecord } from "../catalog/adapters.js";
+import type { GenerationStore } from "../catalog/generations.js";
+import type { EmbeddingStore } from "../catalog/embeddings.js";
+import type { Retriever } from "../retriever/retriever.js";
+import { dot } from "../retriever/vector-math.js";
+import type { AdapterStorage } from "../pool/storage.js";
+import { Counter, Gauge, Histogram, type Registry } from "../observability/metrics.js";
+import type { EnginePort, Strategy } from "./engine-port.js";
+import type { FinishReason, Scheduler, SchedulerEvent, SubmitHandle } from "./scheduler.js";
+
+export type CompositionStrategy = "MIXTURE" | "FUSION" | "SELECTION" | "NONE";
+
+export const generateInputSchema = z.object({
+  prompt: z.string().max(100_000),
+  strategy: z.enum(["MIXTURE", "FUSION", "SELECTION", "NONE"]).default("MIXTURE"),
+  k: z.number().int().min(1).max(8).default(3),
+  adapterIds: z.array(z.string().uuid()).min(1).max(8).nullish(),
+  maxTokens: z.number().int().min(1).max(4096).default(128),
+  temperature: z.number().min(0).max(5).default(0),
+  topP: z.number().gt(0).max(1).nullish(),
+  topK: z.number().int().min(0).max(1000).nullish(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).nullish(),
+  stop: z.array(z.string().min(1).max(64)).max(8).nullish(),
+  ignoreEos: z.boolean().nullish(),
+  teamId: z.string().uuid().nullish(),
+});
+export type GenerateInput = z.input<typeof generateInputSchema>;
+
+export interface UsedAdapter {
+  adapterId: string;
+  name: string;
+  score: number;
+  weight: number;
+}
+
+export interface GenerationUsage {
+  tokensIn: number;
+  tokensOut: number;
+  queueMs: number;
+  ttftMs: number | null;
+  totalMs: number;
+}
+
+export interface GenerationEvent {
+  generationId: string;
+  delta?: string;
+  done: boolean;
+  adapters?: UsedAdapter[];
+  finishReason?: FinishReason;
+  usage?: GenerationUsage;
+  error?: { code: string; message: string };
+}
+
+const engineStrategy: Record<CompositionStrategy, Strategy> = { MIXTURE: "mixture", FUSION: "fusion", SELECTION: "selection", NONE: "none" };
+
+/** A generation this process is running (or ran recently): its events so far and live ones. */
+export class LiveGeneration {
+  readonly events: GenerationEvent[] = [];
+  private readonly listeners = new Set<() => void>();
+  handle: SubmitHandle | undefined;
+  finished = false;
+
+  constructor(
+    readonly id: string,
+    readonly teamId: string,
+  ) {}
+
+  push(e: GenerationEvent): void {
+    this.events.push(e);
+    if (e.done) this.finished = true;
+    for (const l of this.listeners) l();
+  }
+
+  cancel(): void {
+    this.handle?.cancel();
+  }
+
+  /** Every event from the first; ends after the done event. `onClose` runs if the reader stops early. */
+  subscribe(onClose?: () => void): AsyncIterableIterator<GenerationEvent> {
+    let i = 0;
+    let wake: (() => void) | undefined;
+    const listener = () => wake?.();
+    this.listeners.add(listener);
+    let closed = false;
+    const close = () => {
+      closed = true;
+      this.listeners.delete(listener);
+      wake?.();
+    };
+    return {
+      next: async (): Promise<IteratorResult<GenerationEvent>> => {
+        for (;;) {
+          if (closed) return { value: undefined, done: true };
+          if (i < this.events.length) {
+            const value = this.events[i++]!;
+            if (value.done) close();
+            return { value, done: false };
+          }
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+      },
+      return: async () => {
+        const early = !this.finished;
+        close();
+        if (early) onClose?.();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+}
+
+export interface GenerationDeps {
+  scheduler: Scheduler;
+  port: EnginePort;
+  retriever: Retriever;
+  embeddings: EmbeddingStore;
+  adapters: AdapterStore;
+  records: GenerationStore;
+  storage: AdapterStorage;
+  baseModelId: string;
+  metrics: Registry;
+}
+
+/** Finished generations stay replayable this long. */
+const KEEP_MS = 5 * 60_000;
+
+export class GenerationService {
+  private readonly live = new Map<string, LiveGeneration>();
+  private readonly perTeam = new Map<string, number>();
+  private readonly generated: Counter;
+  private readonly finishedTotal: Counter;
+  private readonly ttft: Histogram;
+
+  constructor(private readonly d: GenerationDeps) {
+    const s = d.scheduler.stats;
+    d.metrics.add(new Gauge("quiver_queue_depth", "Generation requests waiting to start.", () => s.queued));
+    d.metrics.add(new Gauge("quiver_running_batch_size", "Sequences in the running batch.", () => s.running));
+    d.metrics.add(new Gauge("quiver_engine_steps", "Engine steps run since start.", () => s.steps));
+    d.metrics.add(new Gauge("quiver_adapter_slot_hits", "Requests that found their adapter already loaded.", () => s.adapters.hits));
+    d.metrics.add(new Gauge("quiver_adapter_slot_misses", "Requests that had to load their adapter.", () => s.adapters.misses));
+    d.metrics.add(new Gauge("quiver_adapters_resident", "Adapter versions loaded in the engine.", () => s.adapters.resident));
+    this.generated = d.metrics.add(new Counter("quiver_generated_tokens_total", "Tokens generated (rate() of it is tokens/s)."));
+    this.finishedTotal = d.metrics.add(new Counter("quiver_generations_total", "Generations finished, by finish reason."));
+    this.ttft = d.metrics.add(new Histogram("quiver_time_to_first_token_seconds", "Time from request to first token.", [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]));
+  }
+
+  get(id: string): LiveGeneration | undefined {
+    return this.live.get(id);
+  }
+
+  /** The adapters a caller may use for an input, best first, with scores and weights. */
+  async retrieve(teamId: string, input: string, k: number, exclude: readonly string[] = []): Promise<UsedAdapter[]> {
+    if (!input.trim()) throw new QuiverError("BAD_USER_INPUT", "The input is empty.", { details: { argument: "input" } });
+    const r = await this.d.retriever.retrieve({ input, k, teamId, baseModelId: this.d.baseModelId, exclude });
+    return r.adapters.map((a) => ({ adapterId: a.adapterId, name: a.name, score: a.score, weight: a.weight }));
+  }
+
+  /** Scores of pinned adapters for the input (cosine, as retrieval would), uniform weights. */
+  private async scorePinned(adapters: AdapterRecord[], prompt: string): Promise<UsedAdapter[]> {
+    const encoder = await this.d.retriever.activeEncoder();
+    const q = prompt.trim() ? (await encoder.encode([prompt])).vectors[0]! : undefined;
+    return Promise.all(
+      adapters.map(async (a) => {
+        const e = q ? await this.d.embeddings.getEmbedding(a.id, encoder.identity) : null;
+        return { adapterId: a.id, name: a.name, score: e ? dot(q!, e.vector) : 0, weight: 1 / adapters.length };
+      }),
+    );
+  }
+
+  private async checkQuotas(teamId: string): Promise<void> {
+    const q = await this.d.records.quotas(teamId);
+    if (!q) throw new QuiverError("NOT_FOUND", "No such team.");
+    const exceeded = (quota: string, limit: number, used: number, message: string) =>
+      new QuiverError("QUOTA_EXCEEDED", message, { details: { quota, limit, used } });
+    const running = this.perTeam.get(teamId) ?? 0;
+    if (q.quotaConcurrent !== null && running >= q.quotaConcurrent) {
+      throw exceeded("concurrentGenerations", q.quotaConcurrent, running, `The team already runs ${running} generations (its limit).`);
+    }
+    if (q.quotaRequestsPerMinute !== null) {
+      const used = await this.d.records.recentRequests(teamId, 60_000);
+      if (used >= q.quotaRequestsPerMinute) throw exceeded("requestsPerMinute", q.quotaRequestsPerMinute, used, `The team made ${used} requests in the last minute (its limit).`);
+    }
+    if (q.quotaTokensPerDay !== null) {
+      const used = await this.d.records.tokensToday(teamId);
+      if (used >= q.quotaTokensPerDay) throw exceeded("tokensPerDay", q.quotaTokensPerDay, used, `The team used ${used} tokens today (UTC), its limit.`);
+    }
+  }
+
+  /** Validates, checks quotas, picks adapters, records and queues a generation. */
+  async start(principal: Principal, teamId: string, raw: GenerateInput): Promise<LiveGeneration> {
+    const parsed = generateInputSchema.safeParse(raw);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      throw new QuiverError("BAD_USER_INPUT", `${i.path.join(".")}: ${i.message}`, { details: { argument: i.path.join(".") } });
+    }
+    const input = parsed.data;
+    await this.checkQuotas(teamId);
+
+    let used: UsedAdapter[] = [];
+    let records: AdapterRecord[] = [];
+    if (input.strategy !== "NONE") {
+      if (input.adapterIds?.length) {
+        records = await this.d.adapters.getMany(input.adapterIds);
+        const visible = records.filter((a) => a.visibility === "PUBLIC" || a.teamId === teamId);
+        if (visible.length !== input.adapterIds.length || new Set(input.adapterIds).size !== input.adapterIds.length) {
+          throw new QuiverError("NOT_FOUND", "An adapter in adapterIds does not exist or is not available to this team.", { details: { argument: "adapterIds" } });
+        }
+        const unusable = visible.find((a) => a.status !== "ACTIVE" || !a.currentVersion || a.baseModel.id !== this.d.baseModelId);
+        if (unusable) throw new QuiverError("BAD_USER_INPUT", `Adapter "${unusable.name}" is ${unusable.status.toLowerCase()}${unusable.baseModel.id !== this.d.baseModelId ? " (for another base model)" : ""}.`, { details: { argument: "adapterIds" } });
+        if (input.strategy === "SELECTION") records = records.slice(0, 1);
+        used = await this.scorePinned(records, input.prompt);
+      } else {
+        used = await this.retrieve(teamId, input.prompt.trim() ? input.prompt : " ", input.strategy === "SELECTION" ? 1 : input.k);
+        records = await this.d.adapters.getMany(used.map((u) => u.adapterId));
+        // An adapter disabled or deleted since retrieval is dropped, not used.
+        const ok = new Set(records.filter((r) => r.status === "ACTIVE" && r.currentVersion).map((r) => r.id));
+        used = used.filter((u) => ok.has(u.adapterId));
+        records = used.map((u) => records.find((r) => r.id === u.adapterId)!);
+        const total = used.reduce((a, u) => a + u.weight, 0);
+        if (total > 0) used = used.map((u) => ({ ...u, weight: u.weight / total }));
+      }
+      if (input.strategy === "SELECTION") used = used.slice(0, 1).map((u) => ({ ...u, weight: 1 }));
+    }
+
+    const prompt = [this.d.port.bosTokenId, ...this.d.port.encode(input.prompt)];
+    if (prompt.length + 1 > this.d.port.maxContext) {
+      throw new QuiverError("BAD_USER_INPUT", `The prompt is ${prompt.length} tokens; the model's context is ${this.d.port.maxContext}.`, { details: { argument: "prompt", reason: "CONTEXT_OVERFLOW" } });
+    }
+    const who = { teamId, userId: principal.kind === "user" ? principal.user.id : null, apiKeyId: principal.kind === "apiKey" ? principal.keyId : null };
+    const id = await this.d.records.create({
+      ...who,
+      strategy: used.length ? input.strategy : "NONE",
+      k: used.length,
+      adapters: used.map((u, i) => ({ adapterId: u.adapterId, adapterName: u.name, versionId: records[i]!.currentVersion!.id, score: u.score, weight: u.weight })),
+    });
+    const live = new LiveGeneration(id, teamId);
+    this.live.set(id, live);
+    this.perTeam.set(teamId, (this.perTeam.get(teamId) ?? 0) + 1);
+    live.push({ generationId: id, done: false, adapters: used });
+
+    const onEvent = (e: SchedulerEvent) => {
+      if (e.type === "started") void this.d.records.setStatus(id, "PREFILL").catch(() => undefined);
+      else if (e.type === "delta") {
+        this.generated.inc({}, e.tokens);
+        if (e.text) live.push({ generationId: id, done: false, delta: e.text });
+      } else void this.complete(live, who, e);
+    };
+    try {
+      live.handle = this.d.scheduler.submit(
+        {
+          id,
+          teamId,
+          prompt,
+          sampling: { temperature: input.temperature, topK: input.topK ?? 0, topP: input.topP ?? 1, seed: input.seed ?? Math.floor(Math.random() * 2 ** 31) },
+          maxTokens: input.maxTokens,
+          stopSequences: input.stop ?? [],
+          ignoreEos: input.ignoreEos ?? false,
+          strategy: used.length ? engineStrategy[input.strategy] : "none",
+          adapters: used.map((u, i) => ({ key: records[i]!.currentVersion!.id, dir: this.d.storage.localDir(records[i]!.currentVersion!.storageUri), weight: u.weight })),
+        },
+        onEvent,
+      );
+    } catch (err) {
+      // Refused at once (queue full): the record says so.
+      const code = (err as QuiverError).code ?? "INTERNAL";
+      void this.complete(live, who, { type: "done", finishReason: "error", tokensIn: prompt.length, tokensOut: 0, timings: { queueMs: 0, ttftMs: null, totalMs: 0 }, error: { code, message: (err as Error).message } });
+      throw err;
+    }
+    return live;
+  }
+
+  private async complete(live: LiveGeneration, who: { teamId: string; userId: string | null; apiKeyId: string | null }, e: Extract<SchedulerEvent, { type: "done" }>): Promise<void> {
+    this.perTeam.set(live.teamId, Math.max(0, (this.perTeam.get(live.teamId) ?? 1) - 1));
+    this.finishedTotal.inc({ reason: e.finishReason });
+    if (e.timings.ttftMs !== null) this.ttft.observe(e.timings.ttftMs / 1000);
+    const usage = { tokensIn: e.tokensIn, tokensOut: e.tokensOut, ...e.timings };
+    await this.d.records
+      .finish(
+        live.id,
+        {
+          status: e.finishReason === "cancelled" ? "CANCELLED" : e.finishReason === "error" ? "FAILED" : "DONE",
+          finishReason: e.finishReason,
+          errorCode: e.error?.code ?? null,
+          ...usage,
+        },
+        who,
+      )
+      .catch((err: unknown) => console.error("[generation] recording failed:", err));
+    live.push({ generationId: live.id, done: true, finishReason: e.finishReason, usage, ...(e.error ? { error: e.error } : {}) });
+    setTimeout(() => this.live.delete(live.id), KEEP_MS).unref();
+  }
+
+  /** Waits for every live generation to finish (tests, shutdown). */
+  async idle(): Promise<void> {
+    for (const g of this.live.values()) {
+      if (g.finished) continue;
+      for await (const e of g.subscribe()) if (e.done) break;
+    }
+  }
+}

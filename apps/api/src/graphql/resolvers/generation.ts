@@ -1,0 +1,126 @@
+import { z } from "zod";
+import { QuiverError } from "../../errors.js";
+import { activeTeamId, type Principal } from "../../auth/principal.js";
+import { allows, authorize, requirePrincipal } from "../../auth/policy.js";
+import type { GenerateInput, GenerationEvent, GenerationService, UsedAdapter } from "../../generation/generation-service.js";
+import type { Context } from "../context.js";
+import { parseArgs } from "./validate.js";
+
+const uuid = z.string().uuid();
+
+function service(ctx: Context): GenerationService {
+  const g = ctx.services.generation;
+  if (!g) throw new QuiverError("MODEL_UNAVAILABLE", "This server has no model that can generate text.", { hint: "Start it with QUIVER_MODEL=<a Hugging Face folder with tokenizer.json>." });
+  return g;
+}
+
+function teamFor(ctx: Context, p: Principal, requested: string | null | undefined, action: "generate" | "adapter.read"): string {
+  const teamId = requested ?? activeTeamId(p, ctx.requestedTeamId);
+  if (!teamId || !uuid.safeParse(teamId).success) throw new QuiverError("NOT_FOUND", "No such team.");
+  authorize(p, action, teamId);
+  return teamId;
+}
+
+/** RetrievedAdapter objects whose adapter the caller may still see. */
+async function withAdapters(ctx: Context, used: UsedAdapter[] | undefined) {
+  if (!used) return null;
+  const records = await ctx.services.adapters.getMany(used.map((u) => u.adapterId));
+  return used.flatMap((u) => {
+    const adapter = records.find((r) => r.id === u.adapterId);
+    if (!adapter || !(adapter.visibility === "PUBLIC" || allows(ctx.principal, "adapter.read", adapter.team.id))) return [];
+    return [{ adapter, score: u.score, weight: u.weight }];
+  });
+}
+
+async function toRecord(ctx: Context, id: string) {
+  const r = await ctx.services.generations.get(id);
+  if (!r) throw new QuiverError("NOT_FOUND", "No such generation.");
+  return {
+    id: r.id,
+    status: r.status,
+    strategy: r.strategy,
+    finishReason: r.finishReason,
+    errorCode: r.errorCode,
+    createdAt: r.createdAt,
+    usage: r.totalMs === null ? null : { tokensIn: r.tokensIn, tokensOut: r.tokensOut, queueMs: r.queueMs ?? 0, ttftMs: r.ttftMs, totalMs: r.totalMs },
+    adapters: await withAdapters(ctx, r.adapters.filter((a) => a.adapterId).map((a) => ({ adapterId: a.adapterId!, name: a.adapterName, score: a.score ?? 0, weight: a.weight }))),
+  };
+}
+
+/** A generation the caller may see (its team's); NOT_FOUND otherwise. */
+async function ownGeneration(ctx: Context, id: string) {
+  const p = requirePrincipal(ctx.principal);
+  const rec = uuid.safeParse(id).success ? await ctx.services.generations.get(id) : null;
+  if (!rec || !allows(p, "usage.read", rec.teamId)) throw new QuiverError("NOT_FOUND", "No such generation.");
+  return { p, rec };
+}
+
+function eventStream(ctx: Context, events: AsyncIterableIterator<GenerationEvent>) {
+  return (async function* () {
+    try {
+      for await (const e of events) {
+        yield { generationEvent: { ...e, adapters: await withAdapters(ctx, e.adapters), error: e.error ? `${e.error.code}: ${e.error.message}` : null } };
+      }
+    } finally {
+      await events.return?.();
+    }
+  })();
+}
+
+export const generationResolvers = {
+  Query: {
+    retrieve: async (_: unknown, args: unknown, ctx: Context) => {
+      const p = requirePrincipal(ctx.principal);
+      const a = parseArgs(z.object({ input: z.string().max(100_000), k: z.number().int().min(1).max(50), teamId: uuid.nullish(), exclude: z.array(uuid).max(100).nullish() }), args);
+      const teamId = teamFor(ctx, p, a.teamId, "adapter.read");
+      return withAdapters(ctx, await service(ctx).retrieve(teamId, a.input, a.k, a.exclude ?? []));
+    },
+    generationRecord: async (_: unknown, args: { id: string }, ctx: Context) => {
+      await ownGeneration(ctx, args.id);
+      return toRecord(ctx, args.id);
+    },
+  },
+  Mutation: {
+    generate: async (_: unknown, args: { input: GenerateInput & { teamId?: string | null } }, ctx: Context) => {
+      const p = requirePrincipal(ctx.principal);
+      const teamId = teamFor(ctx, p, args.input.teamId, "generate");
+      const live = await service(ctx).start(p, teamId, args.input);
+      return toRecord(ctx, live.id);
+    },
+    cancelGeneration: async (_: unknown, args: { id: string }, ctx: Context) => {
+      const { p, rec } = await ownGeneration(ctx, args.id);
+      authorize(p, "generate", rec.teamId);
+      const live = service(ctx).get(args.id);
+      if (live && !live.finished) {
+        live.cancel();
+        for await (const e of live.subscribe()) if (e.done) break;
+      }
+      return toRecord(ctx, args.id);
+    },
+  },
+  Subscription: {
+    generation: {
+      subscribe: async (_: unknown, args: { id: string }, ctx: Context) => {
+        const { rec } = await ownGeneration(ctx, args.id);
+        const live = service(ctx).get(args.id);
+        if (live) return eventStream(ctx, live.subscribe());
+        // Finished long ago: one closing event from the record.
+        const r = await toRecord(ctx, rec.id);
+        return (async function* () {
+          yield { generationEvent: { generationId: r.id, done: true, adapters: r.adapters, finishReason: r.finishReason, usage: r.usage, delta: null, error: r.errorCode } };
+        })();
+      },
+      resolve: (x: { generationEvent: unknown }) => x.generationEvent,
+    },
+    generate: {
+      subscribe: async (_: unknown, args: { input: GenerateInput & { teamId?: string | null } }, ctx: Context) => {
+        const p = requirePrincipal(ctx.principal);
+        const teamId = teamFor(ctx, p, args.input.teamId, "generate");
+        const live = await service(ctx).start(p, teamId, args.input);
+        // The client leaving (unsubscribe, disconnect) cancels the generation and frees its cache.
+        return eventStream(ctx, live.subscribe(() => live.cancel()));
+      },
+      resolve: (x: { generationEvent: unknown }) => x.generationEvent,
+    },
+  },
+};
