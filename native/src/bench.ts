@@ -32,7 +32,9 @@ export interface BenchPreset {
   ranks: number[];
   batches: number[];
   promptTokens: number;
+  /** Decode steps per round; modes take turns for `rounds` rounds. */
   decodeSteps: number;
+  rounds: number;
   bandwidthBytes: number;
   bandwidthRepeats: number;
 }
@@ -46,7 +48,8 @@ export const PRESETS: Record<string, BenchPreset> = {
     ranks: [8, 16],
     batches: [1, 8, 32],
     promptTokens: 8,
-    decodeSteps: 8,
+    decodeSteps: 4,
+    rounds: 5,
     bandwidthBytes: 1 << 30,
     bandwidthRepeats: 4,
   },
@@ -58,7 +61,8 @@ export const PRESETS: Record<string, BenchPreset> = {
     ranks: [4, 8],
     batches: [1, 4],
     promptTokens: 4,
-    decodeSteps: 3,
+    decodeSteps: 2,
+    rounds: 3,
     bandwidthBytes: 1 << 24,
     bandwidthRepeats: 2,
   },
@@ -162,10 +166,43 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
       });
       const prompts = picks.map(() => Array.from({ length: preset.promptTokens }, () => 3 + Math.floor(r() * (info.vocabSize - 3))));
 
-      for (const mode of BENCH_MODES) {
+      // Every mode gets its own sequences, prefilled and warmed up; then the modes take turns
+      // (rounds of decodeSteps steps each), so a change in machine load touches all of them,
+      // and each mode's figure is the median of its rounds. "sequential" decodes one
+      // request at a time (a different request each round).
+      const runs = BENCH_MODES.map((mode) => {
         const strategy: Strategy = mode === "base" ? "none" : mode === "fusion" ? "fusion" : mode === "selection" ? "selection" : "mixture";
-        const mapping = (s: number) =>
-          strategy === "none" ? [] : picks[s]!.map((i) => ({ adapter: ids[i]!, weight: 1 / picks[s]!.length }));
+        const groups = mode === "sequential" ? picks.map((_, s) => [s]) : [picks.map((_, s) => s)];
+        return { mode, strategy, groups, kernel: (mode === "dense" ? "dense" : "gather") as "dense" | "gather", seqs: [] as number[][], next: [] as number[][], rounds: [] as number[] };
+      });
+      const mapping = (strategy: Strategy, s: number) =>
+        strategy === "none" ? [] : picks[s]!.map((i) => ({ adapter: ids[i]!, weight: 1 / picks[s]!.length }));
+      const stepGroup = async (run: (typeof runs)[number], g: number, tokens: number[][]) => {
+        const group = run.groups[g]!;
+        const out = await engine.step(
+          group.map((s, k) => ({ sequence: run.seqs[g]![k]!, tokens: tokens[k]!, strategy: run.strategy, adapters: mapping(run.strategy, s) })),
+          { kernel: run.kernel },
+        );
+        for (const res of out.results) if (!res.ok) throw res.error;
+        run.next[g] = out.results.map((x) => x.token);
+      };
+      for (const run of runs)
+        for (let g = 0; g < run.groups.length; g++) {
+          run.seqs[g] = await Promise.all(run.groups[g]!.map(() => engine.createSequence()));
+          await stepGroup(run, g, run.groups[g]!.map((s) => prompts[s]!)); // prefill
+          await stepGroup(run, g, run.next[g]!.map((t) => [t])); // warm-up
+        }
+      for (let round = 0; round < preset.rounds; round++)
+        for (const run of runs) {
+          const g = round % run.groups.length;
+          const t0 = performance.now();
+          for (let d = 0; d < preset.decodeSteps; d++) await stepGroup(run, g, run.next[g]!.map((t) => [t]));
+          run.rounds.push((performance.now() - t0) / 1000 / preset.decodeSteps);
+        }
+      for (const run of runs) for (const seqs of run.seqs) await Promise.all(seqs.map((s) => engine.freeSequence(s)));
+
+      for (const run of runs) {
+        const { mode, strategy } = run;
         // What one step reads of the adapters: each distinct adapter once (gather and dense
         // alike), or each sample's own fused adapter.
         const fusedBytes = (p: number[]) => Math.max(...p.map((i) => preset.ranks[i % preset.ranks.length]!)) * perRankBytes;
@@ -174,33 +211,16 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
         const unionBytes = strategy === "fusion" ? picks.reduce((a, p) => a + fusedBytes(p), 0) : [...touched].reduce((a, i) => a + adapterBytes[i]!, 0);
         const meanOwnBytes = picks.reduce((a, p) => a + (strategy === "fusion" ? fusedBytes(p) : own(p).reduce((b, i) => b + adapterBytes[i]!, 0)), 0) / batch;
         const oneAtATime = mode === "sequential";
-        const groups = oneAtATime ? picks.map((_, s) => [s]) : [picks.map((_, s) => s)];
-        let seconds = 0;
-        for (const group of groups) {
-          const seqs = await Promise.all(group.map(() => engine.createSequence()));
-          const item = (k: number, tokens: number[]) => ({ sequence: seqs[k]!, tokens, strategy, adapters: mapping(group[k]!) });
-          const kernel = mode === "dense" ? "dense" : "gather";
-          let out = await engine.step(group.map((s, k) => item(k, prompts[s]!)), { kernel });
-          out = await engine.step(group.map((_, k) => item(k, [out.results[k]!.token])), { kernel }); // warm-up
-          const t0 = performance.now();
-          for (let d = 0; d < preset.decodeSteps; d++) out = await engine.step(group.map((_, k) => item(k, [out.results[k]!.token])), { kernel });
-          seconds += (performance.now() - t0) / 1000;
-          for (const res of out.results) if (!res.ok) throw res.error;
-          await Promise.all(seqs.map((s) => engine.freeSequence(s)));
-        }
-        const steps = preset.decodeSteps * groups.length;
-        const stepSeconds = seconds / steps;
-        const oneAtATimeRead = oneAtATime ? (strategy === "fusion" ? 1 : own(picks[0]!).length) : 0;
-        const adaptersRead = oneAtATime ? oneAtATimeRead : strategy === "fusion" ? batch : touched.size;
         const rowsPerStep = oneAtATime ? 1 : batch;
-        const kvRead = rowsPerStep * (preset.promptTokens + 1 + preset.decodeSteps / 2) * kvBytesPerToken;
+        const stepSeconds = [...run.rounds].sort((a, b) => a - b)[Math.floor(run.rounds.length / 2)]!;
+        const kvRead = rowsPerStep * (preset.promptTokens + 1 + (preset.rounds * preset.decodeSteps) / 2) * kvBytesPerToken;
         const bytesPerStep = info.weightBytes + (oneAtATime ? meanOwnBytes : unionBytes) + kvRead;
         const row: BenchRow = {
           mode,
           batch,
-          tokensPerSecond: (batch * preset.decodeSteps) / seconds,
+          tokensPerSecond: rowsPerStep / stepSeconds,
           stepMs: stepSeconds * 1000,
-          adaptersRead,
+          adaptersRead: oneAtATime ? own(picks[0]!).length : strategy === "fusion" ? batch : touched.size,
           bytesPerStep,
           bandwidthGBs: bytesPerStep / stepSeconds / 1e9,
           bandwidthFraction: bytesPerStep / stepSeconds / 1e9 / bandwidth,
