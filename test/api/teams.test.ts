@@ -138,3 +138,34 @@ test("every administrative action is in the audit log, newest first, with its ac
   }
   expect(actions.at(-1)).toBe("server.bootstrap");
 });
+
+test("invitationPreview tells what a token is for; accepting shows the new membership at once; the audit log pages by cursor", async () => {
+  const inv = await invite(owner, teamId, "preview@example.test", "MEMBER");
+  const token = inv.data!.inviteMember.token;
+  const preview = await gql<{ invitationPreview: { email: string; role: string; teamName: string } | null }>(url, `query($t: String!) { invitationPreview(token: $t) { email role teamName } }`, { t: token });
+  expect(preview.data!.invitationPreview).toEqual({ email: "preview@example.test", role: "MEMBER", teamName: "Default" });
+  expect((await gql(url, `{ invitationPreview(token: "qi_nope") { email } }`)).data).toEqual({ invitationPreview: null });
+
+  // A signed-in user joining another team sees it in the payload right away.
+  const second = await gql<{ createTeam: { id: string } }>(url, `mutation { createTeam(name: "Third", slug: "third") { id } }`, {}, h(owner));
+  const m = await join("joiner@example.test", "VIEWER");
+  const inv2 = await invite(owner, second.data!.createTeam.id, "joiner@example.test", "MEMBER");
+  const acc = await gql<{ acceptInvitation: { user: { memberships: { team: { id: string } }[] } } }>(url, `mutation($k: String!) { acceptInvitation(token: $k) { user { memberships { team { id } } } } }`, { k: inv2.data!.inviteMember.token }, h(m.token));
+  expect(acc.data!.acceptInvitation.user.memberships.map((x) => x.team.id)).toContain(second.data!.createTeam.id);
+  expect((await gql(url, `query($t: String!) { invitationPreview(token: $t) { email } }`, { t: inv2.data!.inviteMember.token })).data).toEqual({ invitationPreview: null });
+
+  // Paging by cursor visits every entry once, newest first, even with equal timestamps.
+  const all = await gql<{ team: { auditLog: { id: string }[] } }>(url, `query($t: ID!) { team(id: $t) { auditLog(first: 200) { id } } }`, { t: teamId }, h(owner));
+  const seen: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await gql<{ team: { auditLog: { id: string; cursor: string }[] } }>(url, `query($t: ID!, $a: String) { team(id: $t) { auditLog(first: 3, after: $a) { id cursor } } }`, { t: teamId, a: after }, h(owner));
+    const entries = page.data!.team.auditLog;
+    seen.push(...entries.map((e) => e.id));
+    if (entries.length < 3) break;
+    after = entries.at(-1)!.cursor;
+  }
+  expect(seen).toEqual(all.data!.team.auditLog.map((e) => e.id));
+  const bad = await gql(url, `query($t: ID!) { team(id: $t) { auditLog(after: "garbage") { id } } }`, { t: teamId }, h(owner));
+  expect(bad.errors![0]!.extensions!.code).toBe("BAD_USER_INPUT");
+});

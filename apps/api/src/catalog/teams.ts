@@ -124,20 +124,20 @@ export class TeamStore {
       if (!current) throw new QuiverError("NOT_FOUND", "No such member.");
       if (current.role === "OWNER" && role !== "OWNER") await this.assertAnotherOwner(tx, teamId, userId);
       const updated = await tx.membership.update({ where: { id: current.id }, data: { role }, select: memberFields });
-      await audit(tx, { teamId, actor, action: "member.role", targetType: "User", targetId: userId, metadata: { from: current.role, to: role } });
+      await audit(tx, { teamId, actor, action: "member.role", targetType: "User", targetId: userId, metadata: { email: updated.user.email, from: current.role, to: role } });
       return updated;
     });
   }
 
   async removeMember(teamId: string, userId: string, actor: Actor): Promise<void> {
     await this.prisma.$transaction(async (tx) => {
-      const current = await tx.membership.findUnique({ where: { userId_teamId: { userId, teamId } } });
+      const current = await tx.membership.findUnique({ where: { userId_teamId: { userId, teamId } }, include: { user: { select: { email: true } } } });
       if (!current) throw new QuiverError("NOT_FOUND", "No such member.");
       if (current.role === "OWNER") await this.assertAnotherOwner(tx, teamId, userId);
       await tx.membership.delete({ where: { id: current.id } });
       // A removed member's keys in this team stop working with their access.
       await tx.apiKey.updateMany({ where: { teamId, createdById: userId, revokedAt: null }, data: { revokedAt: new Date() } });
-      await audit(tx, { teamId, actor, action: "member.remove", targetType: "User", targetId: userId, metadata: { role: current.role } });
+      await audit(tx, { teamId, actor, action: "member.remove", targetType: "User", targetId: userId, metadata: { email: current.user.email, role: current.role } });
     });
   }
 
@@ -171,6 +171,14 @@ export class TeamStore {
       where: { teamId, acceptedAt: null, revokedAt: null, expiresAt: { gt: new Date() } },
       orderBy: { createdAt: "desc" },
       select: invitationFields,
+    });
+  }
+
+  /** An open invitation by its token hash, with the team's name (for the accept page). */
+  openInvitationByHash(tokenHash: string) {
+    return this.prisma.invitation.findFirst({
+      where: { tokenHash, acceptedAt: null, revokedAt: null, expiresAt: { gt: new Date() } },
+      select: { email: true, role: true, expiresAt: true, team: { select: { id: true, name: true, slug: true } } },
     });
   }
 
@@ -251,9 +259,13 @@ export class TeamStore {
 
   // --- audit log ---------------------------------------------------------------------
 
-  auditLog(teamId: string, first: number, before?: Date) {
+  /** Newest first; `after` = the (createdAt, id) of the last entry of the previous page. */
+  auditLog(teamId: string, first: number, after?: { createdAt: Date; id: string }) {
     return this.prisma.auditLogEntry.findMany({
-      where: { teamId, ...(before ? { createdAt: { lt: before } } : {}) },
+      where: {
+        teamId,
+        ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
+      },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       take: first,
       select: {

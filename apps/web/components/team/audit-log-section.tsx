@@ -9,10 +9,10 @@ import { formatDateTime } from "@/components/ui/format";
 import { EmptyState, ErrorState, LoadingState } from "@/components/ui/states";
 
 const AUDIT_LOG = /* GraphQL */ `
-  query TeamAuditLog($id: ID!, $first: Int!, $before: DateTime) {
+  query TeamAuditLog($id: ID!, $first: Int!, $after: String) {
     team(id: $id) {
       id
-      auditLog(first: $first, before: $before) { id action targetType targetId actor { email } actorKey { name prefix } metadata createdAt }
+      auditLog(first: $first, after: $after) { id action targetType targetId actor { email } actorKey { name prefix } metadata createdAt cursor }
     }
   }
 `;
@@ -28,6 +28,7 @@ interface AuditEntryView {
   actorKey: { name: string; prefix: string } | null;
   metadata: string;
   createdAt: string;
+  cursor: string;
 }
 
 const describe: Record<string, string> = {
@@ -64,13 +65,13 @@ export function AuditLogSection() {
   const [error, setError] = useState<GraphQLRequestError | Error>();
 
   const load = useCallback(
-    async (before: string | null) => {
+    async (after: string | null) => {
       setBusy(true);
       setError(undefined);
       try {
-        const d = await request<{ team: { auditLog: AuditEntryView[] } | null }>(AUDIT_LOG, { id: team.id, first: PAGE, before });
+        const d = await request<{ team: { auditLog: AuditEntryView[] } | null }>(AUDIT_LOG, { id: team.id, first: PAGE, after });
         const page = d.team?.auditLog ?? [];
-        setEntries((prev) => (before && prev ? [...prev, ...page] : page));
+        setEntries((prev) => (after && prev ? [...prev, ...page] : page));
         setMore(page.length === PAGE);
       } catch (err) {
         setError(err as Error);
@@ -86,7 +87,7 @@ export function AuditLogSection() {
     void load(null);
   }, [load]);
 
-  const oldest = entries?.at(-1)?.createdAt ?? null;
+  const oldest = entries?.at(-1)?.cursor ?? null;
   return (
     <section aria-labelledby="audit-title" className="section">
       <div className="toolbar">

@@ -52,8 +52,9 @@ export const identityResolvers = {
       // Only the caller's own memberships are visible: from its principal, or, in the payload
       // of the login that just succeeded, from the catalog.
       let memberships: MembershipRecord[] = [];
-      if (ctx.principal?.kind === "user" && ctx.principal.user.id === user.id) memberships = ctx.principal.memberships;
-      else if (ctx.signedInUserId === user.id) memberships = await ctx.services.identity.memberships(user.id);
+      // After login or accepting an invitation the session's snapshot is stale: read afresh.
+      if (ctx.signedInUserId === user.id) memberships = await ctx.services.identity.memberships(user.id);
+      else if (ctx.principal?.kind === "user" && ctx.principal.user.id === user.id) memberships = ctx.principal.memberships;
       return memberships.map((m) => ({
         role: m.role,
         team: { id: m.teamId, name: m.teamName, slug: m.teamSlug },

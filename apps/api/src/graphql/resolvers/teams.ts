@@ -52,8 +52,24 @@ const quotaInput = z
   })
   .strict();
 
+function decodeAuditCursor(s: string): { createdAt: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as unknown[];
+    const createdAt = new Date(String(at));
+    if (typeof id === "string" && uuid.safeParse(id).success && !Number.isNaN(createdAt.getTime())) return { createdAt, id };
+  } catch {
+    // fall through to the coded error
+  }
+  throw new QuiverError("BAD_USER_INPUT", "invalid audit log cursor", { details: { argument: "after" } });
+}
+
 export const teamResolvers = {
   Query: {
+    invitationPreview: async (_: unknown, args: { token: string }, ctx: Context) => {
+      if (!/^qi_[A-Za-z0-9_-]{43}$/.test(args.token)) return null;
+      const inv = await ctx.services.teams.openInvitationByHash(sha256(args.token));
+      return inv ? { email: inv.email, role: inv.role, teamName: inv.team.name, expiresAt: inv.expiresAt } : null;
+    },
     teams: async (_: unknown, __: unknown, ctx: Context) => {
       const p = requirePrincipal(ctx.principal);
       const ids = p.kind === "apiKey" ? [p.teamId] : p.memberships.map((m) => m.teamId);
@@ -91,10 +107,11 @@ export const teamResolvers = {
     },
     auditLog: async (t: TeamRow, args: unknown, ctx: Context) => {
       authorize(ctx.principal, "audit.read", t.id);
-      const { first, before } = parseArgs(z.object({ first: z.number().int().min(1).max(200), before: z.date().nullish() }), args);
-      const rows = await ctx.services.teams.auditLog(t.id, first, before ?? undefined);
+      const { first, after } = parseArgs(z.object({ first: z.number().int().min(1).max(200), after: z.string().max(200).nullish() }), args);
+      const rows = await ctx.services.teams.auditLog(t.id, first, after ? decodeAuditCursor(after) : undefined);
       return rows.map((r) => ({
         ...r,
+        cursor: Buffer.from(JSON.stringify([r.createdAt.toISOString(), r.id])).toString("base64url"),
         metadata: JSON.stringify(r.metadata),
         actor: r.actor ? { ...r.actor, name: null, isAdmin: false, createdAt: r.createdAt } : null,
       }));

@@ -64,6 +64,16 @@ export const teamTypeDefs = /* GraphQL */ `
     actorKey: ApiKey
     metadata: String!
     createdAt: DateTime!
+    "Pass as auditLog(after:) to read the entries older than this one."
+    cursor: String!
+  }
+
+  "What an invitation token is for, shown before accepting it."
+  type InvitationPreview {
+    email: String!
+    role: Role!
+    teamName: String!
+    expiresAt: DateTime!
   }
 
   extend type Team {
@@ -73,14 +83,16 @@ export const teamTypeDefs = /* GraphQL */ `
     invitations: [Invitation!]!
     "The team's API keys (ADMIN and above)."
     apiKeys(includeRevoked: Boolean = false): [ApiKey!]!
-    "Administrative actions, newest first (ADMIN and above). before: page backwards from an entry's createdAt."
-    auditLog(first: Int = 50, before: DateTime): [AuditEntry!]!
+    "Administrative actions, newest first (ADMIN and above). after: an entry's cursor, to read older ones."
+    auditLog(first: Int = 50, after: String): [AuditEntry!]!
   }
 
   extend type Query {
     "The teams the caller belongs to (an API key: its own team)."
     teams: [Team!]!
     team(id: ID!): Team
+    "An open invitation's address, role and team, by its token (null when used, revoked or expired)."
+    invitationPreview(token: String!): InvitationPreview
   }
 
   extend type Mutation {
