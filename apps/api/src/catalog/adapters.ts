@@ -95,6 +95,30 @@ export class AdapterStore {
     return this.prisma.adapter.findUnique({ where: { id }, select: adapterFields });
   }
 
+  /** An ACTIVE adapter by name that the team may use: its own first, else a unique PUBLIC one. */
+  async findUsableByName(teamId: string, name: string): Promise<string | undefined> {
+    const rows = await this.prisma.adapter.findMany({
+      where: { name, status: "ACTIVE", OR: [{ teamId }, { visibility: "PUBLIC" }] },
+      select: { id: true, teamId: true },
+      take: 3,
+    });
+    const own = rows.find((r) => r.teamId === teamId);
+    if (own) return own.id;
+    if (rows.length > 1) throw new QuiverError("CONFLICT", `Several teams publish an adapter named "${name}"; pin it by id through GraphQL.`, { details: { argument: "model" } });
+    return rows[0]?.id;
+  }
+
+  /** Names of the ACTIVE adapters the team may use (its own and PUBLIC ones). */
+  async usableNames(teamId: string): Promise<string[]> {
+    const rows = await this.prisma.adapter.findMany({
+      where: { status: "ACTIVE", OR: [{ teamId }, { visibility: "PUBLIC" }] },
+      select: { name: true },
+      orderBy: { name: "asc" },
+      take: 1000,
+    });
+    return [...new Set(rows.map((r) => r.name))];
+  }
+
   /** Several adapters by id, in the order asked (missing ones left out). */
   async getMany(ids: readonly string[]): Promise<AdapterRecord[]> {
     const rows = await this.prisma.adapter.findMany({ where: { id: { in: [...ids] } }, select: adapterFields });

@@ -198,7 +198,7 @@ export class GenerationService {
   }
 
   /** Validates, checks quotas, picks adapters, records and queues a generation. */
-  async start(principal: Principal, teamId: string, raw: GenerateInput): Promise<LiveGeneration> {
+  async start(principal: Principal, teamId: string, raw: GenerateInput, options: { retrievalInput?: string } = {}): Promise<LiveGeneration> {
     const parsed = generateInputSchema.safeParse(raw);
     if (!parsed.success) {
       const i = parsed.error.issues[0]!;
@@ -221,7 +221,8 @@ export class GenerationService {
         if (input.strategy === "SELECTION") records = records.slice(0, 1);
         used = await this.scorePinned(records, input.prompt);
       } else {
-        used = await this.retrieve(teamId, input.prompt.trim() ? input.prompt : " ", input.strategy === "SELECTION" ? 1 : input.k);
+        const query = options.retrievalInput ?? input.prompt;
+        used = await this.retrieve(teamId, query.trim() ? query : " ", input.strategy === "SELECTION" ? 1 : input.k);
         records = await this.d.adapters.getMany(used.map((u) => u.adapterId));
         // An adapter disabled or deleted since retrieval is dropped, not used.
         const ok = new Set(records.filter((r) => r.status === "ACTIVE" && r.currentVersion).map((r) => r.id));

@@ -18,6 +18,7 @@ import { healthHandler } from "./health.js";
 import { cors } from "./cors.js";
 import { adapterUploadRoutes } from "../pool/upload-route.js";
 import { defaultUploadLimits } from "../pool/limits.js";
+import { openAIRoutes } from "../openai/routes.js";
 
 export interface ApiServer {
   httpServer: http.Server;
@@ -29,8 +30,19 @@ function errorBody(code: ErrorCode, message: string) {
   return { errors: [{ message, extensions: { code } }] };
 }
 
-/** Body-parser and other middleware errors as coded JSON. */
-const jsonErrors: ErrorRequestHandler = (err, _req, res, _next) => {
+/** Body-parser and other middleware errors as coded JSON (OpenAI's error shape on its routes). */
+const jsonErrors: ErrorRequestHandler = (err, req, res, next) => {
+  if (/^\/v1\/(completions|chat\/completions|models)/.test(req.path)) {
+    const e = err as { type?: string; limit?: number };
+    const [status, code, message] =
+      e.type === "entity.too.large" ? [413, "PAYLOAD_TOO_LARGE", `Request body too large: the limit is ${e.limit} bytes.`]
+      : e.type === "entity.parse.failed" ? [400, "BAD_USER_INPUT", "Request body is not valid JSON."]
+      : [500, "INTERNAL", "Internal server error"];
+    if (status === 500) console.error("[api] unhandled error:", err);
+    res.status(status).json({ error: { message, type: status === 500 ? "server_error" : "invalid_request_error", param: null, code } });
+    return;
+  }
+  void next;
   const e = err as { type?: string; status?: number; limit?: number; message?: string };
   if (e.type === "entity.too.large") {
     res.status(413).json(errorBody("PAYLOAD_TOO_LARGE", `Request body too large: the limit is ${e.limit} bytes.`));
@@ -114,6 +126,12 @@ export async function startApiServer(services: Services, options: { port: number
   app.options(["/v1/adapters", "/v1/adapters/:id/versions"], uploadCors);
   app.post("/v1/adapters", uploadCors, uploads.create);
   app.post("/v1/adapters/:id/versions", uploadCors, uploads.newVersion);
+  const openai = openAIRoutes(services);
+  const apiCors = cors(services.config.QUIVER_CORS_ORIGINS);
+  app.options(["/v1/completions", "/v1/chat/completions", "/v1/models"], apiCors);
+  app.get("/v1/models", apiCors, openai.models);
+  app.post("/v1/completions", apiCors, express.json({ limit: maxBody }), openai.completions);
+  app.post("/v1/chat/completions", apiCors, express.json({ limit: maxBody }), openai.chat);
   app.use(
     "/graphql",
     cors(services.config.QUIVER_CORS_ORIGINS),
@@ -133,7 +151,7 @@ export async function startApiServer(services: Services, options: { port: number
     }),
   );
   app.use((_req, res) => {
-    res.status(404).json(errorBody("NOT_FOUND", "No such route. The API serves /graphql, /healthz and POST /v1/adapters."));
+    res.status(404).json(errorBody("NOT_FOUND", "No such route. The API serves /graphql, /healthz, /metrics, /v1/adapters and the OpenAI-style /v1/completions, /v1/chat/completions and /v1/models."));
   });
   app.use(jsonErrors);
 

@@ -1,0 +1,195 @@
+// An OpenAI-compatible HTTP API over the same generation service, so existing OpenAI client
+// code works unchanged:
+//   POST /v1/completions, POST /v1/chat/completions (stream: true -> server-sent events)
+//   GET  /v1/models
+// `model`: "auto" (input-aware retrieval, mixture of the top 3), "base" (no adapter), or an
+// adapter's name (that adapter alone). Auth: Authorization: Bearer <API key or session token>.
+// Extensions: `ignore_eos` (as in vLLM); responses carry `quiver.adapters` (what was used).
+// A client that disconnects cancels its generation at once.
+import type { Request, RequestHandler, Response } from "express";
+import { z } from "zod";
+import { activeTeamId, authenticate, type Principal } from "../auth/principal.js";
+import { authorize } from "../auth/policy.js";
+import { httpStatusOf, isQuiverError, QuiverError } from "../errors.js";
+import type { Services } from "../services.js";
+import type { GenerateInput, GenerationEvent, LiveGeneration } from "../generation/generation-service.js";
+
+type OpenAIErrorType = "invalid_request_error" | "authentication_error" | "permission_error" | "not_found_error" | "rate_limit_error" | "server_error";
+
+function errorType(code: string): OpenAIErrorType {
+  if (code === "UNAUTHENTICATED") return "authentication_error";
+  if (code === "FORBIDDEN") return "permission_error";
+  if (code === "NOT_FOUND") return "not_found_error";
+  if (code === "RATE_LIMITED" || code === "QUOTA_EXCEEDED" || code === "OVERLOADED") return "rate_limit_error";
+  if (code === "INTERNAL" || code === "MODEL_UNAVAILABLE" || code === "DATABASE_UNAVAILABLE") return "server_error";
+  return "invalid_request_error";
+}
+
+function sendError(res: Response, err: unknown): void {
+  if (res.headersSent) return;
+  const e = isQuiverError(err) ? err : undefined;
+  if (!e) console.error("[openai] internal error:", err);
+  const code = e?.code ?? "INTERNAL";
+  res.status(e ? httpStatusOf[e.code] : 500).json({
+    error: { message: e?.message ?? "Internal server error", type: errorType(code), param: (e?.details?.argument as string | undefined) ?? null, code },
+  });
+}
+
+const stop = z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]).nullish();
+const common = {
+  model: z.string().min(1).max(200),
+  max_tokens: z.number().int().min(1).max(4096).nullish(),
+  max_completion_tokens: z.number().int().min(1).max(4096).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().gt(0).max(1).nullish(),
+  n: z.literal(1).nullish(),
+  stream: z.boolean().nullish(),
+  stop,
+  seed: z.number().int().min(0).max(2 ** 31 - 1).nullish(),
+  user: z.string().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  /** vLLM's extension: generate exactly max_tokens (benchmarks). */
+  ignore_eos: z.boolean().nullish(),
+};
+const completionBody = z.object({ ...common, prompt: z.union([z.string(), z.array(z.string()).length(1)]) });
+const chatBody = z.object({
+  ...common,
+  messages: z
+    .array(z.object({ role: z.enum(["system", "user", "assistant", "developer"]), content: z.union([z.string(), z.array(z.object({ type: z.literal("text"), text: z.string() }))]) }))
+    .min(1)
+    .max(256),
+});
+
+function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const r = schema.safeParse(body);
+  if (r.success) return r.data;
+  const i = r.error.issues[0]!;
+  throw new QuiverError("BAD_USER_INPUT", `${i.path.join(".") || "body"}: ${i.message}`, { details: { argument: i.path.join(".") } });
+}
+
+async function caller(services: Services, req: Request): Promise<{ principal: Principal; teamId: string }> {
+  const principal = await authenticate(services.identity, req.headers.authorization);
+  if (!principal) throw new QuiverError("UNAUTHENTICATED", "Send an API key as 'Authorization: Bearer <key>'.");
+  const teamId = activeTeamId(principal, req.headers["x-quiver-team"] as string | undefined);
+  if (!teamId || !z.string().uuid().safeParse(teamId).success) throw new QuiverError("NOT_FOUND", "No such team.");
+  authorize(principal, "generate", teamId);
+  return { principal, teamId };
+}
+
+/** "auto", "base" or an adapter name the team may use -> strategy and pinned adapters. */
+async function resolveModel(services: Services, teamId: string, model: string): Promise<Pick<GenerateInput, "strategy" | "k" | "adapterIds">> {
+  if (model === "auto") return { strategy: "MIXTURE", k: 3 };
+  if (model === "base") return { strategy: "NONE" };
+  const found = await services.adapters.findUsableByName(teamId, model);
+  if (!found) throw new QuiverError("NOT_FOUND", `The model "${model}" does not exist: use "auto", "base" or the name of an ACTIVE adapter your team may use.`, { details: { argument: "model" } });
+  return { strategy: "SELECTION", adapterIds: [found] };
+}
+
+function chatPrompt(messages: z.infer<typeof chatBody>["messages"]): { prompt: string; retrievalInput: string } {
+  const text = (c: z.infer<typeof chatBody>["messages"][number]["content"]) => (typeof c === "string" ? c : c.map((p) => p.text).join(""));
+  const label = { system: "System", developer: "System", user: "User", assistant: "Assistant" } as const;
+  const prompt = messages.map((m) => `${label[m.role]}: ${text(m.content)}`).join("\n") + "\nAssistant:";
+  const lastUser = [...messages].reverse().find((m) => m.role === "user");
+  return { prompt, retrievalInput: lastUser ? text(lastUser.content) : prompt };
+}
+
+const finishReason = (r: string | undefined) => (r === "length" || r === "context" ? "length" : "stop");
+
+/** Runs one request: JSON at the end, or server-sent events as tokens come. */
+async function respond(req: Request, res: Response, live: LiveGeneration, stream: boolean, includeUsage: boolean, model: string, chat: boolean): Promise<void> {
+  const id = `${chat ? "chatcmpl" : "cmpl"}-${live.id}`;
+  const created = Math.floor(Date.now() / 1000);
+  const object = chat ? "chat.completion.chunk" : "text_completion";
+  // A client that goes away cancels the generation (frees its KV cache at the next step).
+  res.on("close", () => {
+    if (!live.finished) live.cancel();
+  });
+  const usageOf = (e: GenerationEvent) => e.usage && { prompt_tokens: e.usage.tokensIn, completion_tokens: e.usage.tokensOut, total_tokens: e.usage.tokensIn + e.usage.tokensOut };
+  const quiverExt = (e: GenerationEvent) => ({ adapters: e.adapters?.map((a) => ({ id: a.adapterId, name: a.name, score: a.score, weight: a.weight })) });
+  if (stream) {
+    res.status(200).set({ "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+    res.flushHeaders();
+    const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+    let first = true;
+    for await (const e of live.subscribe()) {
+      if (res.destroyed) break;
+      if (e.adapters) {
+        send(chat
+          ? { id, object, created, model, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], quiver: quiverExt(e) }
+          : { id, object, created, model, choices: [{ text: "", index: 0, logprobs: null, finish_reason: null }], quiver: quiverExt(e) });
+        first = false;
+        continue;
+      }
+      if (e.delta) {
+        send(chat ? { id, object, created, model, choices: [{ index: 0, delta: { content: e.delta }, finish_reason: null }] } : { id, object, created, model, choices: [{ text: e.delta, index: 0, logprobs: null, finish_reason: null }] });
+      }
+      if (e.done) {
+        if (e.finishReason === "error" && e.error) {
+          send({ error: { message: e.error.message, type: errorType(e.error.code), code: e.error.code } });
+        } else {
+          send(chat ? { id, object, created, model, choices: [{ index: 0, delta: {}, finish_reason: finishReason(e.finishReason) }] } : { id, object, created, model, choices: [{ text: "", index: 0, logprobs: null, finish_reason: finishReason(e.finishReason) }] });
+          if (includeUsage) send({ id, object, created, model, choices: [], usage: usageOf(e) });
+        }
+      }
+    }
+    void first;
+    res.write("data: [DONE]\n\n");
+    res.end();
+    return;
+  }
+  let text = "";
+  let last: GenerationEvent | undefined;
+  let adapters: GenerationEvent | undefined;
+  for await (const e of live.subscribe()) {
+    if (e.adapters) adapters = e;
+    if (e.delta) text += e.delta;
+    if (e.done) last = e;
+  }
+  if (res.destroyed) return;
+  if (last?.finishReason === "error") throw new QuiverError("INTERNAL", last.error?.message ?? "generation failed");
+  const usage = last && usageOf(last);
+  const quiver = adapters ? quiverExt(adapters) : undefined;
+  res.status(200).json(
+    chat
+      ? { id, object: "chat.completion", created, model, choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: finishReason(last?.finishReason), logprobs: null }], usage, quiver }
+      : { id, object: "text_completion", created, model, choices: [{ text, index: 0, logprobs: null, finish_reason: finishReason(last?.finishReason) }], usage, quiver },
+  );
+}
+
+export function openAIRoutes(services: Services): { completions: RequestHandler; chat: RequestHandler; models: RequestHandler } {
+  const run = (chat: boolean): RequestHandler => async (req, res) => {
+    try {
+      const { principal, teamId } = await caller(services, req);
+      const generation = services.generation;
+      if (!generation) throw new QuiverError("MODEL_UNAVAILABLE", "This server has no model that can generate text.");
+      const body = chat ? parse(chatBody, req.body) : parse(completionBody, req.body);
+      const route = await resolveModel(services, teamId, body.model);
+      const { prompt, retrievalInput } = "messages" in body ? chatPrompt(body.messages) : { prompt: Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt, retrievalInput: undefined };
+      const input: GenerateInput = {
+        ...route,
+        prompt,
+        maxTokens: body.max_completion_tokens ?? body.max_tokens ?? (chat ? 256 : 16),
+        temperature: body.temperature ?? 1,
+        ...(body.top_p != null ? { topP: body.top_p } : {}),
+        ...(body.seed != null ? { seed: body.seed } : {}),
+        ...(body.stop ? { stop: typeof body.stop === "string" ? [body.stop] : body.stop } : {}),
+        ...(body.ignore_eos ? { ignoreEos: true } : {}),
+      };
+      const live = await generation.start(principal, teamId, input, retrievalInput ? { retrievalInput } : {});
+      await respond(req, res, live, body.stream ?? false, body.stream_options?.include_usage ?? false, body.model, chat);
+    } catch (err) {
+      sendError(res, err);
+    }
+  };
+  const models: RequestHandler = async (req, res) => {
+    try {
+      const { teamId } = await caller(services, req);
+      const names = await services.adapters.usableNames(teamId);
+      const created = Math.floor(Date.now() / 1000);
+      res.json({ object: "list", data: ["auto", "base", ...names].map((id) => ({ id, object: "model", created, owned_by: "quiver" })) });
+    } catch (err) {
+      sendError(res, err);
+    }
+  };
+  return { completions: run(false), chat: run(true), models };
+}
