@@ -26,6 +26,10 @@ export const commands: Record<string, CommandEntry> = {
     summary: "write a new migration from prisma/schema.prisma changes: db diff --name NAME",
     load: () => import("./commands/db-diff.js"),
   },
+  "bench load": {
+    summary: "load test of the generation API (64 and 256 concurrent streams) against the engine's own throughput",
+    load: () => import("./commands/bench-load.js"),
+  },
   "schema print": {
     summary: "print the GraphQL SDL (--out FILE writes it)",
     load: () => import("./commands/schema-print.js"),
