@@ -27,17 +27,22 @@ export async function run(argv: string[]): Promise<number> {
       "ef-search": { type: "string" },
       "database-url": { type: "string" },
       "skip-pglite": { type: "boolean" },
+      clusters: { type: "string" },
+      noise: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help) {
-    console.log("Usage: quiver bench retrieval-scale [--json] [--count N] [--queries N] [--ef-search 40,100,200] [--database-url URL] [--skip-pglite]");
+    console.log("Usage: quiver bench retrieval-scale [--json] [--count N] [--queries N] [--ef-search 40,100,200] [--clusters N] [--noise X] [--database-url URL] [--skip-pglite]");
     return 0;
   }
   const count = int(values.count, 100_000, "--count");
   const queries = int(values.queries, 200, "--queries");
   const efSearch = (values["ef-search"] ?? "40,100,200").split(",").map((s) => int(s.trim(), 100, "--ef-search"));
+  const clusters = int(values.clusters, 1000, "--clusters");
+  const noise = values.noise === undefined ? 0.6 : Number(values.noise);
+  if (!(noise > 0 && Number.isFinite(noise))) throw new RetrieverError(RetrieverErrorCode.BAD_REQUEST, "--noise must be a positive number");
   const url = values["database-url"] ?? process.env.DATABASE_URL;
   const targets: Array<{ kind: DatabaseKind; options: { databaseUrl?: string } }> = [];
   if (!values["skip-pglite"]) targets.push({ kind: "pglite", options: {} });
@@ -48,13 +53,13 @@ export async function run(argv: string[]): Promise<number> {
     const log = (line: string) => console.error(`bench ${t.kind}: ${line}`);
     const catalog = await openCatalog(t.options);
     try {
-      reports.push({ kind: t.kind, ...(await runScaleBench({ store: new EmbeddingStore(catalog.prisma), count, queries, efSearch, log })) });
+      reports.push({ kind: t.kind, ...(await runScaleBench({ store: new EmbeddingStore(catalog.prisma), count, queries, efSearch, clusters, noise, log })) });
     } finally {
       await catalog.close();
     }
   }
   const lines = [
-    `HNSW scale benchmark: ${count} synthetic clustered 512-d adapter vectors, ${queries} queries, k = 10, recall against exact search`,
+    `HNSW scale benchmark: ${count} synthetic 512-d adapter vectors (${clusters} clusters, noise ${noise}), ${queries} queries, k = 10, recall against exact search`,
     "",
     `${"database".padEnd(10)}${"ef_search".padStart(10)}${"recall@10".padStart(11)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"exact p50".padStart(11)}${"index".padStart(8)}${"build s".padStart(9)}`,
   ];
@@ -68,6 +73,6 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!url) lines.push("", "(no --database-url / DATABASE_URL: PostgreSQL server not measured)");
   console.log(lines.join("\n"));
-  if (values.json) console.log(JSON.stringify({ count, queries, databases: reports }));
+  if (values.json) console.log(JSON.stringify({ count, queries, clusters, noise, databases: reports }));
   return 0;
 }
