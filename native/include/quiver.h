@@ -212,7 +212,8 @@ quiver_status quiver_engine_generate(quiver_engine* engine, int32_t seq_id,
 
 /* ---- measurement helpers for `quiver bench engine` ---- */
 
-/* Reads `bytes` of memory with all engine threads, `repeats` times; returns GB/s (1e9). */
+/* Reads `bytes` of memory with all engine threads, `repeats` times; returns the fastest
+ * pass in GB/s (1e9). */
 quiver_status quiver_engine_measure_bandwidth(quiver_engine* engine, int64_t bytes, int32_t repeats,
                                               double* out_gbps, quiver_error* err);
 
