@@ -1,11 +1,10 @@
 import { AppShell } from "@/components/shell/app-shell";
-import { AdapterTable } from "@/components/adapters/adapter-table";
+import { AdapterPoolPage } from "@/components/adapters/adapter-pool-page";
 
 export default function AdaptersPage() {
   return (
     <AppShell>
-      <h1>Adapter pool</h1>
-      <AdapterTable />
+      <AdapterPoolPage />
     </AppShell>
   );
 }

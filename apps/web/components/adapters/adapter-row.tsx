@@ -1,32 +1,19 @@
-// One adapter of the pool table. Public adapters of other teams name their team.
+// One adapter of the pool table; its name opens the adapter page. Public adapters of other
+// teams name their team.
+import Link from "next/link";
 import { formatBytes, formatDate, formatDateTime } from "@/components/ui/format";
+import type { AdapterView } from "./adapter-view";
 import { StatusBadge, VisibilityBadge } from "./status-badge";
-
-export interface AdapterView {
-  id: string;
-  name: string;
-  description: string;
-  visibility: string;
-  status: string;
-  statusReason: string | null;
-  team: { id: string; name: string };
-  version: number | null;
-  rank: number | null;
-  alpha: number | null;
-  scaling: string | null;
-  targetModules: string[];
-  dtype: string | null;
-  byteSize: number | null;
-  updatedAt: string;
-}
 
 export function AdapterRow({ adapter: a, teamId }: { adapter: AdapterView; teamId: string }) {
   const foreign = a.team.id !== teamId;
   return (
-    <tr data-testid="adapter-row">
+    <tr data-testid="adapter-row" data-name={a.name} data-status={a.status}>
       <td data-label="Name">
         <div>
-          <span className="strong">{a.name}</span>
+          <Link className="strong" href={`/adapters/${a.id}`}>
+            {a.name}
+          </Link>
           {foreign && <span className="muted block small">from {a.team.name}</span>}
           {a.description && <span className="muted block small clamp">{a.description}</span>}
         </div>

@@ -1,26 +1,25 @@
 "use client";
 // The adapter pool: the team's adapters (and, on request, every team's public ones), searched,
 // sorted and paged by cursor on the API (a cursor belongs to one order, so changing the order
-// starts again at the first page).
-import { useEffect, useState } from "react";
+// starts again at the first page). Live: pool events replace a changed row in place, and an
+// adapter added or removed re-reads the page (its rows and count change).
+import { useEffect, useRef, useState } from "react";
+import { useApi } from "@/components/api/provider";
 import { useQuery } from "@/components/api/use-query";
 import { useTeam } from "@/components/shell/team-context";
 import { Pager } from "@/components/ui/pager";
 import { EmptyState, ErrorState, LoadingState } from "@/components/ui/states";
 import { adapterOrders, SortHeader, type AdapterOrder } from "./adapter-order";
-import { AdapterRow, type AdapterView } from "./adapter-row";
+import { AdapterRow } from "./adapter-row";
+import { ADAPTER_ROW_FIELDS, type AdapterView } from "./adapter-view";
+import { usePoolEvents, type PoolEvent } from "./pool-events";
 
 const ADAPTERS = /* GraphQL */ `
   query Adapters($first: Int!, $after: String, $search: String, $includePublic: Boolean!, $orderBy: AdapterOrder!) {
     adapters(first: $first, after: $after, search: $search, includePublic: $includePublic, orderBy: $orderBy) {
       totalCount
       pageInfo { hasNextPage endCursor }
-      edges {
-        node {
-          id name description visibility status statusReason team { id name }
-          version rank alpha scaling targetModules dtype byteSize updatedAt
-        }
-      }
+      edges { node { ${ADAPTER_ROW_FIELDS} } }
     }
   }
 `;
@@ -55,6 +54,25 @@ export function AdapterTable() {
   const conn = q.data?.adapters;
   const rows = conn?.edges.map((e) => e.node) ?? [];
 
+  // Several events in a burst (a batch of uploads) cost one re-read.
+  const { reload, patch } = q;
+  const pending = useRef<ReturnType<typeof setTimeout>>(undefined);
+  useEffect(() => () => clearTimeout(pending.current), []);
+  const reloadSoon = () => {
+    clearTimeout(pending.current);
+    pending.current = setTimeout(reload, 150);
+  };
+  const live = usePoolEvents(
+    team.id,
+    (e: PoolEvent) => {
+      const updated = e.adapter;
+      if (e.kind === "UPDATED" && updated) {
+        patch((d) => ({ adapters: { ...d.adapters, edges: d.adapters.edges.map((edge) => (edge.node.id === e.adapterId ? { ...edge, node: updated } : edge)) } }));
+      } else reloadSoon();
+    },
+    reload,
+  );
+
   return (
     <section>
       <div className="toolbar">
@@ -75,6 +93,7 @@ export function AdapterTable() {
         <span className="muted" data-testid="adapter-count">
           {!conn ? "Loading…" : `${conn.totalCount} adapter${conn.totalCount === 1 ? "" : "s"}`}
         </span>
+        <LiveIndicator failed={!!live.error} />
       </div>
       {q.error ? (
         <ErrorState error={q.error} what="adapters" onRetry={q.reload} />
@@ -132,5 +151,17 @@ export function AdapterTable() {
         </>
       )}
     </section>
+  );
+}
+
+/** Whether the table follows pool events right now (the socket is shared by the whole session). */
+function LiveIndicator({ failed }: { failed: boolean }) {
+  const { liveStatus } = useApi();
+  const state = failed || liveStatus === "closed" ? "off" : liveStatus === "connected" ? "on" : "waiting";
+  const text = state === "on" ? "Live" : state === "off" ? "Not live: reload to see changes" : "Connecting…";
+  return (
+    <span className={`live ${state}`} data-testid="live-status" role="status">
+      <span aria-hidden="true" className="dot" /> {text}
+    </span>
   );
 }

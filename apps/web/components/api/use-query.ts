@@ -1,7 +1,8 @@
 "use client";
 // One GraphQL read with its loading, error and data states. Re-runs when the query, its
 // variables or the active team change; `reload()` runs it again. Answers to superseded
-// requests are dropped, so a slow old answer never overwrites a newer one.
+// requests are dropped, so a slow old answer never overwrites a newer one. `patch()` edits the
+// data in place (a live event that changed one row), without a request.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { GraphQLRequestError } from "./graphql";
 import { useApi } from "./provider";
@@ -12,6 +13,7 @@ export interface QueryState<T> {
   /** True while a request is in flight (also during a reload that keeps the old data). */
   loading: boolean;
   reload(): void;
+  patch(update: (data: T) => T): void;
 }
 
 export function useQuery<T>(query: string, variables: Record<string, unknown> = {}, options: { skip?: boolean } = {}): QueryState<T> {
@@ -44,5 +46,6 @@ export function useQuery<T>(query: string, variables: Record<string, unknown> = 
   }, [query, key, skip, token, teamId, request, generation]);
 
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
-  return { data, error, loading, reload };
+  const patch = useCallback((update: (d: T) => T) => setData((d) => (d === undefined ? d : update(d))), []);
+  return { data, error, loading, reload, patch };
 }

@@ -8,6 +8,8 @@ export type Role = "OWNER" | "ADMIN" | "MEMBER" | "VIEWER";
 export type Action =
   | "adapter.read"
   | "adapter.write"
+  | "adapter.delete"
+  | "generate"
   | "usage.read"
   | "member.read"
   | "member.manage"
@@ -25,6 +27,8 @@ const minimumRole: Record<Action, Role> = {
   "usage.read": "VIEWER",
   "member.read": "VIEWER",
   "adapter.write": "MEMBER",
+  generate: "MEMBER",
+  "adapter.delete": "ADMIN",
   "member.manage": "ADMIN",
   "apikey.manage": "ADMIN",
   "audit.read": "ADMIN",
