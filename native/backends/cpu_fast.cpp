@@ -170,12 +170,8 @@ class CpuFastBackend : public CpuReferenceBackend {
 
   void swiglu(float* gate, const float* up) override {
     const int T = plan_->n_rows, H = c_.hidden;
-    auto body = [&](int r) {
-      float* g = gate + (size_t)r * H;
-      const float* u = up + (size_t)r * H;
-      for (int i = 0; i < H; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-    };
-    run((int64_t)T * H < kParallelMacs ? 1 : pool_.size(), T, body);
+    run((int64_t)T * H < kParallelMacs ? 1 : pool_.size(), T,
+        [&](int r) { k_.swiglu(gate + (size_t)r * H, up + (size_t)r * H, (size_t)H); });
   }
 
   Status measure_bandwidth(int64_t bytes, int repeats, double* gbps) override {

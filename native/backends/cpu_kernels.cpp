@@ -92,6 +92,10 @@ void attend_generic(const float* q, const float* K, const float* V, int n, int h
   }
 }
 
+void swiglu_generic(float* gate, const float* up, size_t n) {
+  for (size_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
 // ---------------------------------------------------------------- AVX2 + FMA build
 #ifdef QUIVER_X86
 #define AVX2 __attribute__((target("avx2,fma")))
@@ -196,12 +200,12 @@ AVX2 void expand_avx2(const float* Bt, int rank, int out, const float* const* vr
   }
 }
 
-// e^x for x <= 0 (softmax arguments): 2^n * p(r) with x = n ln2 + r, |r| <= ln2/2, and a
-// degree-6 polynomial for e^r (relative error about 2e-7); below -87 the result is 0.
+// e^x: 2^n * p(r) with x = n ln2 + r, |r| <= ln2/2, and a degree-6 polynomial for e^r
+// (relative error about 2e-7); below -87 the result is 0, above 88 it is e^88.
 AVX2 inline __m256 exp_avx2(__m256 x) {
   const __m256 lo = _mm256_set1_ps(-87.0f);
   const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-  x = _mm256_max_ps(x, lo);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.0f));
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
@@ -283,6 +287,21 @@ AVX2 void attend_avx2(const float* q, const float* K, const float* V, int n, int
   }
 }
 
+AVX2 void swiglu_avx2(float* gate, const float* up, size_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) {
+    alignas(32) float e[8];
+    _mm256_store_ps(e, exp_avx2(_mm256_set1_ps(-gate[i])));
+    gate[i] = gate[i] / (1.0f + e[0]) * up[i];
+  }
+}
+
 AVX2 float sum_avx2(const float* p, size_t n) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   size_t i = 0;
@@ -345,9 +364,9 @@ void dot_rows_avx2(const float* W, int in, const float* const* xr, float* const*
 }  // namespace
 
 const CpuKernels& cpu_kernels(const char* isa) {
-  static const CpuKernels generic{"generic", dot_rows_generic, expand_generic, sum_generic, attend_generic};
+  static const CpuKernels generic{"generic", dot_rows_generic, expand_generic, sum_generic, attend_generic, swiglu_generic};
 #ifdef QUIVER_X86
-  static const CpuKernels avx2{"avx2", dot_rows_avx2, expand_avx2, sum_avx2, attend_avx2};
+  static const CpuKernels avx2{"avx2", dot_rows_avx2, expand_avx2, sum_avx2, attend_avx2, swiglu_avx2};
   static const bool has_avx2 = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

@@ -27,6 +27,8 @@ struct CpuKernels {
   // positions; q, out (hd); K, V rows of hd floats `stride` apart; scores (n) is scratch.
   void (*attend)(const float* q, const float* K, const float* V, int n, int hd, int stride, float scale, float* out,
                  float* scores);
+  // gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + e^-gate[i]) * up[i] for i < n
+  void (*swiglu)(float* gate, const float* up, size_t n);
 };
 
 // `isa`: "auto" (AVX2+FMA when supported), "avx2" (falls back when unsupported), "generic".
