@@ -49,7 +49,7 @@ export const PRESETS: Record<string, BenchPreset> = {
     batches: [1, 8, 32],
     promptTokens: 8,
     decodeSteps: 4,
-    rounds: 7,
+    rounds: 9,
     bandwidthBytes: 1 << 30,
     bandwidthRepeats: 8,
   },
