@@ -8,7 +8,7 @@
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import type { Quiver } from "../../apps/api/src/app.js";
-import { openCatalog } from "../../apps/api/src/catalog/database.js";
+import { catalogKinds } from "../helpers/catalogs.js";
 import { gql, login, startTestServer } from "../helpers/server.js";
 import { adapterFiles, tempDir, upload } from "../helpers/pool.js";
 import { convertStories, storiesAdapter, storiesSkipReason } from "../helpers/stories.js";
@@ -34,7 +34,7 @@ interface Ev {
 
 const EVENT = `generationId delta done finishReason adapters { adapter { name } score weight } usage { tokensIn tokensOut ttftMs }`;
 
-describeModel("generation on stories260K", () => {
+describeModel.each(catalogKinds())("generation on stories260K ($kind)", ({ open }) => {
   let quiver: Quiver;
   let url: string;
   let token: string;
@@ -42,7 +42,7 @@ describeModel("generation on stories260K", () => {
 
   beforeAll(async () => {
     const modelDir = convertStories();
-    quiver = await startTestServer(await openCatalog({}), { QUIVER_MODEL: modelDir, QUIVER_DATA_DIR: tempDir("gen-data"), QUIVER_DEVICE: "cpu" });
+    quiver = await startTestServer(await open(), { QUIVER_MODEL: modelDir, QUIVER_DATA_DIR: tempDir("gen-data"), QUIVER_DEVICE: "cpu" });
     url = quiver.api.url;
     token = await login(url);
     let seed = 1;

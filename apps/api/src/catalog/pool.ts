@@ -2,7 +2,7 @@
 // the pool is never half-written: an adapter appears with its first version and samples
 // together, and a name is taken once per team (the unique index decides races).
 import { QuiverError } from "../errors.js";
-import { isMissingRecord } from "./record-errors.js";
+import { isMissingRecord, isWriteConflict } from "./record-errors.js";
 import type { Prisma, PrismaClient } from "./generated/client.js";
 import type { AdapterStatus, LoraScaling, Visibility } from "./generated/enums.js";
 
@@ -42,13 +42,23 @@ async function audit(tx: Prisma.TransactionClient, teamId: string, actor: { user
 
 export type Actor = { userId?: string; apiKeyId?: string };
 
-/** Runs a write; if the adapter it depends on was deleted meanwhile, NOT_FOUND. */
+/**
+ * Runs a write transaction. PostgreSQL may abort one of two concurrent transactions on the
+ * same rows (deadlock, serialization): it is retried a few times. If the adapter it depends
+ * on was deleted meanwhile, NOT_FOUND.
+ */
 async function guarded<T>(write: () => Promise<T>): Promise<T> {
-  try {
-    return await write();
-  } catch (err) {
-    if (isMissingRecord(err)) throw new QuiverError("NOT_FOUND", "No such adapter (it was deleted).");
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (isMissingRecord(err)) throw new QuiverError("NOT_FOUND", "No such adapter (it was deleted).");
+      if (isWriteConflict(err) && attempt < 5) {
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
+        continue;
+      }
+      throw err;
+    }
   }
 }
 

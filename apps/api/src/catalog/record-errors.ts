@@ -7,3 +7,11 @@ export function isMissingRecord(err: unknown): boolean {
   if (e.code === "P2025" || e.code === "P2003") return true;
   return e.code === "P2010" && /23503|foreign key/i.test(String(e.message ?? ""));
 }
+
+/** A transaction PostgreSQL aborted because a concurrent one wrote the same rows (retry it). */
+export function isWriteConflict(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e) return false;
+  if (e.code === "P2034") return true;
+  return /TransactionWriteConflict|deadlock detected|could not serialize/i.test(String(e.message ?? ""));
+}

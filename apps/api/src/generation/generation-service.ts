@@ -66,6 +66,8 @@ export class LiveGeneration {
   private readonly listeners = new Set<() => void>();
   handle: SubmitHandle | undefined;
   finished = false;
+  /** The record's writes, in order (a late status write must not overwrite the final one). */
+  writes: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly id: string,
@@ -251,7 +253,7 @@ export class GenerationService {
     live.push({ generationId: id, done: false, adapters: used });
 
     const onEvent = (e: SchedulerEvent) => {
-      if (e.type === "started") void this.d.records.setStatus(id, "PREFILL").catch(() => undefined);
+      if (e.type === "started") live.writes = live.writes.then(() => this.d.records.setStatus(id, "PREFILL")).catch(() => undefined);
       else if (e.type === "delta") {
         this.generated.inc({}, e.tokens);
         if (e.text) live.push({ generationId: id, done: false, delta: e.text });
@@ -286,6 +288,7 @@ export class GenerationService {
     this.finishedTotal.inc({ reason: e.finishReason });
     if (e.timings.ttftMs !== null) this.ttft.observe(e.timings.ttftMs / 1000);
     const usage = { tokensIn: e.tokensIn, tokensOut: e.tokensOut, ...e.timings };
+    await live.writes;
     await this.d.records
       .finish(
         live.id,
