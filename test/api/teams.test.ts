@@ -169,3 +169,16 @@ test("invitationPreview tells what a token is for; accepting shows the new membe
   const bad = await gql(url, `query($t: ID!) { team(id: $t) { auditLog(after: "garbage") { id } } }`, { t: teamId }, h(owner));
   expect(bad.errors![0]!.extensions!.code).toBe("BAD_USER_INPUT");
 });
+
+test("viewerPermissions says what the caller may do, from the policy module", async () => {
+  const viewer = await join("perm-viewer@example.test", "VIEWER");
+  const q = `query($t: ID!) { team(id: $t) { viewerRole viewerPermissions } }`;
+  const o = await gql<{ team: { viewerPermissions: string[] } }>(url, q, { t: teamId }, h(owner));
+  expect(o.data!.team.viewerPermissions).toEqual(expect.arrayContaining(["team.manage", "apikey.manage", "adapter.delete", "generate"]));
+  const v = await gql<{ team: { viewerRole: string; viewerPermissions: string[] } }>(url, q, { t: teamId }, h(viewer.token));
+  expect(v.data!.team).toEqual({ viewerRole: "VIEWER", viewerPermissions: ["team.read", "adapter.read", "usage.read", "member.read"] });
+  const key = await gql<{ createApiKey: { secret: string } }>(url, `mutation($t: ID!) { createApiKey(teamId: $t, name: "perm", role: ADMIN) { secret } }`, { t: teamId }, h(owner));
+  const k = await gql<{ team: { viewerPermissions: string[] } }>(url, q, { t: teamId }, h(key.data!.createApiKey.secret));
+  expect(k.data!.team.viewerPermissions).not.toContain("apikey.manage");
+  expect(k.data!.team.viewerPermissions).toContain("adapter.delete");
+});

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { QuiverError } from "../../errors.js";
 import { passwordRules, verifyPassword } from "../../auth/passwords.js";
 import { newSessionToken } from "../../auth/tokens.js";
-import { roleIn } from "../../auth/policy.js";
+import { allows, minimumRole, roleIn, type Action } from "../../auth/policy.js";
 import type { MembershipRecord, UserRecord } from "../../catalog/identity.js";
 import type { Context } from "../context.js";
 
@@ -63,5 +63,13 @@ export const identityResolvers = {
   },
   Team: {
     viewerRole: (team: TeamParent, _: unknown, ctx: Context) => (ctx.principal ? (roleIn(ctx.principal, team.id) ?? null) : null),
+    viewerPermissions: (team: TeamParent, _: unknown, ctx: Context) => {
+      const p = ctx.principal;
+      return (Object.keys(minimumRole) as Action[]).filter((a) => {
+        // Team management is for people: the same rule the team resolvers apply to API keys.
+        if (p?.kind === "apiKey" && ["member.manage", "apikey.manage", "team.manage"].includes(a)) return false;
+        return allows(p, a, team.id);
+      });
+    },
   },
 };

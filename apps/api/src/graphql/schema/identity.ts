@@ -22,6 +22,11 @@ export const identityTypeDefs = /* GraphQL */ `
     slug: String!
     "The caller's role in this team (null when the caller is not a member)."
     viewerRole: Role
+    """
+    What the caller may do in this team, as the policy module decides (actions such as
+    adapter.write, apikey.manage): clients show controls from this, not from a copy of the rules.
+    """
+    viewerPermissions: [String!]!
   }
 
   type Membership {
