@@ -95,6 +95,13 @@ class Backend {
   virtual void swiglu(float* gate, const float* up) = 0;
   // The plan's LoRA deltas of (layer, module): x (T, in), y (T, out); y += delta(x).
   virtual void lora(int layer, int module, const float* x, float* y, int in, int out) = 0;
+  // A projection with its LoRA deltas: y = x @ W^T (+ y when accumulate) + delta(x); by
+  // default matmul then lora (a backend may overlap the two).
+  virtual void projection(int layer, int module, const float* x, const float* W, float* y, int rows, int in, int out,
+                          bool accumulate) {
+    matmul(x, W, y, rows, in, out, accumulate);
+    lora(layer, module, x, y, in, out);
+  }
   // out[s] = x[seq_row0[s] + seq_rows[s] - 1]: the last row of each sequence;
   // x (T, dim), out (S, dim)
   virtual void gather_last(const float* x, float* out) = 0;

@@ -50,23 +50,30 @@ class CpuFastBackend : public CpuReferenceBackend {
   }
 
   void matmul(const float* x, const float* W, float* y, int rows, int in, int out, bool accumulate) override {
-    xr_.resize((size_t)rows);
-    yr_.resize((size_t)rows);
-    for (int r = 0; r < rows; ++r) {
-      xr_[r] = x + (size_t)r * in;
-      yr_[r] = y + (size_t)r * out;
+    const int tasks = prepare_matmul(x, W, y, rows, in, out, accumulate);
+    run(gemm_.threads, tasks, [&](int t) { matmul_task(t); });
+  }
+
+  // The projection and its LoRA shrink in one parallel region (the compute-bound GEMM and
+  // the memory-bound adapter reads overlap across threads), then the expand.
+  void projection(int layer, int module, const float* x, const float* W, float* y, int rows, int in, int out,
+                  bool accumulate) override {
+    const int gemm_tasks = prepare_matmul(x, W, y, rows, in, out, accumulate);
+    const int64_t lora_macs = prepare_lora(layer, module, x, y, in, out);
+    if (lora_macs == 0) {
+      run(gemm_.threads, gemm_tasks, [&](int t) { matmul_task(t); });
+      return;
     }
-    const int64_t macs = (int64_t)rows * in * out;
-    const int threads = macs < kParallelMacs ? 1 : pool_.size();
-    // Enough tasks to balance the threads, each a multiple of 4 output rows of W.
-    int chunk = (out + threads * 4 - 1) / (threads * 4);
-    chunk = std::max(16, (chunk + 3) / 4 * 4);
-    const int tasks = (out + chunk - 1) / chunk;
-    auto body = [&](int t) {
-      const int o0 = t * chunk, o1 = std::min(out, o0 + chunk);
-      k_.dot_rows(W, in, xr_.data(), yr_.data(), nullptr, rows, o0, o1, accumulate);
-    };
-    run(threads, tasks, body);
+    const int shrink_tasks = (int)shrink_tasks_.size();
+    const int threads = std::max(gemm_.threads, lora_macs < kParallelMacs ? 1 : pool_.size());
+    // Tasks alternate GEMM and shrink while both last, so threads mix the two.
+    const int both = std::min(gemm_tasks, shrink_tasks);
+    run(threads, gemm_tasks + shrink_tasks, [&](int t) {
+      if (t < 2 * both) return (t & 1) ? shrink_task(t >> 1) : matmul_task(t >> 1);
+      const int rest = t - 2 * both;
+      return gemm_tasks > both ? matmul_task(both + rest) : shrink_task(both + rest);
+    });
+    expand(threads);
   }
 
   void attention(int layer, const float* q, float* out) override {
@@ -91,69 +98,11 @@ class CpuFastBackend : public CpuReferenceBackend {
   }
 
   void lora(int layer, int module, const float* x, float* y, int in, int out) override {
-    // Entries: one per (row, adapter) pair, grouped by adapter (the plan sorted them).
-    groups_.clear();
-    entries_.clear();
-    size_t voff = 0;
-    auto add_group = [&](const float* A, const float* Bt, int rank) {
-      groups_.push_back(Group{A, Bt, rank, (int)entries_.size(), (int)entries_.size()});
-    };
-    auto add_entry = [&](int row, float scale) {
-      Group& g = groups_.back();
-      entries_.push_back(Entry{row, scale, voff});
-      voff += (size_t)g.rank;
-      g.end++;
-    };
-    if (plan_->dense) {
-      // The paper's formulation: every row through every adapter of the batch.
-      const int p = plan_->dense_p;
-      const auto& ads = plan_->dense_lora[(size_t)layer * kModuleCount + module];
-      for (int j = 0; j < p; ++j) {
-        if (ads[j].rank == 0) continue;
-        add_group(ads[j].A, ads[j].B, ads[j].rank);
-        for (int r = 0; r < plan_->n_rows; ++r) add_entry(r, plan_->dense_coef[(size_t)r * p + j] * ads[j].scale);
-      }
-    } else {
-      for (const LoraSeg& sg : plan_->lora[(size_t)layer * kModuleCount + module]) {
-        if (groups_.empty() || groups_.back().A != sg.A) add_group(sg.A, sg.B, sg.rank);
-        for (int r = sg.row0; r < sg.row1; ++r) add_entry(r, sg.scale);
-      }
-    }
-    if (entries_.empty()) return;
-    if (v_.size() < voff) v_.resize(voff);
-    const size_t E = entries_.size();
-    xr_.resize(E);
-    vr_.resize(E);
-    yr_.resize(E);
-    scales_.resize(E);
-    int64_t macs = 0;
-    for (size_t e = 0; e < E; ++e) {
-      xr_[e] = x + (size_t)entries_[e].row * in;
-      vr_[e] = v_.data() + entries_[e].voff;
-      yr_[e] = y + (size_t)entries_[e].row * out;
-      scales_[e] = entries_[e].scale;
-    }
-    for (const Group& g : groups_) macs += (int64_t)(g.end - g.begin) * g.rank * (in + out);
+    const int64_t macs = prepare_lora(layer, module, x, y, in, out);
+    if (macs == 0) return;
     const int threads = macs < kParallelMacs ? 1 : pool_.size();
-
-    // Shrink (r <- in): v[e] = A_g @ x[row(e)]; tasks are runs of up to kShrinkRows entries of one group.
-    shrink_tasks_.clear();
-    for (int g = 0; g < (int)groups_.size(); ++g)
-      for (int e = groups_[g].begin; e < groups_[g].end; e += kShrinkRows) shrink_tasks_.push_back({g, e});
-    run(threads, (int)shrink_tasks_.size(), [&](int t) {
-      const Group& g = groups_[(size_t)shrink_tasks_[t].first];
-      const int e0 = shrink_tasks_[t].second, n = std::min(kShrinkRows, g.end - e0);
-      k_.dot_rows(g.A, in, xr_.data() + e0, vr_.data() + e0, nullptr, n, 0, g.rank, false);
-    });
-    // Expand (out <- r): y[row(e)] += scale(e) * B_g @ v[e], groups in order for every
-    // output column, so each row's adapters add up in the same order on any thread count.
-    const int chunks = (out + kExpandChunk - 1) / kExpandChunk;
-    run(threads, chunks, [&](int t) {
-      const int o0 = t * kExpandChunk, o1 = std::min(out, o0 + kExpandChunk);
-      for (const Group& g : groups_)
-        k_.expand_rows(g.Bt, g.rank, out, vr_.data() + g.begin, yr_.data() + g.begin, scales_.data() + g.begin,
-                       g.end - g.begin, o0, o1);
-    });
+    run(threads, (int)shrink_tasks_.size(), [&](int t) { shrink_task(t); });
+    expand(threads);
   }
 
   void rmsnorm(const float* x, const float* w, float* out, int rows) override {
@@ -198,6 +147,107 @@ class CpuFastBackend : public CpuReferenceBackend {
   }
 
  private:
+  // ---- GEMM: y = x @ W^T in tasks of output columns
+  struct Gemm {
+    const float* W;
+    int in, out, rows, chunk, threads;
+    bool accumulate;
+  } gemm_{};
+
+  int prepare_matmul(const float* x, const float* W, float* y, int rows, int in, int out, bool accumulate) {
+    mxr_.resize((size_t)rows);
+    myr_.resize((size_t)rows);
+    for (int r = 0; r < rows; ++r) {
+      mxr_[r] = x + (size_t)r * in;
+      myr_[r] = y + (size_t)r * out;
+    }
+    const int threads = (int64_t)rows * in * out < kParallelMacs ? 1 : pool_.size();
+    // Enough tasks to balance the threads, each a multiple of 4 output rows of W.
+    int chunk = (out + threads * 4 - 1) / (threads * 4);
+    chunk = std::max(16, (chunk + 3) / 4 * 4);
+    gemm_ = Gemm{W, in, out, rows, chunk, threads, accumulate};
+    return (out + chunk - 1) / chunk;
+  }
+
+  void matmul_task(int t) {
+    const int o0 = t * gemm_.chunk, o1 = std::min(gemm_.out, o0 + gemm_.chunk);
+    k_.dot_rows(gemm_.W, gemm_.in, mxr_.data(), myr_.data(), nullptr, gemm_.rows, o0, o1, gemm_.accumulate);
+  }
+
+  // ---- LoRA: entries (row, adapter) grouped by adapter (the plan sorted the segments)
+  // Returns the multiply-adds of the deltas (0: nothing to do).
+  int64_t prepare_lora(int layer, int module, const float* x, float* y, int in, int out) {
+    groups_.clear();
+    entries_.clear();
+    size_t voff = 0;
+    auto add_group = [&](const float* A, const float* Bt, int rank) {
+      groups_.push_back(Group{A, Bt, rank, (int)entries_.size(), (int)entries_.size()});
+    };
+    auto add_entry = [&](int row, float scale) {
+      Group& g = groups_.back();
+      entries_.push_back(Entry{row, scale, voff});
+      voff += (size_t)g.rank;
+      g.end++;
+    };
+    if (plan_->dense) {
+      // The paper's formulation: every row through every adapter of the batch.
+      const int p = plan_->dense_p;
+      const auto& ads = plan_->dense_lora[(size_t)layer * kModuleCount + module];
+      for (int j = 0; j < p; ++j) {
+        if (ads[j].rank == 0) continue;
+        add_group(ads[j].A, ads[j].B, ads[j].rank);
+        for (int r = 0; r < plan_->n_rows; ++r) add_entry(r, plan_->dense_coef[(size_t)r * p + j] * ads[j].scale);
+      }
+    } else {
+      for (const LoraSeg& sg : plan_->lora[(size_t)layer * kModuleCount + module]) {
+        if (groups_.empty() || groups_.back().A != sg.A) add_group(sg.A, sg.B, sg.rank);
+        for (int r = sg.row0; r < sg.row1; ++r) add_entry(r, sg.scale);
+      }
+    }
+    if (entries_.empty()) return 0;
+    if (v_.size() < voff) v_.resize(voff);
+    const size_t E = entries_.size();
+    lxr_.resize(E);
+    lvr_.resize(E);
+    lyr_.resize(E);
+    scales_.resize(E);
+    for (size_t e = 0; e < E; ++e) {
+      lxr_[e] = x + (size_t)entries_[e].row * in;
+      lvr_[e] = v_.data() + entries_[e].voff;
+      lyr_[e] = y + (size_t)entries_[e].row * out;
+      scales_[e] = entries_[e].scale;
+    }
+    shrink_tasks_.clear();
+    int64_t macs = 0;
+    for (int g = 0; g < (int)groups_.size(); ++g) {
+      macs += (int64_t)(groups_[g].end - groups_[g].begin) * groups_[g].rank * (in + out);
+      for (int e = groups_[g].begin; e < groups_[g].end; e += kShrinkRows) shrink_tasks_.push_back({g, e});
+    }
+    lora_in_ = in;
+    lora_out_ = out;
+    return macs;
+  }
+
+  // Shrink (r <- in): v[e] = A_g @ x[row(e)] for a run of up to kShrinkRows entries of one group.
+  void shrink_task(int t) {
+    const Group& g = groups_[(size_t)shrink_tasks_[t].first];
+    const int e0 = shrink_tasks_[t].second, n = std::min(kShrinkRows, g.end - e0);
+    k_.dot_rows(g.A, lora_in_, lxr_.data() + e0, lvr_.data() + e0, nullptr, n, 0, g.rank, false);
+  }
+
+  // Expand (out <- r): y[row(e)] += scale(e) * B_g @ v[e], groups in order for every output
+  // column, so each row's adapters add up in the same order on any thread count.
+  void expand(int threads) {
+    const int out = lora_out_;
+    const int chunks = (out + kExpandChunk - 1) / kExpandChunk;
+    run(threads, chunks, [&](int t) {
+      const int o0 = t * kExpandChunk, o1 = std::min(out, o0 + kExpandChunk);
+      for (const Group& g : groups_)
+        k_.expand_rows(g.Bt, g.rank, out, lvr_.data() + g.begin, lyr_.data() + g.begin, scales_.data() + g.begin,
+                       g.end - g.begin, o0, o1);
+    });
+  }
+
   struct Group {
     const float* A;   // (rank, in)
     const float* Bt;  // (rank, out)
@@ -221,9 +271,9 @@ class CpuFastBackend : public CpuReferenceBackend {
 
   ThreadPool pool_;
   const CpuKernels& k_;
-  std::vector<const float*> xr_;
-  std::vector<float*> yr_;
-  std::vector<float*> vr_;
+  std::vector<const float*> mxr_, lxr_;  // GEMM rows, LoRA entries' input rows
+  std::vector<float*> myr_, lyr_, lvr_;
+  int lora_in_ = 0, lora_out_ = 0;
   std::vector<float> v_, scales_;
   std::vector<Group> groups_;
   std::vector<Entry> entries_;

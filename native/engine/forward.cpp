@@ -55,27 +55,20 @@ Status ForwardPass::run(const StepPlan& plan, float* logits) {
 
     // ---- attention block: x += o_proj(attention(rope(q), rope(k), v)) ----
     be_->rmsnorm(x_, L.attn_norm, xb_, T);
-    be_->matmul(xb_, L.wq, q_, T, D, Q, false);
-    be_->lora(l, kQ, xb_, q_, D, Q);
-    be_->matmul(xb_, L.wk, k_, T, D, KV, false);
-    be_->lora(l, kK, xb_, k_, D, KV);
-    be_->matmul(xb_, L.wv, v_, T, D, KV, false);
-    be_->lora(l, kV, xb_, v_, D, KV);
+    be_->projection(l, kQ, xb_, L.wq, q_, T, D, Q, false);
+    be_->projection(l, kK, xb_, L.wk, k_, T, D, KV, false);
+    be_->projection(l, kV, xb_, L.wv, v_, T, D, KV, false);
     be_->rope(q_, k_);
     be_->kv_store(l, k_, v_);
     be_->attention(l, q_, att_);
-    be_->matmul(att_, L.wo, x_, T, Q, D, true);
-    be_->lora(l, kO, att_, x_, Q, D);
+    be_->projection(l, kO, att_, L.wo, x_, T, Q, D, true);
 
     // ---- feed-forward block: x += down(silu(gate(x)) * up(x)) ----
     be_->rmsnorm(x_, L.ffn_norm, xb_, T);
-    be_->matmul(xb_, L.w_gate, gate_, T, D, H, false);
-    be_->lora(l, kGate, xb_, gate_, D, H);
-    be_->matmul(xb_, L.w_up, up_, T, D, H, false);
-    be_->lora(l, kUp, xb_, up_, D, H);
+    be_->projection(l, kGate, xb_, L.w_gate, gate_, T, D, H, false);
+    be_->projection(l, kUp, xb_, L.w_up, up_, T, D, H, false);
     be_->swiglu(gate_, up_);
-    be_->matmul(gate_, L.w_down, x_, T, H, D, true);
-    be_->lora(l, kDown, gate_, x_, H, D);
+    be_->projection(l, kDown, gate_, L.w_down, x_, T, H, D, true);
   }
 
   // ---- logits for the last row of each sequence only ----
