@@ -16,10 +16,12 @@ interface Props {
   mayWrite: boolean;
   mayDelete: boolean;
   onChanged(): void;
+  /** Before the delete is sent (its pool event may arrive before the answer), then after it succeeded. */
+  onDeleting(): void;
   onDeleted(): void;
 }
 
-export function AdapterActions({ adapter, mayWrite, mayDelete, onChanged, onDeleted }: Props) {
+export function AdapterActions({ adapter, mayWrite, mayDelete, onChanged, onDeleting, onDeleted }: Props) {
   const disable = useMutation(DISABLE);
   const enable = useMutation(ENABLE);
   const remove = useMutation<{ deleteAdapter: boolean }>(DELETE);
@@ -32,6 +34,7 @@ export function AdapterActions({ adapter, mayWrite, mayDelete, onChanged, onDele
   }
 
   async function onDelete() {
+    onDeleting();
     if ((await remove.run({ id: adapter.id }))?.deleteAdapter) {
       setConfirming(false);
       onDeleted();

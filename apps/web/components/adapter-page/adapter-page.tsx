@@ -4,7 +4,7 @@
 // adapter's team (a public adapter of another team is read-only here).
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { useQuery } from "@/components/api/use-query";
 import { can } from "@/components/auth/permissions";
 import { usePoolEvents } from "@/components/adapters/pool-events";
@@ -25,14 +25,15 @@ export function AdapterPage({ id }: { id: string }) {
   const router = useRouter();
   const q = useQuery<{ adapter: AdapterDetail | null }>(ADAPTER_DETAIL, { id });
   const [removed, setRemoved] = useState(false);
-  const [deleting, setDeleting] = useState(false);
+  // Set when this page deletes the adapter: its REMOVED event is then no news.
+  const deleting = useRef(false);
   const { reload } = q;
   usePoolEvents(
     team.id,
     (e) => {
       if (e.adapterId !== id) return;
       if (e.kind === "REMOVED") {
-        if (!deleting) setRemoved(true);
+        if (!deleting.current) setRemoved(true);
       } else reload();
     },
     reload,
@@ -90,10 +91,8 @@ export function AdapterPage({ id }: { id: string }) {
           mayWrite={mayWrite}
           mayDelete={mayDelete}
           onChanged={reload}
-          onDeleted={() => {
-            setDeleting(true);
-            router.push("/adapters");
-          }}
+          onDeleting={() => (deleting.current = true)}
+          onDeleted={() => router.push("/adapters")}
         />
       </div>
       {a.description ? <p className="description">{a.description}</p> : <p className="muted">No description.</p>}

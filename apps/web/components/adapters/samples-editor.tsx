@@ -73,7 +73,10 @@ export function SamplesEditor({ rows, onChange, strict, apiError, disabled, lege
                 )}
               </div>
               <button type="button" className="secondary small" aria-label={`Remove sample ${i + 1}`} onClick={() => onChange(rows.filter((_, j) => j !== i))} disabled={rows.length <= 1}>
-                Remove
+                <span className="remove-text">Remove</span>
+                <span className="remove-icon" aria-hidden="true">
+                  ×
+                </span>
               </button>
             </li>
           );

@@ -61,34 +61,42 @@ function TeamPlayground({ mayRun, role }: { mayRun: boolean; role: string }) {
             <label htmlFor={`${id}-prompt`}>Prompt</label>
             <textarea id={`${id}-prompt`} rows={4} value={prompt} onChange={(e) => setPrompt(e.target.value)} placeholder="Once upon a time…" />
           </div>
-          <fieldset className="strategies">
-            <legend>Strategies (choose two or more to compare side by side)</legend>
-            {strategies.map((s) => (
-              <label key={s} className="checkbox strategy">
-                <input type="checkbox" checked={chosen.includes(s)} onChange={(e) => toggle(s, e.target.checked)} />
-                <span>
-                  {strategyInfo[s].label} <span className="muted small">({strategyInfo[s].help})</span>
-                </span>
-              </label>
-            ))}
-          </fieldset>
+          {mayRun && (
+            <fieldset className="strategies">
+              <legend>Strategies (choose two or more to compare side by side)</legend>
+              {strategies.map((s) => (
+                <label key={s} className="checkbox strategy">
+                  <input type="checkbox" checked={chosen.includes(s)} onChange={(e) => toggle(s, e.target.checked)} />
+                  <span>
+                    {strategyInfo[s].label} <span className="muted small">({strategyInfo[s].help})</span>
+                  </span>
+                </label>
+              ))}
+            </fieldset>
+          )}
           <div className="params">
             <div className="field">
               <label htmlFor={`${id}-k`}>Adapters to retrieve (k)</label>
               <input id={`${id}-k`} type="number" min={1} max={8} value={k} onChange={(e) => setK(clamp(Number(e.target.value), 1, 8))} disabled={pinned.length > 0} />
             </div>
-            <div className="field">
-              <label htmlFor={`${id}-max`}>Max tokens</label>
-              <input id={`${id}-max`} type="number" min={1} max={1024} value={maxTokens} onChange={(e) => setMaxTokens(clamp(Number(e.target.value), 1, 1024))} />
-            </div>
-            <div className="field">
-              <label htmlFor={`${id}-temp`}>Temperature</label>
-              <input id={`${id}-temp`} type="number" min={0} max={2} step={0.1} value={temperature} onChange={(e) => setTemperature(clamp(Number(e.target.value), 0, 2))} />
-            </div>
+            {mayRun && (
+              <>
+                <div className="field">
+                  <label htmlFor={`${id}-max`}>Max tokens</label>
+                  <input id={`${id}-max`} type="number" min={1} max={1024} value={maxTokens} onChange={(e) => setMaxTokens(clamp(Number(e.target.value), 1, 1024))} />
+                </div>
+                <div className="field">
+                  <label htmlFor={`${id}-temp`}>Temperature</label>
+                  <input id={`${id}-temp`} type="number" min={0} max={2} step={0.1} value={temperature} onChange={(e) => setTemperature(clamp(Number(e.target.value), 0, 2))} />
+                </div>
+              </>
+            )}
           </div>
-          <label className="checkbox">
-            <input type="checkbox" checked={ignoreEos} onChange={(e) => setIgnoreEos(e.target.checked)} /> Generate exactly max tokens (ignore end of sequence)
-          </label>
+          {mayRun && (
+            <label className="checkbox">
+              <input type="checkbox" checked={ignoreEos} onChange={(e) => setIgnoreEos(e.target.checked)} /> Generate exactly max tokens (ignore end of sequence)
+            </label>
+          )}
           {problem && (
             <p className="error" role="alert">
               {problem}

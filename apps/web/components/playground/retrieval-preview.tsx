@@ -72,9 +72,6 @@ export function RetrievalPreview({ prompt, k, pinned, onPin, onUnpin, mayPin }: 
               <span className="num small" title="cosine similarity of the prompt and the adapter's embedding">
                 score {r.score.toFixed(3)}
               </span>
-              <span className="weight-bar" aria-hidden="true">
-                <span style={{ width: `${Math.round(100 * (r.weight ?? 0))}%` }} />
-              </span>
               <span className="num small" title="mixture weight">
                 weight {(r.weight ?? 0).toFixed(2)}
               </span>

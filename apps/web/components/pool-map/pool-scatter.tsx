@@ -4,6 +4,7 @@
 // Enter or a click opens the adapter. Both axes share one scale, so distances are honest.
 import { useId, useState } from "react";
 import { useElementWidth } from "@/components/ui/use-element-width";
+import { labelOffsets } from "./label-layout";
 import type { MapAdapter, PoolMapData } from "./pool-map-query";
 
 const pad = 16;
@@ -34,6 +35,8 @@ export function PoolScatter({ adapters, points, teamId, onOpen }: Props) {
   const cy = (y: number) => pad + (y1 - y) * scale + ((span - (y1 - y0)) * scale) / 2;
   const foreign = adapters.some((a) => a.team.id !== teamId);
   const activeAdapter = active ? byId.get(active) : undefined;
+  const labelled = points.length <= LABELS_UP_TO;
+  const offsets = labelled ? labelOffsets(points.map((p) => ({ x: cx(p.x), y: cy(p.y), text: byId.get(p.adapter.id)?.name ?? "" }))) : [];
 
   return (
     <figure className="chart scatter" data-testid="scatter">
@@ -62,7 +65,7 @@ export function PoolScatter({ adapters, points, teamId, onOpen }: Props) {
             <title id={titleId}>Adapters projected onto the first two principal components of their embeddings</title>
             <desc id={descId}>Each point is a link to its adapter; nearby points retrieve for similar inputs.</desc>
             <rect className="frame" x={0.5} y={0.5} width={size - 1} height={size - 1} />
-            {points.map((p) => {
+            {points.map((p, i) => {
               const a = byId.get(p.adapter.id);
               if (!a) return null;
               const own = a.team.id === teamId;
@@ -84,8 +87,8 @@ export function PoolScatter({ adapters, points, teamId, onOpen }: Props) {
                 >
                   <title>{a.name}</title>
                   <circle cx={cx(p.x)} cy={cy(p.y)} r={active === a.id ? 7 : 5} className={`point ${own ? "own" : "public"}`} />
-                  {points.length <= LABELS_UP_TO && (
-                    <text x={cx(p.x) + 8} y={cy(p.y)} dy="0.32em" className="point-label">
+                  {labelled && (
+                    <text x={cx(p.x) + 8} y={cy(p.y) + offsets[i]!} dy="0.32em" className="point-label">
                       {a.name}
                     </text>
                   )}

@@ -126,8 +126,8 @@ export function SimilarityHeatmap({ adapters, similarity, onOpen }: Props) {
                 )}
               {active && (
                 <>
-                  <rect className="heat-band" x={0} y={active[0] * cell} width={side} height={cell} />
-                  <rect className="heat-band" x={active[1] * cell} y={0} width={cell} height={side} />
+                  <rect className="heat-band" x={0.5} y={active[0] * cell + 0.5} width={side - 1} height={cell - 1} />
+                  <rect className="heat-band" x={active[1] * cell + 0.5} y={0.5} width={cell - 1} height={side - 1} />
                   <rect className="heat-active" x={active[1] * cell} y={active[0] * cell} width={cell} height={cell} />
                 </>
               )}
