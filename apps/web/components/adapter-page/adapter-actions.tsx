@@ -16,8 +16,8 @@ interface Props {
   mayWrite: boolean;
   mayDelete: boolean;
   onChanged(): void;
-  /** Before the delete is sent (its pool event may arrive before the answer), then after it succeeded. */
-  onDeleting(): void;
+  /** True before the delete is sent (its pool event may arrive before the answer), false if it failed. */
+  onDeleting(active: boolean): void;
   onDeleted(): void;
 }
 
@@ -34,11 +34,11 @@ export function AdapterActions({ adapter, mayWrite, mayDelete, onChanged, onDele
   }
 
   async function onDelete() {
-    onDeleting();
+    onDeleting(true);
     if ((await remove.run({ id: adapter.id }))?.deleteAdapter) {
       setConfirming(false);
       onDeleted();
-    }
+    } else onDeleting(false);
   }
 
   if (!mayWrite && !mayDelete) return null;

@@ -91,7 +91,7 @@ export function AdapterPage({ id }: { id: string }) {
           mayWrite={mayWrite}
           mayDelete={mayDelete}
           onChanged={reload}
-          onDeleting={() => (deleting.current = true)}
+          onDeleting={(active) => (deleting.current = active)}
           onDeleted={() => router.push("/adapters")}
         />
       </div>
