@@ -1,4 +1,4 @@
-// A jest test environment for suites that run onnxruntime-node (or TF.js). Jest runs each
+// A jest test environment for suites that run onnxruntime-node or TF.js. Jest runs each
 // test file in its own V8 context with its own Float32Array etc., but native addons build
 // their outputs with the main context's typed arrays, and onnxruntime's JS checks
 // `data instanceof Float32Array`: it then rejects its own outputs. Sharing the main
@@ -24,7 +24,14 @@ const shared = [
 
 export default class OrtEnvironment extends TestEnvironment {
   constructor(config, context) {
-    super(config, context);
+    // Jest's soft cleanup of test globals wraps properties in accessors; TF.js sets engine
+    // state on globals from async work (backend init) and the wrapped setters then recurse
+    // until the stack overflows. These suites opt out unless their docblock says otherwise.
+    const projectConfig = {
+      ...config.projectConfig,
+      testEnvironmentOptions: { globalsCleanup: "off", ...config.projectConfig.testEnvironmentOptions },
+    };
+    super({ ...config, projectConfig }, context);
     for (const name of shared) this.global[name] = globalThis[name];
   }
 }

@@ -30,10 +30,15 @@ export function loadOrt(): Ort {
   return ort;
 }
 
-/** Threads for one session's operators: QUIVER_ENCODER_THREADS, else all cores. */
+/**
+ * Threads for one session's operators: QUIVER_ENCODER_THREADS, else 1. One query's encoding
+ * is small (about 0.7 GFLOP at 128 tokens); on a machine the engine and other requests share,
+ * one thread per encode was faster at p50 and far steadier at p99 than all cores
+ * (docs/benchmarks.md). Raise it on a machine that only encodes.
+ */
 export function encoderThreads(): number {
   const fromEnv = Number(process.env.QUIVER_ENCODER_THREADS);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableParallelism();
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? Math.min(fromEnv, availableParallelism()) : 1;
 }
 
 /** A CPU session for a serialised model (bytes) or a model file (path). */
@@ -47,6 +52,9 @@ export async function createSession(model: Uint8Array | string, what: string): P
     executionMode: "sequential",
     // Failures come back as rejected promises (turned into coded errors); no console noise.
     logSeverityLevel: 4,
+    // Idle worker threads sleep instead of spinning: on a shared, busy machine spinning
+    // threads steal the cores the work needs.
+    extra: { session: { intra_op: { allow_spinning: "0" } } },
   };
   try {
     return typeof model === "string" ? await InferenceSession.create(model, options) : await InferenceSession.create(model, options);

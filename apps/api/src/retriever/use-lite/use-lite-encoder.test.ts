@@ -1,9 +1,6 @@
 /**
  * @jest-environment ./test/retriever/ort-environment.mjs
- * @jest-environment-options {"globalsCleanup": "off"}
  */
-// (onnxruntime needs the shared typed arrays of ort-environment.mjs; TF.js keeps engine state
-// on globals that jest's soft cleanup would wrap until the stack overflows.)
 import { createRequire } from "node:module";
 import { UseLiteEncoder } from "./use-lite-encoder.js";
 import { RetrieverErrorCode } from "../errors.js";
