@@ -280,12 +280,16 @@ describeLive("dashboard: live pool, adapter page, pool map and playground on sto
     expect(out).toBeLessThan(500);
   }, 30_000);
 
-  test("the adapter page counts the generations that used it", async () => {
+  test("the pool table and the adapter page count the generations that used the adapter", async () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Adapters" }).click();
-    await row("animals").getByRole("link", { name: "animals" }).click();
-    await page.getByTestId("adapter-usage-chart").waitFor();
     // The mixture and fusion runs retrieved it (k = 3 of 4 adapters); the stopped run had
     // another adapter pinned, and the base model alone uses none.
+    const requests = row("animals").locator('td[data-label="Requests, 7 days"]');
+    await waitUntil("the usage column is read", async () => (await requests.textContent()) !== "…");
+    await expect(requests.textContent()).resolves.toBe("2");
+    await expect(row("numbers").locator('td[data-label="Requests, 7 days"]').textContent()).resolves.toBe("1");
+    await row("animals").getByRole("link", { name: "animals" }).click();
+    await page.getByTestId("adapter-usage-chart").waitFor();
     await expect(page.getByTestId("usage-total-requests").textContent()).resolves.toBe("2");
     await screenshotBothWidths(page, "adapter-usage");
   }, 30_000);

@@ -1,12 +1,14 @@
 // One adapter of the pool table; its name opens the adapter page. Public adapters of other
 // teams name their team.
 import Link from "next/link";
-import { formatBytes, formatDate, formatDateTime } from "@/components/ui/format";
+import { formatBytes, formatCount, formatDate, formatDateTime } from "@/components/ui/format";
 import type { AdapterView } from "./adapter-view";
+import type { RecentRequests } from "./use-recent-requests";
 import { StatusBadge, VisibilityBadge } from "./status-badge";
 
-export function AdapterRow({ adapter: a, teamId }: { adapter: AdapterView; teamId: string }) {
+export function AdapterRow({ adapter: a, teamId, recent }: { adapter: AdapterView; teamId: string; recent: RecentRequests | undefined }) {
   const foreign = a.team.id !== teamId;
+  const requests = recent?.counts.get(a.id) ?? (recent?.complete ? 0 : undefined);
   return (
     <tr data-testid="adapter-row" data-name={a.name} data-status={a.status}>
       <td data-label="Name">
@@ -45,6 +47,13 @@ export function AdapterRow({ adapter: a, teamId }: { adapter: AdapterView; teamI
       </td>
       <td data-label="Size" className={a.byteSize === null ? "num none" : "num"} title={a.dtype ?? undefined}>
         {formatBytes(a.byteSize)}
+      </td>
+      <td
+        data-label="Requests, 7 days"
+        className="num"
+        title={recent && requests === undefined ? `not among the ${recent.counts.size} most used adapters: at most ${recent.otherwiseAtMost}` : undefined}
+      >
+        {requests !== undefined ? formatCount(requests) : recent ? `≤ ${formatCount(recent.otherwiseAtMost)}` : "…"}
       </td>
       <td data-label="Updated" className="nowrap" title={formatDateTime(a.updatedAt)}>
         {formatDate(a.updatedAt)}

@@ -13,6 +13,7 @@ import { adapterOrders, SortHeader, type AdapterOrder } from "./adapter-order";
 import { AdapterRow } from "./adapter-row";
 import { ADAPTER_ROW_FIELDS, type AdapterView } from "./adapter-view";
 import { usePoolEvents, type PoolEvent } from "./pool-events";
+import { useRecentRequests } from "./use-recent-requests";
 
 const ADAPTERS = /* GraphQL */ `
   query Adapters($first: Int!, $after: String, $search: String, $includePublic: Boolean!, $orderBy: AdapterOrder!) {
@@ -53,6 +54,7 @@ export function AdapterTable() {
   const q = useQuery<AdaptersResult>(ADAPTERS, { first: pageSize, after: cursors[page], search: search || null, includePublic, orderBy });
   const conn = q.data?.adapters;
   const rows = conn?.edges.map((e) => e.node) ?? [];
+  const recent = useRecentRequests();
 
   // Several events in a burst (a batch of uploads) cost one re-read.
   const { reload, patch } = q;
@@ -117,12 +119,15 @@ export function AdapterTable() {
                   <th scope="col" className="num">Rank</th>
                   <th scope="col">Target modules</th>
                   <th scope="col" className="num">Size</th>
+                  <th scope="col" className="num" title="Generations of this team that used the adapter in the last 7 days">
+                    Requests, 7 d
+                  </th>
                   <SortHeader label="Updated" orders={["UPDATED_DESC", "UPDATED_ASC"]} current={orderBy} onSort={setOrderBy} />
                 </tr>
               </thead>
               <tbody>
                 {rows.map((a) => (
-                  <AdapterRow key={a.id} adapter={a} teamId={team.id} />
+                  <AdapterRow key={a.id} adapter={a} teamId={team.id} recent={recent} />
                 ))}
               </tbody>
             </table>
