@@ -13,7 +13,7 @@ export interface UploadState {
 }
 
 export function useUpload(): UploadState {
-  const { apiUrl, token, teamId } = useApi();
+  const { apiUrl, token, teamId, setSession } = useApi();
   const [progress, setProgress] = useState<UploadProgress | null>(null);
   const [busy, setBusy] = useState(false);
   const handle = useRef<UploadHandle | null>(null);
@@ -30,14 +30,18 @@ export function useUpload(): UploadState {
       try {
         return await h.done;
       } catch (err) {
-        return err instanceof UploadError ? err : new UploadError((err as Error).message, "INTERNAL", 0);
+        const e = err instanceof UploadError ? err : new UploadError((err as Error).message, "INTERNAL", 0);
+        // An expired or revoked session: forget it (the shell sends the user to sign in), as
+        // GraphQL requests do.
+        if (e.status === 401) setSession(null);
+        return e;
       } finally {
         handle.current = null;
         setBusy(false);
         setProgress(null);
       }
     },
-    [apiUrl, token, teamId],
+    [apiUrl, token, teamId, setSession],
   );
   const cancel = useCallback(() => handle.current?.abort(), []);
   return { busy, progress, run, cancel };
