@@ -145,6 +145,8 @@ describe("uploads that must fail leave nothing behind", () => {
     const r = await upload(url, token, { name: "wrong-model", samples: SAMPLES }, adapterFiles(writeAdapter({ model: OTHER_MODEL })));
     expectError(r, 422, "ADAPTER_INVALID", "BASE_MISMATCH");
     expect(r.body.errors![0]!.extensions).toHaveProperty("hint");
+    // No server paths in what the client sees.
+    expect(JSON.stringify(r.body)).not.toMatch(/staging|\/tmp\/|quiver-data/);
   });
 
   test("NaN weights", async () => {
@@ -154,7 +156,9 @@ describe("uploads that must fail leave nothing behind", () => {
     const dataStart = 8 + Number(buf.readBigUInt64LE(0));
     buf.writeFloatLE(Number.NaN, dataStart + 4 * 5);
     writeFileSync(file, buf);
-    expectError(await upload(url, token, { name: "nan", samples: SAMPLES }, adapterFiles(dir)), 422, "ADAPTER_INVALID", "NON_FINITE");
+    const nan = await upload(url, token, { name: "nan", samples: SAMPLES }, adapterFiles(dir));
+    expectError(nan, 422, "ADAPTER_INVALID", "NON_FINITE");
+    expect(JSON.stringify(nan.body)).not.toMatch(/staging|\/tmp\/|quiver-data/);
   });
 
   test("a config that disagrees with the weights", async () => {

@@ -99,7 +99,9 @@ export class ModelHost {
       } catch (err) {
         const e = err as EngineError;
         if (e instanceof EngineError && adapterFaults.has(e.code)) {
-          throw new QuiverError("ADAPTER_INVALID", e.message, {
+          // The engine names files by their path on this server: never show that to a client.
+          const message = e.message.split(path.resolve(dir)).join("adapter").split(dir).join("adapter");
+          throw new QuiverError("ADAPTER_INVALID", message, {
             details: { reason: e.code },
             ...(e.code === "SHAPE_MISMATCH" || e.code === "BASE_MISMATCH" ? { hint: `Is it an adapter for ${this.baseModelName}?` } : {}),
           });
