@@ -158,7 +158,7 @@ const OPERATIONS: Operation[] = [
   { name: "query adapters", needs: "adapter.read", run: (f, c, t) => gql(f.url, `query($t: ID) { adapters(teamId: $t) { totalCount edges { node { name } } } }`, { t: f.teams[t].id }, h(c)) },
   { name: "query adapter (private)", needs: "adapter.read", run: (f, c, t) => gql(f.url, `query($id: ID!) { adapter(id: $id) { id name } }`, { id: f.teams[t].privateAdapterId }, h(c)) },
   { name: "query usage", needs: "usage.read", run: (f, c, t) => gql(f.url, `query($t: ID) { usage(teamId: $t) { totals { requests } topAdapters { name } } }`, { t: f.teams[t].id }, h(c)) },
-  { name: "Adapter.samples and versions (private)", needs: "adapter.read", run: (f, c, t) => gql(f.url, `query($id: ID!) { adapter(id: $id) { samples versions { version } } }`, { id: f.teams[t].privateAdapterId }, h(c)) },
+  { name: "Adapter.samples and versions (private)", needs: "adapter.read", run: (f, c, t) => gql(f.url, `query($id: ID!) { adapter(id: $id) { samples versions { version } neighbours { score } } }`, { id: f.teams[t].privateAdapterId }, h(c)) },
   { name: "query poolMap", needs: "adapter.read", run: (f, c, t) => gql(f.url, `query($t: ID) { poolMap(teamId: $t) { adapters { name } similarity } }`, { t: f.teams[t].id }, h(c)) },
   { name: "subscription poolEvents", needs: "adapter.read", run: (f, c, t) => firstPoolEvent(f, c, t) },
   {

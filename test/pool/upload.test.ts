@@ -230,6 +230,14 @@ test("the pool map orders related adapters together and projects them", async ()
     expect(row[i]).toBeCloseTo(1, 3);
   });
   expect(map.points.map((p) => p.adapter.name)).toEqual(map.adapters.map((a) => a.name));
+  // Neighbours: the other adapter of the same topic comes first.
+  const t1 = await catalog.prisma.adapter.findFirstOrThrow({ where: { name: "map-translate-1" } });
+  const nb = await gql<{ adapter: { neighbours: { adapter: { name: string }; score: number; weight: number | null }[] } }>(url, `query($id: ID!) { adapter(id: $id) { neighbours(k: 3) { adapter { name } score weight } } }`, { id: t1.id }, auth());
+  const neighbours = nb.data!.adapter.neighbours;
+  expect(neighbours[0]!.adapter.name).toBe("map-translate-2");
+  expect(neighbours.map((n) => n.adapter.name)).not.toContain("map-translate-1");
+  expect(neighbours[0]!.score).toBeGreaterThanOrEqual(neighbours.at(-1)!.score);
+  expect(neighbours[0]!.weight).toBeNull();
 });
 
 test("new weights become version 2; samples, visibility, disable/enable and delete", async () => {

@@ -17,6 +17,7 @@ import path from "node:path";
 import { GenerationStore } from "./catalog/generations.js";
 import type { GenerationService } from "./generation/generation-service.js";
 import { Registry } from "./observability/metrics.js";
+import { EmbeddingStore } from "./catalog/embeddings.js";
 
 export interface Services {
   config: Config;
@@ -34,6 +35,7 @@ export interface Services {
   /** Login attempts per client address and email: 10 a minute. */
   loginLimiter: RateLimiter;
   generations: GenerationStore;
+  embeddings: EmbeddingStore;
   /** Text generation, when the model can serve text (it has a tokenizer). */
   generation: GenerationService | undefined;
   metrics: Registry;
@@ -67,6 +69,7 @@ export function createServices(
     model: parts.model,
     embedder: parts.embedder,
     generations: new GenerationStore(catalog.prisma),
+    embeddings: new EmbeddingStore(catalog.prisma),
     generation: parts.generation,
     metrics: parts.metrics ?? new Registry(),
     loginLimiter: new RateLimiter(10, 60_000),

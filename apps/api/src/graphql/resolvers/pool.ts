@@ -42,6 +42,22 @@ export const poolResolvers = {
     samples: (a: AdapterRecord, _: unknown, ctx: Context) => ctx.services.pool.samples(a.id),
     versions: async (a: AdapterRecord, _: unknown, ctx: Context) =>
       (await ctx.services.pool.versions(a.id)).map((v) => ({ ...v, byteSize: Number(v.byteSize) })),
+    neighbours: async (a: AdapterRecord, args: { k: number }, ctx: Context) => {
+      const p = requirePrincipal(ctx.principal);
+      const { k } = parseArgs(z.object({ k: z.number().int().min(1).max(50) }), args);
+      const encoder = await ctx.services.embeddings.activeEncoder();
+      const own = encoder && (await ctx.services.embeddings.getEmbedding(a.id, encoder.id));
+      if (!encoder || !own) return [];
+      // Searched from the viewer's team: its own adapters and every team's PUBLIC ones.
+      const teamId = allows(p, "adapter.read", a.team.id) ? a.team.id : activeTeamId(p, ctx.requestedTeamId);
+      if (!teamId) return [];
+      const hits = await ctx.services.embeddings.search(encoder.id, own.vector, k, { teamId, baseModelId: a.baseModel.id, exclude: [a.id] });
+      const records = await ctx.services.adapters.getMany(hits.map((h) => h.adapterId));
+      return hits.flatMap((h) => {
+        const adapter = records.find((r) => r.id === h.adapterId);
+        return adapter ? [{ adapter, score: h.score, weight: null }] : [];
+      });
+    },
   },
   PoolEvent: {
     adapter: async (e: PoolEvent, _: unknown, ctx: Context) => {

@@ -32,6 +32,8 @@ export const poolTypeDefs = /* GraphQL */ `
     samples: [String!]!
     "Every version of its weights, newest first."
     versions: [AdapterVersion!]!
+    "The k most similar ACTIVE adapters the caller may use (cosine of retrieval embeddings; weight is null)."
+    neighbours(k: Int = 5): [RetrievedAdapter!]!
   }
 
   input AdapterChanges {
