@@ -1,44 +1,33 @@
 "use client";
-// The adapters nearest to this one by retrieval embedding: its row of the pool map's cosine
-// similarity matrix (the `poolMap` query, over the ACTIVE adapters this team can retrieve:
-// its own and public ones). This is the same cosine retrieval ranks by, between the
-// adapters' mean sample embeddings; `retrieve` with the samples would rank against one
-// sample's embedding at a time instead.
+// The adapters nearest to this one by retrieval embedding (`Adapter.neighbours`: a pgvector
+// search from the adapter's own embedding, over the ACTIVE adapters this team can retrieve:
+// its own and public ones). The same cosine retrieval ranks by, between the adapters' mean
+// sample embeddings.
 import Link from "next/link";
 import { useQuery } from "@/components/api/use-query";
 import { EmptyState, ErrorState, LoadingState } from "@/components/ui/states";
 
-const POOL_MAP_ROW = /* GraphQL */ `
-  query AdapterNeighbours {
-    poolMap(includePublic: true) { adapters { id name team { id name } } similarity }
+const NEIGHBOURS = /* GraphQL */ `
+  query AdapterNeighbours($id: ID!, $k: Int!) {
+    adapter(id: $id) { neighbours(k: $k) { score adapter { id name team { id name } } } }
   }
 `;
 
-interface PoolMapRow {
-  poolMap: { adapters: { id: string; name: string; team: { id: string; name: string } }[]; similarity: number[][] };
+interface NeighboursResult {
+  adapter: { neighbours: { score: number; adapter: { id: string; name: string; team: { id: string; name: string } } }[] } | null;
 }
 
 const SHOWN = 5;
 
 /** Mount it with a key of the adapter's status and version, so that it reads the map again when they change. */
 export function AdapterNeighbours({ adapterId, status, teamId }: { adapterId: string; status: string; teamId: string }) {
-  const q = useQuery<PoolMapRow>(POOL_MAP_ROW, {}, { skip: status !== "ACTIVE" });
-  const map = q.data?.poolMap;
-  const index = map?.adapters.findIndex((a) => a.id === adapterId) ?? -1;
-  const neighbours =
-    map && index >= 0
-      ? map.adapters
-          .map((a, j) => ({ adapter: a, similarity: map.similarity[index]![j]! }))
-          .filter((n) => n.adapter.id !== adapterId)
-          .sort((a, b) => b.similarity - a.similarity)
-          .slice(0, SHOWN)
-      : [];
+  const q = useQuery<NeighboursResult>(NEIGHBOURS, { id: adapterId, k: SHOWN }, { skip: status !== "ACTIVE" });
+  const neighbours = (q.data?.adapter?.neighbours ?? []).map((n) => ({ adapter: n.adapter, similarity: n.score }));
 
   let body;
   if (status !== "ACTIVE") body = <p className="muted">Neighbours show once the adapter is active (its samples are embedded) and enabled.</p>;
   else if (q.error) body = <ErrorState error={q.error} what="the neighbours" onRetry={q.reload} />;
-  else if (!map) body = <LoadingState label="Loading neighbours…" />;
-  else if (index < 0) body = <p className="muted">The pool map covers the first 500 active adapters by name; this one is not among them.</p>;
+  else if (!q.data) body = <LoadingState label="Loading neighbours…" />;
   else if (!neighbours.length) body = <EmptyState title="No other active adapters to compare with yet." />;
   else
     body = (

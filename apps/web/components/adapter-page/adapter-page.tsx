@@ -73,8 +73,8 @@ export function AdapterPage({ id }: { id: string }) {
     );
 
   const own = a.team.id === team.id;
-  const mayWrite = own && can(team.viewerRole, "adapter.write");
-  const mayDelete = own && can(team.viewerRole, "adapter.delete");
+  const mayWrite = own && can(team, "adapter.write");
+  const mayDelete = own && can(team, "adapter.delete");
 
   return (
     <>

@@ -12,7 +12,7 @@ import { UploadForm } from "./upload-form";
 
 export function AdapterPoolPage() {
   const { team } = useTeam();
-  const mayUpload = can(team.viewerRole, "adapter.write");
+  const mayUpload = can(team, "adapter.write");
   const [open, setOpen] = useState(false);
   const [uploads, setUploads] = useState<UploadedAdapter[]>([]);
 

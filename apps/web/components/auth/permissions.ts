@@ -1,6 +1,6 @@
-// What each team role may do, to decide which controls a page shows. This mirrors the
-// policy table of the API (apps/api/src/auth/policy.ts, `minimumRole`), which the dashboard
-// may not import (GraphQL only). The API still decides: a hidden control is a courtesy, a
+// Which controls a page shows. What the caller may do in a team comes from the API itself
+// (`team(id) { viewerPermissions }`, decided by its policy module), so the dashboard keeps no
+// copy of the rules. The API still decides every request: a hidden control is a courtesy, a
 // refused request is shown where it happened.
 
 export type Role = "OWNER" | "ADMIN" | "MEMBER" | "VIEWER";
@@ -17,26 +17,14 @@ export type Action =
   | "audit.read"
   | "team.manage";
 
-/** Highest first. */
+/** Highest first (for role pickers; the API refuses grants above one's own role). */
 export const roles: readonly Role[] = ["OWNER", "ADMIN", "MEMBER", "VIEWER"];
 
 const rank: Record<Role, number> = { VIEWER: 1, MEMBER: 2, ADMIN: 3, OWNER: 4 };
 
-const minimumRole: Record<Action, Role> = {
-  "adapter.read": "VIEWER",
-  "usage.read": "VIEWER",
-  "member.read": "VIEWER",
-  "adapter.write": "MEMBER",
-  generate: "MEMBER",
-  "adapter.delete": "ADMIN",
-  "member.manage": "ADMIN",
-  "apikey.manage": "ADMIN",
-  "audit.read": "ADMIN",
-  "team.manage": "OWNER",
-};
-
-export function can(role: Role | null | undefined, action: Action): boolean {
-  return !!role && rank[role] >= rank[minimumRole[action]];
+/** Whether the caller may do `action` in the team, as the API reported it. */
+export function can(team: { viewerPermissions: readonly string[] } | null | undefined, action: Action): boolean {
+  return !!team && team.viewerPermissions.includes(action);
 }
 
 /** True when role `a` is above role `b`. */

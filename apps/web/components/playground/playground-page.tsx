@@ -18,7 +18,7 @@ interface Run {
 
 export function PlaygroundPage() {
   const { team } = useTeam();
-  return <TeamPlayground key={team.id} mayRun={can(team.viewerRole, "generate")} role={roleLabel(team.viewerRole)} />;
+  return <TeamPlayground key={team.id} mayRun={can(team, "generate")} role={roleLabel(team.viewerRole)} />;
 }
 
 function TeamPlayground({ mayRun, role }: { mayRun: boolean; role: string }) {

@@ -19,7 +19,7 @@ const ME = /* GraphQL */ `
 
 const ACTIVE_TEAM = /* GraphQL */ `
   query ActiveTeam($id: ID!) {
-    team(id: $id) { id name slug viewerRole }
+    team(id: $id) { id name slug viewerRole viewerPermissions }
   }
 `;
 

@@ -21,6 +21,8 @@ export interface ActiveTeam {
   name: string;
   slug: string;
   viewerRole: Role;
+  /** What the caller may do here, from the API's policy module. */
+  viewerPermissions: string[];
 }
 
 export interface TeamState {

@@ -6,6 +6,7 @@ import { useEffect, useState } from "react";
 import { useMutation } from "@/components/api/use-mutation";
 import { can, grantableRoles, outranks, roleLabel, type Role } from "@/components/auth/permissions";
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
+import { useTeam } from "@/components/shell/team-context";
 import { formatDateTime } from "@/components/ui/format";
 import { InlineError } from "@/components/ui/states";
 
@@ -39,7 +40,8 @@ interface Props {
 
 export function MemberRow({ member, teamId, teamName, myRole, myUserId, onChanged }: Props) {
   const self = member.user.id === myUserId;
-  const manageable = can(myRole, "member.manage") && !outranks(member.role, myRole);
+  const { team } = useTeam();
+  const manageable = can(team, "member.manage") && !outranks(member.role, myRole);
   const changeRole = useMutation<{ changeMemberRole: { role: Role } }>(CHANGE_ROLE);
   const remove = useMutation<{ removeMember: boolean }>(REMOVE);
   const [confirming, setConfirming] = useState(false);

@@ -11,7 +11,7 @@ import { MembersSection } from "./members-section";
 export function TeamPage() {
   const { team } = useTeam();
   const role = team.viewerRole;
-  const hidden = !can(role, "member.manage") || !can(role, "apikey.manage") || !can(role, "audit.read");
+  const hidden = !can(team, "member.manage") || !can(team, "apikey.manage") || !can(team, "audit.read");
   return (
     <>
       <div className="page-title">
@@ -21,9 +21,9 @@ export function TeamPage() {
         </span>
       </div>
       <MembersSection />
-      {can(role, "member.manage") && <InvitationsSection />}
-      {can(role, "apikey.manage") && <ApiKeysSection />}
-      {can(role, "audit.read") && <AuditLogSection />}
+      {can(team, "member.manage") && <InvitationsSection />}
+      {can(team, "apikey.manage") && <ApiKeysSection />}
+      {can(team, "audit.read") && <AuditLogSection />}
       {hidden && (
         <p className="muted" data-testid="role-note">
           Invitations, API keys and the audit log are managed by the team&apos;s admins and owners.
