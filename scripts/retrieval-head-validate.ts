@@ -1,7 +1,7 @@
 // Reproduces the table "Choosing the head's settings" in docs/retriever.md: cross-validation
 // of retriever-head settings on the training tasks only (train_tasks.txt samples; never
 // mixed_test.json). Usage:
-//   node --import tsx scripts/retrieval-head-validate.ts --data ../shared/datasets/flan-mixed
+//   node --import tsx scripts/retrieval-head-validate.ts --data ../shared/datasets/flan-mixed [--seeds 1,2,...,12] [--only default]
 import { parseArgs } from "node:util";
 import { UseLiteEncoder } from "../apps/api/src/retriever/use-lite/use-lite-encoder.js";
 import { loadFlanMixed } from "../apps/api/src/retriever/eval/flan-mixed.js";
@@ -15,9 +15,8 @@ const CANDIDATES: Array<[string, Partial<HeadTrainingConfig>]> = [
   ["element-wise, decay 1e-3", { weightDecay: 1e-3 }],
   ["element-wise, 300 steps", { steps: 300 }],
 ];
-const SEEDS = [7, 8, 9];
-
-const { values } = parseArgs({ options: { data: { type: "string" } }, strict: true });
+const { values } = parseArgs({ options: { data: { type: "string" }, seeds: { type: "string" }, only: { type: "string" } }, strict: true });
+const SEEDS = (values.seeds ?? "1,2,3,4,5,6,7,8,9,10,11,12").split(",").map(Number);
 if (!values.data) {
   console.error("usage: node --import tsx scripts/retrieval-head-validate.ts --data DIR");
   process.exit(2);
@@ -30,7 +29,7 @@ await encoder.close();
 
 const f = (x: number) => x.toFixed(1);
 let printedBaseline = false;
-for (const [label, change] of CANDIDATES) {
+for (const [label, change] of CANDIDATES.filter(([l]) => !values.only || l.includes(values.only!))) {
   const config = { ...DEFAULT_HEAD_CONFIG, ...change };
   const sum = { u: [0, 0, 0, 0], t: [0, 0, 0, 0] };
   for (const seed of SEEDS) {
