@@ -45,13 +45,14 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
     );
     let model: ModelHost | undefined;
     let embedder: AdapterEmbedder | undefined;
+    let retriever: Retriever | undefined;
     if (config.QUIVER_MODEL) {
       model = await ModelHost.open(
         { modelDir: path.resolve(config.QUIVER_MODEL), device: config.QUIVER_DEVICE, maxRank: config.QUIVER_MAX_RANK, maxAdapterBytes: config.QUIVER_MAX_ADAPTER_BYTES },
         new ModelStore(catalog.prisma),
         log,
       );
-      embedder = await openEmbedder(new EmbeddingStore(catalog.prisma));
+      embedder = await openEmbedder(new EmbeddingStore(catalog.prisma), { log, onActivated: () => retriever?.refresh() });
       log(`[quiver] encoder: ${embedder.encoderId}`);
     } else {
       log("[quiver] no QUIVER_MODEL: serving the catalog and teams; adapters cannot be added until a model is configured.");
@@ -67,7 +68,7 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
         generation = new GenerationService({
           scheduler,
           port,
-          retriever: new Retriever(embeddings, [embedder.encoder]),
+          retriever: (retriever = new Retriever(embeddings, embedder.encoders)),
           embeddings,
           adapters: new AdapterStore(catalog.prisma),
           records: new GenerationStore(catalog.prisma),

@@ -1,40 +1,94 @@
-// The sentence encoder this server embeds adapters with (QUIVER_ENCODER; the bundled USE-lite
-// encoder by default), registered in the catalog.
+// The sentence encoders of this server, registered in the catalog:
+//  - the configured one (QUIVER_ENCODER, QUIVER_ENCODER_PREFIX; the bundled USE-lite encoder
+//    by default), which embeds every adapter;
+//  - while a re-embedding job moves the pool to a newly configured encoder, the catalog's
+//    active (previous) encoder too, when it can be rebuilt from its record (USE-lite with its
+//    prefix), so retrieval keeps answering from the old vectors and new adapters are
+//    retrievable under both until the job switches the active encoder.
 import type { SentenceEncoder } from "./retriever/encoder.js";
-import { encoderConfigFromEnv, loadEncoder } from "./retriever/encoder-factory.js";
 import { describeEncoder } from "./retriever/encoder.js";
-import { embedAdapter } from "./retriever/adapter-embedding.js";
+import { encoderConfigFromEnv, loadEncoder } from "./retriever/encoder-factory.js";
+import { embedAdapter, samplesHash } from "./retriever/adapter-embedding.js";
+import { reembedPool } from "./retriever/reembed-job.js";
+import { UseLiteEncoder } from "./retriever/use-lite/use-lite-encoder.js";
 import type { EmbeddingStore } from "./catalog/embeddings.js";
+
+/** An adapter's embedding under each serving encoder (opaque to callers). */
+export interface Embedded {
+  samplesHash: string;
+  vectors: Map<string, Float32Array>;
+}
 
 export interface AdapterEmbedder {
   readonly encoderId: string;
   readonly encoder: SentenceEncoder;
-  /** Normalised mean embedding of the samples (checks them first); stored under this encoder. */
+  /** Every encoder loaded here (the configured one first): what retrieval may run. */
+  readonly encoders: readonly SentenceEncoder[];
+  /** Normalised mean embedding of the samples (checks them first), stored under each encoder. */
   embedAndStore(adapterId: string, samples: string[]): Promise<void>;
   /** Computes without storing (to validate before a write). */
-  embed(samples: string[]): Promise<{ vector: Float32Array; samplesHash: string }>;
-  store(adapterId: string, e: { vector: Float32Array; samplesHash: string }): Promise<void>;
+  embed(samples: string[]): Promise<Embedded>;
+  store(adapterId: string, e: Embedded): Promise<void>;
+  /** Resolves when the background re-embedding (if any) has finished or stopped. */
+  readonly reembedding: Promise<void>;
   close(): Promise<void>;
 }
 
-export async function openEmbedder(store: EmbeddingStore, encoder?: SentenceEncoder): Promise<AdapterEmbedder> {
-  const enc = encoder ?? (await loadEncoder(encoderConfigFromEnv()));
-  const d = describeEncoder(enc);
+export async function openEmbedder(
+  store: EmbeddingStore,
+  options: { encoder?: SentenceEncoder; log?: (line: string) => void; onActivated?: () => void } = {},
+): Promise<AdapterEmbedder> {
+  const log = options.log ?? (() => {});
+  const configured = options.encoder ?? (await loadEncoder(encoderConfigFromEnv()));
+  const d = describeEncoder(configured);
   await store.registerEncoder({ identity: d.identity, kind: d.kind, name: d.name, dimension: d.dimension, prefix: d.prefix });
-  if (!(await store.activeEncoder())) await store.activateEncoder(d.identity);
   await store.ensureDimensionIndex(d.dimension);
-  const embed = async (samples: string[]) => {
-    const r = await embedAdapter(enc, samples);
-    return { vector: r.vector, samplesHash: r.samplesHash };
+  const active = await store.activeEncoder();
+  if (!active) await store.activateEncoder(d.identity);
+
+  const encoders: SentenceEncoder[] = [configured];
+  const abort = new AbortController();
+  let reembedding: Promise<void> = Promise.resolve();
+  if (active && active.id !== d.identity) {
+    if (active.kind === "use-lite") {
+      encoders.push(await UseLiteEncoder.load({ prefix: active.prefix }));
+    } else {
+      log(`[quiver] warning: the catalog's active encoder ${active.id} cannot be loaded here; retrieval waits for the re-embedding to finish.`);
+    }
+    log(`[quiver] re-embedding the pool under ${d.identity} in the background (retrieval uses ${active.id} until it completes)`);
+    reembedding = reembedPool(store, configured, {
+      signal: abort.signal,
+      onProgress: (p) => log(`[quiver] re-embedding: ${p.done} of ${p.total} adapters`),
+    })
+      .then((o) => {
+        if (!o.interrupted) {
+          log(`[quiver] re-embedding done (${o.embedded} embedded, ${o.skippedCurrent} current); ${d.identity} is now the active encoder`);
+          options.onActivated?.();
+        }
+      })
+      .catch((err: unknown) => log(`[quiver] re-embedding failed (it resumes at the next start): ${(err as Error).message}`));
+  }
+
+  const embed = async (samples: string[]): Promise<Embedded> => {
+    const vectors = new Map<string, Float32Array>();
+    for (const e of encoders) vectors.set(e.identity, (await embedAdapter(e, samples)).vector);
+    return { samplesHash: samplesHash(samples), vectors };
   };
-  const storeOne = (adapterId: string, e: { vector: Float32Array; samplesHash: string }) =>
-    store.upsertEmbedding({ adapterId, encoderId: d.identity, vector: e.vector, samplesHash: e.samplesHash });
+  const storeAll = async (adapterId: string, e: Embedded) => {
+    for (const [encoderId, vector] of e.vectors) await store.upsertEmbedding({ adapterId, encoderId, vector, samplesHash: e.samplesHash });
+  };
   return {
     encoderId: d.identity,
-    encoder: enc,
+    encoder: configured,
+    encoders,
     embed,
-    store: storeOne,
-    embedAndStore: async (adapterId, samples) => storeOne(adapterId, await embed(samples)),
-    close: () => enc.close(),
+    store: storeAll,
+    embedAndStore: async (adapterId, samples) => storeAll(adapterId, await embed(samples)),
+    reembedding,
+    close: async () => {
+      abort.abort();
+      await reembedding;
+      for (const e of encoders) await e.close();
+    },
   };
 }
