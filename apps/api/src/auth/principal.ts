@@ -3,11 +3,17 @@
 // credentials are an error, never a silent downgrade to anonymous.
 import { QuiverError } from "../errors.js";
 import type { IdentityStore, MembershipRecord, Role, UserRecord } from "../catalog/identity.js";
+import type { Actor } from "../catalog/audit.js";
 import { classifyBearer, sha256 } from "./tokens.js";
 
 export type Principal =
   | { kind: "user"; user: UserRecord; sessionId: string; memberships: MembershipRecord[] }
   | { kind: "apiKey"; keyId: string; keyName: string; teamId: string; role: Role; createdById: string };
+
+/** Who acted, for the audit log. */
+export function actorOf(p: Principal): Actor {
+  return p.kind === "user" ? { userId: p.user.id } : { apiKeyId: p.keyId };
+}
 
 /** Last-used times are written at most this often per credential, to keep reads read-only. */
 const TOUCH_INTERVAL_MS = 60_000;

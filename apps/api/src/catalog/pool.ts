@@ -2,7 +2,10 @@
 // the pool is never half-written: an adapter appears with its first version and samples
 // together, and a name is taken once per team (the unique index decides races).
 import { QuiverError } from "../errors.js";
-import { isMissingRecord, isWriteConflict } from "./record-errors.js";
+import { isMissingRecord, isUniqueViolation, isWriteConflict } from "./record-errors.js";
+import { audit, type Actor } from "./audit.js";
+
+export type { Actor } from "./audit.js";
 import type { Prisma, PrismaClient } from "./generated/client.js";
 import type { AdapterStatus, LoraScaling, Visibility } from "./generated/enums.js";
 
@@ -30,17 +33,10 @@ export interface NewAdapterInput {
   version: VersionInput;
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string }).code === "P2002" || /unique constraint/i.test((err as Error).message ?? "");
+/** An adapter's audit entry. */
+function auditAdapter(tx: Prisma.TransactionClient, teamId: string, actor: Actor, action: string, adapterId: string, metadata: Prisma.InputJsonValue = {}) {
+  return audit(tx, { teamId, actor, action, targetType: "Adapter", targetId: adapterId, metadata });
 }
-
-async function audit(tx: Prisma.TransactionClient, teamId: string, actor: { userId?: string; apiKeyId?: string }, action: string, adapterId: string, metadata: Prisma.InputJsonValue = {}) {
-  await tx.auditLogEntry.create({
-    data: { teamId, actorUserId: actor.userId ?? null, actorKeyId: actor.apiKeyId ?? null, action, targetType: "Adapter", targetId: adapterId, metadata },
-  });
-}
-
-export type Actor = { userId?: string; apiKeyId?: string };
 
 /**
  * Runs a write transaction. PostgreSQL may abort one of two concurrent transactions on the
@@ -89,7 +85,7 @@ export class PoolStore {
         const version = await tx.adapterVersion.create({
           data: { id: input.versionId, adapterId: input.id, version: 1, status: "PENDING", createdById: input.createdById, ...input.version, byteSize: BigInt(input.version.byteSize) },
         });
-        await audit(tx, input.teamId, actor, "adapter.create", input.id, { name: input.name, contentHash: input.version.contentHash });
+        await auditAdapter(tx, input.teamId, actor, "adapter.create", input.id, { name: input.name, contentHash: input.version.contentHash });
         return { adapterId: input.id, versionId: version.id };
       });
     } catch (err) {
@@ -107,7 +103,7 @@ export class PoolStore {
       const row = await tx.adapterVersion.create({
         data: { id: versionId, adapterId, version: next, status: "PENDING", createdById, ...version, byteSize: BigInt(version.byteSize) },
       });
-      await audit(tx, adapter.teamId, actor, "adapter.version", adapterId, { version: next, contentHash: version.contentHash });
+      await auditAdapter(tx, adapter.teamId, actor, "adapter.version", adapterId, { version: next, contentHash: version.contentHash });
       return { versionId: row.id, version: next };
     }));
   }
@@ -143,14 +139,14 @@ export class PoolStore {
       const a = await tx.adapter.findUniqueOrThrow({ where: { id: adapterId }, select: { teamId: true } });
       await tx.adapterSample.deleteMany({ where: { adapterId } });
       await tx.adapterSample.createMany({ data: samples.map((text, position) => ({ adapterId, text, position })) });
-      await audit(tx, a.teamId, actor, "adapter.samples", adapterId, { count: samples.length });
+      await auditAdapter(tx, a.teamId, actor, "adapter.samples", adapterId, { count: samples.length });
     }));
   }
 
   async update(adapterId: string, changes: { description?: string; visibility?: Visibility }, actor: Actor): Promise<void> {
     await guarded(() => this.prisma.$transaction(async (tx) => {
       const a = await tx.adapter.update({ where: { id: adapterId }, data: changes, select: { teamId: true } });
-      await audit(tx, a.teamId, actor, "adapter.update", adapterId, changes);
+      await auditAdapter(tx, a.teamId, actor, "adapter.update", adapterId, changes);
     }));
   }
 
@@ -162,7 +158,7 @@ export class PoolStore {
       if (!enabled) status = "DISABLED";
       else if (a.status === "DISABLED") status = a.currentVersionId ? "ACTIVE" : "PENDING";
       await tx.adapter.update({ where: { id: adapterId }, data: { status, statusReason: enabled ? null : "disabled by a user" } });
-      await audit(tx, a.teamId, actor, enabled ? "adapter.enable" : "adapter.disable", adapterId);
+      await auditAdapter(tx, a.teamId, actor, enabled ? "adapter.enable" : "adapter.disable", adapterId);
       return status;
     }));
   }
@@ -173,7 +169,7 @@ export class PoolStore {
       const a = await tx.adapter.findUnique({ where: { id: adapterId }, select: { teamId: true, name: true, versions: { select: { storageUri: true } } } });
       if (!a) throw new QuiverError("NOT_FOUND", "No such adapter.");
       await tx.adapter.delete({ where: { id: adapterId } });
-      await audit(tx, a.teamId, actor, "adapter.delete", adapterId, { name: a.name });
+      await auditAdapter(tx, a.teamId, actor, "adapter.delete", adapterId, { name: a.name });
       return a.versions.map((v) => v.storageUri);
     }));
   }

@@ -15,3 +15,9 @@ export function isWriteConflict(err: unknown): boolean {
   if (e.code === "P2034") return true;
   return /TransactionWriteConflict|deadlock detected|could not serialize/i.test(String(e.message ?? ""));
 }
+
+/** A unique index refused the write (a name or key already taken). */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return !!e && (e.code === "P2002" || /unique constraint/i.test(String(e.message ?? "")));
+}

@@ -3,30 +3,12 @@
 import { QuiverError } from "../errors.js";
 import type { Prisma, PrismaClient } from "./generated/client.js";
 import type { Role } from "./generated/enums.js";
+import { audit, type Actor } from "./audit.js";
+import { isUniqueViolation } from "./record-errors.js";
 
-export interface Actor {
-  userId?: string;
-  apiKeyId?: string;
-}
+export type { Actor } from "./audit.js";
 
 type Tx = Prisma.TransactionClient;
-
-async function audit(
-  tx: Tx,
-  entry: { teamId: string | null; actor: Actor; action: string; targetType: string; targetId?: string; metadata?: Prisma.InputJsonValue },
-): Promise<void> {
-  await tx.auditLogEntry.create({
-    data: {
-      teamId: entry.teamId,
-      actorUserId: entry.actor.userId ?? null,
-      actorKeyId: entry.actor.apiKeyId ?? null,
-      action: entry.action,
-      targetType: entry.targetType,
-      targetId: entry.targetId ?? null,
-      metadata: entry.metadata ?? {},
-    },
-  });
-}
 
 const memberFields = {
   role: true,
@@ -67,10 +49,6 @@ export interface TeamQuotas {
   quotaRequestsPerMinute: number | null;
   quotaConcurrent: number | null;
   quotaStorageBytes: bigint | null;
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string }).code === "P2002" || /unique constraint/i.test((err as Error).message ?? "");
 }
 
 export class TeamStore {

@@ -15,7 +15,7 @@ import { pipeline } from "node:stream/promises";
 import busboy from "busboy";
 import type { Request, RequestHandler, Response } from "express";
 import { z } from "zod";
-import { authenticate, activeTeamId, type Principal } from "../auth/principal.js";
+import { authenticate, activeTeamId, actorOf, type Principal } from "../auth/principal.js";
 import { allows, authorize } from "../auth/policy.js";
 import { httpStatusOf, isQuiverError, QuiverError } from "../errors.js";
 import type { Services } from "../services.js";
@@ -134,9 +134,6 @@ function receive(req: Request, staging: string, limits: UploadLimits, onFields: 
   });
 }
 
-function actorOf(p: Principal) {
-  return p.kind === "user" ? { userId: p.user.id } : { apiKeyId: p.keyId };
-}
 
 function createdBy(p: Principal): string | null {
   return p.kind === "user" ? p.user.id : p.createdById;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { QuiverError } from "../../errors.js";
-import { activeTeamId, type Principal } from "../../auth/principal.js";
+import { activeTeamId, actorOf, type Principal } from "../../auth/principal.js";
 import { allows, authorize, requirePrincipal } from "../../auth/policy.js";
 import type { AdapterRecord } from "../../catalog/adapters.js";
 import type { PoolEvent } from "../../pool/events.js";
@@ -9,9 +9,6 @@ import { parseArgs } from "./validate.js";
 
 const uuid = z.string().uuid();
 
-function actorOf(p: Principal) {
-  return p.kind === "user" ? { userId: p.user.id } : { apiKeyId: p.keyId };
-}
 
 /** The adapter if the caller may see it; NOT_FOUND otherwise (no existence leak). */
 async function visibleAdapter(ctx: Context, id: string): Promise<{ principal: Principal; adapter: AdapterRecord }> {

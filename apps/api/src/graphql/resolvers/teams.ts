@@ -1,11 +1,10 @@
 import { z } from "zod";
 import { QuiverError } from "../../errors.js";
 import { authorize, requirePrincipal, roleIn, allows, outranks } from "../../auth/policy.js";
-import type { Principal } from "../../auth/principal.js";
+import { actorOf, type Principal } from "../../auth/principal.js";
 import { hashPassword, passwordRules } from "../../auth/passwords.js";
 import { newApiKey, newSessionToken, sha256 } from "../../auth/tokens.js";
 import type { Role } from "../../catalog/identity.js";
-import type { Actor } from "../../catalog/teams.js";
 import type { Context } from "../context.js";
 import { parseArgs } from "./validate.js";
 
@@ -23,9 +22,6 @@ interface TeamRow {
   quotaStorageBytes?: bigint | null;
 }
 
-function actorOf(p: Principal): Actor {
-  return p.kind === "user" ? { userId: p.user.id } : { apiKeyId: p.keyId };
-}
 
 /** Team management is done by people: API keys may not manage members, keys or teams. */
 function requireUser(p: Principal): Extract<Principal, { kind: "user" }> {
