@@ -10,14 +10,6 @@ import { ModelHost } from "./model-host.js";
 import { ModelStore } from "./catalog/models.js";
 import { EmbeddingStore } from "./catalog/embeddings.js";
 import { openEmbedder, type AdapterEmbedder } from "./retrieval-host.js";
-import { Registry } from "./observability/metrics.js";
-import { NativeEnginePort } from "./generation/engine-port.js";
-import { Scheduler, defaultSchedulerOptions } from "./generation/scheduler.js";
-import { GenerationService } from "./generation/generation-service.js";
-import { Retriever } from "./retriever/retriever.js";
-import { AdapterStore } from "./catalog/adapters.js";
-import { GenerationStore } from "./catalog/generations.js";
-import { DirectoryStorage } from "./pool/storage.js";
 
 export interface Quiver {
   services: Services;
@@ -45,42 +37,21 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
     );
     let model: ModelHost | undefined;
     let embedder: AdapterEmbedder | undefined;
-    let retriever: Retriever | undefined;
+    const embeddings = new EmbeddingStore(catalog.prisma);
     if (config.QUIVER_MODEL) {
       model = await ModelHost.open(
         { modelDir: path.resolve(config.QUIVER_MODEL), device: config.QUIVER_DEVICE, maxRank: config.QUIVER_MAX_RANK, maxAdapterBytes: config.QUIVER_MAX_ADAPTER_BYTES },
         new ModelStore(catalog.prisma),
         log,
       );
-      embedder = await openEmbedder(new EmbeddingStore(catalog.prisma), { log, onActivated: () => retriever?.refresh() });
+      embedder = await openEmbedder(embeddings, { log, onActivated: () => services.retriever?.refresh() });
       log(`[quiver] encoder: ${embedder.encoderId}`);
+      if (!model.engine.tokenizer) log("[quiver] the model has no tokenizer.json: adapters can be managed, but text generation is off.");
     } else {
       log("[quiver] no QUIVER_MODEL: serving the catalog and teams; adapters cannot be added until a model is configured.");
     }
-    const metrics = new Registry();
-    let generation: GenerationService | undefined;
-    let scheduler: Scheduler | undefined;
-    if (model && embedder) {
-      if (model.engine.tokenizer) {
-        const port = new NativeEnginePort(model.engine);
-        scheduler = new Scheduler(port, { ...defaultSchedulerOptions, maxBatch: config.QUIVER_MAX_BATCH, maxQueue: config.QUIVER_MAX_QUEUE });
-        const embeddings = new EmbeddingStore(catalog.prisma);
-        generation = new GenerationService({
-          scheduler,
-          port,
-          retriever: (retriever = new Retriever(embeddings, embedder.encoders)),
-          embeddings,
-          adapters: new AdapterStore(catalog.prisma),
-          records: new GenerationStore(catalog.prisma),
-          storage: new DirectoryStorage(path.join(config.dataDir, "adapters")),
-          baseModelId: model.baseModelId,
-          metrics,
-        });
-      } else {
-        log("[quiver] the model has no tokenizer.json: adapters can be managed, but text generation is off.");
-      }
-    }
-    const services = createServices(config, catalog, { model, embedder, metrics, generation });
+    // (The re-embedding job calls onActivated long after this line.)
+    const services = createServices(config, catalog, { model, embedder, embeddings });
     const bootstrap = await bootstrapAdmin(services.identity, config);
     if (bootstrap) {
       log(`[quiver] first start: created the administrator ${bootstrap.email} and the team "Default".`);
@@ -96,7 +67,7 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
       bootstrap,
       async close() {
         await api.close();
-        await scheduler?.close();
+        await services.scheduler?.close();
         await services.pool.idle();
         await embedder?.close();
         await model?.close();

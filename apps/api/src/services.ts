@@ -15,7 +15,10 @@ import { PoolService } from "./pool/service.js";
 import { DirectoryStorage } from "./pool/storage.js";
 import path from "node:path";
 import { GenerationStore } from "./catalog/generations.js";
-import type { GenerationService } from "./generation/generation-service.js";
+import { GenerationService } from "./generation/generation-service.js";
+import { NativeEnginePort } from "./generation/engine-port.js";
+import { Scheduler, defaultSchedulerOptions } from "./generation/scheduler.js";
+import { Retriever } from "./retriever/retriever.js";
 import { Registry } from "./observability/metrics.js";
 import { EmbeddingStore } from "./catalog/embeddings.js";
 
@@ -38,16 +41,33 @@ export interface Services {
   embeddings: EmbeddingStore;
   /** Text generation, when the model can serve text (it has a tokenizer). */
   generation: GenerationService | undefined;
+  /** The scheduler and retriever behind generation (when it is on). */
+  scheduler: Scheduler | undefined;
+  retriever: Retriever | undefined;
   metrics: Registry;
 }
 
 export function createServices(
   config: Config,
   catalog: Catalog,
-  parts: { model?: ModelHost; embedder?: AdapterEmbedder; metrics?: Registry; generation?: GenerationService } = {},
+  parts: { model?: ModelHost; embedder?: AdapterEmbedder; embeddings?: EmbeddingStore } = {},
 ): Services {
   const adapters = new AdapterStore(catalog.prisma);
   const poolEvents = new PoolEvents();
+  const embeddings = parts.embeddings ?? new EmbeddingStore(catalog.prisma);
+  const generations = new GenerationStore(catalog.prisma);
+  const storage = new DirectoryStorage(path.join(config.dataDir, "adapters"));
+  const metrics = new Registry();
+  // Text generation needs the model's tokenizer and the encoder for retrieval.
+  let scheduler: Scheduler | undefined;
+  let retriever: Retriever | undefined;
+  let generation: GenerationService | undefined;
+  if (parts.model?.engine.tokenizer && parts.embedder) {
+    const port = new NativeEnginePort(parts.model.engine);
+    scheduler = new Scheduler(port, { ...defaultSchedulerOptions, maxBatch: config.QUIVER_MAX_BATCH, maxQueue: config.QUIVER_MAX_QUEUE });
+    retriever = new Retriever(embeddings, parts.embedder.encoders);
+    generation = new GenerationService({ scheduler, port, retriever, embeddings, adapters, records: generations, storage, baseModelId: parts.model.baseModelId, metrics });
+  }
   return {
     config,
     catalog,
@@ -60,7 +80,7 @@ export function createServices(
     pool: new PoolService({
       store: new PoolStore(catalog.prisma),
       adapters,
-      storage: new DirectoryStorage(path.join(config.dataDir, "adapters")),
+      storage,
       events: poolEvents,
       model: parts.model,
       embedder: parts.embedder,
@@ -68,10 +88,12 @@ export function createServices(
     }),
     model: parts.model,
     embedder: parts.embedder,
-    generations: new GenerationStore(catalog.prisma),
-    embeddings: new EmbeddingStore(catalog.prisma),
-    generation: parts.generation,
-    metrics: parts.metrics ?? new Registry(),
+    generations,
+    embeddings,
+    generation,
+    scheduler,
+    retriever,
+    metrics,
     loginLimiter: new RateLimiter(10, 60_000),
   };
 }

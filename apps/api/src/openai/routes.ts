@@ -110,14 +110,12 @@ async function respond(req: Request, res: Response, live: LiveGeneration, stream
     res.status(200).set({ "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
     res.flushHeaders();
     const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
-    let first = true;
     for await (const e of live.subscribe()) {
       if (res.destroyed) break;
       if (e.adapters) {
         send(chat
           ? { id, object, created, model, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], quiver: quiverExt(e) }
           : { id, object, created, model, choices: [{ text: "", index: 0, logprobs: null, finish_reason: null }], quiver: quiverExt(e) });
-        first = false;
         continue;
       }
       if (e.delta) {
@@ -132,7 +130,6 @@ async function respond(req: Request, res: Response, live: LiveGeneration, stream
         }
       }
     }
-    void first;
     res.write("data: [DONE]\n\n");
     res.end();
     return;
