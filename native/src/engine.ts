@@ -253,7 +253,7 @@ export class Engine {
   ): Promise<Generation & { text: string }> {
     const tok = this.tokenizer;
     if (!tok) throw new EngineError("FILE_MISSING", `${this.modelDir} has no tokenizer.json`);
-    const ids = tok.encode(prompt);
+    const ids = tok.encodePrompt(prompt);
     const bos = this.info.bosTokenId;
     const promptIds = bos >= 0 ? [bos, ...ids] : ids;
     if (promptIds.length === 0) throw new EngineError("INVALID_ARGUMENT", "empty prompt and the model has no bos_token_id");

@@ -8,7 +8,12 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { EngineError } from "./errors.js";
 
 export class TextTokenizer {
-  private constructor(private readonly tok: Tokenizer) {}
+  private constructor(
+    private readonly tok: Tokenizer,
+    /** Quiver's extension of tokenizer_config.json: `"quiver_prompt_template": "{prompt}\n"` wraps a
+     * generation prompt (the model zoo's models answer after a newline). Undefined: as is. */
+    readonly promptTemplate: string | undefined,
+  ) {}
 
   /** Reads DIR/tokenizer.json (and tokenizer_config.json when present). */
   static load(dir: string): TextTokenizer {
@@ -31,8 +36,11 @@ export class TextTokenizer {
     }
     // Decoding must give back the model's text as is ("Lily ." stays "Lily .").
     config = { ...config, clean_up_tokenization_spaces: false };
+    const template = config.quiver_prompt_template;
+    if (template !== undefined && (typeof template !== "string" || !template.includes("{prompt}")))
+      throw new EngineError("FILE_CORRUPT", `${configFile}: quiver_prompt_template must be a string containing {prompt}`);
     try {
-      return new TextTokenizer(new Tokenizer(json as object, config));
+      return new TextTokenizer(new Tokenizer(json as object, config), template);
     } catch (err) {
       throw new EngineError("FILE_CORRUPT", `${file}: ${(err as Error).message}`);
     }
@@ -41,6 +49,13 @@ export class TextTokenizer {
   /** Token ids of `text`, without special tokens. */
   encode(text: string): number[] {
     return this.tok.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** Token ids of a generation prompt: `text` inside the model's prompt template, if it has one
+   * (retrieval and stop sequences see the prompt as is). */
+  encodePrompt(text: string): number[] {
+    if (text === "") return []; // an empty prompt means "start from BOS" whatever the template
+    return this.encode(this.promptTemplate ? this.promptTemplate.replace("{prompt}", () => text) : text);
   }
 
   decode(ids: ArrayLike<number>): string {

@@ -39,6 +39,7 @@ export interface EnginePort {
   readonly eosTokenIds: readonly number[];
   /** How many distinct adapters one step may use. */
   readonly adapterSlots: number;
+  /** Token ids of a generation prompt, inside the model's prompt template when it has one. */
   encode(text: string): number[];
   streamDecoder(): StreamDecoder;
   loadAdapter(dir: string): Promise<number>;
@@ -66,7 +67,7 @@ export class NativeEnginePort implements EnginePort {
   }
 
   encode(text: string): number[] {
-    return this.tokenizer.encode(text);
+    return this.tokenizer.encodePrompt(text);
   }
 
   streamDecoder(): StreamDecoder {
