@@ -21,7 +21,8 @@
         "backends/cpu_reference.cpp",
         "backends/cpu_fast.cpp",
         "backends/cpu_kernels.cpp",
-        "backends/thread_pool.cpp"
+        "backends/thread_pool.cpp",
+        "train/trainer.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -536,6 +536,274 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   return NativeEngine::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value());
 }
 
+// ---------------------------------------------------------------- the wrapped trainer
+//
+// Training calls are long (a step is tens to hundreds of milliseconds) and few, so each
+// runs as one Napi::AsyncWorker on the libuv pool. One call at a time: a second call while
+// one is in flight is refused, since a trainer is not thread-safe.
+
+class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeTrainer",
+                       {InstanceMethod("tensors", &NativeTrainer::Tensors),
+                        InstanceMethod("read", &NativeTrainer::Read),
+                        InstanceMethod("write", &NativeTrainer::Write),
+                        InstanceMethod("loss", &NativeTrainer::Loss),
+                        InstanceMethod("backward", &NativeTrainer::Backward),
+                        InstanceMethod("step", &NativeTrainer::Step),
+                        InstanceMethod("setStep", &NativeTrainer::SetStep),
+                        InstanceMethod("close", &NativeTrainer::Close)});
+  }
+
+  explicit NativeTrainer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTrainer>(info) {}
+  ~NativeTrainer() override { quiver_trainer_free(trainer_); }
+
+  // A job off the main thread; settles `deferred` with result() or the coded error.
+  class Job : public Napi::AsyncWorker {
+   public:
+    Job(Napi::Env env, NativeTrainer* owner, std::function<quiver_status(quiver_error*)> work,
+        std::function<Napi::Value(Napi::Env)> result)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(owner),
+          self_(Napi::Persistent(owner->Value())), work_(std::move(work)), result_(std::move(result)) {
+      std::memset(&err_, 0, sizeof err_);
+    }
+    Napi::Promise Promise() { return deferred_.Promise(); }
+    void Execute() override { status_ = work_(&err_); }
+    void OnOK() override {
+      owner_->busy_ = false;
+      if (status_ != QUIVER_OK)
+        deferred_.Reject(coded_error(Env(), quiver_status_name(status_), err_.message).Value());
+      else
+        deferred_.Resolve(result_(Env()));
+    }
+    void OnError(const Napi::Error& e) override {
+      owner_->busy_ = false;
+      deferred_.Reject(e.Value());
+    }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    NativeTrainer* owner_;
+    Napi::ObjectReference self_;  // keeps the trainer alive while the job runs
+    std::function<quiver_status(quiver_error*)> work_;
+    std::function<Napi::Value(Napi::Env)> result_;
+    quiver_status status_ = QUIVER_OK;
+    quiver_error err_;
+  };
+
+  Napi::Value Start(Napi::Env env, std::function<quiver_status(quiver_error*)> work,
+                    std::function<Napi::Value(Napi::Env)> result) {
+    if (busy_) return Rejected(env, "the trainer is busy: await the previous call first");
+    busy_ = true;
+    auto* job = new Job(env, this, std::move(work), std::move(result));
+    Napi::Promise p = job->Promise();
+    job->Queue();
+    return p;
+  }
+
+  // Loads the model off the main thread; resolves with this object.
+  Napi::Value Open(Napi::Env env, quiver_trainer_options opts, std::string dir) {
+    auto dir_keep = std::make_shared<std::string>(std::move(dir));
+    opts.model_dir = dir_keep->c_str();
+    return Start(env, [this, opts, dir_keep](quiver_error* err) {
+      quiver_trainer* t = nullptr;
+      quiver_status s = quiver_trainer_init(&opts, &t, err);
+      trainer_ = t;
+      return s;
+    }, [this](Napi::Env) { return Value(); });
+  }
+
+ private:
+  static Napi::Value Rejected(Napi::Env env, const std::string& message, const char* code = "INVALID_ARGUMENT") {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(coded_error(env, code, message).Value());
+    return d.Promise();
+  }
+
+  bool Usable(Napi::Env env) {
+    if (!trainer_) {
+      coded_error(env, "INVALID_ARGUMENT", "the trainer is closed").ThrowAsJavaScriptException();
+      return false;
+    }
+    if (busy_) {
+      coded_error(env, "INVALID_ARGUMENT", "the trainer is busy: await the previous call first").ThrowAsJavaScriptException();
+      return false;
+    }
+    return true;
+  }
+
+  Napi::Value Tensors(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Usable(env)) return env.Undefined();
+    const int32_t n = quiver_trainer_num_tensors(trainer_);
+    Napi::Array out = Napi::Array::New(env, n);
+    for (int32_t i = 0; i < n; ++i) {
+      quiver_tensor_info t;
+      quiver_trainer_tensor_info(trainer_, i, &t, nullptr);
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", t.name);
+      Napi::Array shape = Napi::Array::New(env, t.ndim);
+      for (int32_t d = 0; d < t.ndim; ++d) shape.Set(d, Napi::Number::New(env, (double)t.shape[d]));
+      o.Set("shape", shape);
+      o.Set("numel", Napi::Number::New(env, (double)t.numel));
+      o.Set("trainable", t.trainable != 0);
+      out.Set(i, o);
+    }
+    return out;
+  }
+
+  bool Part(const Napi::CallbackInfo& info, int32_t* index, quiver_tensor_part* part, int64_t* numel) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber() || !info[1].IsNumber()) {
+      coded_error(env, "INVALID_ARGUMENT", "expected (index, part)").ThrowAsJavaScriptException();
+      return false;
+    }
+    *index = info[0].As<Napi::Number>().Int32Value();
+    *part = (quiver_tensor_part)info[1].As<Napi::Number>().Int32Value();
+    quiver_tensor_info t;
+    quiver_error err;
+    if (quiver_trainer_tensor_info(trainer_, *index, &t, &err) != QUIVER_OK) {
+      coded_error(env, quiver_status_name(err.status), err.message).ThrowAsJavaScriptException();
+      return false;
+    }
+    *numel = t.numel;
+    return true;
+  }
+
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Usable(env)) return env.Undefined();
+    int32_t index;
+    quiver_tensor_part part;
+    int64_t numel;
+    if (!Part(info, &index, &part, &numel)) return env.Undefined();
+    Napi::Float64Array out = Napi::Float64Array::New(env, (size_t)numel);
+    quiver_error err;
+    if (quiver_trainer_tensor_read(trainer_, index, part, out.Data(), &err) != QUIVER_OK) {
+      coded_error(env, quiver_status_name(err.status), err.message).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return out;
+  }
+
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Usable(env)) return env.Undefined();
+    int32_t index;
+    quiver_tensor_part part;
+    int64_t numel;
+    if (!Part(info, &index, &part, &numel)) return env.Undefined();
+    if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+        (int64_t)info[2].As<Napi::Float64Array>().ElementLength() != numel) {
+      coded_error(env, "INVALID_ARGUMENT", "write(index, part, data): data must be a Float64Array of the tensor's size")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    quiver_error err;
+    if (quiver_trainer_tensor_write(trainer_, index, part, info[2].As<Napi::Float64Array>().Data(), &err) != QUIVER_OK) {
+      coded_error(env, quiver_status_name(err.status), err.message).ThrowAsJavaScriptException();
+    }
+    return env.Undefined();
+  }
+
+  // (tokens: Int32Array, targets: Int32Array, batch, seqLen[, lr]) -> Promise<stats>
+  Napi::Value Batch(const Napi::CallbackInfo& info, int kind) {
+    Napi::Env env = info.Env();
+    if (!trainer_) return Rejected(env, "the trainer is closed");
+    auto i32 = [](const Napi::Value& v) {
+      return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array;
+    };
+    if (!i32(info[0]) || !i32(info[1]) || !info[2].IsNumber() || !info[3].IsNumber() || (kind == 2 && !info[4].IsNumber()))
+      return Rejected(env, "expected (tokens: Int32Array, targets: Int32Array, batch, seqLen" + std::string(kind == 2 ? ", lr)" : ")"));
+    Napi::Int32Array tk = info[0].As<Napi::Int32Array>(), tg = info[1].As<Napi::Int32Array>();
+    const int64_t B = info[2].As<Napi::Number>().Int64Value(), S = info[3].As<Napi::Number>().Int64Value();
+    if (B <= 0 || S <= 0 || B * S != (int64_t)tk.ElementLength() || B * S != (int64_t)tg.ElementLength())
+      return Rejected(env, "tokens and targets must both hold batch * seqLen entries");
+    auto tokens = std::make_shared<std::vector<int32_t>>(tk.Data(), tk.Data() + tk.ElementLength());
+    auto targets = std::make_shared<std::vector<int32_t>>(tg.Data(), tg.Data() + tg.ElementLength());
+    const float lr = kind == 2 ? (float)info[4].As<Napi::Number>().DoubleValue() : 0.0f;
+    auto stats = std::make_shared<quiver_train_stats>();
+    quiver_trainer* t = trainer_;
+    return Start(env, [=](quiver_error* err) {
+      quiver_train_batch b{tokens->data(), targets->data(), (int32_t)B, (int32_t)S};
+      if (kind == 0) return quiver_trainer_loss(t, &b, stats.get(), err);
+      if (kind == 1) return quiver_trainer_backward(t, &b, stats.get(), err);
+      return quiver_trainer_step(t, &b, lr, stats.get(), err);
+    }, [stats](Napi::Env e) -> Napi::Value {
+      Napi::Object o = Napi::Object::New(e);
+      o.Set("loss", stats->loss);
+      o.Set("targets", Napi::Number::New(e, (double)stats->targets));
+      o.Set("gradNorm", stats->grad_norm);
+      o.Set("step", Napi::Number::New(e, (double)stats->step));
+      return o;
+    });
+  }
+  Napi::Value Loss(const Napi::CallbackInfo& info) { return Batch(info, 0); }
+  Napi::Value Backward(const Napi::CallbackInfo& info) { return Batch(info, 1); }
+  Napi::Value Step(const Napi::CallbackInfo& info) { return Batch(info, 2); }
+
+  Napi::Value SetStep(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Usable(env)) return env.Undefined();
+    quiver_error err;
+    if (!info[0].IsNumber() || quiver_trainer_set_step(trainer_, info[0].As<Napi::Number>().Int64Value(), &err) != QUIVER_OK)
+      coded_error(env, "INVALID_ARGUMENT", "setStep(n): n must be an integer >= 0").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (busy_) {
+      coded_error(env, "INVALID_ARGUMENT", "the trainer is busy: await the previous call first").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    quiver_trainer_free(trainer_);
+    trainer_ = nullptr;
+    return env.Undefined();
+  }
+
+  quiver_trainer* trainer_ = nullptr;
+  bool busy_ = false;
+};
+
+Napi::FunctionReference* g_trainer_ctor = nullptr;
+
+// openTrainer({ modelDir, mode, initRandom, rank, alpha, rslora, modules, seed, threads,
+//   precision, beta1, beta2, eps, weightDecay, clip }) -> Promise<NativeTrainer>
+Napi::Value OpenTrainer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto fail = [&](const std::string& m) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(coded_error(env, "INVALID_ARGUMENT", m).Value());
+    return d.Promise();
+  };
+  if (!info[0].IsObject()) return fail("openTrainer(options)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  if (!o.Get("modelDir").IsString()) return fail("openTrainer: modelDir must be a string");
+  auto num = [&](const char* key, double dflt) -> double {
+    Napi::Value v = o.Get(key);
+    return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+  };
+  quiver_trainer_options opts{};
+  opts.mode = (quiver_train_mode)(int)num("mode", 0);
+  opts.init_random = o.Get("initRandom").ToBoolean().Value() ? 1 : 0;
+  opts.rank = (int32_t)num("rank", 8);
+  opts.alpha = (float)num("alpha", 16);
+  opts.use_rslora = o.Get("rslora").ToBoolean().Value() ? 1 : 0;
+  opts.modules = (uint32_t)num("modules", 0x7f);
+  opts.seed = (uint64_t)num("seed", 0);
+  opts.threads = (int32_t)num("threads", 0);
+  opts.precision = (int32_t)num("precision", 32);
+  opts.beta1 = (float)num("beta1", 0.9);
+  opts.beta2 = (float)num("beta2", 0.999);
+  opts.eps = (float)num("eps", 1e-8);
+  opts.weight_decay = (float)num("weightDecay", 0);
+  opts.clip = (float)num("clip", 1);
+  Napi::Object obj = g_trainer_ctor->New({});
+  return NativeTrainer::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value());
+}
+
 Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   char reason[512] = {0};
@@ -550,6 +818,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   g_ctor = new Napi::FunctionReference(Napi::Persistent(NativeEngine::Define(env)));
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("cudaStatus", Napi::Function::New(env, CudaStatus));
+  g_trainer_ctor = new Napi::FunctionReference(Napi::Persistent(NativeTrainer::Define(env)));
+  exports.Set("openTrainer", Napi::Function::New(env, OpenTrainer));
   return exports;
 }
 

@@ -5,9 +5,14 @@
 
 #include "../include/quiver.h"
 #include "engine.h"
+#include "../train/trainer.h"
 
 struct quiver_engine {
   quiver::Engine impl;
+};
+
+struct quiver_trainer {
+  std::unique_ptr<quiver::Trainer> impl;
 };
 
 namespace {
@@ -38,6 +43,22 @@ quiver::Status null_arg(const char* what) {
   return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT, "%s must not be NULL", what);
 }
 
+
+template <typename F>
+quiver_status train_call(quiver_trainer* trainer, const quiver_train_batch* b, quiver_train_stats* out, quiver_error* err,
+                         F&& f) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!trainer || !b || !out) return null_arg("trainer, batch and out");
+    quiver::TrainBatch tb{b->tokens, b->targets, b->batch, b->seq_len};
+    quiver::StepStats st;
+    QUIVER_TRY(f(tb, &st));
+    out->loss = st.loss;
+    out->targets = st.targets;
+    out->grad_norm = st.grad_norm;
+    out->step = trainer->impl->steps();
+    return quiver::Status::Ok();
+  });
+}
 }  // namespace
 
 extern "C" {
@@ -201,6 +222,106 @@ int32_t quiver_cuda_available(char* reason, size_t reason_len) {
     if (reason && reason_len) std::snprintf(reason, reason_len, "internal error while probing CUDA");
     return 0;
   }
+}
+
+// ---- training
+
+quiver_status quiver_trainer_init(const quiver_trainer_options* o, quiver_trainer** out, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!o || !out) return null_arg("options and out");
+    if (!o->model_dir) return null_arg("model_dir");
+    if (o->mode != QUIVER_TRAIN_FULL && o->mode != QUIVER_TRAIN_LORA)
+      return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT, "unknown training mode %d", (int)o->mode);
+    if (o->precision != 32 && o->precision != 64)
+      return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT, "precision must be 32 or 64, not %d", o->precision);
+    quiver::TrainerOptions t;
+    t.model_dir = o->model_dir;
+    t.lora = o->mode == QUIVER_TRAIN_LORA;
+    t.init_random = o->init_random != 0;
+    t.rank = o->rank;
+    t.alpha = o->alpha;
+    t.rslora = o->use_rslora != 0;
+    t.modules = o->modules;
+    t.seed = o->seed;
+    t.threads = o->threads;
+    t.f64 = o->precision == 64;
+    t.beta1 = o->beta1;
+    t.beta2 = o->beta2;
+    t.eps = o->eps;
+    t.weight_decay = o->weight_decay;
+    t.clip = o->clip;
+    std::unique_ptr<quiver::Trainer> impl;
+    QUIVER_TRY(quiver::Trainer::create(t, &impl));
+    *out = new quiver_trainer{std::move(impl)};
+    return quiver::Status::Ok();
+  });
+}
+
+void quiver_trainer_free(quiver_trainer* trainer) { delete trainer; }
+
+int32_t quiver_trainer_num_tensors(const quiver_trainer* trainer) {
+  return trainer ? (int32_t)trainer->impl->tensors().size() : 0;
+}
+
+quiver_status quiver_trainer_tensor_info(const quiver_trainer* trainer, int32_t index, quiver_tensor_info* out,
+                                         quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!trainer || !out) return null_arg("trainer and out");
+    const auto& ts = trainer->impl->tensors();
+    if (index < 0 || index >= (int32_t)ts.size()) return quiver::Error(QUIVER_ERR_NOT_FOUND, "no tensor %d", index);
+    const quiver::TensorMeta& m = ts[index];
+    std::memset(out, 0, sizeof *out);
+    std::snprintf(out->name, sizeof out->name, "%s", m.name.c_str());
+    out->ndim = (int32_t)m.shape.size();
+    for (size_t i = 0; i < m.shape.size() && i < 4; ++i) out->shape[i] = m.shape[i];
+    out->numel = m.numel;
+    out->trainable = m.trainable ? 1 : 0;
+    return quiver::Status::Ok();
+  });
+}
+
+quiver_status quiver_trainer_tensor_read(const quiver_trainer* trainer, int32_t index, quiver_tensor_part part,
+                                         double* data, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!trainer || !data) return null_arg("trainer and data");
+    if (part < QUIVER_PART_VALUE || part > QUIVER_PART_ADAM_V) return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT, "unknown tensor part");
+    return trainer->impl->read(index, (quiver::TensorPart)part, data);
+  });
+}
+
+quiver_status quiver_trainer_tensor_write(quiver_trainer* trainer, int32_t index, quiver_tensor_part part,
+                                          const double* data, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!trainer || !data) return null_arg("trainer and data");
+    if (part < QUIVER_PART_VALUE || part > QUIVER_PART_ADAM_V) return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT, "unknown tensor part");
+    return trainer->impl->write(index, (quiver::TensorPart)part, data);
+  });
+}
+
+
+quiver_status quiver_trainer_loss(quiver_trainer* t, const quiver_train_batch* b, quiver_train_stats* out, quiver_error* err) {
+  return train_call(t, b, out, err, [&](const quiver::TrainBatch& tb, quiver::StepStats* st) { return t->impl->loss(tb, st); });
+}
+
+quiver_status quiver_trainer_backward(quiver_trainer* t, const quiver_train_batch* b, quiver_train_stats* out,
+                                      quiver_error* err) {
+  return train_call(t, b, out, err,
+                    [&](const quiver::TrainBatch& tb, quiver::StepStats* st) { return t->impl->forward_backward(tb, st); });
+}
+
+quiver_status quiver_trainer_step(quiver_trainer* t, const quiver_train_batch* b, float lr, quiver_train_stats* out,
+                                  quiver_error* err) {
+  return train_call(t, b, out, err,
+                    [&](const quiver::TrainBatch& tb, quiver::StepStats* st) { return t->impl->step(tb, lr, st); });
+}
+
+quiver_status quiver_trainer_set_step(quiver_trainer* trainer, int64_t step, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!trainer) return null_arg("trainer");
+    if (step < 0) return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT, "step must be >= 0");
+    trainer->impl->set_steps(step);
+    return quiver::Status::Ok();
+  });
 }
 
 }  // extern "C"

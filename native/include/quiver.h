@@ -210,6 +210,81 @@ quiver_status quiver_engine_generate(quiver_engine* engine, int32_t seq_id,
                                      int32_t* out_tokens, int32_t* out_n,
                                      quiver_finish_reason* out_reason, quiver_error* err);
 
+/* ---- training (CPU): full training of a base model, or LoRA-only training ---- */
+
+typedef enum quiver_train_mode {
+  QUIVER_TRAIN_FULL = 0,  /* every base weight trains */
+  QUIVER_TRAIN_LORA = 1   /* the base is frozen; LoRA A and B train (B starts at zero) */
+} quiver_train_mode;
+
+typedef struct quiver_trainer_options {
+  const char* model_dir;     /* config.json, plus the weights unless init_random */
+  quiver_train_mode mode;
+  int32_t init_random;       /* FULL only: initialise the weights from the seed */
+  int32_t rank;              /* LORA: 1..256 */
+  float alpha;               /* LORA: scaling alpha/rank (alpha/sqrt(rank) with rslora) */
+  int32_t use_rslora;
+  uint32_t modules;          /* LORA: bit m for q, k, v, o, gate, up, down (m = 0..6) */
+  uint64_t seed;             /* initialisation (the data order is the caller's) */
+  int32_t threads;           /* 0 = all hardware threads; results do not depend on it */
+  int32_t precision;         /* 32 (training) or 64 (gradient checks) */
+  float beta1, beta2, eps;   /* AdamW */
+  float weight_decay;        /* decoupled, matrices only */
+  float clip;                /* global gradient-norm limit; 0 = off */
+} quiver_trainer_options;
+
+typedef struct quiver_trainer quiver_trainer;
+
+typedef struct quiver_tensor_info {
+  char name[160];            /* Hugging Face or PEFT tensor name */
+  int32_t ndim;
+  int64_t shape[4];
+  int64_t numel;
+  int32_t trainable;
+} quiver_tensor_info;
+
+typedef enum quiver_tensor_part {
+  QUIVER_PART_VALUE = 0, QUIVER_PART_GRAD = 1, QUIVER_PART_ADAM_M = 2, QUIVER_PART_ADAM_V = 3
+} quiver_tensor_part;
+
+typedef struct quiver_train_batch {
+  const int32_t* tokens;     /* (batch, seq_len) */
+  const int32_t* targets;    /* (batch, seq_len): the next token, or -1 for no loss */
+  int32_t batch, seq_len;
+} quiver_train_batch;
+
+typedef struct quiver_train_stats {
+  double loss;               /* mean cross-entropy over the target tokens */
+  int64_t targets;
+  double grad_norm;          /* before clipping (0 for quiver_trainer_loss) */
+  int64_t step;              /* AdamW updates done */
+} quiver_train_stats;
+
+quiver_status quiver_trainer_init(const quiver_trainer_options* options, quiver_trainer** out,
+                                  quiver_error* err);
+void quiver_trainer_free(quiver_trainer* trainer);
+int32_t quiver_trainer_num_tensors(const quiver_trainer* trainer);
+quiver_status quiver_trainer_tensor_info(const quiver_trainer* trainer, int32_t index,
+                                         quiver_tensor_info* out, quiver_error* err);
+/* Copies a tensor part to/from `data` (numel doubles). GRAD and ADAM_* exist only for
+ * trainable tensors. */
+quiver_status quiver_trainer_tensor_read(const quiver_trainer* trainer, int32_t index,
+                                         quiver_tensor_part part, double* data, quiver_error* err);
+quiver_status quiver_trainer_tensor_write(quiver_trainer* trainer, int32_t index,
+                                          quiver_tensor_part part, const double* data,
+                                          quiver_error* err);
+/* Forward only. */
+quiver_status quiver_trainer_loss(quiver_trainer* trainer, const quiver_train_batch* batch,
+                                  quiver_train_stats* out, quiver_error* err);
+/* Forward and backward; the gradients of the mean loss replace the previous ones. */
+quiver_status quiver_trainer_backward(quiver_trainer* trainer, const quiver_train_batch* batch,
+                                      quiver_train_stats* out, quiver_error* err);
+/* Backward, clipping and one AdamW update at learning rate `lr`. */
+quiver_status quiver_trainer_step(quiver_trainer* trainer, const quiver_train_batch* batch,
+                                  float lr, quiver_train_stats* out, quiver_error* err);
+/* The AdamW step count (for bias correction), set when resuming from a checkpoint. */
+quiver_status quiver_trainer_set_step(quiver_trainer* trainer, int64_t step, quiver_error* err);
+
 /* ---- measurement helpers for `quiver bench engine` ---- */
 
 /* Reads `bytes` of memory with all engine threads, `repeats` times; returns the fastest

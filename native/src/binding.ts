@@ -92,8 +92,56 @@ export interface NativeOpenOptions {
   cpuGeneric: boolean;
 }
 
+export interface NativeTensorInfo {
+  name: string;
+  shape: number[];
+  numel: number;
+  trainable: boolean;
+}
+
+export interface NativeTrainStats {
+  loss: number;
+  targets: number;
+  gradNorm: number;
+  step: number;
+}
+
+export interface NativeTrainer {
+  tensors(): NativeTensorInfo[];
+  /** part: 0 value, 1 gradient, 2 Adam m, 3 Adam v */
+  read(index: number, part: number): Float64Array;
+  write(index: number, part: number, data: Float64Array): void;
+  loss(tokens: Int32Array, targets: Int32Array, batch: number, seqLen: number): Promise<NativeTrainStats>;
+  backward(tokens: Int32Array, targets: Int32Array, batch: number, seqLen: number): Promise<NativeTrainStats>;
+  step(tokens: Int32Array, targets: Int32Array, batch: number, seqLen: number, lr: number): Promise<NativeTrainStats>;
+  setStep(step: number): void;
+  close(): void;
+}
+
+export interface NativeTrainerOptions {
+  modelDir: string;
+  /** 0 full, 1 LoRA */
+  mode: number;
+  initRandom: boolean;
+  rank: number;
+  alpha: number;
+  rslora: boolean;
+  /** bit m: q, k, v, o, gate, up, down */
+  modules: number;
+  seed: number;
+  threads: number;
+  /** 32 or 64 */
+  precision: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  clip: number;
+}
+
 export interface NativeBinding {
   open(options: NativeOpenOptions): Promise<NativeEngine>;
+  openTrainer(options: NativeTrainerOptions): Promise<NativeTrainer>;
   cudaStatus(): { compiled: boolean; available: boolean; reason: string };
 }
 

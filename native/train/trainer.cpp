@@ -1,0 +1,709 @@
+// The trainer (see trainer.h). Rows are tokens: N = batch * seq_len rows of activations,
+// one sequence per contiguous run of seq_len rows, causal attention within a sequence.
+#include "trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <thread>
+#include <type_traits>
+
+#include "../backends/cpu_kernels.h"
+#include "../backends/thread_pool.h"
+
+namespace quiver {
+
+namespace {
+
+constexpr int kMaxRank = 256;
+
+// ---------------------------------------------------------------- deterministic randomness
+
+struct SplitMix {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return (double)(next() >> 11) * (1.0 / 9007199254740992.0); }  // [0, 1)
+  double normal() {
+    const double u1 = 1.0 - uniform(), u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+};
+
+// ---------------------------------------------------------------- matrix products
+
+// Y (N, M) (+)= X (N, K) @ W (M, K)^T. Each element is one dot product in a fixed order.
+struct Gemm {
+  ThreadPool* pool;
+  const CpuKernels* k;
+  std::vector<const float*> xr;
+  std::vector<float*> yr;
+
+  void nt(const float* X, const float* W, float* Y, int N, int K, int M, bool acc) {
+    xr.resize(N);
+    yr.resize(N);
+    for (int n = 0; n < N; ++n) {
+      xr[n] = X + (size_t)n * K;
+      yr[n] = Y + (size_t)n * M;
+    }
+    const int RB = 64, OB = 64;
+    const int rt = (N + RB - 1) / RB, ot = (M + OB - 1) / OB;
+    const int64_t work = (int64_t)N * K * M;
+    auto task = [&](int t) {
+      const int r0 = (t / ot) * RB, o0 = (t % ot) * OB;
+      const int r1 = std::min(N, r0 + RB), o1 = std::min(M, o0 + OB);
+      k->dot_rows(W, K, xr.data() + r0, yr.data() + r0, nullptr, r1 - r0, o0, o1, acc);
+    };
+    if (work < 200000 || pool->size() == 1) {
+      for (int t = 0; t < rt * ot; ++t) task(t);
+    } else {
+      pool->run(rt * ot, task);
+    }
+  }
+  void nt(const double* X, const double* W, double* Y, int N, int K, int M, bool acc) {
+    auto row = [&](int n) {
+      for (int o = 0; o < M; ++o) {
+        double s = 0;
+        for (int i = 0; i < K; ++i) s += X[(size_t)n * K + i] * W[(size_t)o * K + i];
+        Y[(size_t)n * M + o] = (acc ? Y[(size_t)n * M + o] : 0.0) + s;
+      }
+    };
+    if (pool->size() == 1) {
+      for (int n = 0; n < N; ++n) row(n);
+    } else {
+      pool->run(N, row);
+    }
+  }
+};
+
+template <typename T>
+void transpose(const T* src, int rows, int cols, T* dst) {  // dst (cols, rows)
+  const int B = 32;
+  for (int r0 = 0; r0 < rows; r0 += B)
+    for (int c0 = 0; c0 < cols; c0 += B)
+      for (int r = r0; r < std::min(rows, r0 + B); ++r)
+        for (int c = c0; c < std::min(cols, c0 + B); ++c) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+}
+
+// ---------------------------------------------------------------- the trainer
+
+template <typename T>
+class TrainerImpl final : public Trainer {
+ public:
+  struct Param {
+    std::vector<T> w, g, m, v;
+    bool decay = false;
+  };
+
+  TrainerImpl(const TrainerOptions& o, const ModelConfig& c)
+      : o_(o), c_(c), pool_(o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency())) {
+    gemm_.pool = &pool_;
+    gemm_.k = &cpu_kernels("auto");
+  }
+
+  Status init(const HostModel* host) {
+    const ModelConfig& c = c_;
+    const int64_t D = c.dim, F = c.hidden, Q = c.q_dim(), KV = c.kv_dim(), V = c.vocab_size;
+    SplitMix rng{o_.seed * 0x2545F4914F6CDD1Dull + 0x1234567ull};
+    const double std0 = 0.02, std_out = 0.02 / std::sqrt(2.0 * c.n_layers);
+    int host_i = 0;
+    auto add = [&](const std::string& name, std::vector<int64_t> shape, double stdev, bool norm) {
+      TensorMeta meta{name, shape, 1, !o_.lora};
+      for (auto d : shape) meta.numel *= d;
+      Param p;
+      p.w.resize((size_t)meta.numel);
+      if (host) {
+        const std::vector<float>& src = host->tensors[host_i++];
+        for (size_t i = 0; i < p.w.size(); ++i) p.w[i] = (T)src[i];
+      } else {
+        for (auto& x : p.w) x = norm ? (T)1 : (T)(stdev * rng.normal());
+      }
+      p.decay = shape.size() == 2;
+      if (meta.trainable) {
+        p.g.assign(p.w.size(), 0);
+        p.m.assign(p.w.size(), 0);
+        p.v.assign(p.w.size(), 0);
+      }
+      meta_.push_back(meta);
+      params_.push_back(std::move(p));
+      return (int)params_.size() - 1;
+    };
+    embed_ = add("model.embed_tokens.weight", {V, D}, std0, false);
+    layers_.resize(c.n_layers);
+    for (int l = 0; l < c.n_layers; ++l) {
+      const std::string p = "model.layers." + std::to_string(l) + ".";
+      Layer& L = layers_[l];
+      L.attn_norm = add(p + "input_layernorm.weight", {D}, 0, true);
+      L.proj[kQ] = add(p + "self_attn.q_proj.weight", {Q, D}, std0, false);
+      L.proj[kK] = add(p + "self_attn.k_proj.weight", {KV, D}, std0, false);
+      L.proj[kV] = add(p + "self_attn.v_proj.weight", {KV, D}, std0, false);
+      L.proj[kO] = add(p + "self_attn.o_proj.weight", {D, Q}, std_out, false);
+      L.ffn_norm = add(p + "post_attention_layernorm.weight", {D}, 0, true);
+      L.proj[kGate] = add(p + "mlp.gate_proj.weight", {F, D}, std0, false);
+      L.proj[kUp] = add(p + "mlp.up_proj.weight", {F, D}, std0, false);
+      L.proj[kDown] = add(p + "mlp.down_proj.weight", {D, F}, std_out, false);
+    }
+    final_norm_ = add("model.norm.weight", {D}, 0, true);
+    head_ = c.tied ? embed_ : add("lm_head.weight", {V, D}, std0, false);
+
+    if (o_.lora) {
+      lora_scale_ = o_.rslora ? o_.alpha / std::sqrt((float)o_.rank) : o_.alpha / (float)o_.rank;
+      for (int l = 0; l < c.n_layers; ++l)
+        for (int m = 0; m < kModuleCount; ++m) {
+          if (!(o_.modules & (1u << m))) continue;
+          const int in = module_in(c, m), out = module_out(c, m);
+          const std::string p = "base_model.model.model.layers." + std::to_string(l) + "." + module_parent(m) + "." +
+                                module_name(m) + ".";
+          Layer& L = layers_[l];
+          for (int which = 0; which < 2; ++which) {
+            TensorMeta meta{p + (which == 0 ? "lora_A.weight" : "lora_B.weight"),
+                            which == 0 ? std::vector<int64_t>{o_.rank, in} : std::vector<int64_t>{out, o_.rank}, 0, true};
+            meta.numel = meta.shape[0] * meta.shape[1];
+            Param q;
+            q.w.assign((size_t)meta.numel, 0);
+            if (which == 0) {  // A: kaiming-uniform as PEFT does; B: zero, so training starts at the base
+              const double bound = 1.0 / std::sqrt((double)in);
+              for (auto& x : q.w) x = (T)((2 * rng.uniform() - 1) * bound);
+            }
+            q.g.assign(q.w.size(), 0);
+            q.m.assign(q.w.size(), 0);
+            q.v.assign(q.w.size(), 0);
+            meta_.push_back(meta);
+            params_.push_back(std::move(q));
+            (which == 0 ? L.lora_a : L.lora_b)[m] = (int)params_.size() - 1;
+          }
+        }
+    }
+    return Status::Ok();
+  }
+
+  const ModelConfig& config() const override { return c_; }
+  const std::vector<TensorMeta>& tensors() const override { return meta_; }
+
+  std::vector<T>* part(int index, TensorPart p) {
+    Param& q = params_[index];
+    switch (p) {
+      case TensorPart::kValue: return &q.w;
+      case TensorPart::kGrad: return &q.g;
+      case TensorPart::kAdamM: return &q.m;
+      case TensorPart::kAdamV: return &q.v;
+    }
+    return nullptr;
+  }
+
+  Status read(int index, TensorPart p, double* out) const override {
+    if (index < 0 || index >= (int)params_.size()) return Error(QUIVER_ERR_NOT_FOUND, "no tensor %d", index);
+    const std::vector<T>* v = const_cast<TrainerImpl*>(this)->part(index, p);
+    if (p != TensorPart::kValue && !meta_[index].trainable)
+      return Error(QUIVER_ERR_INVALID_ARGUMENT, "%s is frozen: it has no gradient or optimizer state", meta_[index].name.c_str());
+    for (size_t i = 0; i < v->size(); ++i) out[i] = (double)(*v)[i];
+    return Status::Ok();
+  }
+
+  Status write(int index, TensorPart p, const double* in) override {
+    if (index < 0 || index >= (int)params_.size()) return Error(QUIVER_ERR_NOT_FOUND, "no tensor %d", index);
+    if (p != TensorPart::kValue && !meta_[index].trainable)
+      return Error(QUIVER_ERR_INVALID_ARGUMENT, "%s is frozen: it has no gradient or optimizer state", meta_[index].name.c_str());
+    std::vector<T>* v = part(index, p);
+    for (size_t i = 0; i < v->size(); ++i) {
+      if (!std::isfinite(in[i])) return Error(QUIVER_ERR_NON_FINITE, "%s: value %zu is not finite", meta_[index].name.c_str(), i);
+    }
+    for (size_t i = 0; i < v->size(); ++i) (*v)[i] = (T)in[i];
+    return Status::Ok();
+  }
+
+  int64_t steps() const override { return steps_; }
+  void set_steps(int64_t n) override { steps_ = n; }
+
+  Status loss(const TrainBatch& b, StepStats* out) override {
+    QUIVER_TRY(check(b));
+    forward(b, false, out);
+    return Status::Ok();
+  }
+
+  Status forward_backward(const TrainBatch& b, StepStats* out) override {
+    QUIVER_TRY(check(b));
+    for (auto& p : params_) std::fill(p.g.begin(), p.g.end(), (T)0);
+    forward(b, true, out);
+    backward(b);
+    double ss = 0;
+    for (auto& p : params_)
+      for (T g : p.g) ss += (double)g * (double)g;
+    out->grad_norm = std::sqrt(ss);
+    if (!std::isfinite(out->loss) || !std::isfinite(out->grad_norm))
+      return Error(QUIVER_ERR_NON_FINITE, "the loss or the gradients are not finite (loss %g): lower the learning rate", out->loss);
+    return Status::Ok();
+  }
+
+  Status step(const TrainBatch& b, float lr, StepStats* out) override {
+    if (!(lr >= 0) || !std::isfinite(lr)) return Error(QUIVER_ERR_INVALID_ARGUMENT, "learning rate %g is not a finite number >= 0", lr);
+    QUIVER_TRY(forward_backward(b, out));
+    const double clip = o_.clip > 0 && out->grad_norm > o_.clip ? o_.clip / out->grad_norm : 1.0;
+    ++steps_;
+    const double b1 = o_.beta1, b2 = o_.beta2;
+    const double c1 = 1.0 - std::pow(b1, (double)steps_), c2 = 1.0 - std::pow(b2, (double)steps_);
+    for (auto& p : params_) {
+      if (p.g.empty()) continue;
+      const double wd = p.decay ? o_.weight_decay : 0.0;
+      for (size_t i = 0; i < p.w.size(); ++i) {
+        const double g = (double)p.g[i] * clip;
+        const double m = b1 * (double)p.m[i] + (1 - b1) * g;
+        const double v = b2 * (double)p.v[i] + (1 - b2) * g * g;
+        p.m[i] = (T)m;
+        p.v[i] = (T)v;
+        const double upd = (m / c1) / (std::sqrt(v / c2) + o_.eps) + wd * (double)p.w[i];
+        p.w[i] = (T)((double)p.w[i] - lr * upd);
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  struct Layer {
+    int attn_norm = -1, ffn_norm = -1;
+    int proj[kModuleCount] = {-1, -1, -1, -1, -1, -1, -1};
+    int lora_a[kModuleCount] = {-1, -1, -1, -1, -1, -1, -1};
+    int lora_b[kModuleCount] = {-1, -1, -1, -1, -1, -1, -1};
+  };
+  // What the backward pass of one layer needs from its forward pass.
+  struct Acts {
+    std::vector<T> x, r1, h1, q, k, v, probs, att, xm, r2, h2, a, u, mm;
+    std::vector<T> lu[kModuleCount];  // X A^T of each adapted projection (N, rank)
+  };
+
+  Status check(const TrainBatch& b) const {
+    if (b.batch <= 0 || b.seq_len <= 0 || !b.tokens || !b.targets)
+      return Error(QUIVER_ERR_INVALID_ARGUMENT, "a batch needs at least one sequence of at least one token");
+    if (b.seq_len > c_.max_position)
+      return Error(QUIVER_ERR_CONTEXT_OVERFLOW, "sequences of %d tokens exceed the model's context of %d", b.seq_len, c_.max_position);
+    const int64_t n = (int64_t)b.batch * b.seq_len;
+    if (n > (1 << 22)) return Error(QUIVER_ERR_INVALID_ARGUMENT, "a batch of %lld tokens is too large", (long long)n);
+    int64_t targets = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (b.tokens[i] < 0 || b.tokens[i] >= c_.vocab_size)
+        return Error(QUIVER_ERR_INVALID_ARGUMENT, "token %d at %lld is outside the vocabulary (%d)", b.tokens[i], (long long)i, c_.vocab_size);
+      if (b.targets[i] < -1 || b.targets[i] >= c_.vocab_size)
+        return Error(QUIVER_ERR_INVALID_ARGUMENT, "target %d at %lld is outside the vocabulary (%d)", b.targets[i], (long long)i, c_.vocab_size);
+      targets += b.targets[i] >= 0;
+    }
+    if (targets == 0) return Error(QUIVER_ERR_INVALID_ARGUMENT, "the batch has no target tokens");
+    return Status::Ok();
+  }
+
+  T* W(int i) { return params_[i].w.data(); }
+  T* G(int i) { return params_[i].g.empty() ? nullptr : params_[i].g.data(); }
+
+  void resize(int B, int S) {
+    if (B == B_ && S == S_) return;
+    B_ = B;
+    S_ = S;
+    const size_t N = (size_t)B * S, D = c_.dim, Q = c_.q_dim(), KV = c_.kv_dim(), F = c_.hidden;
+    acts_.resize(c_.n_layers);
+    for (int l = 0; l < c_.n_layers; ++l) {
+      Acts& a = acts_[l];
+      a.x.assign(N * D, 0);
+      a.r1.assign(N, 0);
+      a.h1.assign(N * D, 0);
+      a.q.assign(N * Q, 0);
+      a.k.assign(N * KV, 0);
+      a.v.assign(N * KV, 0);
+      a.probs.assign((size_t)B * c_.n_heads * S * S, 0);
+      a.att.assign(N * Q, 0);
+      a.xm.assign(N * D, 0);
+      a.r2.assign(N, 0);
+      a.h2.assign(N * D, 0);
+      a.a.assign(N * F, 0);
+      a.u.assign(N * F, 0);
+      a.mm.assign(N * F, 0);
+      for (int m = 0; m < kModuleCount; ++m)
+        if (layers_[l].lora_a[m] >= 0) a.lu[m].assign(N * o_.rank, 0);
+    }
+    xf_.assign(N * D, 0);
+    rf_.assign(N, 0);
+    hf_.assign(N * D, 0);
+    logits_.assign(N * c_.vocab_size, 0);
+    const size_t wide = std::max({D, Q, F, (size_t)c_.vocab_size});
+    t1_.assign(N * wide, 0);
+    t2_.assign(N * wide, 0);
+    t3_.assign(N * wide, 0);
+    dx_.assign(N * D, 0);
+    dx2_.assign(N * D, 0);
+    dq_.assign(N * Q, 0);
+    dk_.assign(N * KV, 0);
+    dv_.assign(N * KV, 0);
+    dh_.assign(N * std::max(D, F), 0);
+    du_.assign(N * F, 0);
+    lr_.assign(N * o_.rank, 0);
+    wt_.assign(wide * wide, 0);
+    rope_.resize((size_t)S * c_.head_dim);  // cos, sin per (position, i < head_dim / 2)
+    const int hd = c_.head_dim, half = hd / 2;
+    for (int p = 0; p < S; ++p)
+      for (int i = 0; i < half; ++i) {
+        // the engine's formula (cpu_reference.cpp), in float, so training sees what serving sees
+        const float inv_freq = 1.0f / std::pow(c_.rope_theta, (float)(2 * i) / (float)hd);
+        const float angle = (float)p * inv_freq;
+        rope_[(size_t)p * hd + i] = std::is_same<T, float>::value ? (T)std::cos(angle) : (T)std::cos((double)p * inv_freq);
+        rope_[(size_t)p * hd + half + i] = std::is_same<T, float>::value ? (T)std::sin(angle) : (T)std::sin((double)p * inv_freq);
+      }
+  }
+
+  // ---- ops
+
+  void rmsnorm(const T* x, const T* g, T* r, T* y, int N) {
+    const int D = c_.dim;
+    for (int n = 0; n < N; ++n) {
+      const T* xi = x + (size_t)n * D;
+      T ss = 0;
+      for (int i = 0; i < D; ++i) ss += xi[i] * xi[i];
+      const T inv = (T)1 / std::sqrt(ss / (T)D + (T)c_.rms_eps);
+      r[n] = inv;
+      for (int i = 0; i < D; ++i) y[(size_t)n * D + i] = xi[i] * inv * g[i];
+    }
+  }
+
+  // dx (+)= d(rmsnorm)/dx . dy; dg += ...
+  void rmsnorm_back(const T* x, const T* g, const T* r, const T* dy, T* dx, T* dg, int N, bool acc) {
+    const int D = c_.dim;
+    for (int n = 0; n < N; ++n) {
+      const T* xi = x + (size_t)n * D;
+      const T* dyi = dy + (size_t)n * D;
+      T* dxi = dx + (size_t)n * D;
+      const T inv = r[n];
+      T dot = 0;
+      for (int i = 0; i < D; ++i) dot += dyi[i] * g[i] * xi[i];
+      const T k = inv * inv * inv * dot / (T)D;
+      for (int i = 0; i < D; ++i) {
+        const T d = inv * g[i] * dyi[i] - k * xi[i];
+        dxi[i] = acc ? dxi[i] + d : d;
+        if (dg) dg[i] += dyi[i] * xi[i] * inv;
+      }
+    }
+  }
+
+  // Y = X W^T (+ lora); X (N, in), Y (N, out). Keeps X A^T in acts.lu[m].
+  void proj(int l, int m, const T* X, T* Y, int N, Acts& acts) {
+    const Layer& L = layers_[l];
+    const int in = module_in(c_, m), out = module_out(c_, m);
+    gemm_.nt(X, W(L.proj[m]), Y, N, in, out, false);
+    if (L.lora_a[m] < 0) return;
+    const int r = o_.rank;
+    T* U = acts.lu[m].data();
+    gemm_.nt(X, W(L.lora_a[m]), U, N, in, r, false);
+    T* Us = lr_.data();
+    for (size_t i = 0; i < (size_t)N * r; ++i) Us[i] = U[i] * (T)lora_scale_;
+    gemm_.nt(Us, W(L.lora_b[m]), Y, N, r, out, true);
+  }
+
+  // Given dY (N, out): dX (+)= dY W + s (dY B) A; gradients of W (full mode) or A, B.
+  void proj_back(int l, int m, const T* X, const T* dY, T* dX, int N, bool acc, const Acts& acts) {
+    const Layer& L = layers_[l];
+    const int in = module_in(c_, m), out = module_out(c_, m);
+    T* Wt = wt_.data();
+    transpose(W(L.proj[m]), out, in, Wt);
+    gemm_.nt(dY, Wt, dX, N, out, in, acc);
+    T* dYt = t1_.data();
+    T* Xt = t2_.data();
+    if (T* gw = G(L.proj[m])) {
+      transpose(dY, N, out, dYt);
+      transpose(X, N, in, Xt);
+      gemm_.nt(dYt, Xt, gw, out, N, in, true);
+    }
+    if (L.lora_a[m] < 0) return;
+    const int r = o_.rank;
+    const T s = (T)lora_scale_;
+    const T* U = acts.lu[m].data();
+    // dB += s dY^T U
+    transpose(dY, N, out, dYt);
+    T* Ut = t3_.data();
+    transpose(U, N, r, Ut);
+    T* tmp = dh_.data() == dX ? du_.data() : dh_.data();  // scratch that is not dX
+    gemm_.nt(dYt, Ut, tmp, out, N, r, false);
+    T* gb = G(L.lora_b[m]);
+    for (size_t i = 0; i < (size_t)out * r; ++i) gb[i] += s * tmp[i];
+    // dU = s dY B
+    T* Bt = Wt;
+    transpose(W(L.lora_b[m]), out, r, Bt);
+    T* dU = lr_.data();
+    gemm_.nt(dY, Bt, dU, N, out, r, false);
+    for (size_t i = 0; i < (size_t)N * r; ++i) dU[i] *= s;
+    // dA += dU^T X
+    T* dUt = t3_.data();
+    transpose(dU, N, r, dUt);
+    transpose(X, N, in, Xt);
+    gemm_.nt(dUt, Xt, G(L.lora_a[m]), r, N, in, true);
+    // dX += dU A
+    T* At = Wt;
+    transpose(W(L.lora_a[m]), r, in, At);
+    gemm_.nt(dU, At, dX, N, r, in, true);
+  }
+
+  void rope(T* x, int N, int heads, bool inverse) {
+    const int hd = c_.head_dim, half = hd / 2, S = S_;
+    for (int n = 0; n < N; ++n) {
+      const T* cs = rope_.data() + (size_t)(n % S) * hd;
+      for (int h = 0; h < heads; ++h) {
+        T* v = x + ((size_t)n * heads + h) * hd;
+        for (int i = 0; i < half; ++i) {
+          const T co = cs[i], si = inverse ? -cs[half + i] : cs[half + i];
+          const T a = v[i], b = v[i + half];
+          v[i] = a * co - b * si;
+          v[i + half] = b * co + a * si;
+        }
+      }
+    }
+  }
+
+  void attention(Acts& a) {
+    const int S = S_, H = c_.n_heads, KVH = c_.n_kv_heads, hd = c_.head_dim, group = H / KVH;
+    const int Q = c_.q_dim(), KV = c_.kv_dim();
+    const T scale = (T)1 / std::sqrt((T)hd);
+    pool_.run(B_ * H, [&](int task) {
+      const int b = task / H, h = task % H, kh = h / group;
+      for (int i = 0; i < S; ++i) {
+        const size_t row = (size_t)b * S + i;
+        const T* q = a.q.data() + row * Q + (size_t)h * hd;
+        T* p = a.probs.data() + (((size_t)b * H + h) * S + i) * S;
+        T mx = -INFINITY;
+        for (int j = 0; j <= i; ++j) {
+          const T* k = a.k.data() + ((size_t)b * S + j) * KV + (size_t)kh * hd;
+          T d = 0;
+          for (int t = 0; t < hd; ++t) d += q[t] * k[t];
+          p[j] = d * scale;
+          mx = std::max(mx, p[j]);
+        }
+        T sum = 0;
+        for (int j = 0; j <= i; ++j) {
+          p[j] = std::exp(p[j] - mx);
+          sum += p[j];
+        }
+        for (int j = 0; j <= i; ++j) p[j] /= sum;
+        T* o = a.att.data() + row * Q + (size_t)h * hd;
+        for (int t = 0; t < hd; ++t) o[t] = 0;
+        for (int j = 0; j <= i; ++j) {
+          const T* v = a.v.data() + ((size_t)b * S + j) * KV + (size_t)kh * hd;
+          for (int t = 0; t < hd; ++t) o[t] += p[j] * v[t];
+        }
+      }
+    });
+  }
+
+  // From datt (N, Q): dq (N, Q), dk, dv (N, KV). One task per (sequence, kv head), so
+  // the heads of a group add into dk and dv in a fixed order.
+  void attention_back(const Acts& a, const T* datt) {
+    const int S = S_, H = c_.n_heads, KVH = c_.n_kv_heads, hd = c_.head_dim, group = H / KVH;
+    const int Q = c_.q_dim(), KV = c_.kv_dim();
+    const T scale = (T)1 / std::sqrt((T)hd);
+    std::fill(dk_.begin(), dk_.end(), (T)0);
+    std::fill(dv_.begin(), dv_.end(), (T)0);
+    pool_.run(B_ * KVH, [&](int task) {
+      const int b = task / KVH, kh = task % KVH;
+      std::vector<T> ds((size_t)S);
+      for (int h = kh * group; h < (kh + 1) * group; ++h)
+        for (int i = 0; i < S; ++i) {
+          const size_t row = (size_t)b * S + i;
+          const T* p = a.probs.data() + (((size_t)b * H + h) * S + i) * S;
+          const T* dO = datt + row * Q + (size_t)h * hd;
+          T dot = 0;
+          for (int j = 0; j <= i; ++j) {
+            const T* v = a.v.data() + ((size_t)b * S + j) * KV + (size_t)kh * hd;
+            T dp = 0;
+            for (int t = 0; t < hd; ++t) dp += dO[t] * v[t];
+            ds[j] = dp;
+            dot += p[j] * dp;
+          }
+          const T* q = a.q.data() + row * Q + (size_t)h * hd;
+          T* dq = dq_.data() + row * Q + (size_t)h * hd;
+          for (int t = 0; t < hd; ++t) dq[t] = 0;
+          for (int j = 0; j <= i; ++j) {
+            const size_t rj = (size_t)b * S + j;
+            const T g = p[j] * (ds[j] - dot) * scale;
+            const T* k = a.k.data() + rj * KV + (size_t)kh * hd;
+            T* dk = dk_.data() + rj * KV + (size_t)kh * hd;
+            T* dv = dv_.data() + rj * KV + (size_t)kh * hd;
+            for (int t = 0; t < hd; ++t) {
+              dq[t] += g * k[t];
+              dk[t] += g * q[t];
+              dv[t] += p[j] * dO[t];
+            }
+          }
+        }
+    });
+  }
+
+  // ---- passes
+
+  void forward(const TrainBatch& b, bool keep, StepStats* out) {
+    resize(b.batch, b.seq_len);
+    const int N = b.batch * b.seq_len, D = c_.dim, F = c_.hidden, V = c_.vocab_size;
+    T* x = xf_.data();  // the residual stream; each layer's input is copied into its Acts
+    const T* E = W(embed_);
+    for (int n = 0; n < N; ++n) std::memcpy(x + (size_t)n * D, E + (size_t)b.tokens[n] * D, sizeof(T) * D);
+    for (int l = 0; l < c_.n_layers; ++l) {
+      Acts& a = acts_[l];
+      const Layer& L = layers_[l];
+      std::memcpy(a.x.data(), x, sizeof(T) * N * D);
+      rmsnorm(a.x.data(), W(L.attn_norm), a.r1.data(), a.h1.data(), N);
+      proj(l, kQ, a.h1.data(), a.q.data(), N, a);
+      proj(l, kK, a.h1.data(), a.k.data(), N, a);
+      proj(l, kV, a.h1.data(), a.v.data(), N, a);
+      rope(a.q.data(), N, c_.n_heads, false);
+      rope(a.k.data(), N, c_.n_kv_heads, false);
+      attention(a);
+      T* t = t1_.data();
+      proj(l, kO, a.att.data(), t, N, a);
+      for (size_t i = 0; i < (size_t)N * D; ++i) a.xm[i] = a.x[i] + t[i];
+      rmsnorm(a.xm.data(), W(L.ffn_norm), a.r2.data(), a.h2.data(), N);
+      proj(l, kGate, a.h2.data(), a.a.data(), N, a);
+      proj(l, kUp, a.h2.data(), a.u.data(), N, a);
+      for (size_t i = 0; i < (size_t)N * F; ++i) {
+        const T g = a.a[i];
+        a.mm[i] = g / ((T)1 + std::exp(-g)) * a.u[i];
+      }
+      proj(l, kDown, a.mm.data(), t, N, a);
+      for (size_t i = 0; i < (size_t)N * D; ++i) x[i] = a.xm[i] + t[i];
+    }
+    rmsnorm(x, W(final_norm_), rf_.data(), hf_.data(), N);
+    gemm_.nt(hf_.data(), W(head_), logits_.data(), N, D, V, false);
+    double loss = 0;
+    int64_t count = 0;
+    for (int n = 0; n < N; ++n) count += b.targets[n] >= 0;
+    for (int n = 0; n < N; ++n) {
+      T* z = logits_.data() + (size_t)n * V;
+      const int tgt = b.targets[n];
+      if (tgt < 0) {
+        if (keep) std::fill(z, z + V, (T)0);
+        continue;
+      }
+      T mx = z[0];
+      for (int i = 1; i < V; ++i) mx = std::max(mx, z[i]);
+      T sum = 0;
+      for (int i = 0; i < V; ++i) sum += std::exp(z[i] - mx);
+      const T lse = mx + std::log(sum);
+      loss += (double)(lse - z[tgt]);
+      if (keep) {  // logits_ becomes d(mean loss)/d(logits)
+        const T inv = (T)1 / (T)count;
+        for (int i = 0; i < V; ++i) z[i] = std::exp(z[i] - lse) * inv;
+        z[tgt] -= inv;
+      }
+    }
+    out->loss = loss / (double)count;
+    out->targets = count;
+  }
+
+  void backward(const TrainBatch& b) {
+    const int N = b.batch * b.seq_len, D = c_.dim, F = c_.hidden, V = c_.vocab_size;
+    const T* dlogits = logits_.data();
+    // head: dhf = dlogits W_head; dW_head += dlogits^T hf
+    T* dhf = t3_.data();
+    {
+      T* Wt = wt_.data();
+      transpose(W(head_), V, D, Wt);
+      gemm_.nt(dlogits, Wt, dhf, N, V, D, false);
+      if (T* gh = G(head_)) {
+        T* dlt = t1_.data();
+        T* ht = t2_.data();
+        transpose(dlogits, N, V, dlt);
+        transpose(hf_.data(), N, D, ht);
+        gemm_.nt(dlt, ht, gh, V, N, D, true);
+      }
+    }
+    T* dx = dx_.data();
+    rmsnorm_back(xf_.data(), W(final_norm_), rf_.data(), dhf, dx, G(final_norm_), N, false);
+    for (int l = c_.n_layers - 1; l >= 0; --l) {
+      Acts& a = acts_[l];
+      const Layer& L = layers_[l];
+      // x_next = xm + down(mm): dxm = dx + d(down)
+      T* dm = dh_.data();
+      proj_back(l, kDown, a.mm.data(), dx, dm, N, false, a);
+      T* da = t1_.data() == dm ? t2_.data() : t1_.data();
+      // mm = silu(a) * u
+      T* dup = du_.data();
+      for (size_t i = 0; i < (size_t)N * F; ++i) {
+        const T g = a.a[i], sg = (T)1 / ((T)1 + std::exp(-g));
+        dup[i] = dm[i] * g * sg;
+        da[i] = dm[i] * a.u[i] * sg * ((T)1 + g * ((T)1 - sg));
+      }
+      // da and dup are consumed by proj_back into dh2, which must not alias them
+      std::vector<T>& dh2v = dhbuf_;
+      dh2v.resize((size_t)N * D);
+      std::vector<T> dav(da, da + (size_t)N * F), dupv(dup, dup + (size_t)N * F);
+      proj_back(l, kGate, a.h2.data(), dav.data(), dh2v.data(), N, false, a);
+      proj_back(l, kUp, a.h2.data(), dupv.data(), dh2v.data(), N, true, a);
+      T* dxm = dx2_.data();
+      std::memcpy(dxm, dx, sizeof(T) * N * D);
+      rmsnorm_back(a.xm.data(), W(L.ffn_norm), a.r2.data(), dh2v.data(), dxm, G(L.ffn_norm), N, true);
+      // xm = x + o(att)
+      std::vector<T> datt((size_t)N * c_.q_dim());
+      proj_back(l, kO, a.att.data(), dxm, datt.data(), N, false, a);
+      attention_back(a, datt.data());
+      rope(dq_.data(), N, c_.n_heads, true);
+      rope(dk_.data(), N, c_.n_kv_heads, true);
+      // (proj_back's scratch is not dq_, dk_ or dv_)
+      proj_back(l, kQ, a.h1.data(), dq_.data(), dh2v.data(), N, false, a);
+      proj_back(l, kK, a.h1.data(), dk_.data(), dh2v.data(), N, true, a);
+      proj_back(l, kV, a.h1.data(), dv_.data(), dh2v.data(), N, true, a);
+      std::memcpy(dx, dxm, sizeof(T) * N * D);
+      rmsnorm_back(a.x.data(), W(L.attn_norm), a.r1.data(), dh2v.data(), dx, G(L.attn_norm), N, true);
+    }
+    if (T* ge = G(embed_))
+      for (int n = 0; n < N; ++n) {
+        T* row = ge + (size_t)b.tokens[n] * D;
+        const T* d = dx + (size_t)n * D;
+        for (int i = 0; i < D; ++i) row[i] += d[i];
+      }
+  }
+
+  TrainerOptions o_;
+  ModelConfig c_;
+  ThreadPool pool_;
+  Gemm gemm_;
+  std::vector<TensorMeta> meta_;
+  std::vector<Param> params_;
+  std::vector<Layer> layers_;
+  int embed_ = -1, final_norm_ = -1, head_ = -1;
+  float lora_scale_ = 0;
+  int64_t steps_ = 0;
+  int B_ = 0, S_ = 0;
+  std::vector<Acts> acts_;
+  std::vector<T> xf_, rf_, hf_, logits_, t1_, t2_, t3_, dx_, dx2_, dq_, dk_, dv_, dh_, du_, lr_, wt_, rope_, dhbuf_;
+};
+
+}  // namespace
+
+Status Trainer::create(const TrainerOptions& o, std::unique_ptr<Trainer>* out) {
+  if (o.lora) {
+    if (o.rank < 1 || o.rank > kMaxRank) return Error(QUIVER_ERR_RANK_LIMIT, "rank %d is outside 1..%d", o.rank, kMaxRank);
+    if ((o.modules & 0x7f) == 0 || (o.modules & ~0x7fu))
+      return Error(QUIVER_ERR_INVALID_ARGUMENT, "LoRA needs at least one of the seven projections");
+    if (!(o.alpha > 0) || !std::isfinite(o.alpha)) return Error(QUIVER_ERR_INVALID_ARGUMENT, "lora alpha must be a positive number");
+    if (o.init_random) return Error(QUIVER_ERR_INVALID_ARGUMENT, "LoRA training needs trained base weights, not a random initialisation");
+  }
+  if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1) || !(o.eps > 0) || !(o.weight_decay >= 0) || !(o.clip >= 0))
+    return Error(QUIVER_ERR_INVALID_ARGUMENT, "AdamW needs 0 <= beta < 1, eps > 0, weight decay >= 0 and clip >= 0");
+  if (o.threads < 0 || o.threads > 256) return Error(QUIVER_ERR_INVALID_ARGUMENT, "threads must be within 0..256");
+  ModelConfig config;
+  HostModel host;
+  if (o.init_random) {
+    QUIVER_TRY(model_config_read(o.model_dir, &config));
+  } else {
+    QUIVER_TRY(host_model_load(o.model_dir, &host));
+    config = host.config;
+  }
+  if (config.head_dim % 2) return Error(QUIVER_ERR_UNSUPPORTED, "head_dim %d is odd", config.head_dim);
+  if (o.f64) {
+    auto t = std::make_unique<TrainerImpl<double>>(o, config);
+    QUIVER_TRY(t->init(o.init_random ? nullptr : &host));
+    *out = std::move(t);
+  } else {
+    auto t = std::make_unique<TrainerImpl<float>>(o, config);
+    QUIVER_TRY(t->init(o.init_random ? nullptr : &host));
+    *out = std::move(t);
+  }
+  return Status::Ok();
+}
+
+}  // namespace quiver
