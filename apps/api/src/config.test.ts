@@ -1,3 +1,5 @@
+import path from "node:path";
+import { repoRoot } from "./catalog/migrate.js";
 import { loadConfig } from "./config.js";
 
 test("defaults need no configuration", () => {
@@ -11,4 +13,14 @@ test("bad values are reported together, with a code", () => {
   expect(() => loadConfig({ PORT: "99999", DATABASE_URL: "mysql://x", QUIVER_ADMIN_PASSWORD: "short" })).toThrow(
     expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringMatching(/PORT.*DATABASE_URL|DATABASE_URL.*PORT/s) }),
   );
+});
+
+test("QUIVER_ZOO: the repo's zoo by default, a folder when set, none when off", () => {
+  const byDefault = loadConfig({}).zoo!;
+  expect(byDefault.explicit).toBe(false);
+  expect(byDefault.dir).toBe(path.join(repoRoot, "zoo"));
+  expect(loadConfig({ QUIVER_ZOO: "off" }).zoo).toBeUndefined();
+  expect(loadConfig({ QUIVER_ZOO: "some/zoo" }).zoo).toEqual({ dir: path.resolve("some/zoo"), explicit: true });
+  // An empty value counts as unset, as for every variable.
+  expect(loadConfig({ QUIVER_ZOO: "" }).zoo).toEqual(byDefault);
 });

@@ -23,6 +23,8 @@ const schema = z.object({
   QUIVER_SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
   /** The served model: a Hugging Face Llama-family folder. Without it, no adapters can be added. */
   QUIVER_MODEL: z.string().min(1).optional(),
+  /** The model zoo served when QUIVER_MODEL is unset: a folder with tasks.json, or "off". */
+  QUIVER_ZOO: z.string().min(1).optional(),
   QUIVER_DEVICE: z.enum(["cpu", "cuda", "auto"]).default("auto"),
   /** Largest adapter weights file accepted, bytes (default 256 MiB). */
   QUIVER_MAX_ADAPTER_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
@@ -36,7 +38,20 @@ const schema = z.object({
   QUIVER_CORS_ORIGINS: z.string().default("*"),
 });
 
-export type Config = z.infer<typeof schema> & { dataDir: string };
+export interface ZooSetting {
+  /** Absolute path of the zoo folder (tasks.json, model/, adapters/). */
+  dir: string;
+  /** Set through QUIVER_ZOO (a missing zoo is then an error), rather than the default. */
+  explicit: boolean;
+}
+
+/** QUIVER_ZOO: unset means <repo root>/zoo, "off" means none, anything else a folder (relative to the working directory). */
+export function zooSetting(value: string | undefined): ZooSetting | undefined {
+  if (value === "off") return undefined;
+  return value ? { dir: path.resolve(value), explicit: true } : { dir: path.join(repoRoot, "zoo"), explicit: false };
+}
+
+export type Config = z.infer<typeof schema> & { dataDir: string; zoo: ZooSetting | undefined };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
@@ -45,5 +60,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new QuiverError("CONFIG_INVALID", `invalid configuration: ${problems}`);
   }
   const dataDir = path.resolve(repoRoot, parsed.data.QUIVER_DATA_DIR);
-  return { ...parsed.data, dataDir };
+  return { ...parsed.data, dataDir, zoo: zooSetting(parsed.data.QUIVER_ZOO) };
 }

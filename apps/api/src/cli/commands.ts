@@ -46,6 +46,10 @@ export const commands: Record<string, CommandEntry> = {
     summary: "retrieval accuracy on the LoraRetriever benchmark: eval retrieval --data DIR [--json] [--with-distractors]",
     load: () => import("./commands/eval-retrieval.js"),
   },
+  "eval zoo": {
+    summary: "the paper's Table 1 on the model zoo's held-out items: eval zoo [--zoo DIR] [--json] [--k 3] [--split test|validation] [--limit N]",
+    load: () => import("./commands/eval-zoo.js"),
+  },
   "bench retrieval-scale": {
     summary: "HNSW recall@10 vs exact search and latency, 100k synthetic adapters (--json, --database-url URL)",
     load: () => import("./commands/bench-retrieval-scale.js"),

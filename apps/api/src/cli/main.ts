@@ -32,6 +32,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const code = (err as { code?: string }).code;
     console.error(`quiver ${found.name}: ${code ? `[${code}] ` : ""}${(err as Error).message}`);
+    const hint = (err as { hint?: unknown }).hint;
+    if (typeof hint === "string") console.error(`  hint: ${hint}`);
     return 1;
   }
 }
