@@ -6,7 +6,7 @@ import type { Catalog } from "../../apps/api/src/catalog/database.js";
 export const ADMIN_EMAIL = "admin@example.test";
 export const ADMIN_PASSWORD = "correct-horse-battery-staple";
 
-export async function startTestServer(catalog: Catalog, env: Record<string, string> = {}): Promise<Quiver> {
+export async function startTestServer(catalog: Catalog, env: Record<string, string> = {}, options: { log?: (line: string) => void } = {}): Promise<Quiver> {
   const config = loadConfig({
     PORT: "0",
     HOST: "127.0.0.1",
@@ -14,9 +14,11 @@ export async function startTestServer(catalog: Catalog, env: Record<string, stri
     QUIVER_ADMIN_EMAIL: ADMIN_EMAIL,
     QUIVER_ADMIN_PASSWORD: ADMIN_PASSWORD,
     QUIVER_DATA_DIR: ".tmp/unused-data-dir",
+    // Tests serve what they configure, never the repository's zoo (test/zoo sets its own).
+    QUIVER_ZOO: "off",
     ...env,
   });
-  return startQuiver(config, { catalog, log: () => {} });
+  return startQuiver(config, { catalog, log: options.log ?? (() => {}) });
 }
 
 export interface GraphQLResult<T = Record<string, unknown>> {

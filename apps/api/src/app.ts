@@ -10,11 +10,14 @@ import { ModelHost } from "./model-host.js";
 import { ModelStore } from "./catalog/models.js";
 import { EmbeddingStore } from "./catalog/embeddings.js";
 import { openEmbedder, type AdapterEmbedder } from "./retrieval-host.js";
+import { registerZoo, servedModel, type ZooRegistration } from "./zoo/serving.js";
 
 export interface Quiver {
   services: Services;
   api: ApiServer;
   bootstrap: BootstrapResult | undefined;
+  /** The zoo's adapters being registered in the background (when the zoo is served). */
+  zooRegistration: Promise<ZooRegistration> | undefined;
   close(): Promise<void>;
 }
 
@@ -38,9 +41,11 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
     let model: ModelHost | undefined;
     let embedder: AdapterEmbedder | undefined;
     const embeddings = new EmbeddingStore(catalog.prisma);
-    if (config.QUIVER_MODEL) {
+    const served = servedModel(config);
+    if (served) {
+      if (served.zoo) log(`[quiver] no QUIVER_MODEL: serving the model zoo at ${served.zoo.dir} (QUIVER_ZOO=off turns it off)`);
       model = await ModelHost.open(
-        { modelDir: path.resolve(config.QUIVER_MODEL), device: config.QUIVER_DEVICE, maxRank: config.QUIVER_MAX_RANK, maxAdapterBytes: config.QUIVER_MAX_ADAPTER_BYTES },
+        { modelDir: served.modelDir, device: config.QUIVER_DEVICE, maxRank: config.QUIVER_MAX_RANK, maxAdapterBytes: config.QUIVER_MAX_ADAPTER_BYTES },
         new ModelStore(catalog.prisma),
         log,
       );
@@ -48,7 +53,9 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
       log(`[quiver] encoder: ${embedder.encoderId}`);
       if (!model.engine.tokenizer) log("[quiver] the model has no tokenizer.json: adapters can be managed, but text generation is off.");
     } else {
-      log("[quiver] no QUIVER_MODEL: serving the catalog and teams; adapters cannot be added until a model is configured.");
+      log(
+        `[quiver] no QUIVER_MODEL${config.zoo ? ` and no model zoo at ${config.zoo.dir}` : " (QUIVER_ZOO=off)"}: serving the catalog and teams; adapters cannot be added until a model is configured.`,
+      );
     }
     // (The re-embedding job calls onActivated long after this line.)
     const services = createServices(config, catalog, { model, embedder, embeddings });
@@ -61,11 +68,26 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
     }
     const api = await startApiServer(services, { port: config.PORT, host: config.HOST });
     log(`[quiver] API on ${api.url} (GraphQL ${api.url}/graphql, health ${api.url}/healthz)`);
+    // The zoo's adapters join the pool after the API is up: /healthz answers meanwhile.
+    const stopZoo = new AbortController();
+    const zooRegistration =
+      served?.zoo && model && services.pool.available
+        ? registerZoo(
+            { pool: services.pool, adapters: services.adapters, teams: services.teams, baseModelId: model.baseModelId, stagingRoot: path.join(config.dataDir, "staging"), maxRank: config.QUIVER_MAX_RANK },
+            served.zoo,
+            log,
+            stopZoo.signal,
+          )
+        : undefined;
+    zooRegistration?.catch((err: unknown) => log(`[quiver] zoo: registration stopped: ${(err as Error).message}`));
     return {
       services,
       api,
       bootstrap,
+      zooRegistration,
       async close() {
+        stopZoo.abort();
+        await zooRegistration?.catch(() => undefined);
         await api.close();
         await services.scheduler?.close();
         await services.pool.idle();

@@ -119,6 +119,16 @@ export class AdapterStore {
     return [...new Set(rows.map((r) => r.name))];
   }
 
+  /** A team's adapters for one base model (any status), with their current weights' hash. */
+  async forModel(teamId: string, baseModelId: string): Promise<{ id: string; name: string; status: string; contentHash: string | null }[]> {
+    const rows = await this.prisma.adapter.findMany({
+      where: { teamId, baseModelId },
+      select: { id: true, name: true, status: true, currentVersion: { select: { contentHash: true } } },
+      orderBy: { name: "asc" },
+    });
+    return rows.map((r) => ({ id: r.id, name: r.name, status: r.status, contentHash: r.currentVersion?.contentHash ?? null }));
+  }
+
   /** Several adapters by id, in the order asked (missing ones left out). */
   async getMany(ids: readonly string[]): Promise<AdapterRecord[]> {
     const rows = await this.prisma.adapter.findMany({ where: { id: { in: [...ids] } }, select: adapterFields });

@@ -58,6 +58,11 @@ export class TeamStore {
     return this.prisma.team.findUnique({ where: { id: teamId } });
   }
 
+  /** The oldest team: the "Default" team the first start created. */
+  first() {
+    return this.prisma.team.findFirst({ orderBy: [{ createdAt: "asc" }, { id: "asc" }], select: { id: true, name: true } });
+  }
+
   async create(input: { name: string; slug: string; ownerId: string }) {
     try {
       return await this.prisma.$transaction(async (tx) => {

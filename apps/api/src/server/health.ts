@@ -13,7 +13,7 @@ export function healthHandler(services: Services): RequestHandler {
         status: "ok",
         version,
         database: { kind: services.catalog.kind, ok: true, latencyMs: Date.now() - started },
-        engine: model ? { ok: true, model: model.baseModelName, device: model.engine.info.device } : { ok: false, reason: "no model configured (QUIVER_MODEL)" },
+        engine: model ? { ok: true, model: model.baseModelName, device: model.engine.info.device } : { ok: false, reason: "no model configured (QUIVER_MODEL, or the model zoo)" },
       });
     } catch (err) {
       console.error("[api] health check: database unavailable:", (err as Error).message);
