@@ -71,7 +71,8 @@ export async function startServe(env: Record<string, string>, timeoutMs = 90_000
   let out = "";
   const child = spawn(process.execPath, [path.join(repoRoot, "apps", "api", "bin", "quiver.js"), "serve"], {
     cwd: repoRoot,
-    env: { ...process.env, NODE_OPTIONS: "", HOST: "127.0.0.1", PORT: String(port), WEB_PORT: String(webPort), ...env },
+    // QUIVER_ZOO=off unless a test names a zoo: each test serves what it configures.
+    env: { ...process.env, NODE_OPTIONS: "", HOST: "127.0.0.1", PORT: String(port), WEB_PORT: String(webPort), QUIVER_ZOO: "off", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
