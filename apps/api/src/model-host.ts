@@ -22,7 +22,7 @@ export interface ValidatedAdapter {
 }
 
 /** Engine codes that mean "this adapter does not fit this model" rather than a server fault. */
-const adapterFaults = new Set(["FILE_MISSING", "FILE_CORRUPT", "UNSUPPORTED", "SHAPE_MISMATCH", "DTYPE", "NON_FINITE", "RANK_LIMIT", "SIZE_LIMIT", "BASE_MISMATCH", "INVALID_ARGUMENT"]);
+export const ADAPTER_FAULTS: ReadonlySet<string> = new Set(["FILE_MISSING", "FILE_CORRUPT", "UNSUPPORTED", "SHAPE_MISMATCH", "DTYPE", "NON_FINITE", "RANK_LIMIT", "SIZE_LIMIT", "BASE_MISMATCH", "INVALID_ARGUMENT"]);
 
 /** A stable identity for the weights without reading them all: config and safetensors headers. */
 async function modelFingerprint(dir: string): Promise<string> {
@@ -98,7 +98,7 @@ export class ModelHost {
         return { maxRank: info.maxRank, numModules: info.numModules, bytes: info.bytes };
       } catch (err) {
         const e = err as EngineError;
-        if (e instanceof EngineError && adapterFaults.has(e.code)) {
+        if (e instanceof EngineError && ADAPTER_FAULTS.has(e.code)) {
           // The engine names files by their path on this server: never show that to a client.
           const message = e.message.split(path.resolve(dir)).join("adapter").split(dir).join("adapter");
           throw new QuiverError("ADAPTER_INVALID", message, {

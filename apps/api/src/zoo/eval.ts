@@ -11,6 +11,7 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { Engine, EngineError, type Device, type Strategy } from "@quiver/engine";
 import { QuiverError } from "../errors.js";
+import { ADAPTER_FAULTS } from "../model-host.js";
 import { embedAdapter } from "../retriever/adapter-embedding.js";
 import type { SentenceEncoder } from "../retriever/encoder.js";
 import { RetrieverError } from "../retriever/errors.js";
@@ -209,9 +210,6 @@ export interface ZooEvalReport extends Aggregate {
   seconds: number;
   outcomes: ItemOutcome[];
 }
-
-/** Engine codes that mean "this adapter does not fit this model" rather than a fault here. */
-const ADAPTER_FAULTS = new Set(["FILE_MISSING", "FILE_CORRUPT", "UNSUPPORTED", "SHAPE_MISMATCH", "DTYPE", "NON_FINITE", "RANK_LIMIT", "SIZE_LIMIT", "BASE_MISMATCH", "INVALID_ARGUMENT"]);
 
 const REBUILD = "Rebuild the zoo with `npx quiver train zoo`, or pass --zoo DIR.";
 
