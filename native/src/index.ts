@@ -21,3 +21,4 @@ export { readSafetensors, writeSafetensors, type Dtype, type TensorToWrite } fro
 export { benchEngine, BENCH_MODES, PRESETS, TARGETS, type BenchReport, type BenchRow } from "./bench.js";
 export { writeSyntheticAdapter, writeSyntheticModel, projectionShape, shardFiles, loraTensorName, PROJECTIONS, type Projection, type SyntheticAdapterSpec, type SyntheticModelSpec } from "./synthetic.js";
 export { Trainer, MAX_TRAIN_RANK, type TrainBatch, type TrainMode, type TrainStats, type TrainerOptions, type TensorInfo, type TensorPart } from "./trainer.js";
+export { writeCharTokenizer, charVocabulary, CHAR_SPECIALS } from "./char-tokenizer.js";

@@ -64,6 +64,38 @@ struct Gemm {
       pool->run(rt * ot, task);
     }
   }
+  // Y (N, M) += s * V (N, R) @ Bt (R, M), for a small R (a LoRA rank): the expand form,
+  // which streams rows of Bt instead of reducing dot products of length R.
+  void expand(const float* V, const float* Bt, float* Y, int N, int R, int M, float s) {
+    xr.resize(N);
+    yr.resize(N);
+    alpha.assign(N, s);
+    for (int n = 0; n < N; ++n) {
+      xr[n] = V + (size_t)n * R;
+      yr[n] = Y + (size_t)n * M;
+    }
+    const int RB = 64;
+    const int rt = (N + RB - 1) / RB;
+    auto task = [&](int t) {
+      const int r0 = t * RB, r1 = std::min(N, r0 + RB);
+      k->expand_rows(Bt, R, M, xr.data() + r0, yr.data() + r0, alpha.data() + r0, r1 - r0, 0, M);
+    };
+    if ((int64_t)N * R * M < 200000 || pool->size() == 1) {
+      for (int t = 0; t < rt; ++t) task(t);
+    } else {
+      pool->run(rt, task);
+    }
+  }
+  void expand(const double* V, const double* Bt, double* Y, int N, int R, int M, double s) {
+    for (int n = 0; n < N; ++n)
+      for (int o = 0; o < M; ++o) {
+        double acc = 0;
+        for (int r = 0; r < R; ++r) acc += V[(size_t)n * R + r] * Bt[(size_t)r * M + o];
+        Y[(size_t)n * M + o] += s * acc;
+      }
+  }
+  std::vector<float> alpha;
+
   void nt(const double* X, const double* W, double* Y, int N, int K, int M, bool acc) {
     auto row = [&](int n) {
       for (int o = 0; o < M; ++o) {
@@ -393,9 +425,9 @@ class TrainerImpl final : public Trainer {
     const int r = o_.rank;
     T* U = acts.lu[m].data();
     gemm_.nt(X, W(L.lora_a[m]), U, N, in, r, false);
-    T* Us = lr_.data();
-    for (size_t i = 0; i < (size_t)N * r; ++i) Us[i] = U[i] * (T)lora_scale_;
-    gemm_.nt(Us, W(L.lora_b[m]), Y, N, r, out, true);
+    T* Bt = wt_.data();
+    transpose(W(L.lora_b[m]), out, r, Bt);
+    gemm_.expand(U, Bt, Y, N, r, out, (T)lora_scale_);
   }
 
   // Given dY (N, out): dX (+)= dY W + s (dY B) A; gradients of W (full mode) or A, B.
@@ -436,9 +468,7 @@ class TrainerImpl final : public Trainer {
     transpose(X, N, in, Xt);
     gemm_.nt(dUt, Xt, G(L.lora_a[m]), r, N, in, true);
     // dX += dU A
-    T* At = Wt;
-    transpose(W(L.lora_a[m]), r, in, At);
-    gemm_.nt(dU, At, dX, N, r, in, true);
+    gemm_.expand(dU, W(L.lora_a[m]), dX, N, r, in, (T)1);
   }
 
   void rope(T* x, int N, int heads, bool inverse) {

@@ -58,6 +58,14 @@ export const commands: Record<string, CommandEntry> = {
     summary: "query encoding latency of the default encoder, TF.js reference vs onnxruntime (--data DIR, --json)",
     load: () => import("./commands/bench-retrieval-encode.js"),
   },
+  "train lora": {
+    summary: "train a LoRA adapter with the engine: train lora --model DIR --data FILE.jsonl --out DIR [--rank R] [--steps N]",
+    load: () => import("./commands/train-lora.js"),
+  },
+  "train zoo": {
+    summary: "build the model zoo (base model + one adapter per task of the suite) from a seed (--out DIR, --json)",
+    load: () => import("./commands/train-zoo.js"),
+  },
   "bench engine": {
     summary: "engine throughput: base, mixture, fusion, selection, sequential, dense (--json, --preset tiny)",
     load: () => import("./commands/bench-engine.js"),
