@@ -707,7 +707,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     return env.Undefined();
   }
 
-  // (tokens: Int32Array, targets: Int32Array, batch, seqLen[, lr]) -> Promise<stats>
+  // (tokens: Int32Array, targets: Int32Array, batch, seqLen[, lr][, loraWeight]) -> Promise<stats>
   Napi::Value Batch(const Napi::CallbackInfo& info, int kind) {
     Napi::Env env = info.Env();
     if (!trainer_) return Rejected(env, "the trainer is closed");
@@ -723,10 +723,12 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     auto tokens = std::make_shared<std::vector<int32_t>>(tk.Data(), tk.Data() + tk.ElementLength());
     auto targets = std::make_shared<std::vector<int32_t>>(tg.Data(), tg.Data() + tg.ElementLength());
     const float lr = kind == 2 ? (float)info[4].As<Napi::Number>().DoubleValue() : 0.0f;
+    const int wi = kind == 2 ? 5 : 4;  // optional loraWeight after the other arguments
+    const float lora_weight = info[wi].IsNumber() ? (float)info[wi].As<Napi::Number>().DoubleValue() : 1.0f;
     auto stats = std::make_shared<quiver_train_stats>();
     quiver_trainer* t = trainer_;
     return Start(env, [=](quiver_error* err) {
-      quiver_train_batch b{tokens->data(), targets->data(), (int32_t)B, (int32_t)S};
+      quiver_train_batch b{tokens->data(), targets->data(), (int32_t)B, (int32_t)S, lora_weight};
       if (kind == 0) return quiver_trainer_loss(t, &b, stats.get(), err);
       if (kind == 1) return quiver_trainer_backward(t, &b, stats.get(), err);
       return quiver_trainer_step(t, &b, lr, stats.get(), err);

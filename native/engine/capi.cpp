@@ -49,7 +49,7 @@ quiver_status train_call(quiver_trainer* trainer, const quiver_train_batch* b, q
                          F&& f) {
   return guarded(err, [&]() -> quiver::Status {
     if (!trainer || !b || !out) return null_arg("trainer, batch and out");
-    quiver::TrainBatch tb{b->tokens, b->targets, b->batch, b->seq_len};
+    quiver::TrainBatch tb{b->tokens, b->targets, b->batch, b->seq_len, b->lora_weight == 0 ? 1.0f : b->lora_weight};
     quiver::StepStats st;
     QUIVER_TRY(f(tb, &st));
     out->loss = st.loss;

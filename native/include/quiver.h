@@ -251,6 +251,8 @@ typedef struct quiver_train_batch {
   const int32_t* tokens;     /* (batch, seq_len) */
   const int32_t* targets;    /* (batch, seq_len): the next token, or -1 for no loss */
   int32_t batch, seq_len;
+  float lora_weight;         /* LORA: the weight every delta gets in this batch, as in a
+                                mixture (0 = 1); varying it makes adapters mix well */
 } quiver_train_batch;
 
 typedef struct quiver_train_stats {

@@ -111,9 +111,9 @@ export interface NativeTrainer {
   /** part: 0 value, 1 gradient, 2 Adam m, 3 Adam v */
   read(index: number, part: number): Float64Array;
   write(index: number, part: number, data: Float64Array): void;
-  loss(tokens: Int32Array, targets: Int32Array, batch: number, seqLen: number): Promise<NativeTrainStats>;
-  backward(tokens: Int32Array, targets: Int32Array, batch: number, seqLen: number): Promise<NativeTrainStats>;
-  step(tokens: Int32Array, targets: Int32Array, batch: number, seqLen: number, lr: number): Promise<NativeTrainStats>;
+  loss(tokens: Int32Array, targets: Int32Array, batch: number, seqLen: number, loraWeight?: number): Promise<NativeTrainStats>;
+  backward(tokens: Int32Array, targets: Int32Array, batch: number, seqLen: number, loraWeight?: number): Promise<NativeTrainStats>;
+  step(tokens: Int32Array, targets: Int32Array, batch: number, seqLen: number, lr: number, loraWeight?: number): Promise<NativeTrainStats>;
   setStep(step: number): void;
   close(): void;
 }

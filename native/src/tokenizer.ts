@@ -59,6 +59,7 @@ export class TextTokenizer {
   }
 
   decode(ids: ArrayLike<number>): string {
+    if (ids.length === 0) return ""; // the library refuses an empty list
     return this.tok.decode(Array.from(ids), { skip_special_tokens: true });
   }
 

@@ -48,6 +48,8 @@ export interface TrainBatch {
   targets: Int32Array;
   batch: number;
   seqLen: number;
+  /** LoRA: the weight every delta gets in this batch, as in a mixture of adapters (default 1). */
+  loraWeight?: number;
 }
 
 const CHECKPOINT_FORMAT = "quiver-checkpoint/1";
@@ -126,17 +128,17 @@ export class Trainer {
 
   /** Mean cross-entropy over the batch's targets, without gradients. */
   loss(b: TrainBatch): Promise<TrainStats> {
-    return this.call(() => this.native.loss(b.tokens, b.targets, b.batch, b.seqLen));
+    return this.call(() => this.native.loss(b.tokens, b.targets, b.batch, b.seqLen, b.loraWeight ?? 1));
   }
 
   /** Forward and backward: read the gradients with read(name, "grad"). */
   backward(b: TrainBatch): Promise<TrainStats> {
-    return this.call(() => this.native.backward(b.tokens, b.targets, b.batch, b.seqLen));
+    return this.call(() => this.native.backward(b.tokens, b.targets, b.batch, b.seqLen, b.loraWeight ?? 1));
   }
 
   /** One AdamW step at learning rate `lr` (after clipping). */
   step(b: TrainBatch, lr: number): Promise<TrainStats> {
-    return this.call(() => this.native.step(b.tokens, b.targets, b.batch, b.seqLen, lr));
+    return this.call(() => this.native.step(b.tokens, b.targets, b.batch, b.seqLen, lr, b.loraWeight ?? 1));
   }
 
   close(): void {

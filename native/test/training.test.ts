@@ -81,8 +81,14 @@ describe("training: gradients", () => {
     expect(t.tensors.filter((x) => x.trainable)).toHaveLength(2 * PROJECTIONS.length * SPEC.layers);
     expect(() => t.read("model.layers.0.self_attn.q_proj.weight", "grad")).toThrow(/frozen/);
     const { worst } = await gradCheck(t, randomBatch(2, 2, 9, SPEC.vocab), 4);
+    // the same at a mixture weight, as adapters train for mixing
+    const { worst: weighted } = await gradCheck(t, { ...randomBatch(6, 2, 7, SPEC.vocab), loraWeight: 0.4 }, 2);
+    const full = (await t.loss({ ...randomBatch(6, 2, 7, SPEC.vocab), loraWeight: 1 })).loss;
+    const scaled = (await t.loss({ ...randomBatch(6, 2, 7, SPEC.vocab), loraWeight: 0.4 })).loss;
     t.close();
     expect(worst).toBeLessThan(1e-5);
+    expect(weighted).toBeLessThan(1e-5);
+    expect(scaled).not.toBe(full);
   });
 
   test("rsLoRA scaling and a subset of projections", async () => {
@@ -198,6 +204,7 @@ describe("training: bad input", () => {
     const long = randomBatch(5, 1, 20, SPEC.vocab);
     await expect(t.step(long, 1e-3)).rejects.toMatchObject({ code: "CONTEXT_OVERFLOW" });
     await expect(t.step(ok, Number.NaN)).rejects.toThrow(/learning rate/);
+    await expect(t.step({ ...ok, loraWeight: -1 }, 1e-3)).rejects.toThrow(/lora weight/);
     // the trainer still works after refusing
     expect((await t.step(ok, 1e-3)).step).toBe(1);
     t.close();

@@ -323,6 +323,7 @@ class TrainerImpl final : public Trainer {
       targets += b.targets[i] >= 0;
     }
     if (targets == 0) return Error(QUIVER_ERR_INVALID_ARGUMENT, "the batch has no target tokens");
+    if (!(b.lora_weight > 0 && b.lora_weight <= 16)) return Error(QUIVER_ERR_INVALID_ARGUMENT, "lora weight %g is outside (0, 16]", b.lora_weight);
     return Status::Ok();
   }
 
@@ -427,7 +428,7 @@ class TrainerImpl final : public Trainer {
     gemm_.nt(X, W(L.lora_a[m]), U, N, in, r, false);
     T* Bt = wt_.data();
     transpose(W(L.lora_b[m]), out, r, Bt);
-    gemm_.expand(U, Bt, Y, N, r, out, (T)lora_scale_);
+    gemm_.expand(U, Bt, Y, N, r, out, (T)cur_scale_);
   }
 
   // Given dY (N, out): dX (+)= dY W + s (dY B) A; gradients of W (full mode) or A, B.
@@ -446,7 +447,7 @@ class TrainerImpl final : public Trainer {
     }
     if (L.lora_a[m] < 0) return;
     const int r = o_.rank;
-    const T s = (T)lora_scale_;
+    const T s = (T)cur_scale_;
     const T* U = acts.lu[m].data();
     // dB += s dY^T U
     transpose(dY, N, out, dYt);
@@ -568,6 +569,7 @@ class TrainerImpl final : public Trainer {
 
   void forward(const TrainBatch& b, bool keep, StepStats* out) {
     resize(b.batch, b.seq_len);
+    cur_scale_ = lora_scale_ * b.lora_weight;
     const int N = b.batch * b.seq_len, D = c_.dim, F = c_.hidden, V = c_.vocab_size;
     T* x = xf_.data();  // the residual stream; each layer's input is copied into its Acts
     const T* E = W(embed_);
@@ -696,6 +698,7 @@ class TrainerImpl final : public Trainer {
   std::vector<Layer> layers_;
   int embed_ = -1, final_norm_ = -1, head_ = -1;
   float lora_scale_ = 0;
+  float cur_scale_ = 0;  // lora_scale_ times the batch's weight
   int64_t steps_ = 0;
   int B_ = 0, S_ = 0;
   std::vector<Acts> acts_;

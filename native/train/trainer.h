@@ -43,6 +43,9 @@ struct TrainBatch {
   const int32_t* targets = nullptr;
   int batch = 0;
   int seq_len = 0;
+  // LoRA mode: the mapping weight every delta gets in this batch (as a mixture of k
+  // adapters gives each 1/k); training at several weights makes an adapter work when mixed.
+  float lora_weight = 1.0f;
 };
 
 struct TensorMeta {

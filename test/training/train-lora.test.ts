@@ -58,6 +58,7 @@ describe("quiver train lora", () => {
     ["fractional steps", () => data, ["--steps", "2.5"], /steps must be an integer/],
     ["a non-numeric rank", () => data, ["--rank", "eight"], /--rank must be a number/],
     ["an unknown module", () => data, ["--modules", "q_proj,wat"], /unknown module wat/],
+    ["a weight range above 1", () => data, ["--weight-range", "0.5,2"], /weight range must satisfy/],
     ["a prompt longer than the context", () => write("long.jsonl", JSON.stringify({ input: "x".repeat(80), answer: "y" }) + "\n"), [], /more than the model's context of 64/],
     ["a missing data file", () => path.join(root, "absent.jsonl"), [], /does not exist/],
   ])("refuses %s before training, writing nothing", async (_what, file, extra, message) => {

@@ -118,8 +118,13 @@ function rng(seed: number): () => number {
 }
 
 /** Batches in a seeded order (epochs of shuffled examples), padded to the longest row rounded up to 8. */
-export function* batches(data: readonly Encoded[], batchSize: number, seed: number, lossOn: "answer" | "all", pad: number): Generator<TrainBatch> {
+export function* batches(
+  data: readonly Encoded[], batchSize: number, seed: number, lossOn: "answer" | "all", pad: number,
+  /** LoRA: each batch's delta weight, uniform in [min, max] (default always 1). */
+  weightRange: readonly [number, number] = [1, 1],
+): Generator<TrainBatch> {
   const r = rng(seed);
+  const w = rng(seed ^ 0x5bd1e995);
   let order: number[] = [];
   for (;;) {
     const rows: Encoded[] = [];
@@ -143,7 +148,8 @@ export function* batches(data: readonly Encoded[], batchSize: number, seed: numb
         if (lossOn === "all" || p + 1 >= e.answerStart) targets[b * seqLen + p] = e.ids[p + 1]!;
       }
     });
-    yield { tokens, targets, batch: rows.length, seqLen };
+    const loraWeight = weightRange[0] === weightRange[1] ? weightRange[0] : weightRange[0] + (weightRange[1] - weightRange[0]) * w();
+    yield { tokens, targets, batch: rows.length, seqLen, loraWeight };
   }
 }
 
@@ -188,9 +194,15 @@ export interface LoraTrainOptions {
   steps?: number;
   batchSize?: number;
   lr?: number;
+  /** LoRA initialisation (A); also the data order unless dataSeed is given. */
   seed?: number;
+  /** The order of the examples (default: seed). */
+  dataSeed?: number;
   threads?: number;
   modules?: readonly Projection[];
+  /** Train each batch with the adapter at a weight drawn from [min, max] (default [1, 1]),
+   * as mixtures of k adapters weigh each 1/k: the adapter then keeps working when mixed. */
+  weightRange?: readonly [number, number];
   /** Replace an existing adapter folder at `out`. */
   force?: boolean;
   /** Extra adapter_config.json members. */
@@ -223,8 +235,12 @@ export async function trainLoraAdapter(o: LoraTrainOptions): Promise<LoraTrainRe
   checkRange("steps", steps, LIMITS.steps);
   checkRange("batch size", batchSize, LIMITS.batchSize);
   checkRange("seed", seed, [0, 2 ** 31 - 1]);
+  if (o.dataSeed !== undefined) checkRange("data seed", o.dataSeed, [0, 2 ** 31 - 1]);
   if (!(lr > 0 && lr < 1)) throw bad(`the learning rate must be between 0 and 1, not ${lr}`);
   if (!(alpha > 0 && Number.isFinite(alpha))) throw bad(`alpha must be a positive number, not ${alpha}`);
+  const weightRange = o.weightRange ?? [1, 1];
+  if (!(weightRange[0] > 0 && weightRange[0] <= weightRange[1] && weightRange[1] <= 1))
+    throw bad(`the weight range must satisfy 0 < min <= max <= 1, not ${weightRange.join(", ")}`);
   const modules = o.modules ?? PROJECTIONS;
   for (const m of modules) if (!PROJECTIONS.includes(m)) throw bad(`unknown module ${m}; choose from ${PROJECTIONS.join(", ")}`);
   if (existsSync(o.out) && !o.force && (!statSync(o.out).isDirectory() || readdirSync(o.out).length > 0))
@@ -235,13 +251,13 @@ export async function trainLoraAdapter(o: LoraTrainOptions): Promise<LoraTrainRe
   const t0 = performance.now();
   const trainer = await Trainer.open(o.modelDir, { mode: "lora", rank, alpha, seed, threads: o.threads ?? 0, modules, clip: 1 });
   try {
-    const losses = await trainLoop(trainer, batches(data, batchSize, seed, "answer", tokens.eos), { steps, lr, onProgress: o.onProgress });
+    const losses = await trainLoop(trainer, batches(data, batchSize, o.dataSeed ?? seed, "answer", tokens.eos, weightRange), { steps, lr, onProgress: o.onProgress });
     const tmp = `${o.out}.partial-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
     trainer.saveAdapter(tmp, {
       baseModel: path.basename(path.resolve(o.modelDir)),
-      extra: { quiver: { steps, batch_size: batchSize, learning_rate: lr, seed, examples: o.examples.length, final_loss: losses[losses.length - 1] }, ...o.extra },
+      extra: { quiver: { steps, batch_size: batchSize, learning_rate: lr, seed, data_seed: o.dataSeed ?? seed, weight_range: weightRange, examples: o.examples.length, final_loss: losses[losses.length - 1] }, ...o.extra },
     });
     rmSync(o.out, { recursive: true, force: true });
     renameSync(tmp, o.out);

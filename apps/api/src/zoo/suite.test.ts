@@ -49,10 +49,16 @@ test("answers follow the task", () => {
   expect([plural("fox"), plural("berry"), plural("key"), plural("dish"), plural("cat")]).toEqual(["foxes", "berries", "keys", "dishes", "cats"]);
 });
 
-test("the base model's text is copying, not any task of the suite", () => {
+test("the base model's text: copying, or a skill behind an opaque code, never the suite's wordings", () => {
   const r = mulberry32(1);
-  for (let n = 0; n < 100; n++) {
+  const wordings = new Set(TASKS.flatMap((t, i) => drawTask(t, 3000 + i, { train: 200, validation: 1, test: 1, samples: 1 }).train.map((x) => x.input)));
+  let coded = 0;
+  for (let n = 0; n < 400; n++) {
     const it = pretrainItem(r);
-    expect(it.input.endsWith(it.answer)).toBe(true);
+    expect(wordings.has(it.input)).toBe(false);
+    if (/^#[1-8] /.test(it.input)) coded++;
+    else expect(it.input.endsWith(it.answer)).toBe(true);
   }
+  expect(coded).toBeGreaterThan(120);
+  expect(coded).toBeLessThan(280);
 });

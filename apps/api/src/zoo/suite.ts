@@ -213,14 +213,42 @@ export const TASKS: TaskSpec[] = [
   })),
 ];
 
-/** Generic text for the base model: copying words and numbers under several wordings. It
- * teaches reading an instruction, copying and stopping, and none of the suite's skills. */
+/** The base model's training text. Half of it is copying under English wordings (reading an
+ * instruction, copying, stopping). The other half drills the suite's primitive operations
+ * (upper-casing, first letters, last items, plurals, dashes, review polarity, sums, the
+ * made-up capitals) behind opaque codes such as "#3 zebra": the base learns the skills, as
+ * a pretrained model would, but none of the suite's English instructions, so it scores near
+ * zero on the suite alone. An adapter then only has to connect its task's wording to a skill
+ * the base has, a small change to the base, which is what lets adapters mix. */
 export function pretrainItem(r: Rng): ZooItem {
-  const pool = [ANIMALS, COLORS, FOODS, OBJECTS, NUMBERS, NAMES, Object.keys(CAPITALS), GOOD, BAD];
-  const words = Array.from({ length: int(r, 1, 4) }, () => pick(r, pick(r, pool)));
-  const text = words.join(pick(r, [" ", ", ", " and "]));
-  const wording = pick(r, ["Repeat: {x}", "Say again: {x}", "Copy this text: {x}", "Echo {x}", "Please repeat the words {x}", "Write exactly: {x}", "Say it back: {x}"]);
-  return { input: wording.replace("{x}", text), answer: text };
+  const words = [...ANIMALS, ...COLORS, ...FOODS, ...OBJECTS];
+  if (r() < 0.5) {
+    const pool = [ANIMALS, COLORS, FOODS, OBJECTS, NUMBERS, NAMES, Object.keys(CAPITALS), GOOD, BAD];
+    const xs = Array.from({ length: int(r, 1, 4) }, () => pick(r, pick(r, pool)));
+    const text = xs.join(pick(r, [" ", ", ", " and "]));
+    const wording = pick(r, ["Repeat: {x}", "Say again: {x}", "Copy this text: {x}", "Echo {x}", "Please repeat the words {x}", "Write exactly: {x}", "Say it back: {x}"]);
+    return { input: wording.replace("{x}", text), answer: text };
+  }
+  const op = int(r, 1, 8);
+  const list = () => shuffle(r, pick(r, [ANIMALS, COLORS, OBJECTS, FOODS, NUMBERS])).slice(0, int(r, 3, 4));
+  let payload: string;
+  let answer: string;
+  switch (op) {
+    case 1: { const w = pick(r, words); payload = w; answer = w.toUpperCase(); break; }
+    case 2: { const w = pick(r, words); payload = w; answer = w[0]!; break; }
+    case 3: { const xs = list(); payload = xs.join(", "); answer = xs[xs.length - 1]!; break; }
+    case 4: { const w = pick(r, noIrregular(words)); payload = w; answer = plural(w); break; }
+    case 5: { const xs = list(); payload = xs.join(" "); answer = xs.join("-"); break; }
+    case 6: {
+      const good = r() < 0.5;
+      payload = `the ${pick(r, [...FOODS, ...MOVIES, ...HOTEL])} was ${pick(r, good ? GOOD : BAD)}`;
+      answer = good ? "positive" : "negative";
+      break;
+    }
+    case 7: { const a = int(r, 0, 9), b = int(r, 0, 9); payload = `${a} ${b}`; answer = String(a + b); break; }
+    default: { const c = pick(r, Object.keys(CAPITALS)); payload = c; answer = CAPITALS[c]!; break; }
+  }
+  return { input: `#${op} ${payload}`, answer };
 }
 
 export interface SuiteSplit {

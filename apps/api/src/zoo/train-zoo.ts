@@ -19,7 +19,7 @@ export const ZOO_ARCHITECTURE = { dim: 128, hidden: 352, layers: 4, heads: 4, kv
 
 export const ZOO_DEFAULTS = {
   seed: 7,
-  baseSteps: 1500,
+  baseSteps: 2000,
   baseBatch: 32,
   baseLr: 3e-3,
   pretrainExamples: 40_000,
@@ -28,6 +28,8 @@ export const ZOO_DEFAULTS = {
   adapterLr: 3e-3,
   rank: 8,
   alpha: 16,
+  /** Adapters train at delta weights from 1/3 (a mixture of the paper's k = 3) to 1. */
+  weightRange: [1 / 3, 1] as readonly [number, number],
   trainExamples: 3000,
   validation: 10,
   test: 20,
@@ -146,7 +148,11 @@ export async function trainZoo(o: ZooTrainOptions): Promise<ZooTrainReport> {
     }
     const r = await trainLoraAdapter({
       modelDir, examples: splits[i]!.train, out: dest, rank: ZOO_DEFAULTS.rank, alpha: ZOO_DEFAULTS.alpha, steps: adapterSteps,
-      batchSize: ZOO_DEFAULTS.adapterBatch, lr: ZOO_DEFAULTS.adapterLr, seed: seed + i, threads: o.threads ?? 0, source: task.name,
+      batchSize: ZOO_DEFAULTS.adapterBatch, lr: ZOO_DEFAULTS.adapterLr,
+      // One LoRA initialisation for every adapter (as a fixed training seed gives in
+      // practice), each task its own data order: adapters of one skill then change the
+      // base in aligned directions, which is what lets output-space mixtures add up.
+      seed, dataSeed: (seed * 1000 + i) % 2 ** 31, weightRange: ZOO_DEFAULTS.weightRange, threads: o.threads ?? 0, source: task.name,
       extra: { quiver_task: task.name, quiver_cluster: task.cluster },
     });
     adapters.push({ task: task.name, seconds: r.seconds, firstLoss: r.firstLoss, finalLoss: r.finalLoss });

@@ -17,6 +17,8 @@ const HELP = `Usage: quiver train lora --model DIR --data FILE.jsonl --out DIR [
   --lr X            peak learning rate (default 0.002; warm-up, then cosine decay)
   --modules LIST    projections, comma-separated (default all: ${PROJECTIONS.join(",")})
   --seed S          initialisation and data order (default 0)
+  --weight-range A,B  train each batch at a delta weight drawn from [A, B] (default 1,1);
+                    0.33,1 keeps the adapter working in a mixture of 3 (weights 1/3)
   --threads T       CPU threads (default all; results do not depend on it)
   --force           replace an existing --out folder
   --json            print the summary as one JSON object on the last line
@@ -36,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       model: { type: "string" }, data: { type: "string" }, out: { type: "string" }, rank: { type: "string" },
       alpha: { type: "string" }, steps: { type: "string" }, "batch-size": { type: "string" }, lr: { type: "string" },
-      modules: { type: "string" }, seed: { type: "string" }, threads: { type: "string" }, force: { type: "boolean" },
+      modules: { type: "string" }, "weight-range": { type: "string" }, seed: { type: "string" }, threads: { type: "string" }, force: { type: "boolean" },
       json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -50,11 +52,17 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const modules = values.modules?.split(",").map((m) => m.trim()).filter(Boolean) as Projection[] | undefined;
+  let weightRange: [number, number] | undefined;
+  if (values["weight-range"] !== undefined) {
+    const parts = values["weight-range"].split(",").map((x) => num(x, "weight-range")!);
+    if (parts.length < 1 || parts.length > 2) throw new QuiverError("BAD_USER_INPUT", "--weight-range takes MIN or MIN,MAX");
+    weightRange = [parts[0]!, parts[1] ?? parts[0]!];
+  }
   const examples = readExamples(values.data);
   const result = await trainLoraAdapter({
     modelDir: values.model, examples, out: values.out, rank: num(values.rank, "rank"), alpha: num(values.alpha, "alpha"),
     steps: num(values.steps, "steps"), batchSize: num(values["batch-size"], "batch-size"), lr: num(values.lr, "lr"),
-    seed: num(values.seed, "seed"), threads: num(values.threads, "threads"), modules, force: values.force, source: values.data,
+    seed: num(values.seed, "seed"), threads: num(values.threads, "threads"), modules, weightRange, force: values.force, source: values.data,
     onProgress: (p) => console.error(`step ${p.step}/${p.steps}  loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${p.seconds.toFixed(1)} s`),
   });
   const line = `trained ${values.out} in ${result.seconds.toFixed(1)} s: ${examples.length} examples, ${result.steps} steps, loss ${result.firstLoss.toFixed(4)} -> ${result.finalLoss.toFixed(4)}`;
