@@ -24,3 +24,11 @@ test("QUIVER_ZOO: the repo's zoo by default, a folder when set, none when off", 
   // An empty value counts as unset, as for every variable.
   expect(loadConfig({ QUIVER_ZOO: "" }).zoo).toEqual(byDefault);
 });
+
+test("QUIVER_MIXTURE_WEIGHTING: softmax over the scores by default, uniform or softmax:T when set, coded error otherwise", () => {
+  expect(loadConfig({}).weighting).toEqual({ kind: "softmax", temperature: 0.05 });
+  expect(loadConfig({ QUIVER_MIXTURE_WEIGHTING: "uniform" }).weighting).toEqual({ kind: "uniform" });
+  expect(loadConfig({ QUIVER_MIXTURE_WEIGHTING: "softmax:0.2" }).weighting).toEqual({ kind: "softmax", temperature: 0.2 });
+  for (const bad of ["softmax:0", "softmax:-1", "softmax", "mean"])
+    expect(() => loadConfig({ QUIVER_MIXTURE_WEIGHTING: bad })).toThrow(expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringMatching(/QUIVER_MIXTURE_WEIGHTING/) }));
+});

@@ -3,6 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import { QuiverError } from "./errors.js";
 import { repoRoot } from "./catalog/migrate.js";
+import { parseWeighting, type Weighting } from "./retriever/mixture-weights.js";
 
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -34,6 +35,9 @@ const schema = z.object({
   QUIVER_MAX_BATCH: z.coerce.number().int().min(1).max(1024).default(32),
   /** Most generation requests waiting; more answer OVERLOADED. */
   QUIVER_MAX_QUEUE: z.coerce.number().int().min(1).max(100_000).default(512),
+  /** Weights of a retrieved mixture: "uniform" (1/k, the paper's) or "softmax:T" over the
+   * retrieval scores (the default, softmax:0.05, weighs close matches up; see docs/benchmarks.md). */
+  QUIVER_MIXTURE_WEIGHTING: z.string().default("softmax:0.05"),
   /** Origins allowed to call the API from a browser ("*" by default: auth is a bearer token, never a cookie). */
   QUIVER_CORS_ORIGINS: z.string().default("*"),
 });
@@ -51,7 +55,7 @@ export function zooSetting(value: string | undefined): ZooSetting | undefined {
   return value ? { dir: path.resolve(value), explicit: true } : { dir: path.join(repoRoot, "zoo"), explicit: false };
 }
 
-export type Config = z.infer<typeof schema> & { dataDir: string; zoo: ZooSetting | undefined };
+export type Config = z.infer<typeof schema> & { dataDir: string; zoo: ZooSetting | undefined; weighting: Weighting };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
@@ -60,5 +64,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new QuiverError("CONFIG_INVALID", `invalid configuration: ${problems}`);
   }
   const dataDir = path.resolve(repoRoot, parsed.data.QUIVER_DATA_DIR);
-  return { ...parsed.data, dataDir, zoo: zooSetting(parsed.data.QUIVER_ZOO) };
+  let weighting: Weighting;
+  try {
+    weighting = parseWeighting(parsed.data.QUIVER_MIXTURE_WEIGHTING);
+  } catch (err) {
+    throw new QuiverError("CONFIG_INVALID", `invalid configuration: QUIVER_MIXTURE_WEIGHTING: ${(err as Error).message}`);
+  }
+  return { ...parsed.data, dataDir, zoo: zooSetting(parsed.data.QUIVER_ZOO), weighting };
 }

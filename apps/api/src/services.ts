@@ -66,7 +66,7 @@ export function createServices(
     const port = new NativeEnginePort(parts.model.engine);
     scheduler = new Scheduler(port, { ...defaultSchedulerOptions, maxBatch: config.QUIVER_MAX_BATCH, maxQueue: config.QUIVER_MAX_QUEUE });
     retriever = new Retriever(embeddings, parts.embedder.encoders);
-    generation = new GenerationService({ scheduler, port, retriever, embeddings, adapters, records: generations, storage, baseModelId: parts.model.baseModelId, metrics });
+    generation = new GenerationService({ scheduler, port, retriever, embeddings, adapters, records: generations, storage, baseModelId: parts.model.baseModelId, metrics, weighting: config.weighting });
   }
   return {
     config,

@@ -10,6 +10,7 @@ import type { GenerationStore } from "../catalog/generations.js";
 import type { EmbeddingStore } from "../catalog/embeddings.js";
 import type { Retriever } from "../retriever/retriever.js";
 import { dot } from "../retriever/vector-math.js";
+import type { Weighting } from "../retriever/mixture-weights.js";
 import type { AdapterStorage } from "../pool/storage.js";
 import { Counter, Gauge, Histogram, type Registry } from "../observability/metrics.js";
 import type { EnginePort, Strategy } from "./engine-port.js";
@@ -132,6 +133,8 @@ export interface GenerationDeps {
   storage: AdapterStorage;
   baseModelId: string;
   metrics: Registry;
+  /** Weights of a retrieved mixture (QUIVER_MIXTURE_WEIGHTING; default uniform here). */
+  weighting?: Weighting;
 }
 
 /** Finished generations stay replayable this long. */
@@ -164,7 +167,7 @@ export class GenerationService {
   /** The adapters a caller may use for an input, best first, with scores and weights. */
   async retrieve(teamId: string, input: string, k: number, exclude: readonly string[] = []): Promise<UsedAdapter[]> {
     if (!input.trim()) throw new QuiverError("BAD_USER_INPUT", "The input is empty.", { details: { argument: "input" } });
-    const r = await this.d.retriever.retrieve({ input, k, teamId, baseModelId: this.d.baseModelId, exclude });
+    const r = await this.d.retriever.retrieve({ input, k, teamId, baseModelId: this.d.baseModelId, exclude, weighting: this.d.weighting });
     return r.adapters.map((a) => ({ adapterId: a.adapterId, name: a.name, score: a.score, weight: a.weight }));
   }
 

@@ -21,3 +21,16 @@ export function mixtureWeights(scores: readonly number[], weighting: Weighting =
   const z = e.reduce((a, b) => a + b, 0);
   return e.map((x) => x / z);
 }
+
+/** "uniform" or "softmax:T" (T > 0), as QUIVER_MIXTURE_WEIGHTING and `quiver eval zoo --weighting` take it. */
+export function parseWeighting(spec: string): Weighting {
+  if (spec === "uniform") return UNIFORM;
+  const m = /^softmax:(\d+(?:\.\d+)?|\.\d+)$/.exec(spec);
+  const t = m ? Number(m[1]) : NaN;
+  if (!(t > 0)) throw new RetrieverError(RetrieverErrorCode.BAD_REQUEST, `mixture weighting must be "uniform" or "softmax:T" with T > 0, not "${spec}"`);
+  return { kind: "softmax", temperature: t };
+}
+
+export function formatWeighting(w: Weighting): string {
+  return w.kind === "uniform" ? "uniform" : `softmax:${w.temperature}`;
+}

@@ -15,7 +15,7 @@ import { ADAPTER_FAULTS } from "../model-host.js";
 import { embedAdapter } from "../retriever/adapter-embedding.js";
 import type { SentenceEncoder } from "../retriever/encoder.js";
 import { RetrieverError } from "../retriever/errors.js";
-import { mixtureWeights, UNIFORM } from "../retriever/mixture-weights.js";
+import { formatWeighting, mixtureWeights, UNIFORM, type Weighting } from "../retriever/mixture-weights.js";
 import { cosine } from "../retriever/vector-math.js";
 import { generateBatched, type GenerationJob } from "./batch-generate.js";
 import { readZooManifest, zooPath, type ZooManifest } from "./manifest.js";
@@ -67,9 +67,9 @@ function select(ranked: readonly Ranked[]): Composition {
 }
 
 /** The top-k with the server's mixture weights (uniform 1/k by default). */
-function compose(strategy: Strategy, ranked: readonly Ranked[]): Composition {
+function compose(strategy: Strategy, ranked: readonly Ranked[], weighting: Weighting): Composition {
   if (!ranked.length) return NONE;
-  const w = mixtureWeights(ranked.map((r) => r.score), UNIFORM);
+  const w = mixtureWeights(ranked.map((r) => r.score), weighting);
   return { strategy, adapters: ranked.map((r, i) => ({ task: r.task, weight: w[i]! })) };
 }
 
@@ -78,18 +78,18 @@ function compose(strategy: Strategy, ranked: readonly Ranked[]): Composition {
  * retrievals with and without the own adapter. fusion is the paper's averaging of A and B;
  * concat is the exact concatenation (engine "fusion-cat"), equal to mixture mathematically.
  */
-export function columnCompositions(own: string, iid: readonly Ranked[], ood: readonly Ranked[]): Record<Column, Composition> {
+export function columnCompositions(own: string, iid: readonly Ranked[], ood: readonly Ranked[], weighting: Weighting = UNIFORM): Record<Column, Composition> {
   return {
     base: NONE,
     perfect: { strategy: "selection", adapters: [{ task: own, weight: 1 }] },
     selectionIid: select(iid),
     selectionOod: select(ood),
-    mixtureIid: compose("mixture", iid),
-    mixtureOod: compose("mixture", ood),
-    fusionIid: compose("fusion", iid),
-    fusionOod: compose("fusion", ood),
-    concatIid: compose("fusion-cat", iid),
-    concatOod: compose("fusion-cat", ood),
+    mixtureIid: compose("mixture", iid, weighting),
+    mixtureOod: compose("mixture", ood, weighting),
+    fusionIid: compose("fusion", iid, weighting),
+    fusionOod: compose("fusion", ood, weighting),
+    concatIid: compose("fusion-cat", iid, weighting),
+    concatOod: compose("fusion-cat", ood, weighting),
   };
 }
 
@@ -186,6 +186,8 @@ export interface ZooEvalOptions {
   maxTokens?: number;
   /** Sequences per engine step. */
   batch: number;
+  /** Mixture weights over the top k (default uniform 1/k, the paper's and the server's). */
+  weighting?: Weighting;
   /** The retrieval encoder (the server's configured one: loadEncoder()); not closed here. */
   encoder: SentenceEncoder;
   log?: (line: string) => void;
@@ -199,6 +201,8 @@ export interface ZooEvalReport extends Aggregate {
   split: Split;
   k: number;
   encoder: string;
+  /** Mixture weights over the top k: "uniform" or "softmax:T". */
+  weighting: string;
   device: string;
   clusters: string[];
   tasks: number;
@@ -297,7 +301,7 @@ export async function runZooEval(o: ZooEvalOptions): Promise<ZooEvalReport> {
     const ranked = picked.map((p, n) => {
       const iid = rankAdapters(queries[n]!, pool, o.k);
       const ood = rankAdapters(queries[n]!, pool, o.k, p.task.name);
-      const comps = columnCompositions(p.task.name, iid, ood);
+      const comps = columnCompositions(p.task.name, iid, ood, o.weighting ?? UNIFORM);
       const seen = new Map<string, number>();
       jobOf.push(
         Object.fromEntries(
@@ -355,6 +359,7 @@ export async function runZooEval(o: ZooEvalOptions): Promise<ZooEvalReport> {
       split: o.split,
       k: o.k,
       encoder: o.encoder.identity,
+      weighting: formatWeighting(o.weighting ?? UNIFORM),
       device: engine.info.device,
       clusters: manifest.clusters.map((c) => c.name),
       tasks: new Set(picked.map((p) => p.task.name)).size,
@@ -384,6 +389,7 @@ export function zooEvalJson(r: ZooEvalReport): Record<string, unknown> {
     split: r.split,
     k: r.k,
     encoder: r.encoder,
+    weighting: r.weighting,
     device: r.device,
     tasks: r.tasks,
     items: r.items,

@@ -5,10 +5,12 @@
 // cluster and on average (apps/api/src/zoo/eval.ts). A table on stdout; with --json, one
 // JSON object on the last line. Progress on stderr.
 import path from "node:path";
+
+import { parseWeighting, type Weighting } from "../../retriever/mixture-weights.js";
 import { parseArgs } from "node:util";
 import type { Device } from "@quiver/engine";
 import { QuiverError } from "../../errors.js";
-import { zooSetting } from "../../config.js";
+import { loadConfig, zooSetting } from "../../config.js";
 import { encoderConfigFromEnv, loadEncoder } from "../../retriever/encoder-factory.js";
 import { COLUMNS, openZoo, runZooEval, zooEvalJson, type Column, type Scores, type Split, type ZooEvalReport } from "../../zoo/eval.js";
 
@@ -16,6 +18,8 @@ const USAGE = `Usage: quiver eval zoo [options]
   --zoo DIR          the zoo (default: QUIVER_ZOO, else <repo>/zoo)
   --json             end stdout with one JSON object
   --k K              adapters retrieved for mixture, fusion and concat (default 3)
+  --weighting W      mixture weights: uniform (the paper's) or softmax:T (scores / T); default:
+                     the server's (QUIVER_MIXTURE_WEIGHTING, softmax:0.05)
   --split S          test (default) | validation
   --limit N          items per task (default: all)
   --device D         auto | cpu | cpu-reference | cuda (default: QUIVER_DEVICE, else auto)
@@ -61,7 +65,7 @@ export function zooTable(r: ZooEvalReport): string {
     row("average", r.average),
     "",
     "cluster = mean of its tasks' exact match; average = mean over clusters of the cluster means.",
-    "perfect = the item's own task adapter; sel = top-1 retrieved; mix / fus / cat = top-k with uniform weights as mixture, fusion (averaged A and B, the paper's) and concatenation (exact).",
+    `perfect = the item's own task adapter; sel = top-1 retrieved; mix / fus / cat = top-k with ${r.weighting} weights as mixture, fusion (averaged A and B, the paper's) and concatenation (exact).`,
     "IID retrieves over all zoo adapters; OOD leaves the item's own task adapter out.",
     `retrieval top-1 (task / cluster): IID ${r.retrieval.iid.top1Task.toFixed(1)} / ${r.retrieval.iid.top1Cluster.toFixed(1)}, OOD cluster ${r.retrieval.ood.top1Cluster.toFixed(1)}; ` +
       `own task in the top ${r.k} (IID): ${r.retrieval.iid.topkTask.toFixed(1)}`,
@@ -77,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
       zoo: { type: "string" },
       json: { type: "boolean" },
       k: { type: "string" },
+      weighting: { type: "string" },
       split: { type: "string" },
       limit: { type: "string" },
       device: { type: "string" },
@@ -100,7 +105,15 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`quiver eval zoo: --device must be one of ${DEVICES.join(", ")}\n${USAGE}`);
     return 2;
   }
+  let weighting: Weighting;
+  try {
+    weighting = values.weighting ? parseWeighting(values.weighting) : loadConfig().weighting;
+  } catch (err) {
+    console.error(`quiver eval zoo: --weighting: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
   const options = {
+    weighting,
     dir: values.zoo ? path.resolve(values.zoo) : defaultZoo(),
     split: split as Split,
     k: positiveInt(values.k, "--k") ?? 3,
