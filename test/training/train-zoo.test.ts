@@ -72,7 +72,7 @@ describe("quiver train zoo", () => {
     const r = await runCli(["train", "zoo", "--out", out, ...args.map((x) => (x === "REUSE" ? a : x))]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(message);
-    expect(r.stderr).not.toMatch(/base step|adapter 1\//);
+    expect(r.stderr).not.toMatch(/base step \d+\/|adapter 1\//);
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -1,0 +1,97 @@
+/**
+ * @jest-environment ./test/retriever/ort-environment.mjs
+ * @jest-environment-options {"globalsCleanup": "off"}
+ */
+// The model zoo committed in zoo/: within its size budget, its manifest exactly what the
+// suite draws from the zoo's seed (so `quiver train zoo` reproduces it), a small base model
+// with a character-level tokenizer, adapters that answer their tasks (a few held-out items
+// through the paper's table), and the embedded default serving it: every task adapter
+// registered and ACTIVE, and a retrieved mixture answering over the OpenAI-style API.
+import { readdirSync, statSync } from "node:fs";
+import path from "node:path";
+
+import { Engine } from "@quiver/engine";
+
+import { openCatalog } from "../../apps/api/src/catalog/database.js";
+import { loadEncoder } from "../../apps/api/src/retriever/encoder-factory.js";
+import { runZooEval } from "../../apps/api/src/zoo/eval.js";
+import { readZooManifest } from "../../apps/api/src/zoo/manifest.js";
+import { drawTask, TASKS } from "../../apps/api/src/zoo/suite.js";
+import { ZOO_DEFAULTS } from "../../apps/api/src/zoo/train-zoo.js";
+import { repoRoot } from "../helpers/browser.js";
+import { tempDir } from "../helpers/pool.js";
+import { login, startTestServer } from "../helpers/server.js";
+
+const ZOO = path.join(repoRoot, "zoo");
+const manifest = readZooManifest(ZOO);
+
+function bytesUnder(dir: string): number {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .reduce((n, e) => n + statSync(path.join(e.parentPath, e.name)).size, 0);
+}
+
+describe("the committed model zoo", () => {
+  test("fits in 20 MB and holds 8+ clusters of 3+ tasks, one adapter each", () => {
+    expect(bytesUnder(ZOO)).toBeLessThanOrEqual(20 * 1024 * 1024);
+    expect(manifest.clusters.length).toBeGreaterThanOrEqual(8);
+    for (const c of manifest.clusters) expect(c.tasks.length).toBeGreaterThanOrEqual(3);
+    for (const t of manifest.tasks) {
+      expect(statSync(path.join(ZOO, t.adapter, "adapter_model.safetensors")).size).toBeGreaterThan(0);
+      expect(t.samples).toHaveLength(20);
+    }
+  });
+
+  test("its items are exactly what the suite draws from its seed", () => {
+    const sizes = { train: ZOO_DEFAULTS.trainExamples, validation: ZOO_DEFAULTS.validation, test: ZOO_DEFAULTS.test, samples: ZOO_DEFAULTS.samples };
+    expect(manifest.tasks.map((t) => t.name)).toEqual(TASKS.map((t) => t.name));
+    TASKS.forEach((task, i) => {
+      const s = drawTask(task, manifest.seed * 1000 + i, sizes);
+      const m = manifest.tasks[i]!;
+      expect({ samples: m.samples, validation: m.validation, test: m.test }).toEqual({ samples: s.samples, validation: s.validation, test: s.test });
+    });
+  });
+
+  test("the base model: a few million parameters at most, one token per character", async () => {
+    const engine = await Engine.open(path.join(ZOO, manifest.model), { device: "cpu" });
+    try {
+      expect(engine.info.numParameters).toBeLessThan(3_000_000);
+      expect(engine.info.vocabSize).toBeLessThan(128);
+      expect(engine.tokenizer!.encode("Hi, 42!")).toHaveLength(7);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test("three held-out items per task through the paper's table: the adapters answer, the base does not", async () => {
+    const encoder = await loadEncoder({});
+    try {
+      const r = await runZooEval({ dir: ZOO, split: "test", k: 3, limit: 3, device: "cpu", batch: 64, encoder });
+      expect(r.items).toBe(3 * manifest.tasks.length);
+      expect(r.average.perfect).toBeGreaterThanOrEqual(75);
+      expect(r.average.base).toBeLessThanOrEqual(20);
+    } finally {
+      await encoder.close();
+    }
+  }, 120_000);
+
+  test("the embedded default serves it: every task adapter ACTIVE, and a retrieved mixture answers", async () => {
+    const dataDir = tempDir("committed-zoo");
+    const quiver = await startTestServer(await openCatalog({ dataDir: path.join(dataDir, "db") }), { QUIVER_ZOO: ZOO, QUIVER_DATA_DIR: dataDir, QUIVER_DEVICE: "cpu" }, { log: () => {} });
+    try {
+      expect(await quiver.zooRegistration).toEqual({ registered: manifest.tasks.length, skipped: 0, differing: 0, failed: 0, active: manifest.tasks.length });
+      const token = await login(quiver.api.url);
+      const item = manifest.tasks.find((t) => t.cluster === "sentiment")!.test[0]!;
+      const res = await fetch(`${quiver.api.url}/v1/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "auto", prompt: item.input, max_tokens: 16, temperature: 0 }),
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { choices: { text: string; finish_reason: string }[] };
+      expect(body.choices[0]).toMatchObject({ text: item.answer, finish_reason: "stop" });
+    } finally {
+      await quiver.close();
+    }
+  }, 180_000);
+});
