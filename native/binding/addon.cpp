@@ -24,6 +24,13 @@ Napi::Error coded_error(Napi::Env env, const char* code, const std::string& mess
   return e;
 }
 
+// A promise already rejected with a coded error (bad arguments, a closed or busy object).
+Napi::Value rejected(Napi::Env env, const std::string& message, const char* code = "INVALID_ARGUMENT") {
+  auto d = Napi::Promise::Deferred::New(env);
+  d.Reject(coded_error(env, code, message).Value());
+  return d.Promise();
+}
+
 // ---------------------------------------------------------------- engine thread
 
 class EngineThread {
@@ -181,12 +188,6 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return true;
   }
 
-  Napi::Value Reject(Napi::Env env, const std::string& message) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(coded_error(env, "INVALID_ARGUMENT", message).Value());
-    return d.Promise();
-  }
-
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!engine_) return env.Null();
@@ -217,7 +218,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   }
 
   Napi::Value LoadAdapter(const Napi::CallbackInfo& info) {
-    if (!info[0].IsString()) return Reject(info.Env(), "loadAdapter(dir: string)");
+    if (!info[0].IsString()) return rejected(info.Env(), "loadAdapter(dir: string)");
     auto dir = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
     auto id = std::make_shared<int32_t>(0);
     return Run(info.Env(), [this, dir, id](quiver_error* e) { return quiver_adapter_init(engine_, dir->c_str(), id.get(), e); },
@@ -226,14 +227,14 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 
   Napi::Value FreeAdapter(const Napi::CallbackInfo& info) {
     int64_t id;
-    if (!ReadInt(info[0], &id)) return Reject(info.Env(), "freeAdapter(id: number)");
+    if (!ReadInt(info[0], &id)) return rejected(info.Env(), "freeAdapter(id: number)");
     return Run(info.Env(), [this, id](quiver_error* e) { return quiver_adapter_free(engine_, (int32_t)id, e); },
                [](Napi::Env env) { return env.Undefined(); });
   }
 
   Napi::Value AdapterInfo(const Napi::CallbackInfo& info) {
     int64_t id;
-    if (!ReadInt(info[0], &id)) return Reject(info.Env(), "adapterInfo(id: number)");
+    if (!ReadInt(info[0], &id)) return rejected(info.Env(), "adapterInfo(id: number)");
     auto out = std::make_shared<quiver_adapter_info>();
     return Run(info.Env(), [this, id, out](quiver_error* e) { return quiver_adapter_info_get(engine_, (int32_t)id, out.get(), e); },
                [out](Napi::Env env) {
@@ -266,7 +267,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 
   Napi::Value FreeSequence(const Napi::CallbackInfo& info) {
     int64_t id;
-    if (!ReadInt(info[0], &id)) return Reject(info.Env(), "freeSequence(id: number)");
+    if (!ReadInt(info[0], &id)) return rejected(info.Env(), "freeSequence(id: number)");
     return Run(info.Env(), [this, id](quiver_error* e) { return quiver_sequence_free(engine_, (int32_t)id, e); },
                [](Napi::Env env) { return env.Undefined(); });
   }
@@ -280,7 +281,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 
   Napi::Value SequenceLength(const Napi::CallbackInfo& info) {
     int64_t id;
-    if (!ReadInt(info[0], &id)) return Reject(info.Env(), "sequenceLength(id: number)");
+    if (!ReadInt(info[0], &id)) return rejected(info.Env(), "sequenceLength(id: number)");
     auto n = std::make_shared<int32_t>(0);
     return Run(info.Env(), [this, id, n](quiver_error* e) { return quiver_sequence_length(engine_, (int32_t)id, n.get(), e); },
                [n](Napi::Env env) { return Napi::Number::New(env, *n); });
@@ -312,7 +313,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   //   -> { results: [{ status, token, message }], logits: Float32Array | null }
   Napi::Value Step(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsArray()) return Reject(env, "step(items: array, kernel: number, wantLogits: boolean)");
+    if (!info[0].IsArray()) return rejected(env, "step(items: array, kernel: number, wantLogits: boolean)");
     struct Job {
       std::vector<std::vector<int32_t>> tokens;
       std::vector<std::vector<quiver_adapter_weight>> maps;
@@ -328,20 +329,20 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     job->maps.resize(n);
     job->items.resize(n);
     for (uint32_t i = 0; i < n; ++i) {
-      if (!items.Get(i).IsObject()) return Reject(env, "step: each item is an object");
+      if (!items.Get(i).IsObject()) return rejected(env, "step: each item is an object");
       Napi::Object o = items.Get(i).As<Napi::Object>();
       int64_t seq, strategy = 0;
       if (!ReadInt(o.Get("seqId"), &seq) || !ReadTokens(o.Get("tokens"), &job->tokens[i]) ||
           (!o.Get("strategy").IsUndefined() && !ReadInt(o.Get("strategy"), &strategy)) ||
           !ReadMapping(o.Get("adapters"), &job->maps[i]))
-        return Reject(env, "step: item " + std::to_string(i) + " needs seqId, tokens (Int32Array), strategy and adapters [{id, weight}]");
+        return rejected(env, "step: item " + std::to_string(i) + " needs seqId, tokens (Int32Array), strategy and adapters [{id, weight}]");
       quiver_step_item& it = job->items[i];
       it.seq_id = (int32_t)seq;
       it.strategy = (quiver_strategy)strategy;
       it.sample = o.Get("sample").ToBoolean().Value() ? 1 : 0;
     }
     int64_t kernel = 0;
-    if (!info[1].IsUndefined() && !ReadInt(info[1], &kernel)) return Reject(env, "step: kernel is a number");
+    if (!info[1].IsUndefined() && !ReadInt(info[1], &kernel)) return rejected(env, "step: kernel is a number");
     const bool want_logits = info[2].ToBoolean().Value();
     if (engine_) {
       quiver_engine_info ei;
@@ -399,15 +400,15 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     };
     auto job = std::make_shared<Job>();
     int64_t seq, max_tokens = 0, strategy = 0, chunk = 0;
-    if (!info[1].IsObject() || !ReadInt(info[0], &seq)) return Reject(env, "generate(seqId, request, onToken?)");
+    if (!info[1].IsObject() || !ReadInt(info[0], &seq)) return rejected(env, "generate(seqId, request, onToken?)");
     Napi::Object r = info[1].As<Napi::Object>();
     if (!ReadTokens(r.Get("prompt"), &job->prompt) || !ReadInt(r.Get("maxTokens"), &max_tokens) || max_tokens < 0 ||
         max_tokens > (1 << 24) || (!r.Get("stopTokens").IsUndefined() && !ReadTokens(r.Get("stopTokens"), &job->stop)) ||
         (!r.Get("strategy").IsUndefined() && !ReadInt(r.Get("strategy"), &strategy)) ||
         (!r.Get("prefillChunk").IsUndefined() && !ReadInt(r.Get("prefillChunk"), &chunk)) ||
         !ReadMapping(r.Get("adapters"), &job->map))
-      return Reject(env, "generate: request needs prompt (Int32Array), maxTokens, and optional stopTokens, strategy, adapters, prefillChunk");
-    if (!thread_ || closing_) return Reject(env, "the engine is closed");
+      return rejected(env, "generate: request needs prompt (Int32Array), maxTokens, and optional stopTokens, strategy, adapters, prefillChunk");
+    if (!thread_ || closing_) return rejected(env, "the engine is closed");
     job->out.resize((size_t)max_tokens);
     job->req.max_tokens = (int32_t)max_tokens;
     job->req.strategy = (quiver_strategy)strategy;
@@ -472,7 +473,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 
   Napi::Value MeasureBandwidth(const Napi::CallbackInfo& info) {
     int64_t bytes, repeats;
-    if (!ReadInt(info[0], &bytes) || !ReadInt(info[1], &repeats)) return Reject(info.Env(), "measureBandwidth(bytes, repeats)");
+    if (!ReadInt(info[0], &bytes) || !ReadInt(info[1], &repeats)) return rejected(info.Env(), "measureBandwidth(bytes, repeats)");
     auto gbps = std::make_shared<double>(0);
     return Run(info.Env(), [this, bytes, repeats, gbps](quiver_error* e) {
       return quiver_engine_measure_bandwidth(engine_, bytes, (int32_t)repeats, gbps.get(), e);
@@ -512,11 +513,7 @@ Napi::FunctionReference* g_ctor = nullptr;
 //   -> Promise<NativeEngine>
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto fail = [&](const std::string& m) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(coded_error(env, "INVALID_ARGUMENT", m).Value());
-    return d.Promise();
-  };
+  auto fail = [&](const std::string& m) { return rejected(env, m); };
   if (!info[0].IsObject()) return fail("open(options)");
   Napi::Object o = info[0].As<Napi::Object>();
   if (!o.Get("modelDir").IsString()) return fail("open: modelDir must be a string");
@@ -594,7 +591,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
 
   Napi::Value Start(Napi::Env env, std::function<quiver_status(quiver_error*)> work,
                     std::function<Napi::Value(Napi::Env)> result) {
-    if (busy_) return Rejected(env, "the trainer is busy: await the previous call first");
+    if (busy_) return rejected(env, "the trainer is busy: await the previous call first");
     busy_ = true;
     auto* job = new Job(env, this, std::move(work), std::move(result));
     Napi::Promise p = job->Promise();
@@ -615,12 +612,6 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
   }
 
  private:
-  static Napi::Value Rejected(Napi::Env env, const std::string& message, const char* code = "INVALID_ARGUMENT") {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(coded_error(env, code, message).Value());
-    return d.Promise();
-  }
-
   bool Usable(Napi::Env env) {
     if (!trainer_) {
       coded_error(env, "INVALID_ARGUMENT", "the trainer is closed").ThrowAsJavaScriptException();
@@ -710,16 +701,16 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
   // (tokens: Int32Array, targets: Int32Array, batch, seqLen[, lr][, loraWeight]) -> Promise<stats>
   Napi::Value Batch(const Napi::CallbackInfo& info, int kind) {
     Napi::Env env = info.Env();
-    if (!trainer_) return Rejected(env, "the trainer is closed");
+    if (!trainer_) return rejected(env, "the trainer is closed");
     auto i32 = [](const Napi::Value& v) {
       return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array;
     };
     if (!i32(info[0]) || !i32(info[1]) || !info[2].IsNumber() || !info[3].IsNumber() || (kind == 2 && !info[4].IsNumber()))
-      return Rejected(env, "expected (tokens: Int32Array, targets: Int32Array, batch, seqLen" + std::string(kind == 2 ? ", lr)" : ")"));
+      return rejected(env, "expected (tokens: Int32Array, targets: Int32Array, batch, seqLen" + std::string(kind == 2 ? ", lr)" : ")"));
     Napi::Int32Array tk = info[0].As<Napi::Int32Array>(), tg = info[1].As<Napi::Int32Array>();
     const int64_t B = info[2].As<Napi::Number>().Int64Value(), S = info[3].As<Napi::Number>().Int64Value();
     if (B <= 0 || S <= 0 || B * S != (int64_t)tk.ElementLength() || B * S != (int64_t)tg.ElementLength())
-      return Rejected(env, "tokens and targets must both hold batch * seqLen entries");
+      return rejected(env, "tokens and targets must both hold batch * seqLen entries");
     auto tokens = std::make_shared<std::vector<int32_t>>(tk.Data(), tk.Data() + tk.ElementLength());
     auto targets = std::make_shared<std::vector<int32_t>>(tg.Data(), tg.Data() + tg.ElementLength());
     const float lr = kind == 2 ? (float)info[4].As<Napi::Number>().DoubleValue() : 0.0f;
@@ -775,11 +766,7 @@ Napi::FunctionReference* g_trainer_ctor = nullptr;
 //   precision, beta1, beta2, eps, weightDecay, clip }) -> Promise<NativeTrainer>
 Napi::Value OpenTrainer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto fail = [&](const std::string& m) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(coded_error(env, "INVALID_ARGUMENT", m).Value());
-    return d.Promise();
-  };
+  auto fail = [&](const std::string& m) { return rejected(env, m); };
   if (!info[0].IsObject()) return fail("openTrainer(options)");
   Napi::Object o = info[0].As<Napi::Object>();
   if (!o.Get("modelDir").IsString()) return fail("openTrainer: modelDir must be a string");

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstring>
 #include <thread>
-#include <type_traits>
 
 #include "../backends/cpu_kernels.h"
 #include "../backends/thread_pool.h"
@@ -360,18 +359,25 @@ class TrainerImpl final : public Trainer {
     hf_.assign(N * D, 0);
     logits_.assign(N * c_.vocab_size, 0);
     const size_t wide = std::max({D, Q, F, (size_t)c_.vocab_size});
-    t1_.assign(N * wide, 0);
-    t2_.assign(N * wide, 0);
-    t3_.assign(N * wide, 0);
+    // proj and proj_back's own scratch (no caller passes these in)
+    s1_.assign(N * wide, 0);
+    s2_.assign(N * wide, 0);
+    s3_.assign(N * wide, 0);
+    wt_.assign(wide * wide, 0);
+    sdu_.assign(N * o_.rank, 0);
+    sdb_.assign(wide * o_.rank, 0);
+    // the passes' buffers
+    ft_.assign(N * D, 0);
     dx_.assign(N * D, 0);
-    dx2_.assign(N * D, 0);
+    dxm_.assign(N * D, 0);
+    dh_.assign(N * D, 0);
+    dm_.assign(N * F, 0);
+    da_.assign(N * F, 0);
+    dup_.assign(N * F, 0);
+    datt_.assign(N * Q, 0);
     dq_.assign(N * Q, 0);
     dk_.assign(N * KV, 0);
     dv_.assign(N * KV, 0);
-    dh_.assign(N * std::max(D, F), 0);
-    du_.assign(N * F, 0);
-    lr_.assign(N * o_.rank, 0);
-    wt_.assign(wide * wide, 0);
     rope_.resize((size_t)S * c_.head_dim);  // cos, sin per (position, i < head_dim / 2)
     const int hd = c_.head_dim, half = hd / 2;
     for (int p = 0; p < S; ++p)
@@ -379,8 +385,8 @@ class TrainerImpl final : public Trainer {
         // the engine's formula (cpu_reference.cpp), in float, so training sees what serving sees
         const float inv_freq = 1.0f / std::pow(c_.rope_theta, (float)(2 * i) / (float)hd);
         const float angle = (float)p * inv_freq;
-        rope_[(size_t)p * hd + i] = std::is_same<T, float>::value ? (T)std::cos(angle) : (T)std::cos((double)p * inv_freq);
-        rope_[(size_t)p * hd + half + i] = std::is_same<T, float>::value ? (T)std::sin(angle) : (T)std::sin((double)p * inv_freq);
+        rope_[(size_t)p * hd + i] = (T)std::cos(angle);
+        rope_[(size_t)p * hd + half + i] = (T)std::sin(angle);
       }
   }
 
@@ -438,8 +444,8 @@ class TrainerImpl final : public Trainer {
     T* Wt = wt_.data();
     transpose(W(L.proj[m]), out, in, Wt);
     gemm_.nt(dY, Wt, dX, N, out, in, acc);
-    T* dYt = t1_.data();
-    T* Xt = t2_.data();
+    T* dYt = s1_.data();
+    T* Xt = s2_.data();
     if (T* gw = G(L.proj[m])) {
       transpose(dY, N, out, dYt);
       transpose(X, N, in, Xt);
@@ -451,20 +457,20 @@ class TrainerImpl final : public Trainer {
     const T* U = acts.lu[m].data();
     // dB += s dY^T U
     transpose(dY, N, out, dYt);
-    T* Ut = t3_.data();
+    T* Ut = s3_.data();
     transpose(U, N, r, Ut);
-    T* tmp = dh_.data() == dX ? du_.data() : dh_.data();  // scratch that is not dX
+    T* tmp = sdb_.data();
     gemm_.nt(dYt, Ut, tmp, out, N, r, false);
     T* gb = G(L.lora_b[m]);
     for (size_t i = 0; i < (size_t)out * r; ++i) gb[i] += s * tmp[i];
     // dU = s dY B
     T* Bt = Wt;
     transpose(W(L.lora_b[m]), out, r, Bt);
-    T* dU = lr_.data();
+    T* dU = sdu_.data();
     gemm_.nt(dY, Bt, dU, N, out, r, false);
     for (size_t i = 0; i < (size_t)N * r; ++i) dU[i] *= s;
     // dA += dU^T X
-    T* dUt = t3_.data();
+    T* dUt = s3_.data();
     transpose(dU, N, r, dUt);
     transpose(X, N, in, Xt);
     gemm_.nt(dUt, Xt, G(L.lora_a[m]), r, N, in, true);
@@ -585,7 +591,7 @@ class TrainerImpl final : public Trainer {
       rope(a.q.data(), N, c_.n_heads, false);
       rope(a.k.data(), N, c_.n_kv_heads, false);
       attention(a);
-      T* t = t1_.data();
+      T* t = ft_.data();
       proj(l, kO, a.att.data(), t, N, a);
       for (size_t i = 0; i < (size_t)N * D; ++i) a.xm[i] = a.x[i] + t[i];
       rmsnorm(a.xm.data(), W(L.ffn_norm), a.r2.data(), a.h2.data(), N);
@@ -630,14 +636,14 @@ class TrainerImpl final : public Trainer {
     const int N = b.batch * b.seq_len, D = c_.dim, F = c_.hidden, V = c_.vocab_size;
     const T* dlogits = logits_.data();
     // head: dhf = dlogits W_head; dW_head += dlogits^T hf
-    T* dhf = t3_.data();
+    T* dhf = dh_.data();
     {
       T* Wt = wt_.data();
       transpose(W(head_), V, D, Wt);
       gemm_.nt(dlogits, Wt, dhf, N, V, D, false);
       if (T* gh = G(head_)) {
-        T* dlt = t1_.data();
-        T* ht = t2_.data();
+        T* dlt = s1_.data();
+        T* ht = s2_.data();
         transpose(dlogits, N, V, dlt);
         transpose(hf_.data(), N, D, ht);
         gemm_.nt(dlt, ht, gh, V, N, D, true);
@@ -649,37 +655,32 @@ class TrainerImpl final : public Trainer {
       Acts& a = acts_[l];
       const Layer& L = layers_[l];
       // x_next = xm + down(mm): dxm = dx + d(down)
-      T* dm = dh_.data();
+      T* dm = dm_.data();
       proj_back(l, kDown, a.mm.data(), dx, dm, N, false, a);
-      T* da = t1_.data() == dm ? t2_.data() : t1_.data();
       // mm = silu(a) * u
-      T* dup = du_.data();
+      T* da = da_.data();
+      T* dup = dup_.data();
       for (size_t i = 0; i < (size_t)N * F; ++i) {
         const T g = a.a[i], sg = (T)1 / ((T)1 + std::exp(-g));
         dup[i] = dm[i] * g * sg;
         da[i] = dm[i] * a.u[i] * sg * ((T)1 + g * ((T)1 - sg));
       }
-      // da and dup are consumed by proj_back into dh2, which must not alias them
-      std::vector<T>& dh2v = dhbuf_;
-      dh2v.resize((size_t)N * D);
-      std::vector<T> dav(da, da + (size_t)N * F), dupv(dup, dup + (size_t)N * F);
-      proj_back(l, kGate, a.h2.data(), dav.data(), dh2v.data(), N, false, a);
-      proj_back(l, kUp, a.h2.data(), dupv.data(), dh2v.data(), N, true, a);
-      T* dxm = dx2_.data();
+      T* dh = dh_.data();
+      proj_back(l, kGate, a.h2.data(), da, dh, N, false, a);
+      proj_back(l, kUp, a.h2.data(), dup, dh, N, true, a);
+      T* dxm = dxm_.data();
       std::memcpy(dxm, dx, sizeof(T) * N * D);
-      rmsnorm_back(a.xm.data(), W(L.ffn_norm), a.r2.data(), dh2v.data(), dxm, G(L.ffn_norm), N, true);
+      rmsnorm_back(a.xm.data(), W(L.ffn_norm), a.r2.data(), dh, dxm, G(L.ffn_norm), N, true);
       // xm = x + o(att)
-      std::vector<T> datt((size_t)N * c_.q_dim());
-      proj_back(l, kO, a.att.data(), dxm, datt.data(), N, false, a);
-      attention_back(a, datt.data());
+      proj_back(l, kO, a.att.data(), dxm, datt_.data(), N, false, a);
+      attention_back(a, datt_.data());
       rope(dq_.data(), N, c_.n_heads, true);
       rope(dk_.data(), N, c_.n_kv_heads, true);
-      // (proj_back's scratch is not dq_, dk_ or dv_)
-      proj_back(l, kQ, a.h1.data(), dq_.data(), dh2v.data(), N, false, a);
-      proj_back(l, kK, a.h1.data(), dk_.data(), dh2v.data(), N, true, a);
-      proj_back(l, kV, a.h1.data(), dv_.data(), dh2v.data(), N, true, a);
+      proj_back(l, kQ, a.h1.data(), dq_.data(), dh, N, false, a);
+      proj_back(l, kK, a.h1.data(), dk_.data(), dh, N, true, a);
+      proj_back(l, kV, a.h1.data(), dv_.data(), dh, N, true, a);
       std::memcpy(dx, dxm, sizeof(T) * N * D);
-      rmsnorm_back(a.x.data(), W(L.attn_norm), a.r1.data(), dh2v.data(), dx, G(L.attn_norm), N, true);
+      rmsnorm_back(a.x.data(), W(L.attn_norm), a.r1.data(), dh, dx, G(L.attn_norm), N, true);
     }
     if (T* ge = G(embed_))
       for (int n = 0; n < N; ++n) {
@@ -702,7 +703,9 @@ class TrainerImpl final : public Trainer {
   int64_t steps_ = 0;
   int B_ = 0, S_ = 0;
   std::vector<Acts> acts_;
-  std::vector<T> xf_, rf_, hf_, logits_, t1_, t2_, t3_, dx_, dx2_, dq_, dk_, dv_, dh_, du_, lr_, wt_, rope_, dhbuf_;
+  std::vector<T> xf_, rf_, hf_, logits_, rope_;
+  std::vector<T> s1_, s2_, s3_, wt_, sdu_, sdb_;  // proj / proj_back scratch
+  std::vector<T> ft_, dx_, dxm_, dh_, dm_, da_, dup_, datt_, dq_, dk_, dv_;
 };
 
 }  // namespace
