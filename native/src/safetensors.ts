@@ -104,12 +104,18 @@ export interface TensorRead {
 
 /** Reads every tensor of a file (tests and tools; the engine reads files natively). */
 export function readSafetensors(file: string): Map<string, TensorRead> {
+  return readSafetensorsFile(file).tensors;
+}
+
+/** The tensors and the header's __metadata__, from one read of the file. */
+export function readSafetensorsFile(file: string): { tensors: Map<string, TensorRead>; metadata: Record<string, string> } {
   const buf = readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8")) as Record<
     string,
     { dtype: string; shape: number[]; data_offsets: [number, number] }
   >;
+  const metadata = (header.__metadata__ ?? {}) as unknown as Record<string, string>;
   const base = 8 + n;
   const out = new Map<string, TensorRead>();
   for (const [name, e] of Object.entries(header)) {
@@ -127,5 +133,5 @@ export function readSafetensors(file: string): Map<string, TensorRead> {
     }
     out.set(name, { dtype: e.dtype, shape: e.shape, data });
   }
-  return out;
+  return { tensors: out, metadata };
 }

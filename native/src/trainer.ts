@@ -3,12 +3,12 @@
 // options, runs one call at a time, and writes results in the formats the engine serves:
 // a Hugging Face folder for a base model, a PEFT folder for an adapter, and checkpoints
 // (weights plus optimizer state) that resume bit for bit.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { loadBinding, type NativeTrainer, type NativeTensorInfo, type NativeTrainStats } from "./binding.js";
 import { check, EngineError, toEngineError } from "./errors.js";
-import { readSafetensors, writeSafetensors, type TensorToWrite } from "./safetensors.js";
+import { readSafetensorsFile, writeSafetensors, type TensorToWrite } from "./safetensors.js";
 import { PROJECTIONS, type Projection } from "./synthetic.js";
 
 export type TrainMode = "full" | "lora";
@@ -163,12 +163,9 @@ export class Trainer {
   /** Restores what saveCheckpoint wrote; returns the step count and the metadata. */
   loadCheckpoint(file: string): { step: number; metadata: Record<string, string> } {
     if (!existsSync(file)) throw new EngineError("FILE_MISSING", `${file} does not exist`);
-    const buf = readFileSync(file);
-    const n = Number(buf.readBigUInt64LE(0));
-    const metadata = (JSON.parse(buf.subarray(8, 8 + n).toString("utf8")) as { __metadata__?: Record<string, string> }).__metadata__ ?? {};
+    const { tensors, metadata } = readSafetensorsFile(file);
     if (metadata.format !== CHECKPOINT_FORMAT || metadata.mode !== this.options.mode)
       throw new EngineError("FILE_CORRUPT", `${file} is not a ${this.options.mode} checkpoint of this trainer`);
-    const tensors = readSafetensors(file);
     for (const t of this.trainable())
       for (const part of ["value", "adam-m", "adam-v"] as const) {
         const got = tensors.get(part === "value" ? t.name : `${t.name}.${part}`);

@@ -8,6 +8,7 @@ import path from "node:path";
 import { PROJECTIONS, TextTokenizer, Trainer, type Projection, type TrainBatch, type TrainStats } from "@quiver/engine";
 
 import { QuiverError } from "../errors.js";
+import { Rng } from "../retriever/head/rng.js";
 
 export interface Example {
   input: string;
@@ -105,37 +106,19 @@ export function encodeExamples(m: ModelTokens, examples: readonly Example[], sou
   });
 }
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Batches in a seeded order (epochs of shuffled examples), padded to the longest row rounded up to 8. */
 export function* batches(
   data: readonly Encoded[], batchSize: number, seed: number, lossOn: "answer" | "all", pad: number,
   /** LoRA: each batch's delta weight, uniform in [min, max] (default always 1). */
   weightRange: readonly [number, number] = [1, 1],
 ): Generator<TrainBatch> {
-  const r = rng(seed);
-  const w = rng(seed ^ 0x5bd1e995);
+  const r = new Rng(seed);
+  const w = new Rng(seed ^ 0x5bd1e995);
   let order: number[] = [];
   for (;;) {
     const rows: Encoded[] = [];
     while (rows.length < batchSize) {
-      if (order.length === 0) {
-        order = data.map((_, i) => i);
-        for (let i = order.length - 1; i > 0; i--) {
-          const j = Math.floor(r() * (i + 1));
-          [order[i], order[j]] = [order[j]!, order[i]!];
-        }
-      }
+      if (order.length === 0) order = r.shuffle(data.map((_, i) => i));
       rows.push(data[order.pop()!]!);
     }
     const longest = Math.max(...rows.map((e) => e.ids.length - 1));
@@ -148,7 +131,7 @@ export function* batches(
         if (lossOn === "all" || p + 1 >= e.answerStart) targets[b * seqLen + p] = e.ids[p + 1]!;
       }
     });
-    const loraWeight = weightRange[0] === weightRange[1] ? weightRange[0] : weightRange[0] + (weightRange[1] - weightRange[0]) * w();
+    const loraWeight = weightRange[0] === weightRange[1] ? weightRange[0] : weightRange[0] + (weightRange[1] - weightRange[0]) * w.next();
     yield { tokens, targets, batch: rows.length, seqLen, loraWeight };
   }
 }

@@ -6,21 +6,17 @@
 // Held-out items: each task names a key per item (the word and its wording, the list, the
 // fact and its wording); validation and test items use keys that no training item of that
 // task uses, so every scored input is new to the adapter that answers it.
+import { Rng as SeededRng } from "../retriever/head/rng.js";
 import type { ZooItem } from "./manifest.js";
 
 // ---------------------------------------------------------------- seeded randomness
 
 export type Rng = () => number; // uniform in [0, 1)
 
+/** The project's seeded source (mulberry32, retriever/head/rng.ts) as a function. */
 export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new SeededRng(seed);
+  return () => g.next();
 }
 
 export const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
