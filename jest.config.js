@@ -12,6 +12,11 @@ const swc = [
 
 export default {
   testEnvironment: "node",
+  // Jest fixes the globals-cleanup mode once per worker process, from the first suite it
+  // runs, and ignores later suites' settings. "soft" wraps globals in accessors that make
+  // TF.js's async backend init recurse until the stack overflows, so whether a suite
+  // broke depended on which suite a worker ran first. One mode for every suite: off.
+  testEnvironmentOptions: { globalsCleanup: "off" },
   extensionsToTreatAsEsm: [".ts"],
   transform: { "^.+\\.ts$": swc },
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },

@@ -1,6 +1,5 @@
 /**
  * @jest-environment ./test/retriever/ort-environment.mjs
- * @jest-environment-options {"globalsCleanup": "off"}
  */
 // The authorization matrix: every GraphQL operation and HTTP route, for every role (as a
 // signed-in user and as an API key) and for anonymous callers, against the caller's own team

@@ -1,6 +1,5 @@
 /**
  * @jest-environment ./test/retriever/ort-environment.mjs
- * @jest-environment-options {"globalsCleanup": "off"}
  */
 // The OpenAI-compatible API with the official OpenAI client, unchanged, against a real server
 // on PostgreSQL serving stories260K: completions and chat, streaming (SSE) and not, models,

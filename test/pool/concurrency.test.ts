@@ -1,6 +1,5 @@
 /**
  * @jest-environment ./test/retriever/ort-environment.mjs
- * @jest-environment-options {"globalsCleanup": "off"}
  */
 // Concurrent uploads, deletes and edits of the same names on PostgreSQL (real parallel
 // transactions): every answer is a success or a coded conflict, and afterwards the catalog

@@ -1,6 +1,5 @@
 /**
  * @jest-environment ./test/retriever/ort-environment.mjs
- * @jest-environment-options {"globalsCleanup": "off"}
  */
 // Fuzzing adapter files: thousands of seeded mutations of adapter_config.json and
 // adapter_model.safetensors through the checks an upload runs (PEFT inspection, then the

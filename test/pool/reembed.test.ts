@@ -1,6 +1,5 @@
 /**
  * @jest-environment ./test/retriever/ort-environment.mjs
- * @jest-environment-options {"globalsCleanup": "off"}
  */
 // Changing the encoder of a running deployment: the next start re-embeds the pool in the
 // background (an EmbeddingJob with progress), retrieval keeps answering from the previous

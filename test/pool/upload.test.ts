@@ -1,6 +1,5 @@
 /**
  * @jest-environment ./test/retriever/ort-environment.mjs
- * @jest-environment-options {"globalsCleanup": "off"}
  */
 // Adapter uploads end to end on a server that serves a (synthetic) base model: registration,
 // PENDING -> ACTIVE through embedding, pool events over WebSocket, versions, samples,

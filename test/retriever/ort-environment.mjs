@@ -24,14 +24,9 @@ const shared = [
 
 export default class OrtEnvironment extends TestEnvironment {
   constructor(config, context) {
-    // Jest's soft cleanup of test globals wraps properties in accessors; TF.js sets engine
-    // state on globals from async work (backend init) and the wrapped setters then recurse
-    // until the stack overflows. These suites opt out unless their docblock says otherwise.
-    const projectConfig = {
-      ...config.projectConfig,
-      testEnvironmentOptions: { globalsCleanup: "off", ...config.projectConfig.testEnvironmentOptions },
-    };
-    super({ ...config, projectConfig }, context);
+    // Globals cleanup is off for every suite (jest.config.js): TF.js sets engine state on
+    // globals from async work, which the "soft" mode's wrapped setters turn into a recursion.
+    super(config, context);
     for (const name of shared) this.global[name] = globalThis[name];
   }
 }

@@ -1,6 +1,5 @@
 /**
  * @jest-environment ./test/retriever/ort-environment.mjs
- * @jest-environment-options {"globalsCleanup": "off"}
  */
 // The model zoo committed in zoo/: within its size budget, its manifest exactly what the
 // suite draws from the zoo's seed (so `quiver train zoo` reproduces it), a small base model

@@ -1,6 +1,5 @@
 /**
  * @jest-environment ./test/retriever/ort-environment.mjs
- * @jest-environment-options {"globalsCleanup": "off"}
  */
 // `quiver eval zoo` on a fixture zoo (stories260K, random-weight adapters, 2 clusters x 2
 // tasks). Each test item's answer is what the engine itself generates for it under the

@@ -1,6 +1,5 @@
 /**
  * @jest-environment ./test/retriever/ort-environment.mjs
- * @jest-environment-options {"globalsCleanup": "off"}
  */
 // The embedded default: without QUIVER_MODEL the server serves the model zoo and registers
 // its task adapters into the first team through the pool's upload path (engine validation,
