@@ -74,6 +74,15 @@ class Backend {
   virtual Status lora_upload(const float* A, const float* B, int rank, int in, int out, const float** dA,
                              const float** dB, std::vector<float*>* owned);
 
+  // Lays out a base weight W (out, in), read only by matmul and projection, the way this
+  // backend's GEMM reads it. The default keeps W as it is (*packed = W); allocations made
+  // are appended to `owned`.
+  virtual Status pack_weight(const float* W, int out, int in, const float** packed, std::vector<float*>* owned) {
+    (void)out, (void)in, (void)owned;
+    *packed = W;
+    return Status::Ok();
+  }
+
   // ---- one step ----
   // Keeps (a reference to) the plan for the ops that follow; CUDA copies it to the device.
   virtual Status begin_step(const ModelConfig& c, const StepPlan& plan) = 0;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <unordered_set>
 
 #include "cpu_kernels.h"
 #include "cpu_reference.h"
@@ -46,6 +47,18 @@ class CpuFastBackend : public CpuReferenceBackend {
     (void)in;
     *dA = A;
     *dB = bt;
+    return Status::Ok();
+  }
+
+  // Base weights become panels (cpu_kernels.h): the GEMM then streams each panel once per
+  // block of rows, with no horizontal sums.
+  Status pack_weight(const float* W, int out, int in, const float** packed, std::vector<float*>* owned) override {
+    float* p = nullptr;
+    QUIVER_TRY(alloc((size_t)panel_count(out) * kPanel * in, &p));
+    owned->push_back(p);
+    pack_panels(W, out, in, p);
+    packed_.insert(p);
+    *packed = p;
     return Status::Ok();
   }
 
@@ -147,11 +160,11 @@ class CpuFastBackend : public CpuReferenceBackend {
   }
 
  private:
-  // ---- GEMM: y = x @ W^T in tasks of output columns
+  // ---- GEMM: y = x @ W^T in tasks of output columns (packed W: whole panels per task)
   struct Gemm {
     const float* W;
     int in, out, rows, chunk, threads;
-    bool accumulate;
+    bool accumulate, packed;
   } gemm_{};
 
   int prepare_matmul(const float* x, const float* W, float* y, int rows, int in, int out, bool accumulate) {
@@ -162,16 +175,23 @@ class CpuFastBackend : public CpuReferenceBackend {
       myr_[r] = y + (size_t)r * out;
     }
     const int threads = (int64_t)rows * in * out < kParallelMacs ? 1 : pool_.size();
-    // Enough tasks to balance the threads, each a multiple of 4 output rows of W.
+    const bool packed = packed_.count(W) > 0;
+    // Enough tasks to balance the threads: each a multiple of 4 output rows of W, or of
+    // 4 panels when packed (a decode row reads 4 panels at once).
+    const int unit = packed ? 4 * kPanel : 4;
     int chunk = (out + threads * 4 - 1) / (threads * 4);
-    chunk = std::max(16, (chunk + 3) / 4 * 4);
-    gemm_ = Gemm{W, in, out, rows, chunk, threads, accumulate};
+    chunk = std::max(packed ? unit : 16, (chunk + unit - 1) / unit * unit);
+    gemm_ = Gemm{W, in, out, rows, chunk, threads, accumulate, packed};
     return (out + chunk - 1) / chunk;
   }
 
   void matmul_task(int t) {
     const int o0 = t * gemm_.chunk, o1 = std::min(gemm_.out, o0 + gemm_.chunk);
-    k_.dot_rows(gemm_.W, gemm_.in, mxr_.data(), myr_.data(), nullptr, gemm_.rows, o0, o1, gemm_.accumulate);
+    if (gemm_.packed)
+      k_.gemm_panels(gemm_.W, gemm_.in, gemm_.out, mxr_.data(), myr_.data(), gemm_.rows, o0 / kPanel,
+                     panel_count(o1), gemm_.accumulate);
+    else
+      k_.dot_rows(gemm_.W, gemm_.in, mxr_.data(), myr_.data(), nullptr, gemm_.rows, o0, o1, gemm_.accumulate);
   }
 
   // ---- LoRA: entries (row, adapter) grouped by adapter (the plan sorted the segments)
@@ -271,6 +291,7 @@ class CpuFastBackend : public CpuReferenceBackend {
 
   ThreadPool pool_;
   const CpuKernels& k_;
+  std::unordered_set<const float*> packed_;  // weights laid out by pack_weight
   std::vector<const float*> mxr_, lxr_;  // GEMM rows, LoRA entries' input rows
   std::vector<float*> myr_, lyr_, lvr_;
   int lora_in_ = 0, lora_out_ = 0;

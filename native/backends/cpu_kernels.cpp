@@ -35,6 +35,21 @@ void tile_generic(const float* W, int in, const float* const* xr, float* const* 
     }
 }
 
+// One chain per output, k in order; MR rows by one panel.
+template <int MR>
+void panel_generic(const float* P, int in, const float* const* xr, float* const* yr, int o, int n, bool accumulate) {
+  float a[MR][kPanel] = {};
+  for (int k = 0; k < in; ++k) {
+    const float* w = P + (size_t)k * kPanel;
+    for (int i = 0; i < MR; ++i) {
+      const float xv = xr[i][k];
+      for (int l = 0; l < kPanel; ++l) a[i][l] += xv * w[l];
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int l = 0; l < n; ++l) yr[i][o + l] = accumulate ? yr[i][o + l] + a[i][l] : a[i][l];
+}
+
 void expand_generic(const float* Bt, int rank, int out, const float* const* vr, float* const* yr, const float* alpha,
                     int R, int o0, int o1) {
   float acc[64];
@@ -162,6 +177,102 @@ AVX2 void tile_avx2(const float* W, int in, const float* const* xr, float* const
       float* y = yr[r + j] + o + i;
       *y = accumulate ? *y + d : d;
     }
+}
+
+AVX2 inline void store_panel(float* y, __m256 a0, __m256 a1, int n, bool accumulate) {
+  if (n == kPanel) {
+    if (accumulate) {
+      a0 = _mm256_add_ps(_mm256_loadu_ps(y), a0);
+      a1 = _mm256_add_ps(_mm256_loadu_ps(y + 8), a1);
+    }
+    _mm256_storeu_ps(y, a0);
+    _mm256_storeu_ps(y + 8, a1);
+    return;
+  }
+  alignas(32) float t[kPanel];
+  _mm256_store_ps(t, a0);
+  _mm256_store_ps(t + 8, a1);
+  for (int l = 0; l < n; ++l) y[l] = accumulate ? y[l] + t[l] : t[l];
+}
+
+// MR rows (MR <= 6: 12 accumulators) by one panel: per k, two loads of the panel and one
+// broadcast per row. The accumulators are named variables, not an array, so that the
+// compiler keeps all twelve in registers at every optimisation level.
+template <int MR>
+AVX2 void panel_avx2(const float* P, int in, const float* const* xr, float* const* yr, int o, int n, bool accumulate,
+                     const float* next) {
+  const __m256 z = _mm256_setzero_ps();
+  __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+  const float* x0 = xr[0];
+  const float* x1 = MR > 1 ? xr[1] : x0;
+  const float* x2 = MR > 2 ? xr[2] : x0;
+  const float* x3 = MR > 3 ? xr[3] : x0;
+  const float* x4 = MR > 4 ? xr[4] : x0;
+  const float* x5 = MR > 5 ? xr[5] : x0;
+#define QUIVER_ROW(i)                                         \
+  if (MR > i) {                                               \
+    const __m256 b = _mm256_broadcast_ss(x##i + k);           \
+    c##i##0 = _mm256_fmadd_ps(b, w0, c##i##0);                \
+    c##i##1 = _mm256_fmadd_ps(b, w1, c##i##1);                \
+  }
+  for (int k = 0; k < in; ++k) {
+    const __m256 w0 = _mm256_loadu_ps(P + (size_t)k * kPanel), w1 = _mm256_loadu_ps(P + (size_t)k * kPanel + 8);
+    if (next) _mm_prefetch((const char*)(next + (size_t)k * kPanel), _MM_HINT_T0);
+    QUIVER_ROW(0) QUIVER_ROW(1) QUIVER_ROW(2) QUIVER_ROW(3) QUIVER_ROW(4) QUIVER_ROW(5)
+  }
+#undef QUIVER_ROW
+  store_panel(yr[0] + o, c00, c01, n, accumulate);
+  if (MR > 1) store_panel(yr[1] + o, c10, c11, n, accumulate);
+  if (MR > 2) store_panel(yr[2] + o, c20, c21, n, accumulate);
+  if (MR > 3) store_panel(yr[3] + o, c30, c31, n, accumulate);
+  if (MR > 4) store_panel(yr[4] + o, c40, c41, n, accumulate);
+  if (MR > 5) store_panel(yr[5] + o, c50, c51, n, accumulate);
+}
+
+// One row by four full panels (decode): eight independent chains hide the FMA latency,
+// four weight streams keep the memory busy.
+AVX2 void panels4_row_avx2(const float* P, int in, const float* x, float* y, int o, bool accumulate) {
+  const __m256 z = _mm256_setzero_ps();
+  __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  const size_t ps = (size_t)in * kPanel;
+  const float *p0 = P, *p1 = P + ps, *p2 = P + 2 * ps, *p3 = P + 3 * ps;
+  for (int k = 0; k < in; ++k) {
+    const __m256 b = _mm256_broadcast_ss(x + k);
+    const size_t at = (size_t)k * kPanel;
+    c00 = _mm256_fmadd_ps(b, _mm256_loadu_ps(p0 + at), c00);
+    c01 = _mm256_fmadd_ps(b, _mm256_loadu_ps(p0 + at + 8), c01);
+    c10 = _mm256_fmadd_ps(b, _mm256_loadu_ps(p1 + at), c10);
+    c11 = _mm256_fmadd_ps(b, _mm256_loadu_ps(p1 + at + 8), c11);
+    c20 = _mm256_fmadd_ps(b, _mm256_loadu_ps(p2 + at), c20);
+    c21 = _mm256_fmadd_ps(b, _mm256_loadu_ps(p2 + at + 8), c21);
+    c30 = _mm256_fmadd_ps(b, _mm256_loadu_ps(p3 + at), c30);
+    c31 = _mm256_fmadd_ps(b, _mm256_loadu_ps(p3 + at + 8), c31);
+  }
+  store_panel(y + o, c00, c01, kPanel, accumulate);
+  store_panel(y + o + kPanel, c10, c11, kPanel, accumulate);
+  store_panel(y + o + 2 * kPanel, c20, c21, kPanel, accumulate);
+  store_panel(y + o + 3 * kPanel, c30, c31, kPanel, accumulate);
+}
+
+AVX2 void gemm_panels_avx2(const float* Wp, int in, int out, const float* const* xr, float* const* yr, int R, int p0,
+                           int p1, bool accumulate) {
+  using Fn = void (*)(const float*, int, const float* const*, float* const*, int, int, bool, const float*);
+  static const Fn by_rows[6] = {panel_avx2<1>, panel_avx2<2>, panel_avx2<3>, panel_avx2<4>, panel_avx2<5>, panel_avx2<6>};
+  const size_t ps = (size_t)in * kPanel;
+  int p = p0;
+  if (R == 1)
+    for (; p + 4 <= p1 && (p + 4) * kPanel <= out; p += 4) panels4_row_avx2(Wp + p * ps, in, xr[0], yr[0], p * kPanel, accumulate);
+  for (; p < p1; ++p) {
+    const int o = p * kPanel, n = out - o < kPanel ? out - o : kPanel;
+    // The first pass over a panel also pulls the next one into the cache (the later passes
+    // over this one hit the cache).
+    // Rows in blocks of at most 6, as even as possible (32 rows: 5,5,5,5,6,6, not 6x5+2).
+    const int blocks = (R + 5) / 6;
+    for (int b = 0; b < blocks; ++b) {
+      const int r = R * b / blocks, mr = R * (b + 1) / blocks - r;
+      by_rows[mr - 1](Wp + p * ps, in, xr + r, yr + r, o, n, accumulate, b == 0 && p + 1 < p1 ? Wp + (p + 1) * ps : nullptr);
+    }
+  }
 }
 
 AVX2 void expand_avx2(const float* Bt, int rank, int out, const float* const* vr, float* const* yr, const float* alpha,
@@ -350,6 +461,20 @@ void dot_rows_generic(const float* W, int in, const float* const* xr, float* con
   dot_rows_with<PickGeneric>(W, in, xr, yr, alpha, R, o0, o1, accumulate);
 }
 
+void gemm_panels_generic(const float* Wp, int in, int out, const float* const* xr, float* const* yr, int R, int p0,
+                         int p1, bool accumulate) {
+  using Fn = void (*)(const float*, int, const float* const*, float* const*, int, int, bool);
+  static const Fn by_rows[4] = {panel_generic<1>, panel_generic<2>, panel_generic<3>, panel_generic<4>};
+  const size_t ps = (size_t)in * kPanel;
+  for (int p = p0; p < p1; ++p) {
+    const int o = p * kPanel, n = out - o < kPanel ? out - o : kPanel;
+    for (int r = 0; r < R; r += 4) {
+      const int mr = R - r < 4 ? R - r : 4;
+      by_rows[mr - 1](Wp + p * ps, in, xr + r, yr + r, o, n, accumulate);
+    }
+  }
+}
+
 #ifdef QUIVER_X86
 template <int OB, int RB>
 struct PickAvx2 {
@@ -363,10 +488,20 @@ void dot_rows_avx2(const float* W, int in, const float* const* xr, float* const*
 
 }  // namespace
 
+void pack_panels(const float* W, int out, int in, float* Wp) {
+  for (int p = 0; p < panel_count(out); ++p)
+    for (int k = 0; k < in; ++k)
+      for (int l = 0; l < kPanel; ++l) {
+        const int o = p * kPanel + l;
+        Wp[((size_t)p * in + k) * kPanel + l] = o < out ? W[(size_t)o * in + k] : 0.0f;
+      }
+}
+
 const CpuKernels& cpu_kernels(const char* isa) {
-  static const CpuKernels generic{"generic", dot_rows_generic, expand_generic, sum_generic, attend_generic, swiglu_generic};
+  static const CpuKernels generic{"generic", dot_rows_generic, gemm_panels_generic, expand_generic,
+                                  sum_generic,   attend_generic,   swiglu_generic};
 #ifdef QUIVER_X86
-  static const CpuKernels avx2{"avx2", dot_rows_avx2, expand_avx2, sum_avx2, attend_avx2, swiglu_avx2};
+  static const CpuKernels avx2{"avx2", dot_rows_avx2, gemm_panels_avx2, expand_avx2, sum_avx2, attend_avx2, swiglu_avx2};
   static const bool has_avx2 = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

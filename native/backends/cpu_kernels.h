@@ -11,12 +11,24 @@
 
 namespace quiver {
 
+// Base weights in the fast path are packed: W (out, in) as panels of kPanel outputs, each
+// panel (in, kPanel) with the outputs of one k side by side, the last panel zero-padded.
+constexpr int kPanel = 16;
+inline int panel_count(int out) { return (out + kPanel - 1) / kPanel; }
+// Wp gets panel_count(out) * kPanel * in floats.
+void pack_panels(const float* W, int out, int in, float* Wp);
+
 struct CpuKernels {
   const char* isa;  // "avx2" or "generic"
   // y[r][o] = (accumulate ? y[r][o] : 0) + alpha[r] * dot(W[o, :], x[r, :]) for o in [o0, o1),
   // r < R; W (out, in); xr[r] -> (in); yr[r] -> the row's outputs; alpha NULL = 1.
   void (*dot_rows)(const float* W, int in, const float* const* xr, float* const* yr, const float* alpha, int R, int o0,
                    int o1, bool accumulate);
+  // y[r][o] = (accumulate ? y[r][o] : 0) + sum_k x[r][k] * W[o][k] for the outputs of panels
+  // [p0, p1) of packed Wp (see kPanel), r < R. Every output is one chain of multiply-adds in
+  // k order, whichever rows and panels share the call.
+  void (*gemm_panels)(const float* Wp, int in, int out, const float* const* xr, float* const* yr, int R, int p0, int p1,
+                      bool accumulate);
   // y[r][o] += alpha[r] * sum_k v[r][k] * Bt[k][o] for o in [o0, o1), r < R; Bt (rank, out);
   // vr[r] -> (rank); yr[r] -> the row's outputs.
   void (*expand_rows)(const float* Bt, int rank, int out, const float* const* vr, float* const* yr, const float* alpha,

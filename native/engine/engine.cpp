@@ -43,7 +43,20 @@ Status Engine::init(const EngineOptions& o) {
 
   // Weights: CPU backends use the host vectors in place; others get a copy.
   if (be_->host_memory()) {
+    // The GEMM weights in the backend's layout; a host tensor that got a packed copy is
+    // freed at once (the embedding table stays: it is read by rows, and tied heads share it).
     dev_weights_ = host_.weights;
+    auto pack = [&](const float** w, int out, int in) -> Status {
+      const float* original = *w;
+      QUIVER_TRY(be_->pack_weight(original, out, in, w, &owned_weights_));
+      if (*w == original || original == host_.weights.embed) return Status::Ok();
+      for (auto& t : host_.tensors)
+        if (t.data() == original) std::vector<float>().swap(t);
+      return Status::Ok();
+    };
+    for (auto& L : dev_weights_.layers)
+      for (int m = 0; m < kModuleCount; ++m) QUIVER_TRY(pack(&L.proj(m), module_out(c, m), module_in(c, m)));
+    QUIVER_TRY(pack(&dev_weights_.lm_head, c.vocab_size, c.dim));
   } else {
     std::unordered_map<const float*, const float*> moved;
     for (auto& t : host_.tensors) {

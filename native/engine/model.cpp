@@ -68,9 +68,10 @@ int module_out(const ModelConfig& c, int m) {
   }
 }
 
-const float* LayerWeights::proj(int m) const {
-  const float* p[kModuleCount] = {wq, wk, wv, wo, w_gate, w_up, w_down};
-  return p[m];
+const float* LayerWeights::proj(int m) const { return const_cast<LayerWeights*>(this)->proj(m); }
+const float*& LayerWeights::proj(int m) {
+  const float** p[kModuleCount] = {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down};
+  return *p[m];
 }
 
 Status model_config_read(const std::string& dir, ModelConfig* out) {

@@ -52,6 +52,7 @@ struct LayerWeights {
   const float* w_up = nullptr;       // (hidden, dim)
   const float* w_down = nullptr;     // (dim, hidden)
   const float* proj(int m) const;    // the projection weight of module m
+  const float*& proj(int m);         // ... and its slot
 };
 
 struct ModelWeights {
