@@ -119,6 +119,12 @@ class Backend {
 
   // Bytes/s of reading `bytes` of memory `repeats` times with all threads (bench).
   virtual Status measure_bandwidth(int64_t bytes, int repeats, double* gbps) = 0;
+  // FLOP/s of f32 multiply-adds with all threads, the fastest of `repeats` passes of about
+  // `seconds` each (bench). Backends without a probe answer UNSUPPORTED.
+  virtual Status measure_compute(double seconds, int repeats, double* gflops) {
+    (void)seconds, (void)repeats, (void)gflops;
+    return Error(QUIVER_ERR_UNSUPPORTED, "the %s backend has no compute probe", name());
+  }
   virtual int threads() const { return 1; }
   // Which kernel set runs (the fast CPU path picks one at run time).
   virtual const char* kernels() const { return name(); }

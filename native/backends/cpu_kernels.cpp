@@ -68,6 +68,19 @@ void expand_generic(const float* Bt, int rank, int out, const float* const* vr, 
   }
 }
 
+float fma_probe_generic(long iters) {
+  float a[12][8];
+  for (int i = 0; i < 12; ++i)
+    for (int l = 0; l < 8; ++l) a[i][l] = 0.01f * (8 * i + l);
+  for (long k = 0; k < iters; ++k)
+    for (int i = 0; i < 12; ++i)
+      for (int l = 0; l < 8; ++l) a[i][l] = a[i][l] * 0.999f + 0.001f;
+  float s = 0;
+  for (int i = 0; i < 12; ++i)
+    for (int l = 0; l < 8; ++l) s += a[i][l];
+  return s;
+}
+
 float sum_generic(const float* p, size_t n) {
   float a[16] = {};
   size_t i = 0;
@@ -413,6 +426,25 @@ AVX2 void swiglu_avx2(float* gate, const float* up, size_t n) {
   }
 }
 
+// Twelve named chains, like the GEMM tile, so they stay in registers. Each starts from its
+// own value: identical chains would be merged into one by the compiler.
+AVX2 float fma_probe_avx2(long iters) {
+  const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
+  __m256 a0 = _mm256_set1_ps(0.10f), a1 = _mm256_set1_ps(0.11f), a2 = _mm256_set1_ps(0.12f), a3 = _mm256_set1_ps(0.13f),
+         a4 = _mm256_set1_ps(0.14f), a5 = _mm256_set1_ps(0.15f), a6 = _mm256_set1_ps(0.16f), a7 = _mm256_set1_ps(0.17f),
+         a8 = _mm256_set1_ps(0.18f), a9 = _mm256_set1_ps(0.19f), a10 = _mm256_set1_ps(0.20f), a11 = _mm256_set1_ps(0.21f);
+  for (long k = 0; k < iters; ++k) {
+    a0 = _mm256_fmadd_ps(a0, m, c), a1 = _mm256_fmadd_ps(a1, m, c), a2 = _mm256_fmadd_ps(a2, m, c);
+    a3 = _mm256_fmadd_ps(a3, m, c), a4 = _mm256_fmadd_ps(a4, m, c), a5 = _mm256_fmadd_ps(a5, m, c);
+    a6 = _mm256_fmadd_ps(a6, m, c), a7 = _mm256_fmadd_ps(a7, m, c), a8 = _mm256_fmadd_ps(a8, m, c);
+    a9 = _mm256_fmadd_ps(a9, m, c), a10 = _mm256_fmadd_ps(a10, m, c), a11 = _mm256_fmadd_ps(a11, m, c);
+  }
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                                 _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)),
+                                               _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11))));
+  return hsum8(s);
+}
+
 AVX2 float sum_avx2(const float* p, size_t n) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   size_t i = 0;
@@ -498,10 +530,11 @@ void pack_panels(const float* W, int out, int in, float* Wp) {
 }
 
 const CpuKernels& cpu_kernels(const char* isa) {
-  static const CpuKernels generic{"generic", dot_rows_generic, gemm_panels_generic, expand_generic,
-                                  sum_generic,   attend_generic,   swiglu_generic};
+  static const CpuKernels generic{"generic",         dot_rows_generic, gemm_panels_generic, expand_generic,
+                                  fma_probe_generic, sum_generic,      attend_generic,      swiglu_generic};
 #ifdef QUIVER_X86
-  static const CpuKernels avx2{"avx2", dot_rows_avx2, gemm_panels_avx2, expand_avx2, sum_avx2, attend_avx2, swiglu_avx2};
+  static const CpuKernels avx2{"avx2",   dot_rows_avx2, gemm_panels_avx2, expand_avx2,
+                               fma_probe_avx2, sum_avx2,  attend_avx2,      swiglu_avx2};
   static const bool has_avx2 = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

@@ -14,6 +14,7 @@ namespace quiver {
 // Base weights in the fast path are packed: W (out, in) as panels of kPanel outputs, each
 // panel (in, kPanel) with the outputs of one k side by side, the last panel zero-padded.
 constexpr int kPanel = 16;
+constexpr int kFmaProbeFlops = 2 * 12 * 8;
 inline int panel_count(int out) { return (out + kPanel - 1) / kPanel; }
 // Wp gets panel_count(out) * kPanel * in floats.
 void pack_panels(const float* W, int out, int in, float* Wp);
@@ -33,6 +34,10 @@ struct CpuKernels {
   // vr[r] -> (rank); yr[r] -> the row's outputs.
   void (*expand_rows)(const float* Bt, int rank, int out, const float* const* vr, float* const* yr, const float* alpha,
                       int R, int o0, int o1);
+  // iters rounds of 96 independent multiply-adds (12 chains of 8 lanes), kFmaProbeFlops
+  // floating-point operations a round: the compute probe of the benchmark; returns a sum so
+  // that the work is not optimised away.
+  float (*fma_probe)(long iters);
   // sum of n floats (the bandwidth probe reads memory through it)
   float (*sum)(const float* p, size_t n);
   // One head of causal attention for one query: out = softmax(scale * K q) V over n

@@ -95,6 +95,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
                         InstanceMethod("step", &NativeEngine::Step),
                         InstanceMethod("generate", &NativeEngine::Generate),
                         InstanceMethod("measureBandwidth", &NativeEngine::MeasureBandwidth),
+                        InstanceMethod("measureCompute", &NativeEngine::MeasureCompute),
                         InstanceMethod("close", &NativeEngine::Close)});
   }
 
@@ -478,6 +479,18 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return Run(info.Env(), [this, bytes, repeats, gbps](quiver_error* e) {
       return quiver_engine_measure_bandwidth(engine_, bytes, (int32_t)repeats, gbps.get(), e);
     }, [gbps](Napi::Env env) { return Napi::Number::New(env, *gbps); });
+  }
+
+  Napi::Value MeasureCompute(const Napi::CallbackInfo& info) {
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+      return rejected(info.Env(), "measureCompute(seconds, repeats)");
+    const double seconds = info[0].As<Napi::Number>().DoubleValue();
+    int64_t repeats;
+    if (!ReadInt(info[1], &repeats)) return rejected(info.Env(), "measureCompute(seconds, repeats)");
+    auto gflops = std::make_shared<double>(0);
+    return Run(info.Env(), [this, seconds, repeats, gflops](quiver_error* e) {
+      return quiver_engine_measure_compute(engine_, seconds, (int32_t)repeats, gflops.get(), e);
+    }, [gflops](Napi::Env env) { return Napi::Number::New(env, *gflops); });
   }
 
   // Frees the engine after the jobs queued before it; later calls reject.

@@ -210,6 +210,13 @@ quiver_status quiver_engine_measure_bandwidth(quiver_engine* e, int64_t bytes, i
   });
 }
 
+quiver_status quiver_engine_measure_compute(quiver_engine* e, double seconds, int32_t repeats, double* out, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e || !out) return null_arg("engine and out");
+    return e->impl.measure_compute(seconds, repeats, out);
+  });
+}
+
 int32_t quiver_cuda_compiled(void) { return quiver::backend_cuda_compiled() ? 1 : 0; }
 
 int32_t quiver_cuda_available(char* reason, size_t reason_len) {

@@ -258,6 +258,12 @@ Status Engine::ensure_kv(Sequence* s, int need) {
   return Status::Ok();
 }
 
+Status Engine::measure_compute(double seconds, int repeats, double* gflops) {
+  if (!(seconds > 0 && seconds <= 10) || repeats <= 0)
+    return Error(QUIVER_ERR_INVALID_ARGUMENT, "compute probe needs 0 < seconds <= 10 and repeats > 0");
+  return be_->measure_compute(seconds, repeats, gflops);
+}
+
 Status Engine::measure_bandwidth(int64_t bytes, int repeats, double* gbps) {
   if (bytes <= 0 || repeats <= 0) return Error(QUIVER_ERR_INVALID_ARGUMENT, "bandwidth needs bytes > 0 and repeats > 0");
   return be_->measure_bandwidth(bytes, repeats, gbps);

@@ -84,6 +84,7 @@ class Engine {
   Status generate(int seq_id, const quiver_generate_request& req, quiver_token_callback cb, void* user,
                   int32_t* out_tokens, int32_t* out_n, quiver_finish_reason* reason);
   Status measure_bandwidth(int64_t bytes, int repeats, double* gbps);
+  Status measure_compute(double seconds, int repeats, double* gflops);
 
  private:
   bool cancelled(int id);

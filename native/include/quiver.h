@@ -294,6 +294,12 @@ quiver_status quiver_trainer_set_step(quiver_trainer* trainer, int64_t step, qui
 quiver_status quiver_engine_measure_bandwidth(quiver_engine* engine, int64_t bytes, int32_t repeats,
                                               double* out_gbps, quiver_error* err);
 
+/* f32 multiply-add throughput with all engine threads: the fastest of `repeats` passes of
+ * about `seconds` each, in GFLOP/s (a multiply-add counts as 2). UNSUPPORTED on backends
+ * without a probe (CUDA, the reference). */
+quiver_status quiver_engine_measure_compute(quiver_engine* engine, double seconds, int32_t repeats,
+                                            double* out_gflops, quiver_error* err);
+
 /* Whether this build includes the CUDA backend, and whether a GPU answers (with why not). */
 int32_t quiver_cuda_compiled(void);
 int32_t quiver_cuda_available(char* reason, size_t reason_len);

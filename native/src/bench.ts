@@ -10,6 +10,10 @@
 //   sequential  mixture, one request at a time (batch 1, the requests one after another)
 //   dense       mixture through the paper's dense formulation: every sample through every
 //               adapter of the batch, then masked by the mapping matrix
+//
+// The machine's f32 multiply-add peak is probed in the same run (CPU devices), so each mode's
+// arithmetic (projections and LoRA deltas; attention left out) can be read as a fraction of
+// it, and the run says how far batching can go at best on this machine: `ceilings`.
 import os from "node:os";
 import path from "node:path";
 
@@ -37,6 +41,8 @@ export interface BenchPreset {
   rounds: number;
   bandwidthBytes: number;
   bandwidthRepeats: number;
+  /** Length of one pass of the compute probe, in seconds. */
+  computeSeconds: number;
 }
 
 export const PRESETS: Record<string, BenchPreset> = {
@@ -52,6 +58,7 @@ export const PRESETS: Record<string, BenchPreset> = {
     rounds: 9,
     bandwidthBytes: 1 << 30,
     bandwidthRepeats: 3,
+    computeSeconds: 0.1,
   },
   // Seconds, for the smoke test of the JSON shape.
   tiny: {
@@ -65,6 +72,7 @@ export const PRESETS: Record<string, BenchPreset> = {
     rounds: 3,
     bandwidthBytes: 1 << 24,
     bandwidthRepeats: 2,
+    computeSeconds: 0.01,
   },
 };
 
@@ -79,6 +87,11 @@ export interface BenchRow {
   bytesPerStep: number;
   bandwidthGBs: number;
   bandwidthFraction: number;
+  /** Floating-point operations of one step: projections and LoRA deltas (2 per multiply-add). */
+  flopsPerStep: number;
+  gflops: number;
+  /** gflops over the fastest compute probe of the run; null where the device has no probe. */
+  computeFraction: number | null;
 }
 
 export const TARGETS = { mixtureVsSequential: 10, mixtureVsBase: 0.7, gatherVsDense: 2, baseBandwidthFraction: 0.6 };
@@ -93,6 +106,8 @@ export interface BenchReport {
   model: { parameters: number; layers: number; dim: number; hidden: number; vocab: number; weightBytes: number; dtype: string };
   adapters: { count: number; ranks: number[]; modules: readonly string[]; bytes: number };
   memoryBandwidthGBs: number;
+  /** f32 multiply-add peak of the engine's threads (fastest probe of the run); null without a probe. */
+  computeGflops: number | null;
   rows: BenchRow[];
   /** mixtureVsSequential, mixtureVsBase, gatherVsDense at the largest batch (32 in full); baseBandwidthFraction at batch 1. */
   ratios: Ratios;
@@ -101,6 +116,13 @@ export interface BenchReport {
   statistic: string;
   targets: typeof TARGETS;
   targetsMet: Record<keyof typeof TARGETS, boolean>;
+  /**
+   * What this machine allows at best, at the largest batch. mixtureVsSequential: the mixture
+   * step at 100% of the compute peak against the one-at-a-time figure as measured (null
+   * without a probe). denseVsGatherFlops: the dense formulation's arithmetic over the gather
+   * path's, which bounds gatherVsDense when both run at the same efficiency.
+   */
+  ceilings: { mixtureVsSequential: number | null; denseVsGatherFlops: number };
 }
 
 export interface BenchOptions {
@@ -153,6 +175,24 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
     const probe = () => engine.measureBandwidth(preset.bandwidthBytes, preset.bandwidthRepeats);
     let bandwidth = await probe();
     log(`memory bandwidth ${bandwidth.toFixed(1)} GB/s (first probe)`);
+    // The compute probe: also before the modes and in every round; null where unsupported.
+    const computeProbe = async (): Promise<number | null> => {
+      try {
+        return await engine.measureCompute(preset.computeSeconds, 2);
+      } catch (e) {
+        if ((e as { code?: string }).code === "UNSUPPORTED") return null;
+        throw e;
+      }
+    };
+    let compute = await computeProbe();
+    log(compute === null ? `no compute probe on ${info.device}` : `f32 multiply-add peak ${compute.toFixed(1)} GFLOP/s (first probe)`);
+
+    // Multiply-adds of one token: the base projections and head, and each adapter's deltas.
+    const q = info.numHeads * info.headDim, kv = info.numKvHeads * info.headDim, D = info.hiddenSize, H = info.intermediateSize;
+    const moduleInOut = [D + q, D + kv, D + kv, q + D, D + H, D + H, H + D];
+    const baseMacs = info.numLayers * (D * q + 2 * D * kv + q * D + 3 * D * H) + info.vocabSize * D;
+    const loraMacs = (rank: number) => info.numLayers * rank * moduleInOut.reduce((a, b) => a + b, 0);
+    const rankOf = (i: number) => preset.ranks[i % preset.ranks.length]!;
 
     const r = rng(7);
     const kvBytesPerToken = 2 * info.numLayers * info.numKvHeads * info.headDim * 4;
@@ -206,6 +246,8 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
           run.rounds.push((performance.now() - t0) / 1000 / preset.decodeSteps);
         }
         bandwidth = Math.max(bandwidth, await probe());
+        const c = await computeProbe();
+        if (c !== null) compute = Math.max(compute ?? 0, c);
       }
       for (const run of runs) for (const seqs of run.seqs) await Promise.all(seqs.map((s) => engine.freeSequence(s)));
 
@@ -223,6 +265,14 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
         const stepSeconds = Math.min(...run.rounds);
         const kvRead = rowsPerStep * (preset.promptTokens + 1 + (preset.rounds * preset.decodeSteps) / 2) * kvBytesPerToken;
         const bytesPerStep = info.weightBytes + (oneAtATime ? meanOwnBytes : unionBytes) + kvRead;
+        // Arithmetic of one step: the fused adapter has the largest rank of its parts; dense
+        // runs every row through every adapter the batch touches.
+        const rowLoraMacs = (p: number[]) =>
+          strategy === "fusion" ? loraMacs(Math.max(...p.map(rankOf))) : own(p).reduce((a, i) => a + loraMacs(rankOf(i)), 0);
+        const stepRows = oneAtATime ? [picks[0]!] : picks;
+        const loraStep =
+          mode === "dense" ? batch * [...touched].reduce((a, i) => a + loraMacs(rankOf(i)), 0) : stepRows.reduce((a, p) => a + rowLoraMacs(p), 0);
+        const flopsPerStep = 2 * (rowsPerStep * baseMacs + loraStep);
         const row: BenchRow = {
           mode,
           batch,
@@ -232,14 +282,21 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
           bytesPerStep,
           bandwidthGBs: bytesPerStep / stepSeconds / 1e9,
           bandwidthFraction: 0, // set below, against the fastest probe of the whole run
+          flopsPerStep,
+          gflops: flopsPerStep / stepSeconds / 1e9,
+          computeFraction: null, // likewise
         };
         rows.push(row);
         log(`${mode.padEnd(10)} batch ${String(batch).padStart(2)}: ${row.tokensPerSecond.toFixed(1)} tokens/s, ${row.stepMs.toFixed(1)} ms/step`);
       }
     }
 
-    for (const row of rows) row.bandwidthFraction = row.bandwidthGBs / bandwidth;
+    for (const row of rows) {
+      row.bandwidthFraction = row.bandwidthGBs / bandwidth;
+      row.computeFraction = compute === null ? null : row.gflops / compute;
+    }
     log(`memory bandwidth ${bandwidth.toFixed(1)} GB/s (fastest probe of the run)`);
+    if (compute !== null) log(`f32 multiply-add peak ${compute.toFixed(1)} GFLOP/s (fastest probe of the run)`);
     const at = Math.max(...preset.batches);
     const tps = (mode: BenchMode, batch: number) => rows.find((x) => x.mode === mode && x.batch === batch)!.tokensPerSecond;
     const ratios: Ratios = {
@@ -247,6 +304,11 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
       mixtureVsBase: tps("mixture", at) / tps("base", at),
       gatherVsDense: tps("mixture", at) / tps("dense", at),
       baseBandwidthFraction: rows.find((x) => x.mode === "base" && x.batch === 1)!.bandwidthFraction,
+    };
+    const rowAt = (mode: BenchMode) => rows.find((x) => x.mode === mode && x.batch === at)!;
+    const ceilings = {
+      mixtureVsSequential: compute === null ? null : (at / (rowAt("mixture").flopsPerStep / (compute * 1e9))) / tps("sequential", at),
+      denseVsGatherFlops: rowAt("dense").flopsPerStep / rowAt("mixture").flopsPerStep,
     };
     const targetsMet = Object.fromEntries(
       Object.entries(TARGETS).map(([k, v]) => [k, ratios[k as keyof Ratios] >= v]),
@@ -259,12 +321,14 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
       model: { parameters: info.numParameters, layers: info.numLayers, dim: info.hiddenSize, hidden: info.intermediateSize, vocab: info.vocabSize, weightBytes: info.weightBytes, dtype: spec.dtype },
       adapters: { count: ids.length, ranks: preset.ranks, modules: PROJECTIONS, bytes: adapterBytes.reduce((a, b) => a + b, 0) },
       memoryBandwidthGBs: bandwidth,
+      computeGflops: compute,
       rows,
       ratios,
       ratiosAtBatch: at,
       statistic: `fastest of ${preset.rounds} rounds of ${preset.decodeSteps} decode steps`,
       targets: TARGETS,
       targetsMet,
+      ceilings,
     };
   } finally {
     await engine.close();

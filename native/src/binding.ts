@@ -78,6 +78,7 @@ export interface NativeEngine {
     onToken?: (token: number) => void,
   ): Promise<{ tokens: Int32Array; finishReason: "stop" | "length" | "context" | "cancelled" }>;
   measureBandwidth(bytes: number, repeats: number): Promise<number>;
+  measureCompute(seconds: number, repeats: number): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -286,6 +286,16 @@ export class Engine {
     return this.call(() => this.native.measureBandwidth(int(bytes, "bytes", 1), int(repeats, "repeats", 1)));
   }
 
+  /**
+   * f32 multiply-add throughput of the engine's threads in GFLOP/s (a multiply-add is 2 FLOP):
+   * the fastest of `repeats` passes of about `seconds` each. Rejects with UNSUPPORTED on
+   * devices without a probe (CUDA, cpu-reference).
+   */
+  async measureCompute(seconds: number, repeats: number): Promise<number> {
+    if (!(Number.isFinite(seconds) && seconds > 0 && seconds <= 10)) throw new EngineError("INVALID_ARGUMENT", `seconds must be in (0, 10], got ${seconds}`);
+    return this.call(() => this.native.measureCompute(seconds, int(repeats, "repeats", 1)));
+  }
+
   /** Frees the engine after the calls already made; later calls reject. */
   async close(): Promise<void> {
     return this.call(() => this.native.close());

@@ -20,4 +20,36 @@ test("bench engine --json ends with one JSON object holding per-mode rows and th
     }
   expect(report.adapters.count).toBe(6);
   expect(lines.some((l) => l.startsWith("mixtureVsSequential"))).toBe(true);
+
+  // The compute side: a probe on the CPU, each row's arithmetic, and the ceilings.
+  expect(report.computeGflops).toBeGreaterThan(0);
+  const row = (mode: string, batch: number) => report.rows.find((x: { mode: string; batch: number }) => x.mode === mode && x.batch === batch);
+  const { PRESETS } = await import("@quiver/engine");
+  const t = PRESETS.tiny!.model;
+  const kv = (t.dim / t.heads) * t.kvHeads;
+  const macs = t.layers * (2 * t.dim * t.dim + 2 * t.dim * kv + 3 * t.dim * t.hidden) + t.vocab * t.dim;
+  expect(row("base", 1).flopsPerStep).toBe(2 * macs);
+  expect(row("base", 4).flopsPerStep).toBe(4 * row("base", 1).flopsPerStep);
+  expect(row("mixture", 4).flopsPerStep).toBeGreaterThan(row("selection", 4).flopsPerStep);
+  expect(row("selection", 4).flopsPerStep).toBeGreaterThan(row("base", 4).flopsPerStep);
+  expect(row("dense", 4).flopsPerStep).toBeGreaterThanOrEqual(row("mixture", 4).flopsPerStep);
+  for (const r of report.rows) expect(r.computeFraction).toBeCloseTo(r.gflops / report.computeGflops, 9);
+  expect(report.ceilings.mixtureVsSequential).toBeGreaterThan(0);
+  expect(report.ceilings.denseVsGatherFlops).toBe(row("dense", 4).flopsPerStep / row("mixture", 4).flopsPerStep);
+  expect(lines.some((l) => l.startsWith("at best on this machine"))).toBe(true);
 }, 120_000);
+
+test("the compute probe: arguments are checked; the reference device has none", async () => {
+  const { Engine } = await import("@quiver/engine");
+  const { SMALL, writeRandomModel } = await import("./fixtures.js");
+  const dir = tempDir("probe");
+  writeRandomModel(dir, SMALL);
+  const fast = await Engine.open(dir, { device: "cpu" });
+  await expect(fast.measureCompute(0, 1)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  await expect(fast.measureCompute(0.001, 0)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  expect(await fast.measureCompute(0.001, 1)).toBeGreaterThan(0);
+  await fast.close();
+  const ref = await Engine.open(dir, { device: "cpu-reference" });
+  await expect(ref.measureCompute(0.001, 1)).rejects.toMatchObject({ code: "UNSUPPORTED" });
+  await ref.close();
+});

@@ -1,7 +1,7 @@
 // `quiver bench engine [--json] [--preset full|tiny] [--device D] [--threads N] [--data DIR]`:
 // decode throughput per adapter mode and batch size on a synthetic Llama (about 150M
-// parameters, 48 adapters in the full preset), with the memory bandwidth measured in the
-// same run. A table on stdout; with --json, one JSON object on the last line.
+// parameters, 48 adapters in the full preset), with the memory bandwidth and the f32
+// multiply-add peak measured in the same run. A table on stdout; with --json, one JSON object on the last line.
 import { parseArgs } from "node:util";
 
 import { benchEngine, EngineError, PRESETS, type Device } from "@quiver/engine";
@@ -35,13 +35,16 @@ export async function run(argv: string[]): Promise<number> {
   const lines = [
     `engine benchmark, preset ${report.preset}: ${(report.model.parameters / 1e6).toFixed(1)}M parameters (${report.model.dtype}), ` +
       `${report.adapters.count} adapters of rank ${report.adapters.ranks.join("/")} on ${report.adapters.modules.length} projections; ` +
-      `${report.device} (${report.kernels} kernels), ${report.threads} threads; memory bandwidth ${report.memoryBandwidthGBs.toFixed(1)} GB/s`,
+      `${report.device} (${report.kernels} kernels), ${report.threads} threads; memory bandwidth ${report.memoryBandwidthGBs.toFixed(1)} GB/s; ` +
+      (report.computeGflops === null ? "no compute probe" : `f32 multiply-add peak ${report.computeGflops.toFixed(1)} GFLOP/s`),
     "",
-    `${"mode".padEnd(11)}${"batch".padStart(6)}${"tokens/s".padStart(11)}${"ms/step".padStart(10)}${"adapters".padStart(10)}${"GB/s".padStart(8)}${"of peak".padStart(9)}`,
+    `${"mode".padEnd(11)}${"batch".padStart(6)}${"tokens/s".padStart(11)}${"ms/step".padStart(10)}${"adapters".padStart(10)}${"GB/s".padStart(8)}${"of peak".padStart(9)}` +
+      `${"GFLOP/s".padStart(9)}${"of peak".padStart(9)}`,
     ...report.rows.map(
       (r) =>
         `${r.mode.padEnd(11)}${String(r.batch).padStart(6)}${r.tokensPerSecond.toFixed(1).padStart(11)}${r.stepMs.toFixed(1).padStart(10)}` +
-        `${String(r.adaptersRead).padStart(10)}${r.bandwidthGBs.toFixed(1).padStart(8)}${(100 * r.bandwidthFraction).toFixed(0).padStart(8)}%`,
+        `${String(r.adaptersRead).padStart(10)}${r.bandwidthGBs.toFixed(1).padStart(8)}${(100 * r.bandwidthFraction).toFixed(0).padStart(8)}%` +
+        `${r.gflops.toFixed(1).padStart(9)}${r.computeFraction === null ? "n/a".padStart(9) : `${(100 * r.computeFraction).toFixed(0).padStart(8)}%`}`,
     ),
     "",
     ...Object.entries(report.ratios).map(
@@ -49,6 +52,10 @@ export async function run(argv: string[]): Promise<number> {
         `${k.padEnd(22)} ${v.toFixed(2).padStart(7)}  (target >= ${report.targets[k as keyof typeof report.targets]}, ` +
         `${report.targetsMet[k as keyof typeof report.targetsMet] ? "met" : "NOT met"})`,
     ),
+    "",
+    `at best on this machine (batch ${report.ratiosAtBatch}): mixtureVsSequential ` +
+      (report.ceilings.mixtureVsSequential === null ? "n/a (no compute probe)" : report.ceilings.mixtureVsSequential.toFixed(2)) +
+      ` (mixture at 100% of the multiply-add peak against one-at-a-time as measured); dense/gather arithmetic ${report.ceilings.denseVsGatherFlops.toFixed(2)}`,
   ];
   console.log(lines.join("\n"));
   if (values.json) console.log(JSON.stringify(report));
