@@ -40,7 +40,7 @@
             {
               "rule_name": "nvcc",
               "extension": "cu",
-              "inputs": ["<(RULE_INPUT_PATH)"],
+              "inputs": ["<(RULE_INPUT_PATH)", "backends/backend.h", "engine/model.h", "engine/status.h", "include/quiver.h"],
               "outputs": ["<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o"],
               "action": [
                 "<(nvcc)", "-c", "<(RULE_INPUT_PATH)", "-o", "<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o",
