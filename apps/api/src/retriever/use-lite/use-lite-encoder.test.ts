@@ -13,7 +13,7 @@ describe("UseLiteEncoder (TF.js reference graph)", () => {
   beforeAll(async () => {
     encoder = await UseLiteEncoder.load({ backend: "tfjs" });
   });
-  afterAll(() => encoder.close());
+  afterAll(() => encoder?.close());
 
   test("reports identity, kind and dimension", () => {
     expect(encoder.identity).toBe("use-lite@0.2.0");
