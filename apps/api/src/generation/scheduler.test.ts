@@ -64,7 +64,9 @@ test("a full queue answers OVERLOADED at once", async () => {
   engine.stepDelayMs = 20;
   const s = new Scheduler(engine, { maxBatch: 1, maxQueue: 2, tokenBudget: 64, prefillChunk: 64, adapterBudget: 4 });
   const a = run(s, request({ maxTokens: 3 }));
-  await new Promise((r) => setTimeout(r, 5));
+  // Wait until a holds the batch's only place, so b and c fill the queue (not a fixed sleep,
+  // which a busy machine can outlast).
+  while (!a.events.some((e) => e.type === "started")) await new Promise((r) => setTimeout(r, 1));
   const b = run(s, request());
   const c = run(s, request());
   expect(() => s.submit(request(), () => {})).toThrow(expect.objectContaining({ code: "OVERLOADED" }));
