@@ -117,24 +117,27 @@ async function firstPoolEvent(f: Fixture, c: Caller, target: Target): Promise<Gr
   const client = createClient({ url: f.url.replace("http", "ws") + "/graphql", webSocketImpl: WebSocket, connectionParams: c.token ? { authorization: `Bearer ${c.token}` } : {}, retryAttempts: 0, lazy: true });
   try {
     return await new Promise<GraphQLResult>((resolve) => {
-      const timer = setTimeout(() => resolve({ status: 200, errors: [{ message: "no event", extensions: { code: "NOT_FOUND" } }] }), 1500);
+      // Something for the subscription to see: a change to the target team's private adapter,
+      // published every 200 ms until an event arrives, so a subscription that registers late
+      // on a busy machine still sees one (a denied caller sees none either way).
+      const publish = setInterval(() => f.quiver.services.poolEvents.publish({ kind: "UPDATED", adapterId: f.teams[target].privateAdapterId, teamId: f.teams[target].id, visibility: "PRIVATE" }), 200);
+      const finish = (r: GraphQLResult) => {
+        clearInterval(publish);
+        clearTimeout(timer);
+        resolve(r);
+      };
+      const timer = setTimeout(() => finish({ status: 200, errors: [{ message: "no event", extensions: { code: "NOT_FOUND" } }] }), 1500);
       client.subscribe(
         { query: `subscription($t: ID) { poolEvents(teamId: $t) { kind adapterId adapter { name } } }`, variables: { t: f.teams[target].id } },
         {
-          next: (v) => {
-            clearTimeout(timer);
-            resolve({ status: 200, ...(v as object) } as GraphQLResult);
-          },
+          next: (v) => finish({ status: 200, ...(v as object) } as GraphQLResult),
           error: (e) => {
-            clearTimeout(timer);
             const errors = Array.isArray(e) ? e : [{ message: String((e as { reason?: string }).reason ?? e), extensions: { code: "UNAUTHENTICATED" } }];
-            resolve({ status: 200, errors } as GraphQLResult);
+            finish({ status: 200, errors } as GraphQLResult);
           },
           complete: () => undefined,
         },
       );
-      // Something for the subscription to see: a change to the target team's private adapter.
-      setTimeout(() => f.quiver.services.poolEvents.publish({ kind: "UPDATED", adapterId: f.teams[target].privateAdapterId, teamId: f.teams[target].id, visibility: "PRIVATE" }), 400);
     });
   } finally {
     await client.dispose();
