@@ -159,11 +159,4 @@ export async function apiGraphql<T = Record<string, unknown>>(
   return { status: res.status, ...((await res.json()) as object) };
 }
 
-/** Polls `check` until it holds (jest has no expect.poll); throws with `what` after the timeout. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { waitUntil } from "./wait.js";

@@ -14,6 +14,7 @@ import type { Catalog } from "../../apps/api/src/catalog/database.js";
 import { openCatalog } from "../../apps/api/src/catalog/database.js";
 import { gql, login } from "../helpers/server.js";
 import { makeTar, makeZip } from "../helpers/archives.js";
+import { waitUntil } from "../helpers/wait.js";
 import { OTHER_MODEL, SAMPLES, adapterFiles, filesUnder, startPoolServer, upload, writeAdapter } from "../helpers/pool.js";
 
 let catalog: Catalog;
@@ -50,12 +51,14 @@ async function footprint() {
 
 test("an upload becomes ACTIVE once embedded, with its LoRA shape recorded and events streamed", async () => {
   const client = createClient({ url: url.replace("http", "ws") + "/graphql", webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 });
+  const subscribers = quiver.services.poolEvents.subscriberCount;
   const events: { kind: string; adapter: { name: string; status: string } | null }[] = [];
   const unsubscribe = client.subscribe<{ poolEvents: { kind: string; adapter: { name: string; status: string } | null } }>(
     { query: `subscription { poolEvents { kind adapterId adapter { name status } } }` },
     { next: (v) => v.data && events.push(v.data.poolEvents), error: () => undefined, complete: () => undefined },
   );
-  await new Promise((r) => setTimeout(r, 300));
+  // Upload only once the server holds the subscription.
+  await waitUntil("the server holds the subscription", () => quiver.services.poolEvents.subscriberCount > subscribers);
 
   const dir = writeAdapter({ rank: 4, modules: ["q_proj", "v_proj", "down_proj"] });
   const r = await upload(url, token, { name: "translate-fr", description: "English to French", samples: SAMPLES }, adapterFiles(dir));
@@ -71,7 +74,8 @@ test("an upload becomes ACTIVE once embedded, with its LoRA shape recorded and e
   const emb = await catalog.prisma.adapterEmbedding.findMany({ where: { adapterId: r.body.adapter!.id } });
   expect(emb).toHaveLength(1);
   expect(emb[0]!.dimension).toBe(512);
-  await new Promise((res) => setTimeout(res, 200));
+  await waitUntil("two pool events arrived", () => events.length >= 2);
+  await new Promise((res) => setTimeout(res, 100)); // room for an unexpected third event
   expect(events.map((e) => `${e.kind}:${e.adapter?.status}`)).toEqual(["ADDED:PENDING", "UPDATED:ACTIVE"]);
   unsubscribe();
   await client.dispose();
