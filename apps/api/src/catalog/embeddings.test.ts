@@ -98,6 +98,19 @@ describe.each(catalogKinds())("EmbeddingStore on $kind", ({ open }) => {
     expect((await store.storedHashes("test-enc", [ids["a-own-1"]!, ids["b-public"]!])).get(ids["b-public"]!)).toBe("h-b-public");
   });
 
+  test("several embeddings in one call: each by its adapter, missing ones absent", async () => {
+    const missing = "00000000-0000-4000-8000-000000000000";
+    const got = await store.getEmbeddings([ids["a-own-1"]!, missing, ids["b-public"]!], "test-enc");
+    expect([...got.keys()].sort()).toEqual([ids["a-own-1"]!, ids["b-public"]!].sort());
+    for (const name of ["a-own-1", "b-public"]) {
+      const one = await store.getEmbedding(ids[name]!, "test-enc");
+      expect(got.get(ids[name]!)!.samplesHash).toBe(one!.samplesHash);
+      expect(Array.from(got.get(ids[name]!)!.vector)).toEqual(Array.from(one!.vector));
+    }
+    expect((await store.getEmbeddings([ids["a-own-1"]!], "other-encoder")).size).toBe(0);
+    expect((await store.getEmbeddings([], "test-enc")).size).toBe(0);
+  });
+
   test("search returns exactly the adapters the caller may use, ranked by cosine, with scores", async () => {
     const q = unit(rand, D);
     const hits = await store.search("test-enc", q, 10, { teamId: teamA, baseModelId: modelX });

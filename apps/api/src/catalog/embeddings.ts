@@ -196,12 +196,16 @@ export class EmbeddingStore {
   }
 
   async getEmbedding(adapterId: string, encoderId: string): Promise<{ vector: Float32Array; samplesHash: string } | null> {
-    const rows = await this.prisma.$queryRaw<{ embedding: string; samplesHash: string }[]>`
-      SELECT embedding::text AS embedding, "samplesHash" FROM "AdapterEmbedding"
-      WHERE "adapterId" = ${adapterId}::uuid AND "encoderId" = ${encoderId}`;
-    const row = rows[0];
-    if (!row) return null;
-    return { vector: Float32Array.from(pgvector.fromSql(row.embedding) as number[]), samplesHash: row.samplesHash };
+    return (await this.getEmbeddings([adapterId], encoderId)).get(adapterId) ?? null;
+  }
+
+  /** The embeddings of several adapters under `encoderId`, in one statement (absent: none stored). */
+  async getEmbeddings(adapterIds: readonly string[], encoderId: string): Promise<Map<string, { vector: Float32Array; samplesHash: string }>> {
+    if (adapterIds.length === 0) return new Map();
+    const rows = await this.prisma.$queryRaw<{ adapterId: string; embedding: string; samplesHash: string }[]>`
+      SELECT "adapterId"::text AS "adapterId", embedding::text AS embedding, "samplesHash" FROM "AdapterEmbedding"
+      WHERE "adapterId" IN (${Prisma.join(adapterIds.map((id) => Prisma.sql`${id}::uuid`))}) AND "encoderId" = ${encoderId}`;
+    return new Map(rows.map((r) => [r.adapterId, { vector: Float32Array.from(pgvector.fromSql(r.embedding) as number[]), samplesHash: r.samplesHash }]));
   }
 
   /** samplesHash of each adapter's embedding under `encoderId` (absent: none stored). */

@@ -175,12 +175,11 @@ export class GenerationService {
   private async scorePinned(adapters: AdapterRecord[], prompt: string): Promise<UsedAdapter[]> {
     const encoder = await this.d.retriever.activeEncoder();
     const q = prompt.trim() ? (await encoder.encode([prompt])).vectors[0]! : undefined;
-    return Promise.all(
-      adapters.map(async (a) => {
-        const e = q ? await this.d.embeddings.getEmbedding(a.id, encoder.identity) : null;
-        return { adapterId: a.id, name: a.name, score: e ? dot(q!, e.vector) : 0, weight: 1 / adapters.length };
-      }),
-    );
+    const stored = q ? await this.d.embeddings.getEmbeddings(adapters.map((a) => a.id), encoder.identity) : new Map();
+    return adapters.map((a) => {
+      const e = stored.get(a.id);
+      return { adapterId: a.id, name: a.name, score: e && q ? dot(q, e.vector) : 0, weight: 1 / adapters.length };
+    });
   }
 
   private async checkQuotas(teamId: string): Promise<void> {

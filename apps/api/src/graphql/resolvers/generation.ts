@@ -55,11 +55,16 @@ async function ownGeneration(ctx: Context, id: string) {
   return { p, rec };
 }
 
+/**
+ * A live event as the API sends it. The adapters it names are looked up (and filtered by what
+ * the caller may see) only when the client selects `adapters`: `used` carries them to the
+ * field resolver below, so a stream that asks for text alone costs no catalog reads.
+ */
 function eventStream(ctx: Context, events: AsyncIterableIterator<GenerationEvent>) {
   return (async function* () {
     try {
       for await (const e of events) {
-        yield { generationEvent: { ...e, adapters: await withAdapters(ctx, e.adapters), error: e.error ? `${e.error.code}: ${e.error.message}` : null } };
+        yield { generationEvent: { ...e, adapters: undefined, used: e.adapters ?? null, error: e.error ? `${e.error.code}: ${e.error.message}` : null } };
       }
     } finally {
       await events.return?.();
@@ -68,6 +73,10 @@ function eventStream(ctx: Context, events: AsyncIterableIterator<GenerationEvent
 }
 
 export const generationResolvers = {
+  GenerationEvent: {
+    adapters: (ev: { adapters?: unknown; used?: UsedAdapter[] | null }, _: unknown, ctx: Context) =>
+      ev.used !== undefined ? (ev.used ? withAdapters(ctx, ev.used) : null) : (ev.adapters ?? null),
+  },
   Query: {
     retrieve: async (_: unknown, args: unknown, ctx: Context) => {
       const p = requirePrincipal(ctx.principal);
