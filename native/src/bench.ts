@@ -187,12 +187,10 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
     let compute = await computeProbe();
     log(compute === null ? `no compute probe on ${info.device}` : `f32 multiply-add peak ${compute.toFixed(1)} GFLOP/s (first probe)`);
 
-    // Multiply-adds of one token: the base projections and head, and each adapter's deltas.
+    // Multiply-adds of one token through the base projections and head. (An adapter's deltas
+    // take one multiply-add per f32 weight it holds: its bytes / 4.)
     const q = info.numHeads * info.headDim, kv = info.numKvHeads * info.headDim, D = info.hiddenSize, H = info.intermediateSize;
-    const moduleInOut = [D + q, D + kv, D + kv, q + D, D + H, D + H, H + D];
     const baseMacs = info.numLayers * (D * q + 2 * D * kv + q * D + 3 * D * H) + info.vocabSize * D;
-    const loraMacs = (rank: number) => info.numLayers * rank * moduleInOut.reduce((a, b) => a + b, 0);
-    const rankOf = (i: number) => preset.ranks[i % preset.ranks.length]!;
 
     const r = rng(7);
     const kvBytesPerToken = 2 * info.numLayers * info.numKvHeads * info.headDim * 4;
@@ -259,20 +257,18 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
         const own = (p: number[]) => (strategy === "selection" ? [p[0]!] : strategy === "none" ? [] : p);
         const touched = new Set(picks.flatMap(own));
         const unionBytes = strategy === "fusion" ? picks.reduce((a, p) => a + fusedBytes(p), 0) : [...touched].reduce((a, i) => a + adapterBytes[i]!, 0);
-        const meanOwnBytes = picks.reduce((a, p) => a + (strategy === "fusion" ? fusedBytes(p) : own(p).reduce((b, i) => b + adapterBytes[i]!, 0)), 0) / batch;
+        const rowBytes = (p: number[]) => (strategy === "fusion" ? fusedBytes(p) : own(p).reduce((b, i) => b + adapterBytes[i]!, 0));
+        const meanOwnBytes = picks.reduce((a, p) => a + rowBytes(p), 0) / batch;
         const oneAtATime = mode === "sequential";
         const rowsPerStep = oneAtATime ? 1 : batch;
         const stepSeconds = Math.min(...run.rounds);
         const kvRead = rowsPerStep * (preset.promptTokens + 1 + (preset.rounds * preset.decodeSteps) / 2) * kvBytesPerToken;
         const bytesPerStep = info.weightBytes + (oneAtATime ? meanOwnBytes : unionBytes) + kvRead;
-        // Arithmetic of one step: the fused adapter has the largest rank of its parts; dense
+        // Arithmetic of one step: each row through its own adapters (or its fused one); dense
         // runs every row through every adapter the batch touches.
-        const rowLoraMacs = (p: number[]) =>
-          strategy === "fusion" ? loraMacs(Math.max(...p.map(rankOf))) : own(p).reduce((a, i) => a + loraMacs(rankOf(i)), 0);
         const stepRows = oneAtATime ? [picks[0]!] : picks;
-        const loraStep =
-          mode === "dense" ? batch * [...touched].reduce((a, i) => a + loraMacs(rankOf(i)), 0) : stepRows.reduce((a, p) => a + rowLoraMacs(p), 0);
-        const flopsPerStep = 2 * (rowsPerStep * baseMacs + loraStep);
+        const loraBytes = mode === "dense" ? batch * unionBytes : stepRows.reduce((a, p) => a + rowBytes(p), 0);
+        const flopsPerStep = 2 * (rowsPerStep * baseMacs + loraBytes / 4);
         const row: BenchRow = {
           mode,
           batch,
