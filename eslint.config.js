@@ -25,6 +25,7 @@ export default tseslint.config(
       "**/.next/**",
       "**/dist/**",
       "native/build/**",
+      "native/.device-pack*/**",
       "apps/api/src/catalog/generated/**",
       "apps/web/next-env.d.ts",
       ".tmp/**",

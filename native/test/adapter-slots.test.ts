@@ -4,6 +4,7 @@ import path from "node:path";
 
 import { Engine } from "@quiver/engine";
 
+import { BACKENDS, describeOn } from "./backends.js";
 import { tempDir } from "./cli.js";
 import { SMALL, writeRandomAdapter, writeRandomModel } from "./fixtures.js";
 import type { RefAdapter } from "./reference.js";
@@ -16,7 +17,7 @@ const refs: RefAdapter[] = [0, 1, 2, 3, 4].map((i) =>
   writeRandomAdapter(path.join(root, `a${i}`), model.config, { rank: 2 + i, alpha: 4 + i, modules: ["q", "v", "down"], seed: 40 + i }),
 );
 
-describe.each(["cpu", "cpu-reference"] as const)("adapter slots on %s", (device) => {
+for (const device of BACKENDS) describeOn(device)(`adapter slots on ${device}`, () => {
   let engine: Engine;
   let seq = 0;
   const pool: Pool = { ids: [], refs };
