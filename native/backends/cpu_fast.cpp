@@ -22,7 +22,11 @@ constexpr int64_t kParallelMacs = 1 << 17;
 // Attention tasks are short and numerous: the pool pays off later.
 constexpr int64_t kParallelAttention = 1 << 19;
 // Output columns per expand task: fixed, so results never depend on the thread count.
-constexpr int kExpandChunk = 128;
+constexpr int kExpandChunk = 2 * kExpandBlock;
+// A LoRA op whose adapters serve at most this many rows each on average expands adapter by
+// adapter (each adapter's B read as one stream); above it, output chunk by output chunk
+// (each block of B reused by many rows while it is in the cache). Both give the same bits.
+constexpr int kStreamRowsPerAdapter = 4;
 constexpr int kShrinkRows = 16;
 }  // namespace
 
@@ -36,17 +40,17 @@ class CpuFastBackend : public CpuReferenceBackend {
   int threads() const override { return pool_.size(); }
   const char* kernels() const override { return k_.isa; }
 
-  // B is stored transposed, (rank, out), so the expand kernel reads it along the outputs.
+  // B is stored in expand blocks (cpu_kernels.h): a block is read front to back, and an
+  // adapter's blocks follow one another, so one adapter's whole B is one stream.
   Status lora_upload(const float* A, const float* B, int rank, int in, int out, const float** dA, const float** dB,
                      std::vector<float*>* owned) override {
-    float* bt = nullptr;
-    QUIVER_TRY(alloc((size_t)rank * out, &bt));
-    owned->push_back(bt);
-    for (int o = 0; o < out; ++o)
-      for (int k = 0; k < rank; ++k) bt[(size_t)k * out + o] = B[(size_t)o * rank + k];
+    float* bb = nullptr;
+    QUIVER_TRY(alloc((size_t)expand_block_count(out) * kExpandBlock * rank, &bb));
+    owned->push_back(bb);
+    pack_expand_blocks(B, out, rank, bb);
     (void)in;
     *dA = A;
-    *dB = bt;
+    *dB = bb;
     return Status::Ok();
   }
 
@@ -228,8 +232,8 @@ class CpuFastBackend : public CpuReferenceBackend {
     groups_.clear();
     entries_.clear();
     size_t voff = 0;
-    auto add_group = [&](const float* A, const float* Bt, int rank) {
-      groups_.push_back(Group{A, Bt, rank, (int)entries_.size(), (int)entries_.size()});
+    auto add_group = [&](const float* A, const float* Bb, int rank) {
+      groups_.push_back(Group{A, Bb, rank, (int)entries_.size(), (int)entries_.size()});
     };
     auto add_entry = [&](int row, float scale) {
       Group& g = groups_.back();
@@ -273,6 +277,20 @@ class CpuFastBackend : public CpuReferenceBackend {
     }
     lora_in_ = in;
     lora_out_ = out;
+    // Each row's entries in group order (entries are stored group by group), for the
+    // adapter-by-adapter expand.
+    by_adapter_ = E <= (size_t)kStreamRowsPerAdapter * groups_.size();
+    if (by_adapter_) {
+      row_first_.assign((size_t)plan_->n_rows + 1, 0);
+      for (const Entry& en : entries_) row_first_[(size_t)en.row + 1]++;
+      for (int r = 0; r < plan_->n_rows; ++r) row_first_[(size_t)r + 1] += row_first_[(size_t)r];
+      row_entries_.resize(E);
+      fill_.assign(row_first_.begin(), row_first_.end() - 1);
+      for (size_t e = 0; e < E; ++e) row_entries_[(size_t)fill_[(size_t)entries_[e].row]++] = (int)e;
+      if (cbuf_.size() < E * (size_t)out) cbuf_.resize(E * (size_t)out);
+      lcr_.resize(E);
+      for (size_t e = 0; e < E; ++e) lcr_[e] = cbuf_.data() + e * (size_t)out;
+    }
     return macs;
   }
 
@@ -283,22 +301,44 @@ class CpuFastBackend : public CpuReferenceBackend {
     k_.dot_rows(g.A, lora_in_, lxr_.data() + e0, lvr_.data() + e0, nullptr, n, 0, g.rank, false);
   }
 
-  // Expand (out <- r): y[row(e)] += scale(e) * B_g @ v[e], groups in order for every output
-  // column, so each row's adapters add up in the same order on any thread count.
+  // Expand (out <- r): y[row(e)] += scale(e) * B_g @ v[e], each row's adapters added in
+  // group order whatever the thread count and whichever of the two ways runs:
+  //  - adapter by adapter (few rows per adapter, decode): tasks are (adapter, part of its
+  //    outputs), each reading its part of B as one stream into c[e] = B_g @ v[e]; then
+  //    tasks by row add scale(e) * c[e] into y in group order;
+  //  - output chunk by output chunk (many rows per adapter: prefill, dense): every group in
+  //    order for the chunk's columns, each block of B reused by the group's rows in cache.
   void expand(int threads) {
     const int out = lora_out_;
+    if (by_adapter_) {
+      const int G = (int)groups_.size(), blocks = expand_block_count(out);
+      const int parts = std::min(blocks, std::max(1, (2 * threads + G - 1) / G));
+      run(threads, G * parts, [&](int t) {
+        const Group& g = groups_[(size_t)(t / parts)];
+        const int p = t % parts;
+        const int o0 = blocks * p / parts * kExpandBlock, o1 = std::min(out, blocks * (p + 1) / parts * kExpandBlock);
+        k_.expand_blocks(g.Bb, g.rank, lvr_.data() + g.begin, lcr_.data() + g.begin, nullptr, g.end - g.begin, o0, o1);
+      });
+      run(threads, plan_->n_rows, [&](int r) {
+        for (int i = row_first_[(size_t)r]; i < row_first_[(size_t)r + 1]; ++i) {
+          const int e = row_entries_[(size_t)i];
+          k_.add_scaled(lyr_[(size_t)e], lcr_[(size_t)e], scales_[(size_t)e], (size_t)out);
+        }
+      });
+      return;
+    }
     const int chunks = (out + kExpandChunk - 1) / kExpandChunk;
     run(threads, chunks, [&](int t) {
       const int o0 = t * kExpandChunk, o1 = std::min(out, o0 + kExpandChunk);
       for (const Group& g : groups_)
-        k_.expand_rows(g.Bt, g.rank, out, lvr_.data() + g.begin, lyr_.data() + g.begin, scales_.data() + g.begin,
-                       g.end - g.begin, o0, o1);
+        k_.expand_blocks(g.Bb, g.rank, lvr_.data() + g.begin, lyr_.data() + g.begin, scales_.data() + g.begin,
+                         g.end - g.begin, o0, o1);
     });
   }
 
   struct Group {
     const float* A;   // (rank, in)
-    const float* Bt;  // (rank, out)
+    const float* Bb;  // expand blocks (cpu_kernels.h)
     int rank;
     int begin, end;   // entries
   };
@@ -324,6 +364,12 @@ class CpuFastBackend : public CpuReferenceBackend {
   std::vector<float*> myr_, lyr_, lvr_;
   int lora_in_ = 0, lora_out_ = 0;
   std::vector<float> v_, scales_;
+  // The adapter-by-adapter expand: c[e] (out floats each) and each row's entries in group
+  // order (row_entries_[row_first_[r] .. row_first_[r + 1])).
+  bool by_adapter_ = false;
+  std::vector<float> cbuf_;
+  std::vector<float*> lcr_;
+  std::vector<int> row_first_, row_entries_, fill_;
   std::vector<Group> groups_;
   std::vector<Entry> entries_;
   std::vector<std::pair<int, int>> shrink_tasks_;

@@ -68,6 +68,26 @@ void expand_generic(const float* Bt, int rank, int out, const float* const* vr, 
   }
 }
 
+void expand_blocks_generic(const float* Bb, int rank, const float* const* vr, float* const* yr, const float* alpha,
+                           int R, int o0, int o1) {
+  for (int r = 0; r < R; ++r) {
+    for (int o = o0; o < o1; o += kExpandBlock) {
+      const float* blk = Bb + (size_t)(o / kExpandBlock) * rank * kExpandBlock;
+      const int n = o1 - o < kExpandBlock ? o1 - o : kExpandBlock;
+      float acc[kExpandBlock] = {};
+      for (int k = 0; k < rank; ++k) {
+        const float v = vr[r][k];
+        for (int i = 0; i < kExpandBlock; ++i) acc[i] = std::fmaf(v, blk[(size_t)k * kExpandBlock + i], acc[i]);
+      }
+      for (int i = 0; i < n; ++i) yr[r][o + i] = alpha ? std::fmaf(alpha[r], acc[i], yr[r][o + i]) : acc[i];
+    }
+  }
+}
+
+void add_scaled_generic(float* y, const float* c, float s, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = std::fmaf(s, c[i], y[i]);
+}
+
 float fma_probe_generic(long iters) {
   float a[12][8];
   for (int i = 0; i < 12; ++i)
@@ -324,6 +344,57 @@ AVX2 void expand_avx2(const float* Bt, int rank, int out, const float* const* vr
   }
 }
 
+// One block (kExpandBlock = 64 outputs) per pass: eight accumulators, and per k one
+// broadcast and eight loads of the next 256 bytes of the block, so a block is read front to
+// back, and consecutive blocks are adjacent.
+AVX2 inline void store8(float* y, __m256 sv, __m256 a, bool scaled) {
+  _mm256_storeu_ps(y, scaled ? _mm256_fmadd_ps(sv, a, _mm256_loadu_ps(y)) : a);
+}
+
+AVX2 void expand_blocks_avx2(const float* Bb, int rank, const float* const* vr, float* const* yr, const float* alpha,
+                             int R, int o0, int o1) {
+  static_assert(kExpandBlock == 64, "eight 8-lane accumulators per block");
+  for (int r = 0; r < R; ++r) {
+    const float s = alpha ? alpha[r] : 1.0f;
+    const __m256 sv = _mm256_set1_ps(s);
+    const float* v = vr[r];
+    for (int o = o0; o < o1; o += kExpandBlock) {
+      const float* b = Bb + (size_t)(o / kExpandBlock) * rank * kExpandBlock;
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+      for (int k = 0; k < rank; ++k, b += kExpandBlock) {
+        const __m256 x = _mm256_broadcast_ss(v + k);
+        a0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b), a0);
+        a1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 8), a1);
+        a2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 16), a2);
+        a3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 24), a3);
+        a4 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 32), a4);
+        a5 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 40), a5);
+        a6 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 48), a6);
+        a7 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 56), a7);
+      }
+      float* y = yr[r] + o;
+      const bool scaled = alpha != nullptr;
+      if (o1 - o >= kExpandBlock) {
+        store8(y, sv, a0, scaled), store8(y + 8, sv, a1, scaled), store8(y + 16, sv, a2, scaled);
+        store8(y + 24, sv, a3, scaled), store8(y + 32, sv, a4, scaled), store8(y + 40, sv, a5, scaled);
+        store8(y + 48, sv, a6, scaled), store8(y + 56, sv, a7, scaled);
+      } else {  // the last, partial block
+        alignas(32) float t[kExpandBlock];
+        _mm256_store_ps(t, a0), _mm256_store_ps(t + 8, a1), _mm256_store_ps(t + 16, a2), _mm256_store_ps(t + 24, a3);
+        _mm256_store_ps(t + 32, a4), _mm256_store_ps(t + 40, a5), _mm256_store_ps(t + 48, a6), _mm256_store_ps(t + 56, a7);
+        for (int i = 0; i < o1 - o; ++i) y[i] = scaled ? std::fmaf(s, t[i], y[i]) : t[i];
+      }
+    }
+  }
+}
+
+AVX2 void add_scaled_avx2(float* y, const float* c, float s, size_t n) {
+  const __m256 sv = _mm256_set1_ps(s);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(sv, _mm256_loadu_ps(c + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] = std::fmaf(s, c[i], y[i]);
+}
+
 // e^x: 2^n * p(r) with x = n ln2 + r, |r| <= ln2/2, and a degree-6 polynomial for e^r
 // (relative error about 2e-7); below -87 the result is 0, above 88 it is e^88.
 AVX2 inline __m256 exp_avx2(__m256 x) {
@@ -520,20 +591,27 @@ void dot_rows_avx2(const float* W, int in, const float* const* xr, float* const*
 
 }  // namespace
 
-void pack_panels(const float* W, int out, int in, float* Wp) {
-  for (int p = 0; p < panel_count(out); ++p)
+namespace {
+// M (out, in) as blocks of `width` outputs, each block (in, width), the last zero-padded.
+void pack_blocks(const float* M, int out, int in, int width, float* dst) {
+  for (int b = 0; b < (out + width - 1) / width; ++b)
     for (int k = 0; k < in; ++k)
-      for (int l = 0; l < kPanel; ++l) {
-        const int o = p * kPanel + l;
-        Wp[((size_t)p * in + k) * kPanel + l] = o < out ? W[(size_t)o * in + k] : 0.0f;
+      for (int l = 0; l < width; ++l) {
+        const int o = b * width + l;
+        dst[((size_t)b * in + k) * width + l] = o < out ? M[(size_t)o * in + k] : 0.0f;
       }
 }
+}  // namespace
+
+void pack_expand_blocks(const float* B, int out, int rank, float* Bb) { pack_blocks(B, out, rank, kExpandBlock, Bb); }
+
+void pack_panels(const float* W, int out, int in, float* Wp) { pack_blocks(W, out, in, kPanel, Wp); }
 
 const CpuKernels& cpu_kernels(const char* isa) {
-  static const CpuKernels generic{"generic",         dot_rows_generic, gemm_panels_generic, expand_generic,
+  static const CpuKernels generic{"generic",         dot_rows_generic, gemm_panels_generic, expand_generic, expand_blocks_generic, add_scaled_generic,
                                   fma_probe_generic, sum_generic,      attend_generic,      swiglu_generic};
 #ifdef QUIVER_X86
-  static const CpuKernels avx2{"avx2",   dot_rows_avx2, gemm_panels_avx2, expand_avx2,
+  static const CpuKernels avx2{"avx2",   dot_rows_avx2, gemm_panels_avx2, expand_avx2, expand_blocks_avx2, add_scaled_avx2,
                                fma_probe_avx2, sum_avx2,  attend_avx2,      swiglu_avx2};
   static const bool has_avx2 = [] {
     __builtin_cpu_init();

@@ -19,6 +19,14 @@ inline int panel_count(int out) { return (out + kPanel - 1) / kPanel; }
 // Wp gets panel_count(out) * kPanel * in floats.
 void pack_panels(const float* W, int out, int in, float* Wp);
 
+// LoRA B matrices in the fast path are blocked for the expand: B (out, rank) as blocks of
+// kExpandBlock outputs, each block (rank, kExpandBlock) with the outputs of one k side by
+// side, the last block zero-padded. The expand reads a block front to back.
+constexpr int kExpandBlock = 64;
+inline int expand_block_count(int out) { return (out + kExpandBlock - 1) / kExpandBlock; }
+// Bb gets expand_block_count(out) * kExpandBlock * rank floats.
+void pack_expand_blocks(const float* B, int out, int rank, float* Bb);
+
 struct CpuKernels {
   const char* isa;  // "avx2" or "generic"
   // y[r][o] = (accumulate ? y[r][o] : 0) + alpha[r] * dot(W[o, :], x[r, :]) for o in [o0, o1),
@@ -34,6 +42,14 @@ struct CpuKernels {
   // vr[r] -> (rank); yr[r] -> the row's outputs.
   void (*expand_rows)(const float* Bt, int rank, int out, const float* const* vr, float* const* yr, const float* alpha,
                       int R, int o0, int o1);
+  // y[r][o] += alpha[r] * c[r][o] for o in [o0, o1), r < R, where c[r][o] = sum_k v[r][k] *
+  // B[o][k] is one multiply-add chain over k in order (the bits of expand_rows); with alpha
+  // NULL, y[r][o] = c[r][o] instead. B blocked by pack_expand_blocks; o0 a multiple of
+  // kExpandBlock.
+  void (*expand_blocks)(const float* Bb, int rank, const float* const* vr, float* const* yr, const float* alpha, int R,
+                        int o0, int o1);
+  // y[i] = fma(s, c[i], y[i]) for i < n (the last step of expand_blocks, apart from it).
+  void (*add_scaled)(float* y, const float* c, float s, size_t n);
   // iters rounds of 96 independent multiply-adds (12 chains of 8 lanes), kFmaProbeFlops
   // floating-point operations a round: the compute probe of the benchmark; returns a sum so
   // that the work is not optimised away.

@@ -93,11 +93,17 @@ for (const device of BACKENDS) describeOn(device)(`parity with the reference on 
 });
 
 for (const device of BACKENDS) describeOn(device)(`batch invariance on ${device}`, () => {
-  test("a sample's logits are the same bits alone and among other samples", async () => {
+  // Zipf: a mix of shared and own adapters. Identical: 12 samples on the same 3 adapters, so
+  // that the crowd's decode steps take the fast CPU path's chunked expand (many rows per
+  // adapter) and the lone sample's its adapter-by-adapter expand (cpu_fast.cpp).
+  test.each([
+    ["zipf", 6],
+    ["identical", 12],
+  ] as const)("a sample's logits are the same bits alone and among other samples (%s adapters, %i samples)", async (popularity, n) => {
     const engine = await Engine.open(modelDir, { device });
     const pool: Pool = { ids: [], refs };
     for (let i = 0; i < POOL.length; i++) pool.ids.push(await engine.loadAdapter(path.join(root, `adapter-${i}`)));
-    const mappings = drawMappings("zipf", 6, 3, POOL.length, 33);
+    const mappings = drawMappings(popularity, n, 3, POOL.length, 33);
     const all = samplesFor("mixture", mappings, [0.5, 0.3, 0.2]).map((s) => ({ ...s, joinAt: 0 }));
     const alone = await runScenario(engine, model, pool, all.slice(0, 1), { seed: 8 });
     const crowd = await runScenario(engine, model, pool, all, { seed: 8 });
