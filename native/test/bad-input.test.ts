@@ -5,6 +5,7 @@ import path from "node:path";
 
 import { Engine, EngineError, writeSafetensors } from "@quiver/engine";
 
+import { describeOn } from "./backends.js";
 import { runCli, tempDir } from "./cli.js";
 import { modelConfigJson, SMALL, writeRandomAdapter, writeRandomModel, type ModelSpec } from "./fixtures.js";
 
@@ -89,10 +90,11 @@ describe("loading a base model", () => {
   });
 });
 
-describe("a serving engine meets bad adapters and requests", () => {
+// On the fast CPU path, and on CUDA when a GPU answers.
+for (const device of ["cpu", "cuda"] as const) describeOn(device)(`a serving engine on ${device} meets bad adapters and requests`, () => {
   let engine: Engine;
   let seq = 0;
-  const adapterDir = (name: string) => path.join(root, "adapters", name);
+  const adapterDir = (name: string) => path.join(root, `adapters-${device}`, name);
   const stillServes = async () => {
     const s = await engine.createSequence();
     const out = await engine.step([{ sequence: s, tokens: [1, 2, 3] }]);
@@ -101,7 +103,7 @@ describe("a serving engine meets bad adapters and requests", () => {
   };
 
   beforeAll(async () => {
-    engine = await Engine.open(good, { device: "cpu", maxRank: 16, maxAdapterBytes: 50_000 });
+    engine = await Engine.open(good, { device, maxRank: 16, maxAdapterBytes: 50_000 });
     seq = await engine.createSequence();
   });
   afterAll(() => engine?.close());

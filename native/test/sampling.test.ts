@@ -1,10 +1,12 @@
 // Sampling and the generation loop: greedy, temperature with top-k / top-p, seeds that make
 // runs reproducible whatever shares the batch, stop tokens, max tokens, the context limit,
-// cancelling, and freeing a sequence's cache.
+// cancelling, and freeing a sequence's cache; on the fast CPU path, and on CUDA when a GPU
+// answers.
 import path from "node:path";
 
 import { Engine } from "@quiver/engine";
 
+import { describeOn } from "./backends.js";
 import { tempDir } from "./cli.js";
 import { SMALL, writeRandomModel } from "./fixtures.js";
 
@@ -19,10 +21,10 @@ const argmax = (v: ArrayLike<number>) => {
   return best;
 };
 
-describe("sampling", () => {
+for (const device of ["cpu", "cuda"] as const) describeOn(device)(`sampling on ${device}`, () => {
   let engine: Engine;
   beforeAll(async () => {
-    engine = await Engine.open(modelDir, { device: "cpu" });
+    engine = await Engine.open(modelDir, { device });
   });
   afterAll(() => engine?.close());
 
@@ -109,7 +111,7 @@ describe("sampling", () => {
     // A long context, so the generation is still running when the third token reaches JS.
     const longDir = path.join(root, "long");
     writeRandomModel(longDir, { ...SMALL, maxPos: 8192, seed: 10 });
-    const long = await Engine.open(longDir, { device: "cpu" });
+    const long = await Engine.open(longDir, { device });
     const s = await long.createSequence({ temperature: 1, seed: 1 });
     let n = 0;
     const g = await long.generate(s, prompt, {
