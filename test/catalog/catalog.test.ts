@@ -6,6 +6,7 @@ import type { Catalog } from "../../apps/api/src/catalog/database.js";
 import { listMigrations } from "../../apps/api/src/catalog/migrate.js";
 import { catalogKinds, freshPostgresDatabase, postgresSkipReason } from "../helpers/catalogs.js";
 import { openCatalog } from "../../apps/api/src/catalog/database.js";
+import { IdentityStore } from "../../apps/api/src/catalog/identity.js";
 
 function seededRandom(seed: number): () => number {
   let s = seed >>> 0;
@@ -47,6 +48,47 @@ describe.each(catalogKinds())("catalog on $kind", ({ open }) => {
         "UsageEvent", "User", "_prisma_migrations",
       ]),
     );
+  });
+
+  test("a session is live only unexpired, unrevoked and of an enabled user, and brings the user's memberships oldest first", async () => {
+    const identity = new IdentityStore(catalog.prisma);
+    const tag = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+    const created = new Date("2026-01-02T03:04:05.678Z");
+    const user = await catalog.prisma.user.create({
+      data: { email: `live-${tag}@example.test`, name: "Live", passwordHash: "x", createdAt: created },
+    });
+    const [first, second] = await Promise.all(
+      ["first", "second"].map((n) => catalog.prisma.team.create({ data: { name: `Team ${n}`, slug: `${n}-${tag}` } })),
+    );
+    await catalog.prisma.membership.create({ data: { userId: user.id, teamId: second!.id, role: "VIEWER", createdAt: new Date("2026-03-01T00:00:00Z") } });
+    await catalog.prisma.membership.create({ data: { userId: user.id, teamId: first!.id, role: "OWNER", createdAt: new Date("2026-02-01T00:00:00Z") } });
+    const now = new Date("2026-06-01T12:00:00Z");
+    const lastUsed = new Date("2026-05-31T23:59:59.123Z");
+    const session = (hash: string, data: { expiresAt: Date; revokedAt?: Date; lastUsedAt?: Date }) =>
+      catalog.prisma.session.create({ data: { userId: user.id, tokenHash: `${hash}-${tag}`, ...data } });
+    const live = await session("live", { expiresAt: new Date(now.getTime() + 1000), lastUsedAt: lastUsed });
+    await session("expired", { expiresAt: new Date(now.getTime() - 1) });
+    await session("revoked", { expiresAt: new Date(now.getTime() + 60_000), revokedAt: new Date(now.getTime() - 60_000) });
+
+    expect(await identity.findLiveSession(`live-${tag}`, now)).toEqual({
+      id: live.id,
+      lastUsedAt: lastUsed,
+      user: { id: user.id, email: user.email, name: "Live", isAdmin: false, createdAt: created },
+      memberships: [
+        { teamId: first!.id, teamName: "Team first", teamSlug: `first-${tag}`, role: "OWNER" },
+        { teamId: second!.id, teamName: "Team second", teamSlug: `second-${tag}`, role: "VIEWER" },
+      ],
+    });
+    expect(await identity.findLiveSession(`live-${tag}`, new Date(now.getTime() + 1000))).toBeNull(); // expiry is exclusive
+    expect(await identity.findLiveSession(`expired-${tag}`, now)).toBeNull();
+    expect(await identity.findLiveSession(`revoked-${tag}`, now)).toBeNull();
+    expect(await identity.findLiveSession(`unknown-${tag}`, now)).toBeNull();
+    await catalog.prisma.user.update({ where: { id: user.id }, data: { disabledAt: now } });
+    expect(await identity.findLiveSession(`live-${tag}`, now)).toBeNull();
+    // A user without memberships gets an empty list, and a session never used a null time.
+    const loner = await catalog.prisma.user.create({ data: { email: `loner-${tag}@example.test`, passwordHash: "x" } });
+    await catalog.prisma.session.create({ data: { userId: loner.id, tokenHash: `loner-${tag}`, expiresAt: new Date(now.getTime() + 1000) } });
+    expect(await identity.findLiveSession(`loner-${tag}`, now)).toMatchObject({ lastUsedAt: null, memberships: [], user: { id: loner.id, name: null } });
   });
 
   test("rejects an embedding whose length disagrees with its dimension", async () => {

@@ -38,7 +38,7 @@ export async function authenticate(identity: IdentityStore, header: unknown): Pr
     if (!session.lastUsedAt || now.getTime() - session.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
       await identity.touchSession(session.id, now);
     }
-    return { kind: "user", user: session.user, sessionId: session.id, memberships: await identity.memberships(session.user.id) };
+    return { kind: "user", user: session.user, sessionId: session.id, memberships: session.memberships };
   }
   const key = await identity.findLiveApiKey(sha256(bearer), now);
   if (!key) throw new QuiverError("UNAUTHENTICATED", "The API key is invalid, revoked or expired.");

@@ -57,12 +57,47 @@ export class IdentityStore {
     return this.prisma.session.create({ data: { userId, tokenHash, expiresAt }, select: { id: true, expiresAt: true } });
   }
 
-  /** A live session (not expired, not revoked) of an enabled user, by token hash. */
-  findLiveSession(tokenHash: string, now = new Date()) {
-    return this.prisma.session.findFirst({
-      where: { tokenHash, revokedAt: null, expiresAt: { gt: now }, user: { disabledAt: null } },
-      select: { id: true, lastUsedAt: true, user: { select: userFields } },
-    });
+  /**
+   * A live session (not expired, not revoked) of an enabled user, by token hash, with the
+   * user's memberships (oldest first). One statement: authentication runs on every operation,
+   * and Prisma would load the user, the memberships and their teams with one statement each.
+   */
+  async findLiveSession(
+    tokenHash: string,
+    now = new Date(),
+  ): Promise<{ id: string; lastUsedAt: Date | null; user: UserRecord; memberships: MembershipRecord[] } | null> {
+    // Timestamps are stored as UTC without a zone: EXTRACT(EPOCH ...) reads them as UTC, and
+    // an ISO string cast to timestamp drops its "Z", whatever the session's time zone.
+    const rows = await this.prisma.$queryRaw<
+      {
+        id: string;
+        lastUsedMs: number | null;
+        userId: string;
+        email: string;
+        name: string | null;
+        isAdmin: boolean;
+        createdMs: number;
+        memberships: MembershipRecord[] | string;
+      }[]
+    >`
+      SELECT s.id::text AS id, (EXTRACT(EPOCH FROM s."lastUsedAt") * 1000)::float8 AS "lastUsedMs",
+        u.id::text AS "userId", u.email, u.name, u."isAdmin", (EXTRACT(EPOCH FROM u."createdAt") * 1000)::float8 AS "createdMs",
+        COALESCE((
+          SELECT json_agg(json_build_object('teamId', t.id::text, 'teamName', t.name, 'teamSlug', t.slug, 'role', m.role::text)
+                          ORDER BY m."createdAt", m.id)
+          FROM "Membership" m JOIN "Team" t ON t.id = m."teamId" WHERE m."userId" = u.id
+        ), '[]'::json) AS memberships
+      FROM "Session" s JOIN "User" u ON u.id = s."userId"
+      WHERE s."tokenHash" = ${tokenHash} AND s."revokedAt" IS NULL AND s."expiresAt" > ${now.toISOString()}::timestamp AND u."disabledAt" IS NULL
+      LIMIT 1`;
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: r.id,
+      lastUsedAt: r.lastUsedMs === null ? null : new Date(r.lastUsedMs),
+      user: { id: r.userId, email: r.email, name: r.name, isAdmin: r.isAdmin, createdAt: new Date(r.createdMs) },
+      memberships: typeof r.memberships === "string" ? (JSON.parse(r.memberships) as MembershipRecord[]) : r.memberships,
+    };
   }
 
   async touchSession(id: string, now = new Date()): Promise<void> {
