@@ -21,6 +21,19 @@ const adapterFields = {
 
 export type AdapterRecord = Prisma.AdapterGetPayload<{ select: typeof adapterFields }>;
 
+/** What a generation needs of an adapter: no team or base-model relation to load. */
+const servingFields = {
+  id: true,
+  name: true,
+  visibility: true,
+  status: true,
+  teamId: true,
+  baseModelId: true,
+  currentVersion: { select: { id: true, storageUri: true } },
+} satisfies Prisma.AdapterSelect;
+
+export type ServingAdapterRecord = Prisma.AdapterGetPayload<{ select: typeof servingFields }>;
+
 export interface AdapterPage {
   nodes: AdapterRecord[];
   cursors: string[];
@@ -132,6 +145,13 @@ export class AdapterStore {
   /** Several adapters by id, in the order asked (missing ones left out). */
   async getMany(ids: readonly string[]): Promise<AdapterRecord[]> {
     const rows = await this.prisma.adapter.findMany({ where: { id: { in: [...ids] } }, select: adapterFields });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
+  }
+
+  /** getMany for generation, in `ids` order (missing ones left out): two statements, not four. */
+  async getManyForServing(ids: readonly string[]): Promise<ServingAdapterRecord[]> {
+    const rows = await this.prisma.adapter.findMany({ where: { id: { in: [...ids] } }, select: servingFields });
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
   }

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { QuiverError } from "../errors.js";
 import type { Principal } from "../auth/principal.js";
-import type { AdapterStore, AdapterRecord } from "../catalog/adapters.js";
+import type { AdapterStore, ServingAdapterRecord } from "../catalog/adapters.js";
 import type { GenerationStore } from "../catalog/generations.js";
 import type { EmbeddingStore } from "../catalog/embeddings.js";
 import type { Retriever } from "../retriever/retriever.js";
@@ -172,7 +172,7 @@ export class GenerationService {
   }
 
   /** Scores of pinned adapters for the input (cosine, as retrieval would), uniform weights. */
-  private async scorePinned(adapters: AdapterRecord[], prompt: string): Promise<UsedAdapter[]> {
+  private async scorePinned(adapters: ServingAdapterRecord[], prompt: string): Promise<UsedAdapter[]> {
     const encoder = await this.d.retriever.activeEncoder();
     const q = prompt.trim() ? (await encoder.encode([prompt])).vectors[0]! : undefined;
     const stored = q ? await this.d.embeddings.getEmbeddings(adapters.map((a) => a.id), encoder.identity) : new Map();
@@ -212,22 +212,22 @@ export class GenerationService {
     await this.checkQuotas(teamId);
 
     let used: UsedAdapter[] = [];
-    let records: AdapterRecord[] = [];
+    let records: ServingAdapterRecord[] = [];
     if (input.strategy !== "NONE") {
       if (input.adapterIds?.length) {
-        records = await this.d.adapters.getMany(input.adapterIds);
+        records = await this.d.adapters.getManyForServing(input.adapterIds);
         const visible = records.filter((a) => a.visibility === "PUBLIC" || a.teamId === teamId);
         if (visible.length !== input.adapterIds.length || new Set(input.adapterIds).size !== input.adapterIds.length) {
           throw new QuiverError("NOT_FOUND", "An adapter in adapterIds does not exist or is not available to this team.", { details: { argument: "adapterIds" } });
         }
-        const unusable = visible.find((a) => a.status !== "ACTIVE" || !a.currentVersion || a.baseModel.id !== this.d.baseModelId);
-        if (unusable) throw new QuiverError("BAD_USER_INPUT", `Adapter "${unusable.name}" is ${unusable.status.toLowerCase()}${unusable.baseModel.id !== this.d.baseModelId ? " (for another base model)" : ""}.`, { details: { argument: "adapterIds" } });
+        const unusable = visible.find((a) => a.status !== "ACTIVE" || !a.currentVersion || a.baseModelId !== this.d.baseModelId);
+        if (unusable) throw new QuiverError("BAD_USER_INPUT", `Adapter "${unusable.name}" is ${unusable.status.toLowerCase()}${unusable.baseModelId !== this.d.baseModelId ? " (for another base model)" : ""}.`, { details: { argument: "adapterIds" } });
         if (input.strategy === "SELECTION") records = records.slice(0, 1);
         used = await this.scorePinned(records, input.prompt);
       } else {
         const query = options.retrievalInput ?? input.prompt;
         used = await this.retrieve(teamId, query.trim() ? query : " ", input.strategy === "SELECTION" ? 1 : input.k);
-        records = await this.d.adapters.getMany(used.map((u) => u.adapterId));
+        records = await this.d.adapters.getManyForServing(used.map((u) => u.adapterId));
         // An adapter disabled or deleted since retrieval is dropped, not used.
         const ok = new Set(records.filter((r) => r.status === "ACTIVE" && r.currentVersion).map((r) => r.id));
         used = used.filter((u) => ok.has(u.adapterId));
