@@ -1,4 +1,4 @@
-// `quiver bench load [--model DIR | --synthetic DIMxLAYERS] [--concurrency 64,256] [--tokens N] [--json]`: a bounded,
+// `quiver bench load [--model DIR | --synthetic DIMxLAYERS] [--concurrency 64,256] [--tokens N] [--rounds N] [--json]`: a bounded,
 // loopback-only load test of the generation API. It starts an in-process server on the
 // embedded database, registers adapters, then for each concurrency level:
 //   1. the engine's own batched throughput: the same requests through the scheduler in-process
@@ -6,6 +6,9 @@
 //   2. the same requests as concurrent streaming subscriptions (graphql-ws) through the API;
 // and checks every stream delivered exactly the engine's text and token count (greedy, so
 // deterministic), reporting tokens/s of both, their ratio, and the server's peak memory.
+// With --rounds N the two phases alternate N times per level, and each side's figure is its
+// fastest round (as in `bench engine`): machine load that changes between the phases then
+// moves the ratio less. Every round's streams are checked.
 // The default model is stories260K (260K parameters: decoding is so cheap that the API's
 // fixed per-request work dominates); --synthetic 768x12 builds a random Llama of that width
 // and depth with stories260K's tokenizer, so tokens cost what serving a real model costs.
@@ -37,6 +40,9 @@ interface Phase {
   tokens: number;
   mismatches: number;
   peakRssMiB: number;
+  rounds: number;
+  /** engine/API time of each round, in order. */
+  roundRatios: number[];
 }
 
 function spec(model: { hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number; num_key_value_heads: number; vocab_size: number }): SyntheticModelSpec {
@@ -46,12 +52,13 @@ function spec(model: { hidden_size: number; intermediate_size: number; num_hidde
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { model: { type: "string" }, synthetic: { type: "string" }, concurrency: { type: "string", default: "64,256" }, tokens: { type: "string", default: "64" }, json: { type: "boolean", default: false } },
+    options: { model: { type: "string" }, synthetic: { type: "string" }, concurrency: { type: "string", default: "64,256" }, tokens: { type: "string", default: "64" }, rounds: { type: "string", default: "1" }, json: { type: "boolean", default: false } },
   });
   const levels = values.concurrency!.split(",").map(Number);
   const maxTokens = Number(values.tokens);
-  if (levels.some((n) => !Number.isInteger(n) || n < 1 || n > 1024) || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 400) {
-    console.error("quiver bench load: --concurrency takes integers in 1..1024, --tokens 1..400");
+  const rounds = Number(values.rounds);
+  if (levels.some((n) => !Number.isInteger(n) || n < 1 || n > 1024) || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 400 || !Number.isInteger(rounds) || rounds < 1 || rounds > 10) {
+    console.error("quiver bench load: --concurrency takes integers in 1..1024, --tokens 1..400, --rounds 1..10");
     return 2;
   }
   const work = mkdtempSync(path.join(os.tmpdir(), "quiver-bench-load-"));
@@ -121,75 +128,84 @@ export async function run(argv: string[]): Promise<number> {
     const phases: Phase[] = [];
     for (const n of levels) {
       const requests = mix(n);
-      // 1. The engine's own batched throughput (scheduler in-process).
-      const direct = new Scheduler(port, { ...defaultSchedulerOptions, maxBatch: 64, maxQueue: 4096 });
-      const expected: string[] = [];
-      const t0 = performance.now();
-      await Promise.all(
-        requests.map(
-          (r, i) =>
-            new Promise<void>((resolve) => {
-              let text = "";
-              const req: GenerationRequest = {
-                id: `direct-${i}`, teamId: "bench", prompt: [port.bosTokenId, ...port.encode(r.prompt)], sampling: { temperature: 0, topK: 0, topP: 1, seed: 1 },
-                maxTokens, stopSequences: [], ignoreEos: true, strategy: ({ MIXTURE: "mixture", FUSION: "fusion", SELECTION: "selection", NONE: "none" } as const)[r.strategy],
-                adapters: r.adapterIds.map((id) => {
-                  const a = records.find((x) => x.id === id)!;
-                  return { key: a.currentVersion!.id, dir: storage.localDir(a.currentVersion!.storageUri), weight: 1 / r.adapterIds.length };
-                }),
-              };
-              direct.submit(req, (e) => {
-                if (e.type === "delta") text += e.text;
-                if (e.type === "done") {
-                  expected[i] = text;
-                  resolve();
-                }
-              });
-            }),
-        ),
-      );
-      const engineS = (performance.now() - t0) / 1000;
-      await direct.close();
-
-      // 2. The same requests through the API, as concurrent streaming subscriptions.
+      const engineRounds: number[] = [];
+      const apiRounds: number[] = [];
+      let mismatches = 0;
       let peakRss = process.memoryUsage().rss;
-      const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
-      const clients = Array.from({ length: Math.min(n, 16) }, () => createClient({ url: url.replace("http", "ws") + "/graphql", webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 }));
-      const got: { text: string; tokensOut: number }[] = [];
-      const t1 = performance.now();
-      await Promise.all(
-        requests.map(
-          (r, i) =>
-            new Promise<void>((resolve, reject) => {
-              let text = "";
-              clients[i % clients.length]!.subscribe<{ generate: { delta: string | null; done: boolean; usage: { tokensOut: number } | null } }>(
-                {
-                  query: `subscription($i: GenerateInput!) { generate(input: $i) { delta done usage { tokensOut } } }`,
-                  variables: { i: { prompt: r.prompt, strategy: r.strategy, ...(r.adapterIds.length ? { adapterIds: r.adapterIds } : {}), maxTokens, temperature: 0, ignoreEos: true } },
-                },
-                {
-                  next: (v) => {
-                    if (v.errors) return reject(new Error(JSON.stringify(v.errors)));
-                    const e = v.data!.generate;
-                    if (e.delta) text += e.delta;
-                    if (e.done) got[i] = { text, tokensOut: e.usage?.tokensOut ?? -1 };
+      for (let round = 0; round < rounds; round++) {
+        // 1. The engine's own batched throughput (scheduler in-process).
+        const direct = new Scheduler(port, { ...defaultSchedulerOptions, maxBatch: 64, maxQueue: 4096 });
+        const expected: string[] = [];
+        const t0 = performance.now();
+        await Promise.all(
+          requests.map(
+            (r, i) =>
+              new Promise<void>((resolve) => {
+                let text = "";
+                const req: GenerationRequest = {
+                  id: `direct-${i}`, teamId: "bench", prompt: [port.bosTokenId, ...port.encode(r.prompt)], sampling: { temperature: 0, topK: 0, topP: 1, seed: 1 },
+                  maxTokens, stopSequences: [], ignoreEos: true, strategy: ({ MIXTURE: "mixture", FUSION: "fusion", SELECTION: "selection", NONE: "none" } as const)[r.strategy],
+                  adapters: r.adapterIds.map((id) => {
+                    const a = records.find((x) => x.id === id)!;
+                    return { key: a.currentVersion!.id, dir: storage.localDir(a.currentVersion!.storageUri), weight: 1 / r.adapterIds.length };
+                  }),
+                };
+                direct.submit(req, (e) => {
+                  if (e.type === "delta") text += e.text;
+                  if (e.type === "done") {
+                    expected[i] = text;
+                    resolve();
+                  }
+                });
+              }),
+          ),
+        );
+        const engineS = (performance.now() - t0) / 1000;
+        await direct.close();
+
+        // 2. The same requests through the API, as concurrent streaming subscriptions.
+        const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+        const clients = Array.from({ length: Math.min(n, 16) }, () => createClient({ url: url.replace("http", "ws") + "/graphql", webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 }));
+        const got: { text: string; tokensOut: number }[] = [];
+        const t1 = performance.now();
+        await Promise.all(
+          requests.map(
+            (r, i) =>
+              new Promise<void>((resolve, reject) => {
+                let text = "";
+                clients[i % clients.length]!.subscribe<{ generate: { delta: string | null; done: boolean; usage: { tokensOut: number } | null } }>(
+                  {
+                    query: `subscription($i: GenerateInput!) { generate(input: $i) { delta done usage { tokensOut } } }`,
+                    variables: { i: { prompt: r.prompt, strategy: r.strategy, ...(r.adapterIds.length ? { adapterIds: r.adapterIds } : {}), maxTokens, temperature: 0, ignoreEos: true } },
                   },
-                  error: reject,
-                  complete: resolve,
-                },
-              );
-            }),
-        ),
-      );
-      const apiS = (performance.now() - t1) / 1000;
-      clearInterval(sampler);
-      await Promise.all(clients.map((c) => c.dispose()));
-      const mismatches = requests.filter((_, i) => got[i]?.text !== expected[i] || got[i]?.tokensOut !== maxTokens).length;
+                  {
+                    next: (v) => {
+                      if (v.errors) return reject(new Error(JSON.stringify(v.errors)));
+                      const e = v.data!.generate;
+                      if (e.delta) text += e.delta;
+                      if (e.done) got[i] = { text, tokensOut: e.usage?.tokensOut ?? -1 };
+                    },
+                    error: reject,
+                    complete: resolve,
+                  },
+                );
+              }),
+          ),
+        );
+        const apiS = (performance.now() - t1) / 1000;
+        clearInterval(sampler);
+        await Promise.all(clients.map((c) => c.dispose()));
+        mismatches = Math.max(mismatches, requests.filter((_, i) => got[i]?.text !== expected[i] || got[i]?.tokensOut !== maxTokens).length);
+        engineRounds.push(engineS);
+        apiRounds.push(apiS);
+      }
       const tokens = n * maxTokens;
+      const engineS = Math.min(...engineRounds), apiS = Math.min(...apiRounds);
       phases.push({
         concurrency: n, requests: n, tokens, mismatches,
         engineTokensPerS: Math.round(tokens / engineS), apiTokensPerS: Math.round(tokens / apiS),
         ratio: Math.round((engineS / apiS) * 1000) / 1000, peakRssMiB: Math.round(peakRss / 2 ** 20),
+        rounds, roundRatios: engineRounds.map((e, i) => Math.round((e / apiRounds[i]!) * 1000) / 1000),
       });
     }
     await quiver.close();
@@ -198,6 +214,10 @@ export async function run(argv: string[]): Promise<number> {
     console.log("concurrency  engine tok/s  API tok/s  API/engine  exact streams  peak RSS MiB");
     for (const p of phases) {
       console.log(`${String(p.concurrency).padStart(11)}  ${String(p.engineTokensPerS).padStart(12)}  ${String(p.apiTokensPerS).padStart(9)}  ${p.ratio.toFixed(3).padStart(10)}  ${`${p.requests - p.mismatches}/${p.requests}`.padStart(13)}  ${String(p.peakRssMiB).padStart(12)}`);
+    }
+    if (rounds > 1) {
+      console.log(`each figure is the fastest of ${rounds} alternating rounds; API/engine round by round:`);
+      for (const p of phases) console.log(`${String(p.concurrency).padStart(11)}  ${p.roundRatios.map((r) => r.toFixed(3)).join(", ")}`);
     }
     const ok = phases.every((p) => p.mismatches === 0 && p.ratio >= 0.8);
     if (values.json) console.log(JSON.stringify({ model: modelLabel, maxTokens, phases, ok }));
