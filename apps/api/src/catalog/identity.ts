@@ -77,7 +77,7 @@ export class IdentityStore {
         name: string | null;
         isAdmin: boolean;
         createdMs: number;
-        memberships: MembershipRecord[] | string;
+        memberships: MembershipRecord[]; // json, parsed by the driver (PGlite and pg alike)
       }[]
     >`
       SELECT s.id::text AS id, (EXTRACT(EPOCH FROM s."lastUsedAt") * 1000)::float8 AS "lastUsedMs",
@@ -96,7 +96,7 @@ export class IdentityStore {
       id: r.id,
       lastUsedAt: r.lastUsedMs === null ? null : new Date(r.lastUsedMs),
       user: { id: r.userId, email: r.email, name: r.name, isAdmin: r.isAdmin, createdAt: new Date(r.createdMs) },
-      memberships: typeof r.memberships === "string" ? (JSON.parse(r.memberships) as MembershipRecord[]) : r.memberships,
+      memberships: r.memberships,
     };
   }
 
