@@ -233,7 +233,7 @@ AVX2 inline void store_panel(float* y, __m256 a0, __m256 a1, int n, bool accumul
 // compiler keeps all twelve in registers at every optimisation level.
 template <int MR>
 AVX2 void panel_avx2(const float* P, int in, const float* const* xr, float* const* yr, int o, int n, bool accumulate,
-                     const float* next) {
+                     const float* ahead, int phase, int stride) {
   const __m256 z = _mm256_setzero_ps();
   __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
   const float* x0 = xr[0];
@@ -248,9 +248,13 @@ AVX2 void panel_avx2(const float* P, int in, const float* const* xr, float* cons
     c##i##0 = _mm256_fmadd_ps(b, w0, c##i##0);                \
     c##i##1 = _mm256_fmadd_ps(b, w1, c##i##1);                \
   }
+  int until = ahead ? phase + 1 : in + 1;  // countdown to the next prefetch
   for (int k = 0; k < in; ++k) {
     const __m256 w0 = _mm256_loadu_ps(P + (size_t)k * kPanel), w1 = _mm256_loadu_ps(P + (size_t)k * kPanel + 8);
-    if (next) _mm_prefetch((const char*)(next + (size_t)k * kPanel), _MM_HINT_T0);
+    if (--until == 0) {
+      _mm_prefetch((const char*)(ahead + (size_t)k * kPanel), _MM_HINT_T0);
+      until = stride;
+    }
     QUIVER_ROW(0) QUIVER_ROW(1) QUIVER_ROW(2) QUIVER_ROW(3) QUIVER_ROW(4) QUIVER_ROW(5)
   }
 #undef QUIVER_ROW
@@ -289,7 +293,8 @@ AVX2 void panels4_row_avx2(const float* P, int in, const float* x, float* y, int
 
 AVX2 void gemm_panels_avx2(const float* Wp, int in, int out, const float* const* xr, float* const* yr, int R, int p0,
                            int p1, bool accumulate) {
-  using Fn = void (*)(const float*, int, const float* const*, float* const*, int, int, bool, const float*);
+  constexpr int kAhead = 2;
+  using Fn = void (*)(const float*, int, const float* const*, float* const*, int, int, bool, const float*, int, int);
   static const Fn by_rows[6] = {panel_avx2<1>, panel_avx2<2>, panel_avx2<3>, panel_avx2<4>, panel_avx2<5>, panel_avx2<6>};
   const size_t ps = (size_t)in * kPanel;
   int p = p0;
@@ -297,13 +302,15 @@ AVX2 void gemm_panels_avx2(const float* Wp, int in, int out, const float* const*
     for (; p + 4 <= p1 && (p + 4) * kPanel <= out; p += 4) panels4_row_avx2(Wp + p * ps, in, xr[0], yr[0], p * kPanel, accumulate);
   for (; p < p1; ++p) {
     const int o = p * kPanel, n = out - o < kPanel ? out - o : kPanel;
-    // The first pass over a panel also pulls the next one into the cache (the later passes
-    // over this one hit the cache).
     // Rows in blocks of at most 6, as even as possible (32 rows: 5,5,5,5,6,6, not 6x5+2).
+    // The passes over this panel also pull the panel kAhead further into the cache, each
+    // pass an equal share of its lines (pass b: every blocks-th line from line b), so that
+    // memory is read at an even pace while the panel's later passes hit the cache.
     const int blocks = (R + 5) / 6;
+    const float* ahead = p + kAhead < p1 ? Wp + (p + kAhead) * ps : nullptr;
     for (int b = 0; b < blocks; ++b) {
       const int r = R * b / blocks, mr = R * (b + 1) / blocks - r;
-      by_rows[mr - 1](Wp + p * ps, in, xr + r, yr + r, o, n, accumulate, b == 0 && p + 1 < p1 ? Wp + (p + 1) * ps : nullptr);
+      by_rows[mr - 1](Wp + p * ps, in, xr + r, yr + r, o, n, accumulate, ahead, b, blocks);
     }
   }
 }
