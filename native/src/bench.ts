@@ -36,9 +36,15 @@ export interface BenchPreset {
   ranks: number[];
   batches: number[];
   promptTokens: number;
-  /** Decode steps per round; modes take turns for `rounds` rounds. */
+  /** Decode steps per round; modes take turns for `rounds` rounds at least. */
   decodeSteps: number;
   rounds: number;
+  /**
+   * Each batch size also runs rounds for at least this many seconds (up to 4 x `rounds`), so
+   * that the small batches, whose rounds are short, are not measured in one disturbed moment
+   * of a shared machine.
+   */
+  minSeconds: number;
   bandwidthBytes: number;
   bandwidthRepeats: number;
   /** Length of one pass of the compute probe, in seconds. */
@@ -56,6 +62,7 @@ export const PRESETS: Record<string, BenchPreset> = {
     promptTokens: 8,
     decodeSteps: 4,
     rounds: 9,
+    minSeconds: 12,
     bandwidthBytes: 1 << 30,
     bandwidthRepeats: 3,
     computeSeconds: 0.1,
@@ -70,6 +77,7 @@ export const PRESETS: Record<string, BenchPreset> = {
     promptTokens: 4,
     decodeSteps: 2,
     rounds: 3,
+    minSeconds: 0,
     bandwidthBytes: 1 << 24,
     bandwidthRepeats: 2,
     computeSeconds: 0.01,
@@ -79,6 +87,8 @@ export const PRESETS: Record<string, BenchPreset> = {
 export interface BenchRow {
   mode: BenchMode;
   batch: number;
+  /** Rounds this batch size ran (the figure is the fastest). */
+  rounds: number;
   tokensPerSecond: number;
   stepMs: number;
   /** Distinct adapters (or fused per-sample adapters) one step reads. */
@@ -86,12 +96,20 @@ export interface BenchRow {
   /** Bytes one decode step reads: weights, adapters, KV cache. */
   bytesPerStep: number;
   bandwidthGBs: number;
+  /** bandwidthGBs over the fastest bandwidth probe of the same batch size's rounds. */
   bandwidthFraction: number;
   /** Floating-point operations of one step: projections and LoRA deltas (2 per multiply-add). */
   flopsPerStep: number;
   gflops: number;
-  /** gflops over the fastest compute probe of the run; null where the device has no probe. */
+  /** gflops over the fastest compute probe of the same batch size's rounds; null where the device has no probe. */
   computeFraction: number | null;
+}
+
+/** The fastest probes taken during one batch size's rounds (and just before them). */
+export interface BenchProbes {
+  batch: number;
+  memoryBandwidthGBs: number;
+  computeGflops: number | null;
 }
 
 export const TARGETS = { mixtureVsSequential: 10, mixtureVsBase: 0.7, gatherVsDense: 2, baseBandwidthFraction: 0.6 };
@@ -105,9 +123,12 @@ export interface BenchReport {
   threads: number;
   model: { parameters: number; layers: number; dim: number; hidden: number; vocab: number; weightBytes: number; dtype: string };
   adapters: { count: number; ranks: number[]; modules: readonly string[]; bytes: number };
+  /** The fastest bandwidth probe of the whole run. */
   memoryBandwidthGBs: number;
   /** f32 multiply-add peak of the engine's threads (fastest probe of the run); null without a probe. */
   computeGflops: number | null;
+  /** Per batch size, the probes its rows' fractions are taken against. */
+  probes: BenchProbes[];
   rows: BenchRow[];
   /** mixtureVsSequential, mixtureVsBase, gatherVsDense at the largest batch (32 in full); baseBandwidthFraction at batch 1. */
   ratios: Ratios;
@@ -118,7 +139,7 @@ export interface BenchReport {
   targetsMet: Record<keyof typeof TARGETS, boolean>;
   /**
    * What this machine allows at best, at the largest batch. mixtureVsSequential: the mixture
-   * step at 100% of the compute peak against the one-at-a-time figure as measured (null
+   * step at 100% of the compute peak (the probes of that batch size) against the one-at-a-time figure as measured (null
    * without a probe). denseVsGatherFlops: the dense formulation's arithmetic over the gather
    * path's, which bounds gatherVsDense when both run at the same efficiency.
    */
@@ -170,11 +191,13 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
     const adapterBytes = await Promise.all(ids.map(async (id) => (await engine.adapterInfo(id)).bytes));
     const info = engine.info;
     log(`device ${info.device}, ${info.kernels} kernels (${info.threads} threads)${info.deviceNote ? `: ${info.deviceNote}` : ""}; measuring memory bandwidth`);
-    // The bandwidth probe runs before the modes and once more in every round; the fastest
-    // pass counts, like the modes' fastest rounds.
+    // The bandwidth probe runs before the modes, before each batch size's rounds and once
+    // more in every round; the fastest pass counts, like the modes' fastest rounds. A row's
+    // fractions are taken against the probes of its own batch size's rounds: the bandwidth
+    // a shared machine leaves to this process drifts over minutes (31 to 51 GB/s within one
+    // minute here), and a decode step is compared with the machine as it was at that time.
     const probe = () => engine.measureBandwidth(preset.bandwidthBytes, preset.bandwidthRepeats);
-    let bandwidth = await probe();
-    log(`memory bandwidth ${bandwidth.toFixed(1)} GB/s (first probe)`);
+    log(`memory bandwidth ${(await probe()).toFixed(1)} GB/s (first probe)`);
     // The compute probe: also before the modes and in every round; null where unsupported.
     const computeProbe = async (): Promise<number | null> => {
       try {
@@ -184,8 +207,8 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
         throw e;
       }
     };
-    let compute = await computeProbe();
-    log(compute === null ? `no compute probe on ${info.device}` : `f32 multiply-add peak ${compute.toFixed(1)} GFLOP/s (first probe)`);
+    const firstCompute = await computeProbe();
+    log(firstCompute === null ? `no compute probe on ${info.device}` : `f32 multiply-add peak ${firstCompute.toFixed(1)} GFLOP/s (first probe)`);
 
     // Multiply-adds of one token through the base projections and head. (An adapter's deltas
     // take one multiply-add per f32 weight it holds: its bytes / 4.)
@@ -196,6 +219,7 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
     const kvBytesPerToken = 2 * info.numLayers * info.numKvHeads * info.headDim * 4;
     const perRankBytes = adapterBytes[0]! / preset.ranks[0]!;
     const rows: BenchRow[] = [];
+    const probes: BenchProbes[] = [];
 
     for (const batch of preset.batches) {
       // Each sample's 3 adapters, drawn without replacement.
@@ -236,17 +260,23 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
           await stepGroup(run, g, run.groups[g]!.map((s) => prompts[s]!)); // prefill
           await stepGroup(run, g, run.next[g]!.map((t) => [t])); // warm-up
         }
-      for (let round = 0; round < preset.rounds; round++) {
+      const window: BenchProbes = { batch, memoryBandwidthGBs: await probe(), computeGflops: await computeProbe() };
+      probes.push(window);
+      const started = performance.now();
+      let roundsRun = 0;
+      for (let round = 0; round < preset.rounds || (round < 4 * preset.rounds && performance.now() - started < preset.minSeconds * 1000); round++) {
+        roundsRun++;
         for (const run of runs) {
           const g = round % run.groups.length;
           const t0 = performance.now();
           for (let d = 0; d < preset.decodeSteps; d++) await stepGroup(run, g, run.next[g]!.map((t) => [t]));
           run.rounds.push((performance.now() - t0) / 1000 / preset.decodeSteps);
         }
-        bandwidth = Math.max(bandwidth, await probe());
+        window.memoryBandwidthGBs = Math.max(window.memoryBandwidthGBs, await probe());
         const c = await computeProbe();
-        if (c !== null) compute = Math.max(compute ?? 0, c);
+        if (c !== null) window.computeGflops = Math.max(window.computeGflops ?? 0, c);
       }
+
       for (const run of runs) for (const seqs of run.seqs) await Promise.all(seqs.map((s) => engine.freeSequence(s)));
 
       for (const run of runs) {
@@ -262,7 +292,7 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
         const oneAtATime = mode === "sequential";
         const rowsPerStep = oneAtATime ? 1 : batch;
         const stepSeconds = Math.min(...run.rounds);
-        const kvRead = rowsPerStep * (preset.promptTokens + 1 + (preset.rounds * preset.decodeSteps) / 2) * kvBytesPerToken;
+        const kvRead = rowsPerStep * (preset.promptTokens + 1 + (roundsRun * preset.decodeSteps) / 2) * kvBytesPerToken;
         const bytesPerStep = info.weightBytes + (oneAtATime ? meanOwnBytes : unionBytes) + kvRead;
         // Arithmetic of one step: each row through its own adapters (or its fused one); dense
         // runs every row through every adapter the batch touches.
@@ -272,6 +302,7 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
         const row: BenchRow = {
           mode,
           batch,
+          rounds: roundsRun,
           tokensPerSecond: rowsPerStep / stepSeconds,
           stepMs: stepSeconds * 1000,
           adaptersRead: oneAtATime ? own(picks[0]!).length : strategy === "fusion" ? batch : touched.size,
@@ -287,9 +318,14 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
       }
     }
 
+    // The run's figures: the fastest probes of all batch sizes.
+    const bandwidth = Math.max(...probes.map((p) => p.memoryBandwidthGBs));
+    const compute = firstCompute === null ? null : Math.max(...probes.map((p) => p.computeGflops ?? 0));
+    const windowOf = (batch: number) => probes.find((p) => p.batch === batch)!;
     for (const row of rows) {
-      row.bandwidthFraction = row.bandwidthGBs / bandwidth;
-      row.computeFraction = compute === null ? null : row.gflops / compute;
+      const w = windowOf(row.batch);
+      row.bandwidthFraction = row.bandwidthGBs / w.memoryBandwidthGBs;
+      row.computeFraction = w.computeGflops === null ? null : row.gflops / w.computeGflops;
     }
     log(`memory bandwidth ${bandwidth.toFixed(1)} GB/s (fastest probe of the run)`);
     if (compute !== null) log(`f32 multiply-add peak ${compute.toFixed(1)} GFLOP/s (fastest probe of the run)`);
@@ -302,8 +338,9 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
       baseBandwidthFraction: rows.find((x) => x.mode === "base" && x.batch === 1)!.bandwidthFraction,
     };
     const rowAt = (mode: BenchMode) => rows.find((x) => x.mode === mode && x.batch === at)!;
+    const peakAt = windowOf(at).computeGflops;
     const ceilings = {
-      mixtureVsSequential: compute === null ? null : (at / (rowAt("mixture").flopsPerStep / (compute * 1e9))) / tps("sequential", at),
+      mixtureVsSequential: peakAt === null ? null : (at / (rowAt("mixture").flopsPerStep / (peakAt * 1e9))) / tps("sequential", at),
       denseVsGatherFlops: rowAt("dense").flopsPerStep / rowAt("mixture").flopsPerStep,
     };
     const targetsMet = Object.fromEntries(
@@ -318,10 +355,11 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
       adapters: { count: ids.length, ranks: preset.ranks, modules: PROJECTIONS, bytes: adapterBytes.reduce((a, b) => a + b, 0) },
       memoryBandwidthGBs: bandwidth,
       computeGflops: compute,
+      probes,
       rows,
       ratios,
       ratiosAtBatch: at,
-      statistic: `fastest of ${preset.rounds} rounds of ${preset.decodeSteps} decode steps`,
+      statistic: `fastest round of ${preset.decodeSteps} decode steps, of at least ${preset.rounds} rounds${preset.minSeconds > 0 ? ` and ${preset.minSeconds} s of rounds (at most ${4 * preset.rounds})` : ""} per batch size`,
       targets: TARGETS,
       targetsMet,
       ceilings,

@@ -17,7 +17,9 @@ test("bench engine --json ends with one JSON object holding per-mode rows and th
       expect(row).toBeDefined();
       expect(row.tokensPerSecond).toBeGreaterThan(0);
       expect(row.bandwidthFraction).toBeGreaterThan(0);
+      expect(row.rounds).toBe(3); // the tiny preset: 3 rounds, no time floor
     }
+  expect(report.statistic).toBe("fastest round of 2 decode steps, of at least 3 rounds per batch size");
   expect(report.adapters.count).toBe(6);
   expect(lines.some((l) => l.startsWith("mixtureVsSequential"))).toBe(true);
 
@@ -33,7 +35,15 @@ test("bench engine --json ends with one JSON object holding per-mode rows and th
   expect(row("mixture", 4).flopsPerStep).toBeGreaterThan(row("selection", 4).flopsPerStep);
   expect(row("selection", 4).flopsPerStep).toBeGreaterThan(row("base", 4).flopsPerStep);
   expect(row("dense", 4).flopsPerStep).toBeGreaterThanOrEqual(row("mixture", 4).flopsPerStep);
-  for (const r of report.rows) expect(r.computeFraction).toBeCloseTo(r.gflops / report.computeGflops, 9);
+  // Fractions are against the probes of the row's own batch size; the run's figures are the fastest of those.
+  expect(report.probes.map((p: { batch: number }) => p.batch)).toEqual([1, 4]);
+  const probe = (batch: number) => report.probes.find((p: { batch: number }) => p.batch === batch);
+  for (const r of report.rows) {
+    expect(r.computeFraction).toBeCloseTo(r.gflops / probe(r.batch).computeGflops, 9);
+    expect(r.bandwidthFraction).toBeCloseTo(r.bandwidthGBs / probe(r.batch).memoryBandwidthGBs, 9);
+  }
+  expect(report.memoryBandwidthGBs).toBe(Math.max(...report.probes.map((p: { memoryBandwidthGBs: number }) => p.memoryBandwidthGBs)));
+  expect(report.computeGflops).toBe(Math.max(...report.probes.map((p: { computeGflops: number }) => p.computeGflops)));
   expect(report.ceilings.mixtureVsSequential).toBeGreaterThan(0);
   expect(report.ceilings.denseVsGatherFlops).toBe(row("dense", 4).flopsPerStep / row("mixture", 4).flopsPerStep);
   expect(lines.some((l) => l.startsWith("at best on this machine"))).toBe(true);

@@ -35,16 +35,22 @@ export async function run(argv: string[]): Promise<number> {
   const lines = [
     `engine benchmark, preset ${report.preset}: ${(report.model.parameters / 1e6).toFixed(1)}M parameters (${report.model.dtype}), ` +
       `${report.adapters.count} adapters of rank ${report.adapters.ranks.join("/")} on ${report.adapters.modules.length} projections; ` +
-      `${report.device} (${report.kernels} kernels), ${report.threads} threads; memory bandwidth ${report.memoryBandwidthGBs.toFixed(1)} GB/s; ` +
+      `${report.device} (${report.kernels} kernels), ${report.threads} threads; memory bandwidth ${report.memoryBandwidthGBs.toFixed(1)} GB/s at best; ` +
       (report.computeGflops === null ? "no compute probe" : `f32 multiply-add peak ${report.computeGflops.toFixed(1)} GFLOP/s`),
+    `each figure: the ${report.statistic}; fractions of peak against the probes of the same batch size (` +
+      report.probes
+        .map((p) => `batch ${p.batch}: ${p.memoryBandwidthGBs.toFixed(1)} GB/s${p.computeGflops === null ? "" : `, ${p.computeGflops.toFixed(1)} GFLOP/s`}`)
+        .join("; ") +
+      ")",
     "",
     `${"mode".padEnd(11)}${"batch".padStart(6)}${"tokens/s".padStart(11)}${"ms/step".padStart(10)}${"adapters".padStart(10)}${"GB/s".padStart(8)}${"of peak".padStart(9)}` +
-      `${"GFLOP/s".padStart(9)}${"of peak".padStart(9)}`,
+      `${"GFLOP/s".padStart(9)}${"of peak".padStart(9)}${"rounds".padStart(8)}`,
     ...report.rows.map(
       (r) =>
         `${r.mode.padEnd(11)}${String(r.batch).padStart(6)}${r.tokensPerSecond.toFixed(1).padStart(11)}${r.stepMs.toFixed(1).padStart(10)}` +
         `${String(r.adaptersRead).padStart(10)}${r.bandwidthGBs.toFixed(1).padStart(8)}${(100 * r.bandwidthFraction).toFixed(0).padStart(8)}%` +
-        `${r.gflops.toFixed(1).padStart(9)}${r.computeFraction === null ? "n/a".padStart(9) : `${(100 * r.computeFraction).toFixed(0).padStart(8)}%`}`,
+        `${r.gflops.toFixed(1).padStart(9)}${r.computeFraction === null ? "n/a".padStart(9) : `${(100 * r.computeFraction).toFixed(0).padStart(8)}%`}` +
+        `${String(r.rounds).padStart(8)}`,
     ),
     "",
     ...Object.entries(report.ratios).map(
