@@ -40,16 +40,18 @@ class CpuFastBackend : public CpuReferenceBackend {
   int threads() const override { return pool_.size(); }
   const char* kernels() const override { return k_.isa; }
 
-  // B is stored in expand blocks (cpu_kernels.h): a block is read front to back, and an
-  // adapter's blocks follow one another, so one adapter's whole B is one stream.
+  // A is stored in shrink panels and B in expand blocks (cpu_kernels.h): each is read front
+  // to back, so an adapter's A is one stream (two at rank 16) and its whole B is one.
   Status lora_upload(const float* A, const float* B, int rank, int in, int out, const float** dA, const float** dB,
                      std::vector<float*>* owned) override {
-    float* bb = nullptr;
+    float *ap = nullptr, *bb = nullptr;
+    QUIVER_TRY(alloc((size_t)shrink_panel_count(rank) * kShrinkPanel * in, &ap));
+    owned->push_back(ap);
+    pack_shrink_panels(A, rank, in, ap);
     QUIVER_TRY(alloc((size_t)expand_block_count(out) * kExpandBlock * rank, &bb));
     owned->push_back(bb);
     pack_expand_blocks(B, out, rank, bb);
-    (void)in;
-    *dA = A;
+    *dA = ap;
     *dB = bb;
     return Status::Ok();
   }
@@ -298,7 +300,7 @@ class CpuFastBackend : public CpuReferenceBackend {
   void shrink_task(int t) {
     const Group& g = groups_[(size_t)shrink_tasks_[t].first];
     const int e0 = shrink_tasks_[t].second, n = std::min(kShrinkRows, g.end - e0);
-    k_.dot_rows(g.A, lora_in_, lxr_.data() + e0, lvr_.data() + e0, nullptr, n, 0, g.rank, false);
+    k_.shrink_panels(g.A, g.rank, lora_in_, lxr_.data() + e0, lvr_.data() + e0, n);
   }
 
   // Expand (out <- r): y[row(e)] += scale(e) * B_g @ v[e], each row's adapters added in
@@ -337,7 +339,7 @@ class CpuFastBackend : public CpuReferenceBackend {
   }
 
   struct Group {
-    const float* A;   // (rank, in)
+    const float* A;   // shrink panels (cpu_kernels.h)
     const float* Bb;  // expand blocks (cpu_kernels.h)
     int rank;
     int begin, end;   // entries

@@ -2,6 +2,7 @@
 // carries a target attribute, so the file itself compiles for the baseline ISA.
 #include "cpu_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -33,6 +34,21 @@ void tile_generic(const float* W, int in, const float* const* xr, float* const* 
       float* y = yr[r + j] + o + i;
       *y = (accumulate ? *y : 0.0f) + (alpha ? alpha[r + j] : 1.0f) * d;
     }
+}
+
+// One chain per output, k in order; MR rows by one shrink panel (n of its outputs kept).
+template <int MR>
+void shrink_tile_generic(const float* P, int in, const float* const* xr, float* const* vr, int j0, int n) {
+  float a[MR][kShrinkPanel] = {};
+  for (int k = 0; k < in; ++k) {
+    const float* w = P + (size_t)k * kShrinkPanel;
+    for (int i = 0; i < MR; ++i) {
+      const float xv = xr[i][k];
+      for (int l = 0; l < kShrinkPanel; ++l) a[i][l] += xv * w[l];
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int l = 0; l < n; ++l) vr[i][j0 + l] = a[i][l];
 }
 
 // One chain per output, k in order; MR rows by one panel.
@@ -315,6 +331,60 @@ AVX2 void gemm_panels_avx2(const float* Wp, int in, int out, const float* const*
   }
 }
 
+// MR rows (MR <= 6) by NP shrink panels (NP <= 2: up to 16 of A's rows, 12 accumulators):
+// per k, NP loads, one from each panel's stream, and one broadcast per row.
+template <int MR, int NP>
+AVX2 void shrink_tile_avx2(const float* P, int in, const float* const* xr, float* const* vr, int j0, int n) {
+  const __m256 z = _mm256_setzero_ps();
+  __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+  const float* P1 = P + (size_t)in * kShrinkPanel;
+  const float* x0 = xr[0];
+  const float* x1 = MR > 1 ? xr[1] : x0;
+  const float* x2 = MR > 2 ? xr[2] : x0;
+  const float* x3 = MR > 3 ? xr[3] : x0;
+  const float* x4 = MR > 4 ? xr[4] : x0;
+  const float* x5 = MR > 5 ? xr[5] : x0;
+#define QUIVER_ROW(i)                                         \
+  if (MR > i) {                                               \
+    const __m256 b = _mm256_broadcast_ss(x##i + k);           \
+    c##i##0 = _mm256_fmadd_ps(b, w0, c##i##0);                \
+    if (NP > 1) c##i##1 = _mm256_fmadd_ps(b, w1, c##i##1);    \
+  }
+  for (int k = 0; k < in; ++k) {
+    const __m256 w0 = _mm256_loadu_ps(P + (size_t)k * kShrinkPanel);
+    const __m256 w1 = NP > 1 ? _mm256_loadu_ps(P1 + (size_t)k * kShrinkPanel) : z;
+    QUIVER_ROW(0) QUIVER_ROW(1) QUIVER_ROW(2) QUIVER_ROW(3) QUIVER_ROW(4) QUIVER_ROW(5)
+  }
+#undef QUIVER_ROW
+  alignas(32) float t[2 * kShrinkPanel];
+#define QUIVER_STORE(i)                                                        \
+  if (MR > i) {                                                                \
+    _mm256_store_ps(t, c##i##0);                                               \
+    _mm256_store_ps(t + kShrinkPanel, c##i##1);                                \
+    for (int l = 0; l < n; ++l) vr[i][j0 + l] = t[l];                          \
+  }
+  QUIVER_STORE(0) QUIVER_STORE(1) QUIVER_STORE(2) QUIVER_STORE(3) QUIVER_STORE(4) QUIVER_STORE(5)
+#undef QUIVER_STORE
+}
+
+AVX2 void shrink_panels_avx2(const float* Ap, int rank, int in, const float* const* xr, float* const* vr, int R) {
+  using Fn = void (*)(const float*, int, const float* const*, float* const*, int, int);
+  static const Fn one[6] = {shrink_tile_avx2<1, 1>, shrink_tile_avx2<2, 1>, shrink_tile_avx2<3, 1>,
+                            shrink_tile_avx2<4, 1>, shrink_tile_avx2<5, 1>, shrink_tile_avx2<6, 1>};
+  static const Fn two[6] = {shrink_tile_avx2<1, 2>, shrink_tile_avx2<2, 2>, shrink_tile_avx2<3, 2>,
+                            shrink_tile_avx2<4, 2>, shrink_tile_avx2<5, 2>, shrink_tile_avx2<6, 2>};
+  const int np = shrink_panel_count(rank), blocks = (R + 5) / 6;
+  for (int p = 0; p < np; p += 2) {
+    const int j0 = p * kShrinkPanel, np_here = p + 1 < np ? 2 : 1, n = std::min(np_here * kShrinkPanel, rank - j0);
+    const Fn* by_rows = np_here == 2 ? two : one;
+    // Rows in blocks of at most 6, as even as possible.
+    for (int b = 0; b < blocks; ++b) {
+      const int r = R * b / blocks, mr = R * (b + 1) / blocks - r;
+      by_rows[mr - 1](Ap + (size_t)p * in * kShrinkPanel, in, xr + r, vr + r, j0, n);
+    }
+  }
+}
+
 AVX2 void expand_avx2(const float* Bt, int rank, int out, const float* const* vr, float* const* yr, const float* alpha,
                       int R, int o0, int o1) {
   for (int r = 0; r < R; ++r) {
@@ -571,6 +641,15 @@ void dot_rows_generic(const float* W, int in, const float* const* xr, float* con
   dot_rows_with<PickGeneric>(W, in, xr, yr, alpha, R, o0, o1, accumulate);
 }
 
+void shrink_panels_generic(const float* Ap, int rank, int in, const float* const* xr, float* const* vr, int R) {
+  using Fn = void (*)(const float*, int, const float* const*, float* const*, int, int);
+  static const Fn by_rows[4] = {shrink_tile_generic<1>, shrink_tile_generic<2>, shrink_tile_generic<3>, shrink_tile_generic<4>};
+  for (int p = 0; p < shrink_panel_count(rank); ++p) {
+    const int j0 = p * kShrinkPanel, n = std::min(kShrinkPanel, rank - j0);
+    for (int r = 0; r < R; r += 4) by_rows[std::min(4, R - r) - 1](Ap + (size_t)p * in * kShrinkPanel, in, xr + r, vr + r, j0, n);
+  }
+}
+
 void gemm_panels_generic(const float* Wp, int in, int out, const float* const* xr, float* const* yr, int R, int p0,
                          int p1, bool accumulate) {
   using Fn = void (*)(const float*, int, const float* const*, float* const*, int, int, bool);
@@ -614,11 +693,13 @@ void pack_expand_blocks(const float* B, int out, int rank, float* Bb) { pack_blo
 
 void pack_panels(const float* W, int out, int in, float* Wp) { pack_blocks(W, out, in, kPanel, Wp); }
 
+void pack_shrink_panels(const float* A, int rank, int in, float* Ap) { pack_blocks(A, rank, in, kShrinkPanel, Ap); }
+
 const CpuKernels& cpu_kernels(const char* isa) {
-  static const CpuKernels generic{"generic",         dot_rows_generic, gemm_panels_generic, expand_generic, expand_blocks_generic, add_scaled_generic,
+  static const CpuKernels generic{"generic",         dot_rows_generic, gemm_panels_generic, shrink_panels_generic, expand_generic, expand_blocks_generic, add_scaled_generic,
                                   fma_probe_generic, sum_generic,      attend_generic,      swiglu_generic};
 #ifdef QUIVER_X86
-  static const CpuKernels avx2{"avx2",   dot_rows_avx2, gemm_panels_avx2, expand_avx2, expand_blocks_avx2, add_scaled_avx2,
+  static const CpuKernels avx2{"avx2",   dot_rows_avx2, gemm_panels_avx2, shrink_panels_avx2, expand_avx2, expand_blocks_avx2, add_scaled_avx2,
                                fma_probe_avx2, sum_avx2,  attend_avx2,      swiglu_avx2};
   static const bool has_avx2 = [] {
     __builtin_cpu_init();

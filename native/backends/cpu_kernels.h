@@ -27,6 +27,15 @@ inline int expand_block_count(int out) { return (out + kExpandBlock - 1) / kExpa
 // Bb gets expand_block_count(out) * kExpandBlock * rank floats.
 void pack_expand_blocks(const float* B, int out, int rank, float* Bb);
 
+// LoRA A matrices in the fast path are packed for the shrink: A (rank, in) as panels of
+// kShrinkPanel of its rank rows, each panel (in, kShrinkPanel) with the rows' values for one
+// k side by side, the last panel zero-padded. An adapter's A is then read as one stream (two
+// at rank 16) rather than as rank short rows, which the hardware prefetcher barely follows.
+constexpr int kShrinkPanel = 8;
+inline int shrink_panel_count(int rank) { return (rank + kShrinkPanel - 1) / kShrinkPanel; }
+// Ap gets shrink_panel_count(rank) * kShrinkPanel * in floats.
+void pack_shrink_panels(const float* A, int rank, int in, float* Ap);
+
 struct CpuKernels {
   const char* isa;  // "avx2" or "generic"
   // y[r][o] = (accumulate ? y[r][o] : 0) + alpha[r] * dot(W[o, :], x[r, :]) for o in [o0, o1),
@@ -38,6 +47,10 @@ struct CpuKernels {
   // k order, whichever rows and panels share the call.
   void (*gemm_panels)(const float* Wp, int in, int out, const float* const* xr, float* const* yr, int R, int p0, int p1,
                       bool accumulate);
+  // v[r][j] = sum_k x[r][k] * A[j][k] for j < rank, r < R, A packed by pack_shrink_panels;
+  // xr[r] -> (in), vr[r] -> (rank). Every output is one chain of multiply-adds in k order,
+  // whichever rows share the call.
+  void (*shrink_panels)(const float* Ap, int rank, int in, const float* const* xr, float* const* vr, int R);
   // y[r][o] += alpha[r] * sum_k v[r][k] * Bt[k][o] for o in [o0, o1), r < R; Bt (rank, out);
   // vr[r] -> (rank); yr[r] -> the row's outputs.
   void (*expand_rows)(const float* Bt, int rank, int out, const float* const* vr, float* const* yr, const float* alpha,

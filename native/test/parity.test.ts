@@ -21,6 +21,9 @@ const POOL: AdapterSpec[] = [
   { rank: 3, alpha: 5, modules: ["q", "k", "o"], dtype: "F16", seed: 16 },
   { rank: 5, alpha: 10, rslora: true, modules: ["q", "k", "v", "o", "gate", "up", "down"], seed: 17 },
   { rank: 1, alpha: 2, modules: ["up"], seed: 18 },
+  // Ranks that fill the fast path's shrink panels (8 rows of A each, taken in pairs) unevenly.
+  { rank: 12, alpha: 24, modules: ["k", "gate", "down"], seed: 19 },
+  { rank: 24, alpha: 24, rslora: true, modules: ["q", "o", "up"], seed: 20 },
 ];
 
 const root = tempDir("parity");
