@@ -62,9 +62,9 @@ export const PRESETS: Record<string, BenchPreset> = {
     promptTokens: 8,
     decodeSteps: 4,
     rounds: 9,
-    minSeconds: 12,
+    minSeconds: 30,
     bandwidthBytes: 1 << 30,
-    bandwidthRepeats: 3,
+    bandwidthRepeats: 1,
     computeSeconds: 0.1,
   },
   // Seconds, for the smoke test of the JSON shape.
@@ -191,8 +191,8 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
     const adapterBytes = await Promise.all(ids.map(async (id) => (await engine.adapterInfo(id)).bytes));
     const info = engine.info;
     log(`device ${info.device}, ${info.kernels} kernels (${info.threads} threads)${info.deviceNote ? `: ${info.deviceNote}` : ""}; measuring memory bandwidth`);
-    // The bandwidth probe runs before the modes, before each batch size's rounds and once
-    // more in every round; the fastest pass counts, like the modes' fastest rounds. A row's
+    // The bandwidth probe runs before the modes, before each batch size's rounds and after
+    // every mode's turn in a round; the fastest pass counts, like the modes' fastest rounds. A row's
     // fractions are taken against the probes of its own batch size's rounds: the bandwidth
     // a shared machine leaves to this process drifts over minutes (31 to 51 GB/s within one
     // minute here), and a decode step is compared with the machine as it was at that time.
@@ -271,8 +271,9 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
           const t0 = performance.now();
           for (let d = 0; d < preset.decodeSteps; d++) await stepGroup(run, g, run.next[g]!.map((t) => [t]));
           run.rounds.push((performance.now() - t0) / 1000 / preset.decodeSteps);
+          // A bandwidth probe after every mode's turn: the probe is sampled as often as a mode.
+          window.memoryBandwidthGBs = Math.max(window.memoryBandwidthGBs, await probe());
         }
-        window.memoryBandwidthGBs = Math.max(window.memoryBandwidthGBs, await probe());
         const c = await computeProbe();
         if (c !== null) window.computeGflops = Math.max(window.computeGflops ?? 0, c);
       }
