@@ -36,30 +36,16 @@ void tile_generic(const float* W, int in, const float* const* xr, float* const* 
     }
 }
 
-// One chain per output, k in order; MR rows by one shrink panel (n of its outputs kept).
-template <int MR>
-void shrink_tile_generic(const float* P, int in, const float* const* xr, float* const* vr, int j0, int n) {
-  float a[MR][kShrinkPanel] = {};
-  for (int k = 0; k < in; ++k) {
-    const float* w = P + (size_t)k * kShrinkPanel;
-    for (int i = 0; i < MR; ++i) {
-      const float xv = xr[i][k];
-      for (int l = 0; l < kShrinkPanel; ++l) a[i][l] += xv * w[l];
-    }
-  }
-  for (int i = 0; i < MR; ++i)
-    for (int l = 0; l < n; ++l) vr[i][j0 + l] = a[i][l];
-}
-
-// One chain per output, k in order; MR rows by one panel.
-template <int MR>
+// One chain per output, k in order; MR rows by one panel of W outputs (a GEMM panel, or a
+// shrink panel with W = kShrinkPanel), n of them kept.
+template <int MR, int W = kPanel>
 void panel_generic(const float* P, int in, const float* const* xr, float* const* yr, int o, int n, bool accumulate) {
-  float a[MR][kPanel] = {};
+  float a[MR][W] = {};
   for (int k = 0; k < in; ++k) {
-    const float* w = P + (size_t)k * kPanel;
+    const float* w = P + (size_t)k * W;
     for (int i = 0; i < MR; ++i) {
       const float xv = xr[i][k];
-      for (int l = 0; l < kPanel; ++l) a[i][l] += xv * w[l];
+      for (int l = 0; l < W; ++l) a[i][l] += xv * w[l];
     }
   }
   for (int i = 0; i < MR; ++i)
@@ -244,12 +230,16 @@ AVX2 inline void store_panel(float* y, __m256 a0, __m256 a1, int n, bool accumul
   for (int l = 0; l < n; ++l) y[l] = accumulate ? y[l] + t[l] : t[l];
 }
 
-// MR rows (MR <= 6: 12 accumulators) by one panel: per k, two loads of the panel and one
-// broadcast per row. The accumulators are named variables, not an array, so that the
-// compiler keeps all twelve in registers at every optimisation level.
-template <int MR>
+// MR rows (MR <= 6: 12 accumulators) by 16 outputs: per k, a load from each of two 8-lane
+// streams and one broadcast per row. The streams are the halves of a GEMM panel (W = kPanel),
+// or two adjacent shrink panels (W = kShrinkPanel; NP = 1: one panel, one stream). The
+// accumulators are named variables, not an array, so that the compiler keeps all twelve in
+// registers at every optimisation level. `ahead`: see gemm_panels_avx2 (null: no prefetch).
+template <int MR, int W = kPanel, int NP = 2>
 AVX2 void panel_avx2(const float* P, int in, const float* const* xr, float* const* yr, int o, int n, bool accumulate,
                      const float* ahead, int phase, int stride) {
+  static_assert(W == kPanel ? NP == 2 : W == kShrinkPanel, "GEMM panels are 16 wide, shrink panels 8");
+  const float* P1 = W == kPanel ? P + 8 : P + (size_t)in * W;
   const __m256 z = _mm256_setzero_ps();
   __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
   const float* x0 = xr[0];
@@ -262,11 +252,11 @@ AVX2 void panel_avx2(const float* P, int in, const float* const* xr, float* cons
   if (MR > i) {                                               \
     const __m256 b = _mm256_broadcast_ss(x##i + k);           \
     c##i##0 = _mm256_fmadd_ps(b, w0, c##i##0);                \
-    c##i##1 = _mm256_fmadd_ps(b, w1, c##i##1);                \
+    if (NP > 1) c##i##1 = _mm256_fmadd_ps(b, w1, c##i##1);    \
   }
   int until = ahead ? phase + 1 : in + 1;  // countdown to the next prefetch
   for (int k = 0; k < in; ++k) {
-    const __m256 w0 = _mm256_loadu_ps(P + (size_t)k * kPanel), w1 = _mm256_loadu_ps(P + (size_t)k * kPanel + 8);
+    const __m256 w0 = _mm256_loadu_ps(P + (size_t)k * W), w1 = NP > 1 ? _mm256_loadu_ps(P1 + (size_t)k * W) : z;
     if (--until == 0) {
       _mm_prefetch((const char*)(ahead + (size_t)k * kPanel), _MM_HINT_T0);
       until = stride;
@@ -331,48 +321,13 @@ AVX2 void gemm_panels_avx2(const float* Wp, int in, int out, const float* const*
   }
 }
 
-// MR rows (MR <= 6) by NP shrink panels (NP <= 2: up to 16 of A's rows, 12 accumulators):
-// per k, NP loads, one from each panel's stream, and one broadcast per row.
-template <int MR, int NP>
-AVX2 void shrink_tile_avx2(const float* P, int in, const float* const* xr, float* const* vr, int j0, int n) {
-  const __m256 z = _mm256_setzero_ps();
-  __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-  const float* P1 = P + (size_t)in * kShrinkPanel;
-  const float* x0 = xr[0];
-  const float* x1 = MR > 1 ? xr[1] : x0;
-  const float* x2 = MR > 2 ? xr[2] : x0;
-  const float* x3 = MR > 3 ? xr[3] : x0;
-  const float* x4 = MR > 4 ? xr[4] : x0;
-  const float* x5 = MR > 5 ? xr[5] : x0;
-#define QUIVER_ROW(i)                                         \
-  if (MR > i) {                                               \
-    const __m256 b = _mm256_broadcast_ss(x##i + k);           \
-    c##i##0 = _mm256_fmadd_ps(b, w0, c##i##0);                \
-    if (NP > 1) c##i##1 = _mm256_fmadd_ps(b, w1, c##i##1);    \
-  }
-  for (int k = 0; k < in; ++k) {
-    const __m256 w0 = _mm256_loadu_ps(P + (size_t)k * kShrinkPanel);
-    const __m256 w1 = NP > 1 ? _mm256_loadu_ps(P1 + (size_t)k * kShrinkPanel) : z;
-    QUIVER_ROW(0) QUIVER_ROW(1) QUIVER_ROW(2) QUIVER_ROW(3) QUIVER_ROW(4) QUIVER_ROW(5)
-  }
-#undef QUIVER_ROW
-  alignas(32) float t[2 * kShrinkPanel];
-#define QUIVER_STORE(i)                                                        \
-  if (MR > i) {                                                                \
-    _mm256_store_ps(t, c##i##0);                                               \
-    _mm256_store_ps(t + kShrinkPanel, c##i##1);                                \
-    for (int l = 0; l < n; ++l) vr[i][j0 + l] = t[l];                          \
-  }
-  QUIVER_STORE(0) QUIVER_STORE(1) QUIVER_STORE(2) QUIVER_STORE(3) QUIVER_STORE(4) QUIVER_STORE(5)
-#undef QUIVER_STORE
-}
-
 AVX2 void shrink_panels_avx2(const float* Ap, int rank, int in, const float* const* xr, float* const* vr, int R) {
-  using Fn = void (*)(const float*, int, const float* const*, float* const*, int, int);
-  static const Fn one[6] = {shrink_tile_avx2<1, 1>, shrink_tile_avx2<2, 1>, shrink_tile_avx2<3, 1>,
-                            shrink_tile_avx2<4, 1>, shrink_tile_avx2<5, 1>, shrink_tile_avx2<6, 1>};
-  static const Fn two[6] = {shrink_tile_avx2<1, 2>, shrink_tile_avx2<2, 2>, shrink_tile_avx2<3, 2>,
-                            shrink_tile_avx2<4, 2>, shrink_tile_avx2<5, 2>, shrink_tile_avx2<6, 2>};
+  // The GEMM's tile over shrink panels, two at a time (16 of A's rows), the last alone.
+  using Fn = void (*)(const float*, int, const float* const*, float* const*, int, int, bool, const float*, int, int);
+  static const Fn one[6] = {panel_avx2<1, kShrinkPanel, 1>, panel_avx2<2, kShrinkPanel, 1>, panel_avx2<3, kShrinkPanel, 1>,
+                            panel_avx2<4, kShrinkPanel, 1>, panel_avx2<5, kShrinkPanel, 1>, panel_avx2<6, kShrinkPanel, 1>};
+  static const Fn two[6] = {panel_avx2<1, kShrinkPanel, 2>, panel_avx2<2, kShrinkPanel, 2>, panel_avx2<3, kShrinkPanel, 2>,
+                            panel_avx2<4, kShrinkPanel, 2>, panel_avx2<5, kShrinkPanel, 2>, panel_avx2<6, kShrinkPanel, 2>};
   const int np = shrink_panel_count(rank), blocks = (R + 5) / 6;
   for (int p = 0; p < np; p += 2) {
     const int j0 = p * kShrinkPanel, np_here = p + 1 < np ? 2 : 1, n = std::min(np_here * kShrinkPanel, rank - j0);
@@ -380,7 +335,7 @@ AVX2 void shrink_panels_avx2(const float* Ap, int rank, int in, const float* con
     // Rows in blocks of at most 6, as even as possible.
     for (int b = 0; b < blocks; ++b) {
       const int r = R * b / blocks, mr = R * (b + 1) / blocks - r;
-      by_rows[mr - 1](Ap + (size_t)p * in * kShrinkPanel, in, xr + r, vr + r, j0, n);
+      by_rows[mr - 1](Ap + (size_t)p * in * kShrinkPanel, in, xr + r, vr + r, j0, n, false, nullptr, 0, 1);
     }
   }
 }
@@ -642,11 +597,13 @@ void dot_rows_generic(const float* W, int in, const float* const* xr, float* con
 }
 
 void shrink_panels_generic(const float* Ap, int rank, int in, const float* const* xr, float* const* vr, int R) {
-  using Fn = void (*)(const float*, int, const float* const*, float* const*, int, int);
-  static const Fn by_rows[4] = {shrink_tile_generic<1>, shrink_tile_generic<2>, shrink_tile_generic<3>, shrink_tile_generic<4>};
+  using Fn = void (*)(const float*, int, const float* const*, float* const*, int, int, bool);
+  static const Fn by_rows[4] = {panel_generic<1, kShrinkPanel>, panel_generic<2, kShrinkPanel>,
+                                panel_generic<3, kShrinkPanel>, panel_generic<4, kShrinkPanel>};
   for (int p = 0; p < shrink_panel_count(rank); ++p) {
     const int j0 = p * kShrinkPanel, n = std::min(kShrinkPanel, rank - j0);
-    for (int r = 0; r < R; r += 4) by_rows[std::min(4, R - r) - 1](Ap + (size_t)p * in * kShrinkPanel, in, xr + r, vr + r, j0, n);
+    for (int r = 0; r < R; r += 4)
+      by_rows[std::min(4, R - r) - 1](Ap + (size_t)p * in * kShrinkPanel, in, xr + r, vr + r, j0, n, false);
   }
 }
 

@@ -264,10 +264,9 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
       probes.push(window);
       const started = performance.now();
       let roundsRun = 0;
-      for (let round = 0; round < preset.rounds || (round < 4 * preset.rounds && performance.now() - started < preset.minSeconds * 1000); round++) {
-        roundsRun++;
+      for (; roundsRun < preset.rounds || (roundsRun < 4 * preset.rounds && performance.now() - started < preset.minSeconds * 1000); roundsRun++) {
         for (const run of runs) {
-          const g = round % run.groups.length;
+          const g = roundsRun % run.groups.length;
           const t0 = performance.now();
           for (let d = 0; d < preset.decodeSteps; d++) await stepGroup(run, g, run.next[g]!.map((t) => [t]));
           run.rounds.push((performance.now() - t0) / 1000 / preset.decodeSteps);
@@ -277,7 +276,6 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
         const c = await computeProbe();
         if (c !== null) window.computeGflops = Math.max(window.computeGflops ?? 0, c);
       }
-
       for (const run of runs) for (const seqs of run.seqs) await Promise.all(seqs.map((s) => engine.freeSequence(s)));
 
       for (const run of runs) {
