@@ -32,7 +32,7 @@
       "ldflags": ["-pthread"],
       "conditions": [
         ["quiver_cuda==1", {
-          "sources": ["backends/cuda_backend.cu"],
+          "sources": ["backends/cuda_backend.cu", "train/cuda_trainer.cu"],
           "defines": ["QUIVER_WITH_CUDA"],
           "include_dirs": ["<(cuda_home)/include"],
           "libraries": ["-L<(cuda_home)/lib64", "-lcudart_static", "-ldl", "-lrt"],
@@ -40,7 +40,8 @@
             {
               "rule_name": "nvcc",
               "extension": "cu",
-              "inputs": ["<(RULE_INPUT_PATH)", "backends/backend.h", "engine/model.h", "engine/status.h", "include/quiver.h"],
+              "inputs": ["<(RULE_INPUT_PATH)", "backends/backend.h", "engine/model.h", "engine/status.h", "include/quiver.h",
+                         "train/trainer.h", "train/device_trainer.h", "train/device_ops.h"],
               "outputs": ["<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o"],
               "action": [
                 "<(nvcc)", "-c", "<(RULE_INPUT_PATH)", "-o", "<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o",
@@ -53,7 +54,7 @@
             }
           ]
         }, {
-          "sources": ["backends/cuda_absent.cpp"]
+          "sources": ["backends/cuda_absent.cpp", "train/cuda_trainer_absent.cpp"]
         }]
       ]
     }

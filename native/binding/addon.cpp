@@ -802,6 +802,7 @@ Napi::Value OpenTrainer(const Napi::CallbackInfo& info) {
   opts.eps = (float)num("eps", 1e-8);
   opts.weight_decay = (float)num("weightDecay", 0);
   opts.clip = (float)num("clip", 1);
+  opts.device = (quiver_train_device)(int)num("device", 0);
   Napi::Object obj = g_trainer_ctor->New({});
   return NativeTrainer::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value());
 }

@@ -257,6 +257,7 @@ quiver_status quiver_trainer_init(const quiver_trainer_options* o, quiver_traine
     t.eps = o->eps;
     t.weight_decay = o->weight_decay;
     t.clip = o->clip;
+    t.device = (quiver::TrainDevice)o->device;
     std::unique_ptr<quiver::Trainer> impl;
     QUIVER_TRY(quiver::Trainer::create(t, &impl));
     *out = new quiver_trainer{std::move(impl)};

@@ -210,12 +210,18 @@ quiver_status quiver_engine_generate(quiver_engine* engine, int32_t seq_id,
                                      int32_t* out_tokens, int32_t* out_n,
                                      quiver_finish_reason* out_reason, quiver_error* err);
 
-/* ---- training (CPU): full training of a base model, or LoRA-only training ---- */
+/* ---- training (CPU; CUDA where present): full training of a base model, or LoRA-only training ---- */
 
 typedef enum quiver_train_mode {
   QUIVER_TRAIN_FULL = 0,  /* every base weight trains */
   QUIVER_TRAIN_LORA = 1   /* the base is frozen; LoRA A and B train (B starts at zero) */
 } quiver_train_mode;
+
+typedef enum quiver_train_device {
+  QUIVER_TRAIN_CPU = 0,           /* the CPU trainer (the reference; f32 or f64) */
+  QUIVER_TRAIN_CUDA = 1,          /* the device trainer on the GPU; DEVICE when there is none */
+  QUIVER_TRAIN_CUDA_EMULATED = 2  /* the device trainer's kernels run on the host (tests) */
+} quiver_train_device;
 
 typedef struct quiver_trainer_options {
   const char* model_dir;     /* config.json, plus the weights unless init_random */
@@ -231,6 +237,7 @@ typedef struct quiver_trainer_options {
   float beta1, beta2, eps;   /* AdamW */
   float weight_decay;        /* decoupled, matrices only */
   float clip;                /* global gradient-norm limit; 0 = off */
+  quiver_train_device device;/* where the passes run (precision 32 only off the CPU) */
 } quiver_trainer_options;
 
 typedef struct quiver_trainer quiver_trainer;

@@ -99,7 +99,7 @@ Object.assign(globalThis, {
   afterAll: (fn: Fn) => void current.afterAll.push(fn),
 });
 
-// The engine's test files that run here. Left out: training (the trainer is CPU-only),
+// The engine's test files that run here. Left out: training (the CPU trainer's own checks),
 // llama2c-tokenizer and stories260k (they read ../shared, which does not travel).
 const TEST_FILES: Array<[string, () => Promise<unknown>]> = [
   ["device.test.ts", () => import("../test/device.test.js")],
@@ -109,6 +109,7 @@ const TEST_FILES: Array<[string, () => Promise<unknown>]> = [
   ["model-formats.test.ts", () => import("../test/model-formats.test.js")],
   ["bad-input.test.ts", () => import("../test/bad-input.test.js")],
   ["bench.test.ts", () => import("../test/bench.test.js")],
+  ["training-device.test.ts", () => import("../test/training-device.test.js")],
 ];
 // Tests that run the quiver CLI, which needs node_modules (tsx): they cannot run there.
 const NEEDS_CLI = new Set([

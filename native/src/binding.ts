@@ -138,6 +138,8 @@ export interface NativeTrainerOptions {
   eps: number;
   weightDecay: number;
   clip: number;
+  /** 0 CPU, 1 CUDA, 2 the CUDA trainer's kernels run on the host */
+  device: number;
 }
 
 export interface NativeBinding {

@@ -1,5 +1,6 @@
 // Training in the native engine (train/trainer.h): full training of a base model and
-// LoRA-only training of adapters, with AdamW and gradient clipping. This face validates
+// LoRA-only training of adapters, with AdamW and gradient clipping, on the CPU or (device
+// "cuda") on the GPU. This face validates
 // options, runs one call at a time, and writes results in the formats the engine serves:
 // a Hugging Face folder for a base model, a PEFT folder for an adapter, and checkpoints
 // (weights plus optimizer state) that resume bit for bit.
@@ -12,6 +13,12 @@ import { readSafetensorsFile, writeSafetensors, type TensorToWrite } from "./saf
 import { PROJECTIONS, type Projection } from "./synthetic.js";
 
 export type TrainMode = "full" | "lora";
+/** cpu: the CPU trainer (the reference); cuda: the device trainer on the GPU; cuda-emulated:
+ * the device trainer's kernels run on the host, one element at a time (for tests); auto:
+ * cuda when a GPU answers, else cpu. */
+export type TrainDevice = "auto" | "cpu" | "cuda" | "cuda-emulated";
+export const TRAIN_DEVICES: readonly TrainDevice[] = ["auto", "cpu", "cuda", "cuda-emulated"];
+const NATIVE_DEVICES = { cpu: 0, cuda: 1, "cuda-emulated": 2 } as const;
 export type TensorPart = "value" | "grad" | "adam-m" | "adam-v";
 const PARTS: Record<TensorPart, number> = { value: 0, grad: 1, "adam-m": 2, "adam-v": 3 };
 
@@ -37,6 +44,8 @@ export interface TrainerOptions {
   weightDecay?: number;
   /** Global gradient-norm limit (default 1; 0 = off). */
   clip?: number;
+  /** Where the passes run (default cpu). Precision 64 runs on the CPU only. */
+  device?: TrainDevice;
 }
 
 export type TrainStats = NativeTrainStats;
@@ -58,8 +67,10 @@ export class Trainer {
   private constructor(
     private readonly native: NativeTrainer,
     readonly modelDir: string,
-    readonly options: Required<Omit<TrainerOptions, "initRandom">> & { initRandom: boolean },
+    readonly options: Required<Omit<TrainerOptions, "initRandom" | "device">> & { initRandom: boolean; device: Exclude<TrainDevice, "auto"> },
     readonly tensors: readonly TensorInfo[],
+    /** Why device "auto" runs on the CPU, when it does. */
+    readonly deviceNote?: string,
   ) {}
 
   static async open(modelDir: string, options: TrainerOptions): Promise<Trainer> {
@@ -79,7 +90,18 @@ export class Trainer {
       eps: options.eps ?? 1e-8,
       weightDecay: options.weightDecay ?? 0,
       clip: options.clip ?? 1,
+      device: options.device ?? "cpu",
     };
+    check(TRAIN_DEVICES.includes(o.device), `device must be one of ${TRAIN_DEVICES.join(", ")}`);
+    let deviceNote: string | undefined;
+    let device: Exclude<TrainDevice, "auto">;
+    if (o.device === "auto") {
+      const cuda = loadBinding().cudaStatus();
+      device = cuda.available ? "cuda" : "cpu";
+      if (!cuda.available) deviceNote = `CUDA unavailable (${cuda.reason}); training on the CPU`;
+    } else {
+      device = o.device;
+    }
     check(Number.isInteger(o.rank) && o.rank >= 1 && o.rank <= MAX_TRAIN_RANK, `rank must be an integer in 1..${MAX_TRAIN_RANK}`);
     check(Number.isSafeInteger(o.seed) && o.seed >= 0, "seed must be a non-negative integer");
     check(o.modules.length > 0 && o.modules.every((m) => PROJECTIONS.includes(m)), `modules must be among ${PROJECTIONS.join(", ")}`);
@@ -88,11 +110,11 @@ export class Trainer {
     const modules = o.modules.reduce((bits, m) => bits | (1 << PROJECTIONS.indexOf(m)), 0);
     let native: NativeTrainer;
     try {
-      native = await loadBinding().openTrainer({ ...o, modelDir, mode: o.mode === "lora" ? 1 : 0, modules });
+      native = await loadBinding().openTrainer({ ...o, modelDir, mode: o.mode === "lora" ? 1 : 0, modules, device: NATIVE_DEVICES[device] });
     } catch (err) {
       throw toEngineError(err);
     }
-    return new Trainer(native, modelDir, o, native.tensors());
+    return new Trainer(native, modelDir, { ...o, device }, native.tensors(), deviceNote);
   }
 
   /** Index of the tensor named `name`. */

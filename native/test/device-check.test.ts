@@ -43,6 +43,8 @@ test("the packed runner runs the engine's tests and counts failures", async () =
   expect(report.tests.passed).toBeGreaterThan(80);
   for (const device of ["cpu-reference", "cpu"])
     expect(byName.get(`parity.test.ts > parity with the reference on ${device} > mixture with zipf adapters`)?.status).toBe("passed");
+  const trainer = "training-device.test.ts > training on cuda-emulated > LoRA mode: rsLoRA on a subset of projections, at a mixture weight; the base has no gradients";
+  expect(byName.get(trainer)?.status).toBe("passed");
   const cuda = byName.get("parity.test.ts > parity with the reference on cuda > mixture with zipf adapters");
   if (CUDA_AVAILABLE) expect(cuda?.status).toBe("passed");
   else {

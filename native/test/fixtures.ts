@@ -4,6 +4,7 @@
 import path from "node:path";
 
 import {
+  Engine,
   loraTensorName,
   readSafetensors,
   shardFiles,
@@ -12,6 +13,8 @@ import {
   type Dtype,
   type Projection,
   type SyntheticModelSpec,
+  type TrainBatch,
+  type Trainer,
 } from "@quiver/engine";
 
 import type { ModuleName, RefAdapter, RefConfig, RefModel } from "./reference.js";
@@ -120,4 +123,43 @@ export function writeRandomAdapter(dir: string, c: RefConfig, s: AdapterSpec, ex
         rank: s.rank, scale, A: read.get(loraTensorName(l, PROJECTION[m], "A"))!.data, B: read.get(loraTensorName(l, PROJECTION[m], "B"))!.data,
       });
   return adapter;
+}
+
+/** A training batch of random tokens; about a third of the positions take no loss, as a
+ * prompt's would, and the first always does. */
+export function randomTrainBatch(seed: number, batch: number, seqLen: number, vocab: number): TrainBatch {
+  const r = rng(seed);
+  const tokens = new Int32Array(batch * seqLen);
+  const targets = new Int32Array(batch * seqLen);
+  for (let i = 0; i < tokens.length; i++) {
+    tokens[i] = Math.floor(((r() + 1) / 2) * vocab);
+    targets[i] = r() < -0.33 ? -1 : Math.floor(((r() + 1) / 2) * vocab);
+  }
+  targets[0] = 3;
+  return { tokens, targets, batch, seqLen };
+}
+
+/** Trains a LoRA trainer on one short sequence (40 steps), writes the adapter as PEFT to
+ * `adapterDir` (closing the trainer), and serves it on the CPU engine: the first and last
+ * training losses, and the trainer's and the engine's loss on the sequence's last target. */
+export async function trainAndServe(t: Trainer, modelDir: string, adapterDir: string) {
+  const seq = [1, 4, 9, 2, 7, 7, 3, 11];
+  const tokens = Int32Array.from(seq.slice(0, -1));
+  const targets = Int32Array.from(seq.slice(1));
+  const first = (await t.loss({ tokens, targets, batch: 1, seqLen: tokens.length })).loss;
+  let last = first;
+  for (let s = 0; s < 40; s++) last = (await t.step({ tokens, targets, batch: 1, seqLen: tokens.length }, 2e-2)).loss;
+  const onlyLast = Int32Array.from(targets, (x, i) => (i === targets.length - 1 ? x : -1));
+  const trainerLoss = (await t.loss({ tokens, targets: onlyLast, batch: 1, seqLen: tokens.length })).loss;
+  t.saveAdapter(adapterDir, { baseModel: "test" });
+  t.close();
+  const engine = await Engine.open(modelDir, { device: "cpu" });
+  const id = await engine.loadAdapter(adapterDir);
+  const sq = await engine.createSequence({});
+  const { logits } = await engine.step([{ sequence: sq, tokens, strategy: "selection", adapters: [{ adapter: id, weight: 1 }], sample: false }], { logits: true });
+  await engine.close();
+  const z = Array.from(logits!);
+  const mx = Math.max(...z);
+  const lse = mx + Math.log(z.reduce((a, v) => a + Math.exp(v - mx), 0));
+  return { first, last, trainerLoss, engineLoss: lse - z[seq[seq.length - 1]!]! };
 }

@@ -5,10 +5,10 @@
 // numbers, and bad options.
 import path from "node:path";
 
-import { Engine, PROJECTIONS, Trainer, type TrainBatch } from "@quiver/engine";
+import { PROJECTIONS, Trainer, type TrainBatch } from "@quiver/engine";
 
 import { tempDir } from "./cli.js";
-import { rng, writeRandomModel, type ModelSpec } from "./fixtures.js";
+import { randomTrainBatch as randomBatch, rng, trainAndServe, writeRandomModel, type ModelSpec } from "./fixtures.js";
 
 const root = tempDir("training");
 const SPEC: ModelSpec = { vocab: 13, dim: 8, hidden: 12, layers: 2, heads: 2, kvHeads: 1, maxPos: 16, seed: 5 };
@@ -16,19 +16,6 @@ const separate = path.join(root, "separate");
 const tied = path.join(root, "tied");
 writeRandomModel(separate, SPEC);
 writeRandomModel(tied, { ...SPEC, tied: true, kvHeads: 2, seed: 6 });
-
-function randomBatch(seed: number, batch: number, seqLen: number, vocab: number): TrainBatch {
-  const r = rng(seed);
-  const tokens = new Int32Array(batch * seqLen);
-  const targets = new Int32Array(batch * seqLen);
-  for (let i = 0; i < tokens.length; i++) {
-    tokens[i] = Math.floor(((r() + 1) / 2) * vocab);
-    // about a third of the positions take no loss, as a prompt would
-    targets[i] = r() < -0.33 ? -1 : Math.floor(((r() + 1) / 2) * vocab);
-  }
-  targets[0] = 3;
-  return { tokens, targets, batch, seqLen };
-}
 
 /** Worst relative error over a few entries of every trainable tensor, central differences. */
 async function gradCheck(t: Trainer, b: TrainBatch, perTensor = 3): Promise<{ worst: number; checked: number }> {
@@ -159,28 +146,9 @@ describe("training: optimisation and reproducibility", () => {
 
   test("a trained LoRA adapter, written as PEFT, is served by the engine with the trainer's loss", async () => {
     const t = await Trainer.open(separate, { mode: "lora", rank: 4, alpha: 8, seed: 1 });
-    const seq = [1, 4, 9, 2, 7, 7, 3, 11];
-    const tokens = Int32Array.from(seq.slice(0, -1));
-    const targets = Int32Array.from(seq.slice(1));
-    const first = await t.loss({ tokens, targets, batch: 1, seqLen: tokens.length });
-    let last = first;
-    for (let s = 0; s < 40; s++) last = await t.step({ tokens, targets, batch: 1, seqLen: tokens.length }, 2e-2);
-    expect(last.loss).toBeLessThan(first.loss * 0.5);
-    // the trainer's loss on the last target alone, against the engine's logits for it
-    const onlyLast = Int32Array.from(targets, (x, i) => (i === targets.length - 1 ? x : -1));
-    const trainerLoss = (await t.loss({ tokens, targets: onlyLast, batch: 1, seqLen: tokens.length })).loss;
-    const adapterDir = path.join(root, "adapter");
-    t.saveAdapter(adapterDir, { baseModel: "test" });
-    t.close();
-    const engine = await Engine.open(separate, { device: "cpu" });
-    const id = await engine.loadAdapter(adapterDir);
-    const s = await engine.createSequence({});
-    const { logits } = await engine.step([{ sequence: s, tokens, strategy: "selection", adapters: [{ adapter: id, weight: 1 }], sample: false }], { logits: true });
-    await engine.close();
-    const z = Array.from(logits!);
-    const mx = Math.max(...z);
-    const lse = mx + Math.log(z.reduce((a, v) => a + Math.exp(v - mx), 0));
-    expect(Math.abs(lse - z[seq[seq.length - 1]!]! - trainerLoss)).toBeLessThan(1e-4);
+    const r = await trainAndServe(t, separate, path.join(root, "adapter"));
+    expect(r.last).toBeLessThan(r.first * 0.5);
+    expect(Math.abs(r.engineLoss - r.trainerLoss)).toBeLessThan(1e-4);
   });
 });
 

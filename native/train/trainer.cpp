@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
 #include "../backends/cpu_kernels.h"
 #include "../backends/thread_pool.h"
+#include "device_trainer.h"
 
 namespace quiver {
 
@@ -137,78 +139,27 @@ class TrainerImpl final : public Trainer {
   }
 
   Status init(const HostModel* host) {
-    const ModelConfig& c = c_;
-    const int64_t D = c.dim, F = c.hidden, Q = c.q_dim(), KV = c.kv_dim(), V = c.vocab_size;
-    SplitMix rng{o_.seed * 0x2545F4914F6CDD1Dull + 0x1234567ull};
-    const double std0 = 0.02, std_out = 0.02 / std::sqrt(2.0 * c.n_layers);
-    int host_i = 0;
-    auto add = [&](const std::string& name, std::vector<int64_t> shape, double stdev, bool norm) {
-      TensorMeta meta{name, shape, 1, !o_.lora};
-      for (auto d : shape) meta.numel *= d;
-      Param p;
-      p.w.resize((size_t)meta.numel);
-      if (host) {
-        const std::vector<float>& src = host->tensors[host_i++];
-        for (size_t i = 0; i < p.w.size(); ++i) p.w[i] = (T)src[i];
-      } else {
-        for (auto& x : p.w) x = norm ? (T)1 : (T)(stdev * rng.normal());
-      }
-      p.decay = shape.size() == 2;
-      if (meta.trainable) {
+    ModelPlan plan = plan_model(o_, c_, host != nullptr);
+    layers_ = plan.layers;
+    embed_ = plan.embed;
+    final_norm_ = plan.final_norm;
+    head_ = plan.head;
+    lora_scale_ = plan.lora_scale;
+    params_.resize(plan.params.size());
+    for (size_t i = 0; i < plan.params.size(); ++i) {
+      meta_.push_back(plan.params[i].meta);
+      params_[i].decay = plan.params[i].decay;
+    }
+    initial_values(plan, o_, host, [&](int i, const std::vector<double>& v) {
+      Param& p = params_[i];
+      p.w.resize(v.size());
+      for (size_t j = 0; j < v.size(); ++j) p.w[j] = (T)v[j];
+      if (meta_[i].trainable) {
         p.g.assign(p.w.size(), 0);
         p.m.assign(p.w.size(), 0);
         p.v.assign(p.w.size(), 0);
       }
-      meta_.push_back(meta);
-      params_.push_back(std::move(p));
-      return (int)params_.size() - 1;
-    };
-    embed_ = add("model.embed_tokens.weight", {V, D}, std0, false);
-    layers_.resize(c.n_layers);
-    for (int l = 0; l < c.n_layers; ++l) {
-      const std::string p = "model.layers." + std::to_string(l) + ".";
-      Layer& L = layers_[l];
-      L.attn_norm = add(p + "input_layernorm.weight", {D}, 0, true);
-      L.proj[kQ] = add(p + "self_attn.q_proj.weight", {Q, D}, std0, false);
-      L.proj[kK] = add(p + "self_attn.k_proj.weight", {KV, D}, std0, false);
-      L.proj[kV] = add(p + "self_attn.v_proj.weight", {KV, D}, std0, false);
-      L.proj[kO] = add(p + "self_attn.o_proj.weight", {D, Q}, std_out, false);
-      L.ffn_norm = add(p + "post_attention_layernorm.weight", {D}, 0, true);
-      L.proj[kGate] = add(p + "mlp.gate_proj.weight", {F, D}, std0, false);
-      L.proj[kUp] = add(p + "mlp.up_proj.weight", {F, D}, std0, false);
-      L.proj[kDown] = add(p + "mlp.down_proj.weight", {D, F}, std_out, false);
-    }
-    final_norm_ = add("model.norm.weight", {D}, 0, true);
-    head_ = c.tied ? embed_ : add("lm_head.weight", {V, D}, std0, false);
-
-    if (o_.lora) {
-      lora_scale_ = o_.rslora ? o_.alpha / std::sqrt((float)o_.rank) : o_.alpha / (float)o_.rank;
-      for (int l = 0; l < c.n_layers; ++l)
-        for (int m = 0; m < kModuleCount; ++m) {
-          if (!(o_.modules & (1u << m))) continue;
-          const int in = module_in(c, m), out = module_out(c, m);
-          const std::string p = "base_model.model.model.layers." + std::to_string(l) + "." + module_parent(m) + "." +
-                                module_name(m) + ".";
-          Layer& L = layers_[l];
-          for (int which = 0; which < 2; ++which) {
-            TensorMeta meta{p + (which == 0 ? "lora_A.weight" : "lora_B.weight"),
-                            which == 0 ? std::vector<int64_t>{o_.rank, in} : std::vector<int64_t>{out, o_.rank}, 0, true};
-            meta.numel = meta.shape[0] * meta.shape[1];
-            Param q;
-            q.w.assign((size_t)meta.numel, 0);
-            if (which == 0) {  // A: kaiming-uniform as PEFT does; B: zero, so training starts at the base
-              const double bound = 1.0 / std::sqrt((double)in);
-              for (auto& x : q.w) x = (T)((2 * rng.uniform() - 1) * bound);
-            }
-            q.g.assign(q.w.size(), 0);
-            q.m.assign(q.w.size(), 0);
-            q.v.assign(q.w.size(), 0);
-            meta_.push_back(meta);
-            params_.push_back(std::move(q));
-            (which == 0 ? L.lora_a : L.lora_b)[m] = (int)params_.size() - 1;
-          }
-        }
-    }
+    });
     return Status::Ok();
   }
 
@@ -251,13 +202,13 @@ class TrainerImpl final : public Trainer {
   void set_steps(int64_t n) override { steps_ = n; }
 
   Status loss(const TrainBatch& b, StepStats* out) override {
-    QUIVER_TRY(check(b));
+    QUIVER_TRY(check_train_batch(c_, b));
     forward(b, false, out);
     return Status::Ok();
   }
 
   Status forward_backward(const TrainBatch& b, StepStats* out) override {
-    QUIVER_TRY(check(b));
+    QUIVER_TRY(check_train_batch(c_, b));
     for (auto& p : params_) std::fill(p.g.begin(), p.g.end(), (T)0);
     forward(b, true, out);
     backward(b);
@@ -265,66 +216,29 @@ class TrainerImpl final : public Trainer {
     for (auto& p : params_)
       for (T g : p.g) ss += (double)g * (double)g;
     out->grad_norm = std::sqrt(ss);
-    if (!std::isfinite(out->loss) || !std::isfinite(out->grad_norm))
-      return Error(QUIVER_ERR_NON_FINITE, "the loss or the gradients are not finite (loss %g): lower the learning rate", out->loss);
-    return Status::Ok();
+    return check_finite(*out);
   }
 
   Status step(const TrainBatch& b, float lr, StepStats* out) override {
-    if (!(lr >= 0) || !std::isfinite(lr)) return Error(QUIVER_ERR_INVALID_ARGUMENT, "learning rate %g is not a finite number >= 0", lr);
+    QUIVER_TRY(check_learning_rate(lr));
     QUIVER_TRY(forward_backward(b, out));
-    const double clip = o_.clip > 0 && out->grad_norm > o_.clip ? o_.clip / out->grad_norm : 1.0;
-    ++steps_;
-    const double b1 = o_.beta1, b2 = o_.beta2;
-    const double c1 = 1.0 - std::pow(b1, (double)steps_), c2 = 1.0 - std::pow(b2, (double)steps_);
+    const AdamConstants k = adam_constants(o_, out->grad_norm, ++steps_);
     for (auto& p : params_) {
       if (p.g.empty()) continue;
-      const double wd = p.decay ? o_.weight_decay : 0.0;
-      for (size_t i = 0; i < p.w.size(); ++i) {
-        const double g = (double)p.g[i] * clip;
-        const double m = b1 * (double)p.m[i] + (1 - b1) * g;
-        const double v = b2 * (double)p.v[i] + (1 - b2) * g * g;
-        p.m[i] = (T)m;
-        p.v[i] = (T)v;
-        const double upd = (m / c1) / (std::sqrt(v / c2) + o_.eps) + wd * (double)p.w[i];
-        p.w[i] = (T)((double)p.w[i] - lr * upd);
-      }
+      const dev::AdamWT<T> update{p.w.data(), p.g.data(), p.m.data(), p.v.data(), k.clip, o_.beta1, o_.beta2, k.c1, k.c2,
+                                  (double)lr, (double)o_.eps, p.decay ? (double)o_.weight_decay : 0.0};
+      for (size_t i = 0; i < p.w.size(); ++i) update((int64_t)i);
     }
     return Status::Ok();
   }
 
  private:
-  struct Layer {
-    int attn_norm = -1, ffn_norm = -1;
-    int proj[kModuleCount] = {-1, -1, -1, -1, -1, -1, -1};
-    int lora_a[kModuleCount] = {-1, -1, -1, -1, -1, -1, -1};
-    int lora_b[kModuleCount] = {-1, -1, -1, -1, -1, -1, -1};
-  };
+  using Layer = LayerIndex;
   // What the backward pass of one layer needs from its forward pass.
   struct Acts {
     std::vector<T> x, r1, h1, q, k, v, probs, att, xm, r2, h2, a, u, mm;
     std::vector<T> lu[kModuleCount];  // X A^T of each adapted projection (N, rank)
   };
-
-  Status check(const TrainBatch& b) const {
-    if (b.batch <= 0 || b.seq_len <= 0 || !b.tokens || !b.targets)
-      return Error(QUIVER_ERR_INVALID_ARGUMENT, "a batch needs at least one sequence of at least one token");
-    if (b.seq_len > c_.max_position)
-      return Error(QUIVER_ERR_CONTEXT_OVERFLOW, "sequences of %d tokens exceed the model's context of %d", b.seq_len, c_.max_position);
-    const int64_t n = (int64_t)b.batch * b.seq_len;
-    if (n > (1 << 22)) return Error(QUIVER_ERR_INVALID_ARGUMENT, "a batch of %lld tokens is too large", (long long)n);
-    int64_t targets = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      if (b.tokens[i] < 0 || b.tokens[i] >= c_.vocab_size)
-        return Error(QUIVER_ERR_INVALID_ARGUMENT, "token %d at %lld is outside the vocabulary (%d)", b.tokens[i], (long long)i, c_.vocab_size);
-      if (b.targets[i] < -1 || b.targets[i] >= c_.vocab_size)
-        return Error(QUIVER_ERR_INVALID_ARGUMENT, "target %d at %lld is outside the vocabulary (%d)", b.targets[i], (long long)i, c_.vocab_size);
-      targets += b.targets[i] >= 0;
-    }
-    if (targets == 0) return Error(QUIVER_ERR_INVALID_ARGUMENT, "the batch has no target tokens");
-    if (!(b.lora_weight > 0 && b.lora_weight <= 16)) return Error(QUIVER_ERR_INVALID_ARGUMENT, "lora weight %g is outside (0, 16]", b.lora_weight);
-    return Status::Ok();
-  }
 
   T* W(int i) { return params_[i].w.data(); }
   T* G(int i) { return params_[i].g.empty() ? nullptr : params_[i].g.data(); }
@@ -710,6 +624,191 @@ class TrainerImpl final : public Trainer {
 
 }  // namespace
 
+// ---------------------------------------------------------------- checks shared by the trainers
+
+Status check_train_batch(const ModelConfig& c, const TrainBatch& b) {
+  if (b.batch <= 0 || b.seq_len <= 0 || !b.tokens || !b.targets)
+    return Error(QUIVER_ERR_INVALID_ARGUMENT, "a batch needs at least one sequence of at least one token");
+  if (b.seq_len > c.max_position)
+    return Error(QUIVER_ERR_CONTEXT_OVERFLOW, "sequences of %d tokens exceed the model's context of %d", b.seq_len, c.max_position);
+  const int64_t n = (int64_t)b.batch * b.seq_len;
+  if (n > (1 << 22)) return Error(QUIVER_ERR_INVALID_ARGUMENT, "a batch of %lld tokens is too large", (long long)n);
+  int64_t targets = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (b.tokens[i] < 0 || b.tokens[i] >= c.vocab_size)
+      return Error(QUIVER_ERR_INVALID_ARGUMENT, "token %d at %lld is outside the vocabulary (%d)", b.tokens[i], (long long)i, c.vocab_size);
+    if (b.targets[i] < -1 || b.targets[i] >= c.vocab_size)
+      return Error(QUIVER_ERR_INVALID_ARGUMENT, "target %d at %lld is outside the vocabulary (%d)", b.targets[i], (long long)i, c.vocab_size);
+    targets += b.targets[i] >= 0;
+  }
+  if (targets == 0) return Error(QUIVER_ERR_INVALID_ARGUMENT, "the batch has no target tokens");
+  if (!(b.lora_weight > 0 && b.lora_weight <= 16)) return Error(QUIVER_ERR_INVALID_ARGUMENT, "lora weight %g is outside (0, 16]", b.lora_weight);
+  return Status::Ok();
+}
+
+Status check_finite(const StepStats& s) {
+  if (!std::isfinite(s.loss) || !std::isfinite(s.grad_norm))
+    return Error(QUIVER_ERR_NON_FINITE, "the loss or the gradients are not finite (loss %g): lower the learning rate", s.loss);
+  return Status::Ok();
+}
+
+AdamConstants adam_constants(const TrainerOptions& o, double grad_norm, int64_t step) {
+  AdamConstants k;
+  k.clip = o.clip > 0 && grad_norm > o.clip ? o.clip / grad_norm : 1.0;
+  k.c1 = 1.0 - std::pow((double)o.beta1, (double)step);
+  k.c2 = 1.0 - std::pow((double)o.beta2, (double)step);
+  return k;
+}
+
+Status check_learning_rate(float lr) {
+  if (!(lr >= 0) || !std::isfinite(lr)) return Error(QUIVER_ERR_INVALID_ARGUMENT, "learning rate %g is not a finite number >= 0", lr);
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- the tensors and their start
+
+ModelPlan plan_model(const TrainerOptions& o, const ModelConfig& c, bool from_host) {
+  ModelPlan plan;
+  const int64_t D = c.dim, F = c.hidden, Q = c.q_dim(), KV = c.kv_dim(), V = c.vocab_size;
+  const double std0 = 0.02, std_out = 0.02 / std::sqrt(2.0 * c.n_layers);
+  int host_i = 0;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, double stdev, bool norm) {
+    ParamPlan p;
+    p.meta = TensorMeta{name, shape, 1, !o.lora};
+    for (auto d : shape) p.meta.numel *= d;
+    p.decay = shape.size() == 2;
+    if (from_host) {
+      p.init = ParamPlan::kHost;
+      p.host_index = host_i++;
+    } else {
+      p.init = norm ? ParamPlan::kOnes : ParamPlan::kNormal;
+      p.scale = stdev;
+    }
+    plan.params.push_back(std::move(p));
+    return (int)plan.params.size() - 1;
+  };
+  plan.embed = add("model.embed_tokens.weight", {V, D}, std0, false);
+  plan.layers.resize(c.n_layers);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    LayerIndex& L = plan.layers[l];
+    L.attn_norm = add(p + "input_layernorm.weight", {D}, 0, true);
+    L.proj[kQ] = add(p + "self_attn.q_proj.weight", {Q, D}, std0, false);
+    L.proj[kK] = add(p + "self_attn.k_proj.weight", {KV, D}, std0, false);
+    L.proj[kV] = add(p + "self_attn.v_proj.weight", {KV, D}, std0, false);
+    L.proj[kO] = add(p + "self_attn.o_proj.weight", {D, Q}, std_out, false);
+    L.ffn_norm = add(p + "post_attention_layernorm.weight", {D}, 0, true);
+    L.proj[kGate] = add(p + "mlp.gate_proj.weight", {F, D}, std0, false);
+    L.proj[kUp] = add(p + "mlp.up_proj.weight", {F, D}, std0, false);
+    L.proj[kDown] = add(p + "mlp.down_proj.weight", {D, F}, std_out, false);
+  }
+  plan.final_norm = add("model.norm.weight", {D}, 0, true);
+  plan.head = c.tied ? plan.embed : add("lm_head.weight", {V, D}, std0, false);
+
+  if (o.lora) {
+    plan.lora_scale = o.rslora ? o.alpha / std::sqrt((float)o.rank) : o.alpha / (float)o.rank;
+    for (int l = 0; l < c.n_layers; ++l)
+      for (int m = 0; m < kModuleCount; ++m) {
+        if (!(o.modules & (1u << m))) continue;
+        const int in = module_in(c, m), out = module_out(c, m);
+        const std::string p = "base_model.model.model.layers." + std::to_string(l) + "." + module_parent(m) + "." +
+                              module_name(m) + ".";
+        for (int which = 0; which < 2; ++which) {
+          ParamPlan q;
+          q.meta = TensorMeta{p + (which == 0 ? "lora_A.weight" : "lora_B.weight"),
+                              which == 0 ? std::vector<int64_t>{o.rank, in} : std::vector<int64_t>{out, o.rank}, 0, true};
+          q.meta.numel = q.meta.shape[0] * q.meta.shape[1];
+          // A: kaiming-uniform as PEFT does; B: zero, so training starts at the base
+          q.init = which == 0 ? ParamPlan::kUniform : ParamPlan::kZero;
+          q.scale = 1.0 / std::sqrt((double)in);
+          plan.params.push_back(std::move(q));
+          (which == 0 ? plan.layers[l].lora_a : plan.layers[l].lora_b)[m] = (int)plan.params.size() - 1;
+        }
+      }
+  }
+  return plan;
+}
+
+void initial_values(const ModelPlan& plan, const TrainerOptions& o, const HostModel* host,
+                    const std::function<void(int, const std::vector<double>&)>& fill) {
+  SplitMix rng{o.seed * 0x2545F4914F6CDD1Dull + 0x1234567ull};
+  std::vector<double> v;
+  for (size_t i = 0; i < plan.params.size(); ++i) {
+    const ParamPlan& p = plan.params[i];
+    v.assign((size_t)p.meta.numel, 0.0);
+    switch (p.init) {
+      case ParamPlan::kHost: {
+        const std::vector<float>& src = host->tensors[p.host_index];
+        for (size_t j = 0; j < v.size(); ++j) v[j] = (double)src[j];
+        break;
+      }
+      case ParamPlan::kOnes: std::fill(v.begin(), v.end(), 1.0); break;
+      case ParamPlan::kNormal: for (auto& x : v) x = p.scale * rng.normal(); break;
+      case ParamPlan::kUniform: for (auto& x : v) x = (2 * rng.uniform() - 1) * p.scale; break;
+      case ParamPlan::kZero: break;
+    }
+    fill((int)i, v);
+  }
+}
+
+// ---------------------------------------------------------------- the device trainer on the host
+
+namespace {
+
+// The device trainer's kernels run on the host ("cuda-emulated"): every index of an op in
+// turn, the indices split among the pool's threads. Each index writes only its own outputs,
+// so the split changes no bit. This is how CI tests the CUDA trainer's kernels and passes.
+class HostDev {
+ public:
+  explicit HostDev(int threads) : pool_(threads) {}
+
+  void* alloc(size_t bytes) {
+    void* p = std::calloc(1, bytes);
+    if (!p) failed_ = true;
+    return p;
+  }
+  void release(void* p) { std::free(p); }
+  void upload(void* dst, const void* src, size_t bytes) {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void download(void* dst, const void* src, size_t bytes) {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  template <class Op>
+  void run(int64_t n, const Op& op) {
+    const int tasks = pool_.size() == 1 || n < 4096 ? 1 : pool_.size() * 4;
+    if (tasks == 1) {
+      for (int64_t i = 0; i < n; ++i) op(i);
+      return;
+    }
+    const int64_t per = (n + tasks - 1) / tasks;
+    pool_.run(tasks, [&](int t) {
+      const int64_t end = std::min(n, (t + 1) * per);
+      for (int64_t i = t * per; i < end; ++i) op(i);
+    });
+  }
+  Status status(const char* where) {
+    if (!failed_) return Status::Ok();
+    failed_ = false;
+    return Error(QUIVER_ERR_OUT_OF_MEMORY, "out of host memory while %s", where);
+  }
+
+ private:
+  ThreadPool pool_;
+  bool failed_ = false;
+};
+
+}  // namespace
+
+Status emulated_trainer_create(const TrainerOptions& o, const ModelConfig& c, const HostModel* host,
+                               std::unique_ptr<Trainer>* out) {
+  const int threads = o.threads > 0 ? o.threads : (int)std::max(1u, std::thread::hardware_concurrency());
+  auto t = std::make_unique<DeviceTrainer<HostDev>>(o, c, std::make_unique<HostDev>(threads));
+  QUIVER_TRY(t->init(host));
+  *out = std::move(t);
+  return Status::Ok();
+}
+
 Status Trainer::create(const TrainerOptions& o, std::unique_ptr<Trainer>* out) {
   if (o.lora) {
     if (o.rank < 1 || o.rank > kMaxRank) return Error(QUIVER_ERR_RANK_LIMIT, "rank %d is outside 1..%d", o.rank, kMaxRank);
@@ -721,6 +820,10 @@ Status Trainer::create(const TrainerOptions& o, std::unique_ptr<Trainer>* out) {
   if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1) || !(o.eps > 0) || !(o.weight_decay >= 0) || !(o.clip >= 0))
     return Error(QUIVER_ERR_INVALID_ARGUMENT, "AdamW needs 0 <= beta < 1, eps > 0, weight decay >= 0 and clip >= 0");
   if (o.threads < 0 || o.threads > 256) return Error(QUIVER_ERR_INVALID_ARGUMENT, "threads must be within 0..256");
+  if (o.device != TrainDevice::kCpu && o.device != TrainDevice::kCuda && o.device != TrainDevice::kCudaEmulated)
+    return Error(QUIVER_ERR_INVALID_ARGUMENT, "unknown training device %d", (int)o.device);
+  if (o.device != TrainDevice::kCpu && o.f64)
+    return Error(QUIVER_ERR_INVALID_ARGUMENT, "precision 64 (the gradient checks) runs on the CPU trainer only");
   ModelConfig config;
   HostModel host;
   if (o.init_random) {
@@ -730,6 +833,9 @@ Status Trainer::create(const TrainerOptions& o, std::unique_ptr<Trainer>* out) {
     config = host.config;
   }
   if (config.head_dim % 2) return Error(QUIVER_ERR_UNSUPPORTED, "head_dim %d is odd", config.head_dim);
+  const HostModel* from = o.init_random ? nullptr : &host;
+  if (o.device == TrainDevice::kCuda) return cuda_trainer_create(o, config, from, out);
+  if (o.device == TrainDevice::kCudaEmulated) return emulated_trainer_create(o, config, from, out);
   if (o.f64) {
     auto t = std::make_unique<TrainerImpl<double>>(o, config);
     QUIVER_TRY(t->init(o.init_random ? nullptr : &host));

@@ -8,9 +8,16 @@
 //
 // Reproducible bit for bit on one machine: every output element is computed by one task in
 // a fixed order, whatever the thread count, and all randomness comes from the seed.
+//
+// Devices: the CPU trainer (trainer.cpp) is the reference. The device trainer
+// (device_trainer.h) runs the same passes as element-wise kernels (device_ops.h) on CUDA
+// (cuda_trainer.cu, built when nvcc is present), or on the host one element at a time
+// ("cuda-emulated"), which is how the kernels are tested on machines without a GPU. Both
+// start from the same weights for the same seed (plan_model and initial_values below).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +26,12 @@
 #include "../engine/status.h"
 
 namespace quiver {
+
+enum class TrainDevice : int {
+  kCpu = 0,           // the CPU trainer: fast kernels, threads (f32) or plain loops (f64)
+  kCuda = 1,          // the device trainer on the GPU (f32)
+  kCudaEmulated = 2,  // the device trainer's kernels run on the host, one element at a time
+};
 
 struct TrainerOptions {
   std::string model_dir;       // config.json (+ weights unless init_random)
@@ -34,6 +47,7 @@ struct TrainerOptions {
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
   float weight_decay = 0.0f;   // decoupled (AdamW), on matrices only
   float clip = 1.0f;           // global gradient norm limit; 0 = off
+  TrainDevice device = TrainDevice::kCpu;
 };
 
 // B sequences of S tokens, row-major. targets[b*S + t] is the token that should follow
@@ -62,6 +76,59 @@ struct StepStats {
   int64_t targets = 0;    // tokens with a target
   double grad_norm = 0;   // before clipping
 };
+
+// ---- the trainable model's tensors, shared by every trainer
+
+struct ParamPlan {
+  TensorMeta meta;
+  bool decay = false;  // AdamW weight decay applies (matrices)
+  enum Init { kHost, kOnes, kNormal, kUniform, kZero } init = kZero;
+  double scale = 0;    // kNormal: standard deviation; kUniform: bound
+  int host_index = -1; // kHost: index into HostModel::tensors
+};
+
+struct LayerIndex {
+  int attn_norm = -1, ffn_norm = -1;
+  int proj[kModuleCount] = {-1, -1, -1, -1, -1, -1, -1};
+  int lora_a[kModuleCount] = {-1, -1, -1, -1, -1, -1, -1};
+  int lora_b[kModuleCount] = {-1, -1, -1, -1, -1, -1, -1};
+};
+
+struct ModelPlan {
+  std::vector<ParamPlan> params;  // base tensors in loader order, then LoRA A and B per (layer, module)
+  std::vector<LayerIndex> layers;
+  int embed = -1, final_norm = -1, head = -1;
+  float lora_scale = 0;           // alpha / rank, or alpha / sqrt(rank) with rsLoRA
+};
+
+ModelPlan plan_model(const TrainerOptions& o, const ModelConfig& c, bool from_host);
+
+// The initial values of every tensor in plan order, drawn from one stream seeded by
+// o.seed: `fill(index, values)` receives each tensor's values (as doubles, which every
+// trainer casts to its own precision) in turn.
+void initial_values(const ModelPlan& plan, const TrainerOptions& o, const HostModel* host,
+                    const std::function<void(int, const std::vector<double>&)>& fill);
+
+// Refusals every trainer makes before any work (INVALID_ARGUMENT, CONTEXT_OVERFLOW).
+Status check_train_batch(const ModelConfig& c, const TrainBatch& b);
+Status check_learning_rate(float lr);
+// NON_FINITE when a step's loss or gradient norm is not finite.
+Status check_finite(const StepStats& s);
+
+// AdamW's constants for update number `step` (from 1): the factor that clips the gradient
+// norm to o.clip, and the bias corrections 1 - beta^step.
+struct AdamConstants {
+  double clip, c1, c2;
+};
+AdamConstants adam_constants(const TrainerOptions& o, double grad_norm, int64_t step);
+
+// The device trainer on CUDA (cuda_trainer.cu; cuda_trainer_absent.cpp when nvcc was not
+// found): DEVICE with the reason when no GPU answers.
+Status cuda_trainer_create(const TrainerOptions& o, const ModelConfig& c, const HostModel* host,
+                           std::unique_ptr<class Trainer>* out);
+// The device trainer with its kernels run on the host (trainer.cpp).
+Status emulated_trainer_create(const TrainerOptions& o, const ModelConfig& c, const HostModel* host,
+                               std::unique_ptr<class Trainer>* out);
 
 class Trainer {
  public:

@@ -30,6 +30,8 @@ describe("quiver train lora", () => {
     const args = (out: string) => ["train", "lora", "--model", model, "--data", data, "--out", out, "--rank", "4", "--steps", "60", "--lr", "0.01", "--seed", "5", "--json"];
     const ra = await runCli(args(a));
     expect(ra.stderr).toMatch(/step 60\/60/);
+    // the default device is auto: the GPU when one answers, else the CPU, saying why
+    expect(ra.stderr).toMatch(/training on (cpu \(CUDA unavailable \(.+\); training on the CPU\)|cuda)/);
     expect(ra.code).toBe(0);
     const summary = JSON.parse(ra.stdout.trim().split("\n").pop()!) as { firstLoss: number; finalLoss: number; examples: number };
     expect(summary.examples).toBe(8);
@@ -58,6 +60,7 @@ describe("quiver train lora", () => {
     ["fractional steps", () => data, ["--steps", "2.5"], /steps must be an integer/],
     ["a non-numeric rank", () => data, ["--rank", "eight"], /--rank must be a number/],
     ["an unknown module", () => data, ["--modules", "q_proj,wat"], /unknown module wat/],
+    ["an unknown device", () => data, ["--device", "tpu"], /unknown device tpu; choose from auto, cpu, cuda, cuda-emulated/],
     ["a weight range above 1", () => data, ["--weight-range", "0.5,2"], /weight range must satisfy/],
     ["a prompt longer than the context", () => write("long.jsonl", JSON.stringify({ input: "x".repeat(80), answer: "y" }) + "\n"), [], /more than the model's context of 64/],
     ["a missing data file", () => path.join(root, "absent.jsonl"), [], /does not exist/],

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 
-import { PROJECTIONS, TextTokenizer, Trainer, type Projection, type TrainBatch, type TrainStats } from "@quiver/engine";
+import { PROJECTIONS, TextTokenizer, TRAIN_DEVICES, Trainer, type Projection, type TrainBatch, type TrainDevice, type TrainStats } from "@quiver/engine";
 
 import { QuiverError } from "../errors.js";
 import { Rng } from "../retriever/head/rng.js";
@@ -182,6 +182,8 @@ export interface LoraTrainOptions {
   /** The order of the examples (default: seed). */
   dataSeed?: number;
   threads?: number;
+  /** Where training runs (default auto: CUDA when a GPU answers, else the CPU). */
+  device?: TrainDevice;
   modules?: readonly Projection[];
   /** Train each batch with the adapter at a weight drawn from [min, max] (default [1, 1]),
    * as mixtures of k adapters weigh each 1/k: the adapter then keeps working when mixed. */
@@ -192,6 +194,8 @@ export interface LoraTrainOptions {
   extra?: Record<string, unknown>;
   source?: string;
   onProgress?: LoopOptions["onProgress"];
+  /** Notes such as the device training runs on. */
+  log?: (line: string) => void;
 }
 
 export interface LoraTrainResult {
@@ -200,6 +204,8 @@ export interface LoraTrainResult {
   firstLoss: number;
   finalLoss: number;
   seconds: number;
+  /** The device training ran on. */
+  device: Exclude<TrainDevice, "auto">;
 }
 
 export function checkRange(name: string, v: number, [lo, hi]: readonly [number, number]): void {
@@ -224,6 +230,8 @@ export async function trainLoraAdapter(o: LoraTrainOptions): Promise<LoraTrainRe
   const weightRange = o.weightRange ?? [1, 1];
   if (!(weightRange[0] > 0 && weightRange[0] <= weightRange[1] && weightRange[1] <= 1))
     throw bad(`the weight range must satisfy 0 < min <= max <= 1, not ${weightRange.join(", ")}`);
+  const device = o.device ?? "auto";
+  if (!TRAIN_DEVICES.includes(device)) throw bad(`unknown device ${device}; choose from ${TRAIN_DEVICES.join(", ")}`);
   const modules = o.modules ?? PROJECTIONS;
   for (const m of modules) if (!PROJECTIONS.includes(m)) throw bad(`unknown module ${m}; choose from ${PROJECTIONS.join(", ")}`);
   if (existsSync(o.out) && !o.force && (!statSync(o.out).isDirectory() || readdirSync(o.out).length > 0))
@@ -232,7 +240,8 @@ export async function trainLoraAdapter(o: LoraTrainOptions): Promise<LoraTrainRe
   const data = encodeExamples(tokens, o.examples, o.source);
 
   const t0 = performance.now();
-  const trainer = await Trainer.open(o.modelDir, { mode: "lora", rank, alpha, seed, threads: o.threads ?? 0, modules, clip: 1 });
+  const trainer = await Trainer.open(o.modelDir, { mode: "lora", rank, alpha, seed, threads: o.threads ?? 0, modules, clip: 1, device });
+  o.log?.(`training on ${trainer.options.device}${trainer.deviceNote ? ` (${trainer.deviceNote})` : ""}`);
   try {
     const losses = await trainLoop(trainer, batches(data, batchSize, o.dataSeed ?? seed, "answer", tokens.eos, weightRange), { steps, lr, onProgress: o.onProgress });
     const tmp = `${o.out}.partial-${process.pid}`;
@@ -244,7 +253,7 @@ export async function trainLoraAdapter(o: LoraTrainOptions): Promise<LoraTrainRe
     });
     rmSync(o.out, { recursive: true, force: true });
     renameSync(tmp, o.out);
-    return { out: o.out, steps, firstLoss: losses[0]!, finalLoss: losses[losses.length - 1]!, seconds: (performance.now() - t0) / 1000 };
+    return { out: o.out, steps, firstLoss: losses[0]!, finalLoss: losses[losses.length - 1]!, seconds: (performance.now() - t0) / 1000, device: trainer.options.device };
   } finally {
     trainer.close();
   }

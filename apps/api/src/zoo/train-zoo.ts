@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from
 import os from "node:os";
 import path from "node:path";
 
-import { Trainer, writeCharTokenizer } from "@quiver/engine";
+import { TRAIN_DEVICES, Trainer, writeCharTokenizer, type TrainDevice } from "@quiver/engine";
 
 import { QuiverError } from "../errors.js";
 import { batches, checkRange, encodeExamples, modelTokens, trainLoop, trainLoraAdapter, type Example } from "../training/train.js";
@@ -42,6 +42,9 @@ export interface ZooTrainOptions {
   baseSteps?: number;
   adapterSteps?: number;
   threads?: number;
+  /** Where training runs (default cpu: the committed zoo is the CPU trainer's bits; CUDA's
+   * differ in the last bits, so a zoo trained there is its own reproducible zoo). */
+  device?: TrainDevice;
   /** Reuse this zoo's base model (and the other tasks' adapters) instead of training them. */
   reuseBase?: string;
   /** Train only these tasks' adapters (with reuseBase). */
@@ -59,6 +62,8 @@ export interface ZooTrainReport {
   baseLoss: { first: number; final: number } | null;
   adapters: { task: string; seconds: number; firstLoss: number; finalLoss: number }[];
   machine: string;
+  /** The device asked for (auto resolves per trainer, as the log says). */
+  device: TrainDevice;
 }
 
 function configJson(vocab: number): Record<string, unknown> {
@@ -83,6 +88,8 @@ export async function trainZoo(o: ZooTrainOptions): Promise<ZooTrainReport> {
   const baseSteps = o.baseSteps ?? ZOO_DEFAULTS.baseSteps;
   const adapterSteps = o.adapterSteps ?? ZOO_DEFAULTS.adapterSteps;
   const log = o.log ?? (() => {});
+  const device = o.device ?? "cpu";
+  if (!TRAIN_DEVICES.includes(device)) throw new QuiverError("BAD_USER_INPUT", `unknown device ${device}; choose from ${TRAIN_DEVICES.join(", ")}`);
   checkRange("seed", seed, [0, 2 ** 31 - 1]);
   checkRange("base steps", baseSteps, [1, 1_000_000]);
   checkRange("adapter steps", adapterSteps, [1, 100_000]);
@@ -120,8 +127,9 @@ export async function trainZoo(o: ZooTrainOptions): Promise<ZooTrainReport> {
     const tokens = modelTokens(modelDir);
     const data = encodeExamples(tokens, pre, "pretraining text");
     const tb = performance.now();
-    const trainer = await Trainer.open(modelDir, { mode: "full", initRandom: true, seed, threads: o.threads ?? 0, weightDecay: 0.01, clip: 1 });
+    const trainer = await Trainer.open(modelDir, { mode: "full", initRandom: true, seed, threads: o.threads ?? 0, weightDecay: 0.01, clip: 1, device });
     try {
+      log(`base model: training on ${trainer.options.device}${trainer.deviceNote ? ` (${trainer.deviceNote})` : ""}`);
       log(`base model: ${trainer.tensors.reduce((a, t) => a + t.numel, 0)} parameters, ${baseSteps} steps of ${ZOO_DEFAULTS.baseBatch}`);
       const losses = await trainLoop(trainer, batches(data, ZOO_DEFAULTS.baseBatch, seed, "all", tokens.eos), {
         steps: baseSteps, lr: ZOO_DEFAULTS.baseLr, every: 100,
@@ -152,7 +160,7 @@ export async function trainZoo(o: ZooTrainOptions): Promise<ZooTrainReport> {
       // One LoRA initialisation for every adapter (as a fixed training seed gives in
       // practice), each task its own data order: adapters of one skill then change the
       // base in aligned directions, which is what lets output-space mixtures add up.
-      seed, dataSeed: (seed * 1000 + i) % 2 ** 31, weightRange: ZOO_DEFAULTS.weightRange, threads: o.threads ?? 0, source: task.name,
+      seed, dataSeed: (seed * 1000 + i) % 2 ** 31, weightRange: ZOO_DEFAULTS.weightRange, threads: o.threads ?? 0, device, source: task.name,
       extra: { quiver_task: task.name, quiver_cluster: task.cluster },
     });
     adapters.push({ task: task.name, seconds: r.seconds, firstLoss: r.firstLoss, finalLoss: r.finalLoss });
@@ -173,6 +181,7 @@ export async function trainZoo(o: ZooTrainOptions): Promise<ZooTrainReport> {
   const report: ZooTrainReport = {
     out, seed, parameters: zooParameters(), baseSeconds, adapterSeconds, totalSeconds: (performance.now() - t0) / 1000, baseLoss, adapters,
     machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}`,
+    device,
   };
   writeFileSync(path.join(work, "training.json"), JSON.stringify({ ...report, out: undefined }, null, 1) + "\n");
 

@@ -1,10 +1,10 @@
-// `quiver train lora --model DIR --data FILE.jsonl --out DIR [--rank R] [--steps N] ...`
+// `quiver train lora --model DIR --data FILE.jsonl --out DIR [--rank R] [--steps N] [--device D] ...`
 // Trains a LoRA adapter with the native engine and writes it as a PEFT folder. The data is
 // JSON lines of {"input": ..., "answer": ...}; the loss is taken on the answer only. Every
 // check runs before training starts; progress goes to stderr, the summary to stdout.
 import { parseArgs } from "node:util";
 
-import { PROJECTIONS, type Projection } from "@quiver/engine";
+import { PROJECTIONS, type Projection, type TrainDevice } from "@quiver/engine";
 
 import { QuiverError } from "../../errors.js";
 import { readExamples, trainLoraAdapter } from "../../training/train.js";
@@ -20,6 +20,8 @@ const HELP = `Usage: quiver train lora --model DIR --data FILE.jsonl --out DIR [
   --weight-range A,B  train each batch at a delta weight drawn from [A, B] (default 1,1);
                     0.33,1 keeps the adapter working in a mixture of 3 (weights 1/3)
   --threads T       CPU threads (default all; results do not depend on it)
+  --device D        auto (default: CUDA when a GPU answers, else the CPU) | cpu | cuda
+                    | cuda-emulated (the CUDA trainer's kernels on the CPU, for tests)
   --force           replace an existing --out folder
   --json            print the summary as one JSON object on the last line
 
@@ -38,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       model: { type: "string" }, data: { type: "string" }, out: { type: "string" }, rank: { type: "string" },
       alpha: { type: "string" }, steps: { type: "string" }, "batch-size": { type: "string" }, lr: { type: "string" },
-      modules: { type: "string" }, "weight-range": { type: "string" }, seed: { type: "string" }, threads: { type: "string" }, force: { type: "boolean" },
+      modules: { type: "string" }, "weight-range": { type: "string" }, seed: { type: "string" }, threads: { type: "string" }, device: { type: "string" }, force: { type: "boolean" },
       json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -62,10 +64,11 @@ export async function run(argv: string[]): Promise<number> {
   const result = await trainLoraAdapter({
     modelDir: values.model, examples, out: values.out, rank: num(values.rank, "rank"), alpha: num(values.alpha, "alpha"),
     steps: num(values.steps, "steps"), batchSize: num(values["batch-size"], "batch-size"), lr: num(values.lr, "lr"),
-    seed: num(values.seed, "seed"), threads: num(values.threads, "threads"), modules, weightRange, force: values.force, source: values.data,
+    seed: num(values.seed, "seed"), threads: num(values.threads, "threads"), device: values.device as TrainDevice | undefined, modules, weightRange, force: values.force, source: values.data,
+    log: (line) => console.error(line),
     onProgress: (p) => console.error(`step ${p.step}/${p.steps}  loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${p.seconds.toFixed(1)} s`),
   });
-  const line = `trained ${values.out} in ${result.seconds.toFixed(1)} s: ${examples.length} examples, ${result.steps} steps, loss ${result.firstLoss.toFixed(4)} -> ${result.finalLoss.toFixed(4)}`;
+  const line = `trained ${values.out} in ${result.seconds.toFixed(1)} s on ${result.device}: ${examples.length} examples, ${result.steps} steps, loss ${result.firstLoss.toFixed(4)} -> ${result.finalLoss.toFixed(4)}`;
   console.log(line);
   if (values.json) console.log(JSON.stringify({ ...result, examples: examples.length }));
   return 0;

@@ -1,0 +1,404 @@
+// The device trainer's kernels (device_trainer.h). Each op is a functor that computes the
+// outputs of one index i from its inputs alone: no shared memory, no atomics, no order
+// between indices. So an op runs the same as one CUDA thread per index (cuda_trainer.cu)
+// or as one iteration of a host loop (the "cuda-emulated" device in trainer.cpp, which is
+// how these kernels are tested on machines without a GPU). Every output element is written
+// by one index, with its sums in a fixed order, so a device's runs repeat bit for bit and
+// do not depend on the launch shape.
+//
+// Layouts are the CPU trainer's (trainer.cpp): rows are tokens, N = batch * seq_len rows,
+// one sequence per run of S rows; attention probabilities are (B, H, S, S).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#ifdef __CUDACC__
+#define QV_HD __host__ __device__
+#else
+#define QV_HD
+#endif
+
+namespace quiver {
+namespace dev {
+
+using i64 = int64_t;
+
+struct Fill {
+  float* y;
+  float v;
+  QV_HD void operator()(i64 i) const { y[i] = v; }
+};
+
+struct Copy {
+  const float* x;
+  float* y;
+  QV_HD void operator()(i64 i) const { y[i] = x[i]; }
+};
+
+// y = a + b (the residual adds)
+struct Add {
+  const float* a;
+  const float* b;
+  float* y;
+  QV_HD void operator()(i64 i) const { y[i] = a[i] + b[i]; }
+};
+
+// x (N, D): the rows of the embedding table E for the tokens; i < N * D
+struct Embed {
+  const float* E;
+  const int32_t* tokens;
+  float* x;
+  int D;
+  QV_HD void operator()(i64 i) const { x[i] = E[(i64)tokens[i / D] * D + i % D]; }
+};
+
+// dE[v, d] += the sum of dx[n, d] over the rows n whose token is v; i < V * D
+struct EmbedBack {
+  const int32_t* tokens;
+  const float* dx;
+  float* dE;
+  int N, D;
+  QV_HD void operator()(i64 i) const {
+    const int v = (int)(i / D), d = (int)(i % D);
+    float s = 0;
+    for (int n = 0; n < N; ++n)
+      if (tokens[n] == v) s += dx[(i64)n * D + d];
+    dE[i] += s;
+  }
+};
+
+// C[i, j] = (acc ? C[i, j] : 0) + alpha * sum_k A[i*as0 + k*as1] * B[j*bs0 + k*bs1]
+// for C (M, Nc) row-major; i < M * Nc. The strides give every product the passes need
+// (X W^T, dY W, dY^T X, the LoRA shrink and expand) without transposed copies.
+struct Gemm {
+  const float* A;
+  const float* B;
+  float* C;
+  int Nc, K;
+  i64 as0, as1, bs0, bs1;
+  float alpha;
+  bool acc;
+  QV_HD void operator()(i64 idx) const {
+    const i64 i = idx / Nc, j = idx % Nc;
+    const float* a = A + i * as0;
+    const float* b = B + j * bs0;
+    float s = 0;
+    for (int k = 0; k < K; ++k) s += a[k * as1] * b[k * bs1];
+    C[idx] = acc ? C[idx] + alpha * s : alpha * s;
+  }
+};
+
+// r[n] = 1 / sqrt(mean(x[n]^2) + eps); i < N
+struct RmsStat {
+  const float* x;
+  float* r;
+  int D;
+  float eps;
+  QV_HD void operator()(i64 n) const {
+    const float* xi = x + n * D;
+    float ss = 0;
+    for (int i = 0; i < D; ++i) ss += xi[i] * xi[i];
+    r[n] = 1.0f / sqrtf(ss / (float)D + eps);
+  }
+};
+
+// y = x * r[n] * g; i < N * D
+struct RmsApply {
+  const float* x;
+  const float* g;
+  const float* r;
+  float* y;
+  int D;
+  QV_HD void operator()(i64 i) const { y[i] = x[i] * r[i / D] * g[i % D]; }
+};
+
+// dot[n] = sum_i dy[n, i] g[i] x[n, i]; i < N
+struct RmsBackDot {
+  const float* x;
+  const float* g;
+  const float* dy;
+  float* dot;
+  int D;
+  QV_HD void operator()(i64 n) const {
+    float s = 0;
+    for (int i = 0; i < D; ++i) s += dy[n * D + i] * g[i] * x[n * D + i];
+    dot[n] = s;
+  }
+};
+
+// dx (+)= r g dy - r^3 dot / D x; i < N * D
+struct RmsBackDx {
+  const float* x;
+  const float* g;
+  const float* r;
+  const float* dy;
+  const float* dot;
+  float* dx;
+  int D;
+  bool acc;
+  QV_HD void operator()(i64 i) const {
+    const i64 n = i / D;
+    const float inv = r[n];
+    const float k = inv * inv * inv * dot[n] / (float)D;
+    const float d = inv * g[i % D] * dy[i] - k * x[i];
+    dx[i] = acc ? dx[i] + d : d;
+  }
+};
+
+// dg[d] += sum_n dy[n, d] x[n, d] r[n]; i < D
+struct RmsBackDg {
+  const float* x;
+  const float* r;
+  const float* dy;
+  float* dg;
+  int N, D;
+  QV_HD void operator()(i64 d) const {
+    float s = 0;
+    for (int n = 0; n < N; ++n) s += dy[(i64)n * D + d] * x[(i64)n * D + d] * r[n];
+    dg[d] += s;
+  }
+};
+
+// Rotates dimension pairs (t, t + hd/2) of every head by the position's angle (inverse:
+// by minus it, the backward pass); cs holds (cos, sin) per (position, t). i < N * heads * hd/2
+struct Rope {
+  float* x;
+  const float* cs;
+  int S, heads, hd;
+  bool inverse;
+  QV_HD void operator()(i64 i) const {
+    const int half = hd / 2;
+    const int t = (int)(i % half);
+    const i64 nh = i / half;
+    const i64 n = nh / heads;
+    const float* c = cs + (n % S) * hd;
+    const float co = c[t], si = inverse ? -c[half + t] : c[half + t];
+    float* v = x + nh * hd;
+    const float a = v[t], b = v[t + half];
+    v[t] = a * co - b * si;
+    v[t + half] = b * co + a * si;
+  }
+};
+
+struct AttnShape {
+  int S, H, KVH, hd;
+  float scale;  // 1 / sqrt(hd)
+  QV_HD int q_dim() const { return H * hd; }
+  QV_HD int kv_dim() const { return KVH * hd; }
+  QV_HD int group() const { return H / KVH; }
+};
+
+// Causal attention of one query row: probs[b, h, i, :i+1] and att[row, head h]; i < B * H * S
+struct AttnFwd {
+  const float* q;
+  const float* k;
+  const float* v;
+  float* probs;
+  float* att;
+  AttnShape s;
+  QV_HD void operator()(i64 idx) const {
+    const int S = s.S, hd = s.hd, Q = s.q_dim(), KV = s.kv_dim();
+    const int i = (int)(idx % S);
+    const i64 bh = idx / S;
+    const int h = (int)(bh % s.H);
+    const i64 b = bh / s.H;
+    const int kh = h / s.group();
+    const i64 row = b * S + i;
+    const float* qr = q + row * Q + (i64)h * hd;
+    float* p = probs + (bh * S + i) * S;
+    float mx = -INFINITY;
+    for (int j = 0; j <= i; ++j) {
+      const float* kr = k + (b * S + j) * KV + (i64)kh * hd;
+      float d = 0;
+      for (int t = 0; t < hd; ++t) d += qr[t] * kr[t];
+      p[j] = d * s.scale;
+      mx = fmaxf(mx, p[j]);
+    }
+    float sum = 0;
+    for (int j = 0; j <= i; ++j) {
+      p[j] = expf(p[j] - mx);
+      sum += p[j];
+    }
+    for (int j = 0; j <= i; ++j) p[j] /= sum;
+    float* o = att + row * Q + (i64)h * hd;
+    for (int t = 0; t < hd; ++t) {
+      float acc = 0;
+      for (int j = 0; j <= i; ++j) acc += p[j] * v[(b * S + j) * KV + (i64)kh * hd + t];
+      o[t] = acc;
+    }
+  }
+};
+
+// The softmax's backward for one query row: g[b, h, i, j] = p (dO_i . v_j - sum_j' p dO_i . v_j')
+// * scale for j <= i; i < B * H * S
+struct AttnBackScores {
+  const float* probs;
+  const float* dO;  // datt (N, Q)
+  const float* v;
+  float* g;         // (B, H, S, S)
+  AttnShape s;
+  QV_HD void operator()(i64 idx) const {
+    const int S = s.S, hd = s.hd, Q = s.q_dim(), KV = s.kv_dim();
+    const int i = (int)(idx % S);
+    const i64 bh = idx / S;
+    const int h = (int)(bh % s.H);
+    const i64 b = bh / s.H;
+    const int kh = h / s.group();
+    const float* p = probs + (bh * S + i) * S;
+    const float* d = dO + (b * S + i) * Q + (i64)h * hd;
+    float* gr = g + (bh * S + i) * S;
+    float dot = 0;
+    for (int j = 0; j <= i; ++j) {
+      const float* vr = v + (b * S + j) * KV + (i64)kh * hd;
+      float dp = 0;
+      for (int t = 0; t < hd; ++t) dp += d[t] * vr[t];
+      gr[j] = dp;
+      dot += p[j] * dp;
+    }
+    for (int j = 0; j <= i; ++j) gr[j] = p[j] * (gr[j] - dot) * s.scale;
+  }
+};
+
+// dq[row, h, t] = sum_{j <= i} g[b, h, i, j] k[b, j, kh, t]; i < N * Q
+struct AttnBackDq {
+  const float* g;
+  const float* k;
+  float* dq;
+  AttnShape s;
+  QV_HD void operator()(i64 idx) const {
+    const int S = s.S, hd = s.hd, Q = s.q_dim(), KV = s.kv_dim();
+    const int t = (int)(idx % hd);
+    const int h = (int)((idx / hd) % s.H);
+    const i64 row = idx / Q;
+    const i64 b = row / S;
+    const int i = (int)(row % S);
+    const int kh = h / s.group();
+    const float* gr = g + ((b * s.H + h) * S + i) * S;
+    float acc = 0;
+    for (int j = 0; j <= i; ++j) acc += gr[j] * k[(b * S + j) * KV + (i64)kh * hd + t];
+    dq[idx] = acc;
+  }
+};
+
+// dk[b, j, kh, t] = sum over the group's heads h and i >= j of g[b, h, i, j] q[b, i, h, t];
+// dv the same with probs and dO; i < N * KV
+struct AttnBackDkv {
+  const float* g;
+  const float* probs;
+  const float* q;
+  const float* dO;
+  float* dk;
+  float* dv;
+  AttnShape s;
+  QV_HD void operator()(i64 idx) const {
+    const int S = s.S, hd = s.hd, Q = s.q_dim(), KV = s.kv_dim();
+    const int t = (int)(idx % hd);
+    const int kh = (int)((idx / hd) % s.KVH);
+    const i64 rowj = idx / KV;
+    const i64 b = rowj / S;
+    const int j = (int)(rowj % S);
+    float ak = 0, av = 0;
+    for (int h = kh * s.group(); h < (kh + 1) * s.group(); ++h)
+      for (int i = j; i < S; ++i) {
+        const i64 at = ((b * s.H + h) * S + i) * S + j;
+        const i64 qi = (b * S + i) * Q + (i64)h * hd + t;
+        ak += g[at] * q[qi];
+        av += probs[at] * dO[qi];
+      }
+    dk[idx] = ak;
+    dv[idx] = av;
+  }
+};
+
+// mm = silu(a) * u; i < N * F
+struct SwiGlu {
+  const float* a;
+  const float* u;
+  float* mm;
+  QV_HD void operator()(i64 i) const {
+    const float g = a[i];
+    mm[i] = g / (1.0f + expf(-g)) * u[i];
+  }
+};
+
+// da, du from dmm; i < N * F
+struct SwiGluBack {
+  const float* a;
+  const float* u;
+  const float* dm;
+  float* da;
+  float* du;
+  QV_HD void operator()(i64 i) const {
+    const float g = a[i], sg = 1.0f / (1.0f + expf(-g));
+    du[i] = dm[i] * g * sg;
+    da[i] = dm[i] * u[i] * sg * (1.0f + g * (1.0f - sg));
+  }
+};
+
+// Cross-entropy of row n against its target (none for target -1): loss[n] = lse - z[t];
+// with `keep` the row becomes d(mean loss)/d(logits) (inv = 1 / targets); i < N
+struct CrossEntropy {
+  float* z;
+  const int32_t* targets;
+  float* loss;
+  int V;
+  float inv;
+  bool keep;
+  QV_HD void operator()(i64 n) const {
+    float* row = z + n * V;
+    const int tgt = targets[n];
+    if (tgt < 0) {
+      loss[n] = 0;
+      if (keep)
+        for (int i = 0; i < V; ++i) row[i] = 0;
+      return;
+    }
+    float mx = row[0];
+    for (int i = 1; i < V; ++i) mx = fmaxf(mx, row[i]);
+    float sum = 0;
+    for (int i = 0; i < V; ++i) sum += expf(row[i] - mx);
+    const float lse = mx + logf(sum);
+    loss[n] = lse - row[tgt];
+    if (keep) {
+      for (int i = 0; i < V; ++i) row[i] = expf(row[i] - lse) * inv;
+      row[tgt] -= inv;
+    }
+  }
+};
+
+// out[c] = the sum of squares of x over chunk c (in double); i < chunks
+struct SumSquares {
+  const float* x;
+  i64 n, chunk;
+  double* out;
+  QV_HD void operator()(i64 c) const {
+    double s = 0;
+    const i64 end = (c + 1) * chunk < n ? (c + 1) * chunk : n;
+    for (i64 i = c * chunk; i < end; ++i) s += (double)x[i] * (double)x[i];
+    out[c] = s;
+  }
+};
+
+// One AdamW update in double, whatever T (the CPU trainer runs it too); i < numel
+template <class T>
+struct AdamWT {
+  T* w;
+  const T* g;
+  T* m;
+  T* v;
+  double clip, b1, b2, c1, c2, lr, eps, wd;
+  QV_HD void operator()(i64 i) const {
+    const double gi = (double)g[i] * clip;
+    const double mi = b1 * (double)m[i] + (1 - b1) * gi;
+    const double vi = b2 * (double)v[i] + (1 - b2) * gi * gi;
+    m[i] = (T)mi;
+    v[i] = (T)vi;
+    const double upd = (mi / c1) / (sqrt(vi / c2) + eps) + wd * (double)w[i];
+    w[i] = (T)((double)w[i] - lr * upd);
+  }
+};
+using AdamW = AdamWT<float>;
+
+}  // namespace dev
+}  // namespace quiver
