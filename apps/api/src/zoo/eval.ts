@@ -1,8 +1,9 @@
 // `quiver eval zoo`: the paper's Table 1 layout (LoraRetriever, ../shared/docs/paper.md) on
 // the model zoo's held-out items. Retrieval is the serving path's: the configured sentence
 // encoder, each adapter embedded as the normalised mean of its samples, the input embedded
-// as is, cosine top-k (exact, in memory: what pgvector's exact search returns), uniform
-// mixture weights (the generation service's default). IID retrieves over every zoo adapter;
+// as is, cosine top-k (exact, in memory: what pgvector's exact search returns), mixture
+// weights as given (`quiver eval zoo` passes the server's: QUIVER_MIXTURE_WEIGHTING, default
+// softmax:0.05; uniform 1/k, the paper's, when none is given). IID retrieves over every zoo adapter;
 // OOD leaves the item's own task adapter out. Every item is generated greedily under each
 // column's composition, batched on the native engine with per-sample adapter mappings, and
 // scored by exact match. Pure functions first (ranking, compositions, scoring, aggregation);
@@ -186,7 +187,7 @@ export interface ZooEvalOptions {
   maxTokens?: number;
   /** Sequences per engine step. */
   batch: number;
-  /** Mixture weights over the top k (default uniform 1/k, the paper's and the server's). */
+  /** Mixture weights over the top k (default uniform 1/k, the paper's; the CLI passes the server's). */
   weighting?: Weighting;
   /** The retrieval encoder (the server's configured one: loadEncoder()); not closed here. */
   encoder: SentenceEncoder;
