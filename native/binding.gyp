@@ -22,6 +22,7 @@
         "backends/cpu_fast.cpp",
         "backends/cpu_kernels.cpp",
         "backends/thread_pool.cpp",
+        "backends/device_backend_host.cpp",
         "train/trainer.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -41,7 +42,8 @@
               "rule_name": "nvcc",
               "extension": "cu",
               "inputs": ["<(RULE_INPUT_PATH)", "backends/backend.h", "engine/model.h", "engine/status.h", "include/quiver.h",
-                         "train/trainer.h", "train/device_trainer.h", "train/device_ops.h"],
+                         "backends/cuda_dev.cuh", "backends/device_backend.h", "backends/device_ops.h",
+                         "train/trainer.h", "train/device_trainer.h"],
               "outputs": ["<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o"],
               "action": [
                 "<(nvcc)", "-c", "<(RULE_INPUT_PATH)", "-o", "<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o",

@@ -1,5 +1,6 @@
 // The contract every implementation of the model ops meets: the naive CPU reference
-// (cpu_reference.cpp), the fast CPU path (cpu_fast.cpp) and CUDA (cuda_backend.cu). The
+// (cpu_reference.cpp), the fast CPU path (cpu_fast.cpp) and the device backend
+// (device_backend.h: CUDA, cuda_backend.cu, or its kernels on the host, "cuda-emulated"). The
 // forward pass (engine/forward.cpp) is written once against this interface; a backend
 // owns its memory (host or device) and runs the ops of one step, described by a StepPlan.
 #pragma once
@@ -135,6 +136,8 @@ std::unique_ptr<Backend> backend_cpu_reference();
 std::unique_ptr<Backend> backend_cpu_fast(int threads, bool generic);
 // nullptr with a reason when CUDA is not compiled in or no GPU answers.
 std::unique_ptr<Backend> backend_cuda(std::string* why_not);
+// The CUDA backend's code and kernels run on the host ("cuda-emulated", for tests).
+std::unique_ptr<Backend> backend_cuda_emulated(int threads);
 bool backend_cuda_compiled();
 
 }  // namespace quiver

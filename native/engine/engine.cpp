@@ -29,6 +29,7 @@ Status Engine::init(const EngineOptions& o) {
   switch (o.device) {
     case QUIVER_DEVICE_CPU_REFERENCE: be_ = backend_cpu_reference(); break;
     case QUIVER_DEVICE_CPU: be_ = backend_cpu_fast(o.threads, o.cpu_generic); break;
+    case QUIVER_DEVICE_CUDA_EMULATED: be_ = backend_cuda_emulated(o.threads); break;
     case QUIVER_DEVICE_CUDA:
       be_ = backend_cuda(&why);
       if (!be_) return Error(QUIVER_ERR_DEVICE, "device cuda requested but %s", why.c_str());

@@ -55,7 +55,8 @@ typedef enum quiver_device {
   QUIVER_DEVICE_AUTO = 0,          /* CUDA when built with it and a GPU answers, else CPU */
   QUIVER_DEVICE_CPU = 1,           /* the fast CPU path: threads, SIMD, gathered adapters */
   QUIVER_DEVICE_CPU_REFERENCE = 2, /* the naive CPU reference: plain loops, one thread */
-  QUIVER_DEVICE_CUDA = 3
+  QUIVER_DEVICE_CUDA = 3,
+  QUIVER_DEVICE_CUDA_EMULATED = 4  /* the CUDA backend's code and kernels run on the host (tests) */
 } quiver_device;
 
 typedef enum quiver_strategy {

@@ -8,14 +8,16 @@ import { loadBinding, type NativeEngine, type NativeInfo } from "./binding.js";
 import { check, EngineError, toEngineError } from "./errors.js";
 import { TextTokenizer } from "./tokenizer.js";
 
-export type Device = "auto" | "cpu" | "cpu-reference" | "cuda";
+/** auto: CUDA when a GPU answers, else the CPU (logged); cuda-emulated: the CUDA backend's
+ * code and kernels run on the host, one output per loop iteration (slow; for tests). */
+export type Device = "auto" | "cpu" | "cpu-reference" | "cuda" | "cuda-emulated";
 /** Composition of a sample's adapters (include/quiver.h, quiver_strategy). */
 export type Strategy = "none" | "mixture" | "fusion" | "fusion-cat" | "selection";
 /** gather: each sample reads only its own adapters; dense: the paper's formulation. */
 export type LoraKernel = "gather" | "dense";
 export type FinishReason = "stop" | "length" | "context" | "cancelled";
 
-const DEVICES: Record<Device, number> = { auto: 0, cpu: 1, "cpu-reference": 2, cuda: 3 };
+const DEVICES: Record<Device, number> = { auto: 0, cpu: 1, "cpu-reference": 2, cuda: 3, "cuda-emulated": 4 };
 const STRATEGIES: Record<Strategy, number> = { none: 0, mixture: 1, fusion: 2, "fusion-cat": 3, selection: 4 };
 const KERNELS: Record<LoraKernel, number> = { gather: 0, dense: 1 };
 

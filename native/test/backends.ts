@@ -6,7 +6,7 @@ const cuda = Engine.cudaStatus();
 export const CUDA_AVAILABLE = cuda.available;
 if (!CUDA_AVAILABLE) console.log(`CUDA parity tests skipped: ${cuda.reason}`);
 
-export const BACKENDS: Device[] = ["cpu-reference", "cpu", "cuda"];
+export const BACKENDS: Device[] = ["cpu-reference", "cpu", "cuda-emulated", "cuda"];
 
 /** describe, or describe.skip for CUDA without a GPU. */
 export function describeOn(device: Device): typeof describe {

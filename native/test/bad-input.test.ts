@@ -91,7 +91,7 @@ describe("loading a base model", () => {
 });
 
 // On the fast CPU path, and on CUDA when a GPU answers.
-for (const device of ["cpu", "cuda"] as const) describeOn(device)(`a serving engine on ${device} meets bad adapters and requests`, () => {
+for (const device of ["cpu", "cuda-emulated", "cuda"] as const) describeOn(device)(`a serving engine on ${device} meets bad adapters and requests`, () => {
   let engine: Engine;
   let seq = 0;
   const adapterDir = (name: string) => path.join(root, `adapters-${device}`, name);

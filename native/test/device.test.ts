@@ -33,3 +33,10 @@ test("device cuda without a GPU fails with DEVICE", async () => {
     await expect(Engine.open(dir, { device: "cuda" })).rejects.toMatchObject({ code: "DEVICE" });
   }
 });
+
+test("cuda-emulated runs the CUDA backend's code and kernels on the host, with or without a GPU", async () => {
+  const engine = await Engine.open(dir, { device: "cuda-emulated" });
+  expect(engine.info.device).toBe("cuda-emulated");
+  expect(engine.info.deviceNote ?? "").toBe("");
+  await engine.close();
+});

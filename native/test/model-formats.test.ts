@@ -12,7 +12,7 @@ import { runScenario } from "./scenario.js";
 const root = tempDir("formats");
 
 // On the fast CPU path, and on CUDA when a GPU answers.
-for (const device of ["cpu", "cuda"] as const) describeOn(device)(`model layouts on ${device}`, () => {
+for (const device of ["cpu", "cuda-emulated", "cuda"] as const) describeOn(device)(`model layouts on ${device}`, () => {
   test.each([
     ["F32", 1, false],
     ["F16", 3, true],

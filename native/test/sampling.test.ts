@@ -21,7 +21,7 @@ const argmax = (v: ArrayLike<number>) => {
   return best;
 };
 
-for (const device of ["cpu", "cuda"] as const) describeOn(device)(`sampling on ${device}`, () => {
+for (const device of ["cpu", "cuda-emulated", "cuda"] as const) describeOn(device)(`sampling on ${device}`, () => {
   let engine: Engine;
   beforeAll(async () => {
     engine = await Engine.open(modelDir, { device });

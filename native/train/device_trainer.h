@@ -19,7 +19,7 @@
 #include <memory>
 #include <vector>
 
-#include "device_ops.h"
+#include "../backends/device_ops.h"
 #include "trainer.h"
 
 namespace quiver {

@@ -10,6 +10,7 @@
 
 #include "../backends/cpu_kernels.h"
 #include "../backends/thread_pool.h"
+#include "../backends/host_dev.h"
 #include "device_trainer.h"
 
 namespace quiver {
@@ -752,53 +753,6 @@ void initial_values(const ModelPlan& plan, const TrainerOptions& o, const HostMo
 }
 
 // ---------------------------------------------------------------- the device trainer on the host
-
-namespace {
-
-// The device trainer's kernels run on the host ("cuda-emulated"): every index of an op in
-// turn, the indices split among the pool's threads. Each index writes only its own outputs,
-// so the split changes no bit. This is how CI tests the CUDA trainer's kernels and passes.
-class HostDev {
- public:
-  explicit HostDev(int threads) : pool_(threads) {}
-
-  void* alloc(size_t bytes) {
-    void* p = std::calloc(1, bytes);
-    if (!p) failed_ = true;
-    return p;
-  }
-  void release(void* p) { std::free(p); }
-  void upload(void* dst, const void* src, size_t bytes) {
-    if (bytes) std::memcpy(dst, src, bytes);
-  }
-  void download(void* dst, const void* src, size_t bytes) {
-    if (bytes) std::memcpy(dst, src, bytes);
-  }
-  template <class Op>
-  void run(int64_t n, const Op& op) {
-    const int tasks = pool_.size() == 1 || n < 4096 ? 1 : pool_.size() * 4;
-    if (tasks == 1) {
-      for (int64_t i = 0; i < n; ++i) op(i);
-      return;
-    }
-    const int64_t per = (n + tasks - 1) / tasks;
-    pool_.run(tasks, [&](int t) {
-      const int64_t end = std::min(n, (t + 1) * per);
-      for (int64_t i = t * per; i < end; ++i) op(i);
-    });
-  }
-  Status status(const char* where) {
-    if (!failed_) return Status::Ok();
-    failed_ = false;
-    return Error(QUIVER_ERR_OUT_OF_MEMORY, "out of host memory while %s", where);
-  }
-
- private:
-  ThreadPool pool_;
-  bool failed_ = false;
-};
-
-}  // namespace
 
 Status emulated_trainer_create(const TrainerOptions& o, const ModelConfig& c, const HostModel* host,
                                std::unique_ptr<Trainer>* out) {

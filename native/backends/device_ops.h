@@ -1,13 +1,15 @@
-// The device trainer's kernels (device_trainer.h). Each op is a functor that computes the
-// outputs of one index i from its inputs alone: no shared memory, no atomics, no order
-// between indices. So an op runs the same as one CUDA thread per index (cuda_trainer.cu)
-// or as one iteration of a host loop (the "cuda-emulated" device in trainer.cpp, which is
-// how these kernels are tested on machines without a GPU). Every output element is written
-// by one index, with its sums in a fixed order, so a device's runs repeat bit for bit and
-// do not depend on the launch shape.
+// Element-wise device kernels, written once for two launchers: each op is a functor that
+// computes the outputs of one index i from its inputs alone (no shared memory, no atomics,
+// no order between indices). An op runs as one CUDA thread per index (cuda_dev.cuh) or as
+// one iteration of a host loop (host_dev.h: the "cuda-emulated" device, which is how these
+// kernels are tested on machines without a GPU). Every output element is written by one
+// index with its sums in a fixed order, so runs repeat bit for bit and a result does not
+// depend on the launch shape or on the other rows of a batch.
 //
-// Layouts are the CPU trainer's (trainer.cpp): rows are tokens, N = batch * seq_len rows,
-// one sequence per run of S rows; attention probabilities are (B, H, S, S).
+// Two users: the device trainer (train/device_trainer.h; the training ops below, in the CPU
+// trainer's layouts: rows are tokens, N = batch * seq_len, attention probabilities
+// (B, H, S, S)) and the device inference backend (device_backend.h; the serving ops at the
+// end, in the engine's layouts: backend.h).
 #pragma once
 
 #include <cmath>
@@ -399,6 +401,205 @@ struct AdamWT {
   }
 };
 using AdamW = AdamWT<float>;
+
+
+// ---------------------------------------------------------------- serving (device_backend.h)
+
+// One (row, adapter) pair of a LoRA op: v = A @ x[row]; y[row] += scale * B @ v.
+struct LoraEntry {
+  int32_t row;
+  int32_t rank;
+  float scale;
+  int32_t voff;    // offset of v in the scratch buffer
+  const float* A;  // (rank, in)
+  const float* B;  // (out, rank)
+};
+
+// The step's rows and sequences on the device (backend.h StepPlan).
+struct StepRows {
+  const int32_t* tokens;   // (T)
+  const int32_t* pos;      // (T)
+  const int32_t* row_seq;  // (T)
+  const int32_t* seq_row0; // (S)
+  const int32_t* seq_rows; // (S)
+  const int32_t* kv_cap;   // (S)
+  float* const* kv;        // (S) caches (n_layers, 2, cap, kv_dim)
+  QV_HD float* k_at(int layer, int kv_dim, i64 r) const {
+    const int s = row_seq[r];
+    return kv[s] + ((i64)layer * 2) * kv_cap[s] * kv_dim + (i64)pos[r] * kv_dim;
+  }
+  QV_HD float* v_at(int layer, int kv_dim, i64 r) const {
+    const int s = row_seq[r];
+    return kv[s] + ((i64)layer * 2 + 1) * kv_cap[s] * kv_dim + (i64)pos[r] * kv_dim;
+  }
+  // position t of sequence s's keys (values: +1 part) for one layer
+  QV_HD const float* cache(int layer, int part, int kv_dim, int s, int t) const {
+    return kv[s] + ((i64)layer * 2 + part) * kv_cap[s] * kv_dim + (i64)t * kv_dim;
+  }
+};
+
+// Rotary embedding at each row's position, the engine's angle formula (cpu_reference.cpp);
+// i < T * (H + KVH) * hd/2
+struct RopeRows {
+  float* q;
+  float* k;
+  const int32_t* pos;
+  int H, KVH, hd;
+  float theta;
+  QV_HD void operator()(i64 idx) const {
+    const int half = hd / 2;
+    const int i = (int)(idx % half);
+    const i64 e = idx / half;
+    const int h = (int)(e % (H + KVH));
+    const i64 r = e / (H + KVH);
+    const float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
+    const float angle = (float)pos[r] * inv_freq;
+    const float c = cosf(angle), s = sinf(angle);
+    float* v = h < H ? q + (r * H + h) * hd : k + (r * KVH + (h - H)) * hd;
+    const float a = v[i], b = v[i + half];
+    v[i] = a * c - b * s;
+    v[i + half] = b * c + a * s;
+  }
+};
+
+// Each row's k and v into its sequence's cache at its position; i < T * kv_dim
+struct KvStore {
+  const float* k;
+  const float* v;
+  StepRows rows;
+  int layer, kv_dim;
+  QV_HD void operator()(i64 idx) const {
+    const i64 r = idx / kv_dim;
+    const int i = (int)(idx % kv_dim);
+    rows.k_at(layer, kv_dim, r)[i] = k[idx];
+    rows.v_at(layer, kv_dim, r)[i] = v[idx];
+  }
+};
+
+// Attention over the cache in three passes through a (T, H, maxn) score buffer: scores,
+// softmax per (row, head), then each output element.
+struct CacheScores {
+  const float* q;
+  StepRows rows;
+  float* sc;
+  int layer, H, KVH, hd, maxn;
+  QV_HD void operator()(i64 idx) const {  // i < T * H * maxn
+    const int t = (int)(idx % maxn);
+    const i64 rh = idx / maxn;
+    const int h = (int)(rh % H);
+    const i64 r = rh / H;
+    if (t > rows.pos[r]) return;
+    const int kv_dim = KVH * hd;
+    const float* kt = rows.cache(layer, 0, kv_dim, rows.row_seq[r], t) + (i64)(h / (H / KVH)) * hd;
+    const float* qr = q + rh * hd;
+    float d = 0;
+    for (int i = 0; i < hd; ++i) d += qr[i] * kt[i];
+    sc[idx] = d / sqrtf((float)hd);
+  }
+};
+
+struct CacheSoftmax {
+  float* sc;
+  const int32_t* pos;
+  int H, maxn;
+  QV_HD void operator()(i64 rh) const {  // i < T * H
+    const int n = pos[rh / H] + 1;
+    float* p = sc + rh * maxn;
+    float mx = -INFINITY;
+    for (int t = 0; t < n; ++t) mx = fmaxf(mx, p[t]);
+    float sum = 0;
+    for (int t = 0; t < n; ++t) {
+      p[t] = expf(p[t] - mx);
+      sum += p[t];
+    }
+    for (int t = 0; t < n; ++t) p[t] /= sum;
+  }
+};
+
+struct CacheOut {
+  const float* sc;
+  StepRows rows;
+  float* out;
+  int layer, H, KVH, hd, maxn;
+  QV_HD void operator()(i64 idx) const {  // i < T * H * hd
+    const int i = (int)(idx % hd);
+    const i64 rh = idx / hd;
+    const int h = (int)(rh % H);
+    const i64 r = rh / H;
+    const int n = rows.pos[r] + 1, kv_dim = KVH * hd, s = rows.row_seq[r];
+    const i64 off = (i64)(h / (H / KVH)) * hd + i;
+    const float* p = sc + rh * maxn;
+    float acc = 0;
+    for (int t = 0; t < n; ++t) acc += p[t] * rows.cache(layer, 1, kv_dim, s, t)[off];
+    out[idx] = acc;
+  }
+};
+
+// gate = silu(gate) * up; i < T * hidden
+struct SwiGluInPlace {
+  float* gate;
+  const float* up;
+  QV_HD void operator()(i64 i) const {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + expf(-g)) * up[i];
+  }
+};
+
+// v[voff + k] = A_e[k] . x[row_e]; i < entries * max_rank
+struct LoraShrink {
+  const LoraEntry* entries;
+  const float* x;
+  float* v;
+  int in, max_rank;
+  QV_HD void operator()(i64 idx) const {
+    const LoraEntry e = entries[idx / max_rank];
+    const int k = (int)(idx % max_rank);
+    if (k >= e.rank) return;
+    const float* a = e.A + (i64)k * in;
+    const float* xr = x + (i64)e.row * in;
+    float d = 0;
+    for (int i = 0; i < in; ++i) d += a[i] * xr[i];
+    v[e.voff + k] = d;
+  }
+};
+
+// y[row][o] += the sum over the row's entries (CSR, in order) of scale_e * B_e[o] . v_e;
+// i < rows * out
+struct LoraExpand {
+  const LoraEntry* entries;
+  const int32_t* row_ptr;  // (n_rows + 1)
+  const int32_t* rows;     // (n_rows)
+  const float* v;
+  float* y;
+  int out;
+  QV_HD void operator()(i64 idx) const {
+    const i64 rr = idx / out;
+    const int o = (int)(idx % out);
+    float total = 0;
+    for (int e = row_ptr[rr]; e < row_ptr[rr + 1]; ++e) {
+      const LoraEntry en = entries[e];
+      const float* b = en.B + (i64)o * en.rank;
+      const float* ve = v + en.voff;
+      float d = 0;
+      for (int k = 0; k < en.rank; ++k) d += b[k] * ve[k];
+      total += en.scale * d;
+    }
+    y[(i64)rows[rr] * out + o] += total;
+  }
+};
+
+// out[s] = x[the last row of sequence s]; i < S * dim
+struct GatherLast {
+  const float* x;
+  float* out;
+  const int32_t* seq_row0;
+  const int32_t* seq_rows;
+  int dim;
+  QV_HD void operator()(i64 idx) const {
+    const i64 s = idx / dim;
+    out[idx] = x[(i64)(seq_row0[s] + seq_rows[s] - 1) * dim + idx % dim];
+  }
+};
 
 }  // namespace dev
 }  // namespace quiver

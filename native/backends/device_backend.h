@@ -1,0 +1,218 @@
+// The device inference backend: the ops of backend.h as the element-wise kernels of
+// device_ops.h (and the device's own GEMM for the projections) on a device `Dev`, with the
+// step's metadata and LoRA entries copied to device memory. Dev is CudaDev (cuda_dev.cuh;
+// the "cuda" device) or HostDev (host_dev.h; "cuda-emulated", which runs this code and
+// these kernels on the host, so that CI tests them without a GPU). The interface Dev
+// provides is described in train/device_trainer.h, plus copy, matmul, measure_bandwidth
+// and threads.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "backend.h"
+#include "device_ops.h"
+
+namespace quiver {
+
+template <class Dev>
+class DeviceBackend final : public Backend {
+ public:
+  explicit DeviceBackend(std::unique_ptr<Dev> dev) : dev_(std::move(dev)) {}
+  ~DeviceBackend() override {
+    for (void* p : {(void*)d_meta_, (void*)d_entries_, (void*)d_v_, (void*)d_scores_, (void*)d_rms_}) dev_->release(p);
+  }
+  const char* name() const override { return Dev::kName; }
+  bool host_memory() const override { return false; }
+  int threads() const override { return dev_->threads(); }
+
+  Status alloc(size_t n, float** out) override {
+    void* p = dev_->alloc(n * sizeof(float));
+    QUIVER_TRY(dev_->status("an allocation"));
+    *out = static_cast<float*>(p);
+    return Status::Ok();
+  }
+  void release(float* p) override { dev_->release(p); }
+  Status upload(float* dst, const float* src, size_t n) override {
+    dev_->upload(dst, src, n * sizeof(float));
+    return dev_->status("an upload");
+  }
+  Status download(float* dst, const float* src, size_t n) override {
+    dev_->download(dst, src, n * sizeof(float));
+    return dev_->status("a download");
+  }
+  Status copy(float* dst, const float* src, size_t n) override {
+    dev_->copy(dst, src, n * sizeof(float));
+    return dev_->status("a copy");
+  }
+
+  Status begin_step(const ModelConfig& c, const StepPlan& plan) override {
+    c_ = c;
+    plan_ = &plan;
+    const int T = plan.n_rows, S = plan.n_seqs;
+    // Row and sequence metadata in one buffer: tokens, pos, row_seq (T each), seq_row0,
+    // seq_rows, kv_cap (S each), then the kv pointers (S).
+    size_t ptr_off = (size_t)3 * T + 3 * S;
+    ptr_off += ptr_off & 1;  // 8-byte alignment for the pointers
+    host_meta_.assign(ptr_off + 2 * (size_t)S, 0);
+    int32_t* m = host_meta_.data();
+    std::memcpy(m, plan.tokens.data(), 4 * (size_t)T);
+    std::memcpy(m + T, plan.pos.data(), 4 * (size_t)T);
+    std::memcpy(m + 2 * T, plan.row_seq.data(), 4 * (size_t)T);
+    std::memcpy(m + 3 * T, plan.seq_row0.data(), 4 * (size_t)S);
+    std::memcpy(m + 3 * T + S, plan.seq_rows.data(), 4 * (size_t)S);
+    std::memcpy(m + 3 * T + 2 * S, plan.kv_cap.data(), 4 * (size_t)S);
+    std::memcpy(m + ptr_off, plan.kv.data(), sizeof(float*) * S);
+    QUIVER_TRY(ensure(&d_meta_, &meta_cap_, host_meta_.size() * 4));
+    int32_t* d = d_meta_;
+    rows_ = dev::StepRows{d, d + T, d + 2 * T, d + 3 * T, d + 3 * T + S, d + 3 * T + 2 * S, reinterpret_cast<float* const*>(d + ptr_off)};
+    dev_->upload(d_meta_, host_meta_.data(), host_meta_.size() * 4);
+    // the attention's score buffer: (T, heads, the longest context of the step)
+    maxn_ = 1;
+    for (int r = 0; r < T; ++r) maxn_ = std::max(maxn_, plan.pos[r] + 1);
+    QUIVER_TRY(ensure(&d_scores_, &scores_cap_, (size_t)T * c.n_heads * maxn_ * 4));
+    QUIVER_TRY(ensure(&d_rms_, &rms_cap_, (size_t)std::max(T, S) * 4));
+    QUIVER_TRY(build_lora_entries());
+    return dev_->status("the step's metadata");
+  }
+
+  void embed(const float* table, float* x) override {
+    dev_->run((int64_t)plan_->n_rows * c_.dim, dev::Embed{table, rows_.tokens, x, c_.dim});
+  }
+  void rmsnorm(const float* x, const float* w, float* out, int rows) override {
+    dev_->run(rows, dev::RmsStat{x, d_rms_, c_.dim, c_.rms_eps});
+    dev_->run((int64_t)rows * c_.dim, dev::RmsApply{x, w, d_rms_, out, c_.dim});
+  }
+  void matmul(const float* x, const float* W, float* y, int rows, int in, int out, bool accumulate) override {
+    dev_->matmul(x, W, y, rows, in, out, accumulate);
+  }
+  void rope(float* q, float* k) override {
+    dev_->run((int64_t)plan_->n_rows * (c_.n_heads + c_.n_kv_heads) * (c_.head_dim / 2),
+              dev::RopeRows{q, k, rows_.pos, c_.n_heads, c_.n_kv_heads, c_.head_dim, c_.rope_theta});
+  }
+  void kv_store(int layer, const float* k, const float* v) override {
+    dev_->run((int64_t)plan_->n_rows * c_.kv_dim(), dev::KvStore{k, v, rows_, layer, c_.kv_dim()});
+  }
+  void attention(int layer, const float* q, float* out) override {
+    const int T = plan_->n_rows, H = c_.n_heads, KVH = c_.n_kv_heads, hd = c_.head_dim;
+    dev_->run((int64_t)T * H * maxn_, dev::CacheScores{q, rows_, d_scores_, layer, H, KVH, hd, maxn_});
+    dev_->run((int64_t)T * H, dev::CacheSoftmax{d_scores_, rows_.pos, H, maxn_});
+    dev_->run((int64_t)T * H * hd, dev::CacheOut{d_scores_, rows_, out, layer, H, KVH, hd, maxn_});
+  }
+  void swiglu(float* gate, const float* up) override {
+    dev_->run((int64_t)plan_->n_rows * c_.hidden, dev::SwiGluInPlace{gate, up});
+  }
+  void lora(int layer, int module, const float* x, float* y, int in, int out) override {
+    const LoraOp& op = ops_[(size_t)layer * kModuleCount + module];
+    if (op.n_entries == 0) return;
+    const dev::LoraEntry* entries = d_entries_ + op.entry0;
+    dev_->run((int64_t)op.n_entries * op.max_rank, dev::LoraShrink{entries, x, d_v_, in, op.max_rank});
+    dev_->run((int64_t)op.n_rows * out, dev::LoraExpand{entries, d_csr_ + op.csr0, d_csr_ + op.csr0 + op.n_rows + 1, d_v_, y, out});
+  }
+  void gather_last(const float* x, float* out) override {
+    dev_->run((int64_t)plan_->n_seqs * c_.dim, dev::GatherLast{x, out, rows_.seq_row0, rows_.seq_rows, c_.dim});
+  }
+  Status end_step() override { return dev_->status("the step"); }
+
+  Status measure_bandwidth(int64_t bytes, int repeats, double* gbps) override {
+    return dev_->measure_bandwidth(bytes, repeats, gbps);
+  }
+
+ private:
+  struct LoraOp {
+    int entry0 = 0, n_entries = 0;  // into d_entries_
+    int csr0 = 0, n_rows = 0;       // into d_csr_: row_ptr (n_rows + 1), then rows (n_rows)
+    int max_rank = 0;
+  };
+
+  // Grows a device buffer to at least `bytes` (doubling), dropping its contents.
+  template <typename T>
+  Status ensure(T** p, size_t* cap, size_t bytes) {
+    if (bytes <= *cap) return Status::Ok();
+    const size_t want = std::max(bytes, *cap * 2);
+    dev_->release(*p);
+    *p = nullptr;
+    *cap = 0;
+    void* q = dev_->alloc(want);
+    QUIVER_TRY(dev_->status("growing a step buffer"));
+    *p = static_cast<T*>(q);
+    *cap = want;
+    return Status::Ok();
+  }
+
+  // Entries (row, adapter) of every (layer, module), grouped by row for the expand: a row's
+  // entries keep the order of the plan's segments (gather) or adapters (dense).
+  Status build_lora_entries() {
+    const StepPlan& p = *plan_;
+    const size_t n_ops = (size_t)c_.n_layers * kModuleCount;
+    ops_.assign(n_ops, LoraOp{});
+    entries_.clear();
+    csr_.clear();
+    int v_total = 0;
+    std::vector<std::vector<dev::LoraEntry>> by_row((size_t)p.n_rows);
+    for (size_t lm = 0; lm < n_ops; ++lm) {
+      for (auto& v : by_row) v.clear();
+      if (p.dense) {
+        const auto& ads = p.dense_lora[lm];
+        for (int r = 0; r < p.n_rows; ++r)
+          for (int j = 0; j < p.dense_p; ++j)
+            if (ads[j].rank)
+              by_row[r].push_back(dev::LoraEntry{r, ads[j].rank, p.dense_coef[(size_t)r * p.dense_p + j] * ads[j].scale, 0, ads[j].A, ads[j].B});
+      } else {
+        for (const LoraSeg& sg : p.lora[lm])
+          for (int r = sg.row0; r < sg.row1; ++r) by_row[r].push_back(dev::LoraEntry{r, sg.rank, sg.scale, 0, sg.A, sg.B});
+      }
+      LoraOp& op = ops_[lm];
+      op.entry0 = (int)entries_.size();
+      op.csr0 = (int)csr_.size();
+      std::vector<int32_t> row_ptr{0}, rows;
+      for (int r = 0; r < p.n_rows; ++r) {
+        if (by_row[r].empty()) continue;
+        for (dev::LoraEntry e : by_row[r]) {
+          e.voff = v_total;
+          v_total += e.rank;
+          op.max_rank = std::max(op.max_rank, e.rank);
+          entries_.push_back(e);
+        }
+        rows.push_back(r);
+        row_ptr.push_back((int32_t)(entries_.size() - op.entry0));
+      }
+      op.n_entries = (int)entries_.size() - op.entry0;
+      op.n_rows = (int)rows.size();
+      csr_.insert(csr_.end(), row_ptr.begin(), row_ptr.end());
+      csr_.insert(csr_.end(), rows.begin(), rows.end());
+    }
+    if (entries_.empty()) return Status::Ok();
+    QUIVER_TRY(ensure(&d_entries_, &entries_cap_, entries_.size() * sizeof(dev::LoraEntry) + csr_.size() * 4 + 16));
+    d_csr_ = reinterpret_cast<int32_t*>(d_entries_ + entries_.size());
+    QUIVER_TRY(ensure(&d_v_, &v_cap_, (size_t)v_total * 4));
+    dev_->upload(d_entries_, entries_.data(), entries_.size() * sizeof(dev::LoraEntry));
+    dev_->upload(d_csr_, csr_.data(), csr_.size() * 4);
+    return Status::Ok();
+  }
+
+  std::unique_ptr<Dev> dev_;
+  ModelConfig c_;
+  const StepPlan* plan_ = nullptr;
+  std::vector<int32_t> host_meta_;
+  int32_t* d_meta_ = nullptr;
+  size_t meta_cap_ = 0;
+  dev::StepRows rows_{};
+  int maxn_ = 1;
+  float* d_scores_ = nullptr;  // (T, heads, maxn_)
+  size_t scores_cap_ = 0;
+  float* d_rms_ = nullptr;     // one inverse RMS per row
+  size_t rms_cap_ = 0;
+  std::vector<LoraOp> ops_;
+  std::vector<dev::LoraEntry> entries_;
+  std::vector<int32_t> csr_;
+  dev::LoraEntry* d_entries_ = nullptr;
+  size_t entries_cap_ = 0;
+  int32_t* d_csr_ = nullptr;
+  float* d_v_ = nullptr;
+  size_t v_cap_ = 0;
+};
+
+}  // namespace quiver

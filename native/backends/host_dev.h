@@ -1,0 +1,75 @@
+// The "cuda-emulated" device: device memory is host memory and a kernel launch runs every
+// index of an element-wise op (device_ops.h) as one loop iteration, the indices split among
+// a thread pool. Each index writes only its own outputs, so the split changes no bit. This
+// is how the device code (the device trainer, train/device_trainer.h, and the device
+// inference backend, device_backend.h) is tested on machines without a GPU; CudaDev
+// (cuda_dev.cuh) is the same interface on a GPU.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "../engine/status.h"
+#include "device_ops.h"
+#include "thread_pool.h"
+
+namespace quiver {
+
+class HostDev {
+ public:
+  static constexpr const char* kName = "cuda-emulated";
+
+  explicit HostDev(int threads) : pool_(threads) {}
+
+  // Zeroed memory, nullptr when it fails (status() then reports OUT_OF_MEMORY).
+  void* alloc(size_t bytes) {
+    void* p = std::calloc(1, bytes ? bytes : 1);
+    if (!p) failed_ = true;
+    return p;
+  }
+  void release(void* p) { std::free(p); }
+  void upload(void* dst, const void* src, size_t bytes) {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void download(void* dst, const void* src, size_t bytes) {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void copy(void* dst, const void* src, size_t bytes) {
+    if (bytes) std::memmove(dst, src, bytes);
+  }
+  template <class Op>
+  void run(int64_t n, const Op& op) {
+    const int tasks = pool_.size() == 1 || n < 4096 ? 1 : pool_.size() * 4;
+    if (tasks == 1) {
+      for (int64_t i = 0; i < n; ++i) op(i);
+      return;
+    }
+    const int64_t per = (n + tasks - 1) / tasks;
+    pool_.run(tasks, [&](int t) {
+      const int64_t end = std::min(n, (t + 1) * per);
+      for (int64_t i = t * per; i < end; ++i) op(i);
+    });
+  }
+  // y (rows, out) (+)= x (rows, in) @ W (out, in)^T: one output per index.
+  void matmul(const float* x, const float* W, float* y, int rows, int in, int out, bool accumulate) {
+    run((int64_t)rows * out, dev::Gemm{x, W, y, out, in, in, 1, in, 1, 1.0f, accumulate});
+  }
+  Status measure_bandwidth(int64_t, int, double*) {
+    return Error(QUIVER_ERR_UNSUPPORTED, "the cuda-emulated device has no bandwidth probe");
+  }
+  int threads() const { return pool_.size(); }
+  // Waits for the work so far (nothing to wait for here) and reports its first error.
+  Status status(const char* where) {
+    if (!failed_) return Status::Ok();
+    failed_ = false;
+    return Error(QUIVER_ERR_OUT_OF_MEMORY, "out of host memory while %s", where);
+  }
+
+ private:
+  ThreadPool pool_;
+  bool failed_ = false;
+};
+
+}  // namespace quiver
