@@ -1,12 +1,10 @@
 // The device interface of host_dev.h on a GPU: device memory from cudaMalloc, each
 // element-wise op (device_ops.h) as one thread per index on one stream, and the tiled GEMM
-// below for the projections. Included by the CUDA sources only (cuda_backend.cu,
+// (device_ops.h TiledGemm) in shared memory for the projections. Included by the CUDA sources only (cuda_backend.cu,
 // train/cuda_trainer.cu).
 //
 // cuBLAS is not used: the CUDA toolkit on the build machines ships no cuBLAS headers or
-// library. In the GEMM every output element is a sequential fused multiply-add chain over k
-// whatever the tile shape, so, as on the CPU, a sample's result does not depend on its batch
-// mates.
+// library.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -31,47 +29,20 @@ __global__ void for_each_index(int64_t n, Op op) {
   if (i < n) op(i);
 }
 
-// y = x @ W^T (+ y): x (rows, in), W (out, in), y (rows, out). Tiles of BM rows x BN outputs,
-// BK-wide k slices in shared memory; each thread owns TM x TN outputs.
-template <int BM, int BN, int BK, int TM, int TN>
-__global__ void gemm_tiled_kernel(const float* __restrict__ x, const float* __restrict__ W, float* __restrict__ y, int rows,
-                                  int in, int out, int accumulate) {
-  __shared__ float xs[BK][BM + 1];
-  __shared__ float ws[BK][BN + 1];
-  constexpr int TX = BN / TN;  // threads along outputs
-  constexpr int THREADS = (BM / TM) * TX;
-  const int tid = threadIdx.x;
-  const int tr = tid / TX, tc = tid % TX;
-  const int row0 = blockIdx.y * BM, col0 = blockIdx.x * BN;
-  float acc[TM][TN];
-  for (int i = 0; i < TM; ++i)
-    for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
-  for (int k0 = 0; k0 < in; k0 += BK) {
-    for (int e = tid; e < BM * BK; e += THREADS) {
-      const int r = e / BK, k = e % BK;
-      xs[k][r] = (row0 + r < rows && k0 + k < in) ? x[(size_t)(row0 + r) * in + k0 + k] : 0.0f;
-    }
-    for (int e = tid; e < BN * BK; e += THREADS) {
-      const int c = e / BK, k = e % BK;
-      ws[k][c] = (col0 + c < out && k0 + k < in) ? W[(size_t)(col0 + c) * in + k0 + k] : 0.0f;
-    }
+// One block of a tiled GEMM (device_ops.h TiledGemm): shared tiles, a barrier after each
+// load and each multiply.
+template <class G>
+__global__ void tiled_kernel(G g) {
+  __shared__ typename G::Tiles tiles;
+  typename G::Acc acc;
+  g.zero(acc);
+  for (int k0 = 0; k0 < g.in; k0 += G::BK) {
+    g.load(tiles, blockIdx.x, blockIdx.y, threadIdx.x, k0);
     __syncthreads();
-    const int kmax = min(BK, in - k0);
-    for (int k = 0; k < kmax; ++k)
-      for (int i = 0; i < TM; ++i)
-        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(xs[k][tr * TM + i], ws[k][tc * TN + j], acc[i][j]);
+    g.multiply(tiles, threadIdx.x, k0, acc);
     __syncthreads();
   }
-  for (int i = 0; i < TM; ++i) {
-    const int r = row0 + tr * TM + i;
-    if (r >= rows) continue;
-    for (int j = 0; j < TN; ++j) {
-      const int c = col0 + tc * TN + j;
-      if (c >= out) continue;
-      float* dst = y + (size_t)r * out + c;
-      *dst = accumulate ? *dst + acc[i][j] : acc[i][j];
-    }
-  }
+  g.store(blockIdx.x, blockIdx.y, threadIdx.x, acc);
 }
 
 __global__ void read_kernel(const float4* p, size_t n, float* sink) {
@@ -141,13 +112,11 @@ class CudaDev {
     note(cudaGetLastError(), "a kernel launch");
   }
   void matmul(const float* x, const float* W, float* y, int rows, int in, int out, bool accumulate) {
-    if (rows <= 8) {
-      dim3 grid((out + 63) / 64, (rows + 7) / 8);
-      gemm_tiled_kernel<8, 64, 32, 1, 4><<<grid, 128, 0, stream_>>>(x, W, y, rows, in, out, accumulate);
-    } else {
-      dim3 grid((out + 63) / 64, (rows + 63) / 64);
-      gemm_tiled_kernel<64, 64, 16, 4, 4><<<grid, 256, 0, stream_>>>(x, W, y, rows, in, out, accumulate);
-    }
+    dev::tiled_matmul(*this, x, W, y, rows, in, out, accumulate);
+  }
+  template <class G>
+  void tiled(const G& g) {
+    tiled_kernel<<<dim3(g.grid_x(), g.grid_y()), G::THREADS, 0, stream_>>>(g);
     note(cudaGetLastError(), "a GEMM launch");
   }
   Status measure_bandwidth(int64_t bytes, int repeats, double* gbps) {

@@ -601,5 +601,81 @@ struct GatherLast {
   }
 };
 
+// The projections' GEMM in tiles, y = x @ W^T (+ y): x (rows, in), W (out, in), y (rows, out).
+// A block computes BM rows x BN outputs; its THREADS threads load each BK-wide k slice of x
+// and W into the block's shared tiles (load), wait for one another, multiply the slice into
+// the TM x TN outputs each thread owns (multiply), wait again, and finally store. On CUDA
+// (cuda_dev.cuh) the tiles are shared memory and the waits are __syncthreads(); on the host
+// (host_dev.h) a block's threads run each phase in turn. Every output is one sequential
+// chain of fused multiply-adds over k, whatever the tile shape.
+template <int BM_, int BN_, int BK_, int TM_, int TN_>
+struct TiledGemm {
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_;
+  static constexpr int TX = BN / TN;               // threads along outputs
+  static constexpr int THREADS = (BM / TM) * TX;
+  struct Tiles {
+    float xs[BK][BM + 1];
+    float ws[BK][BN + 1];
+  };
+  struct Acc {
+    float v[TM][TN];
+  };
+
+  const float* x;
+  const float* W;
+  float* y;
+  int rows, in, out;
+  bool accumulate;
+
+  int grid_x() const { return (out + BN - 1) / BN; }
+  int grid_y() const { return (rows + BM - 1) / BM; }
+
+  QV_HD void zero(Acc& a) const {
+    for (int i = 0; i < TM; ++i)
+      for (int j = 0; j < TN; ++j) a.v[i][j] = 0.0f;
+  }
+  QV_HD void load(Tiles& t, int bx, int by, int tid, int k0) const {
+    const int row0 = by * BM, col0 = bx * BN;
+    for (int e = tid; e < BM * BK; e += THREADS) {
+      const int r = e / BK, k = e % BK;
+      t.xs[k][r] = (row0 + r < rows && k0 + k < in) ? x[(i64)(row0 + r) * in + k0 + k] : 0.0f;
+    }
+    for (int e = tid; e < BN * BK; e += THREADS) {
+      const int c = e / BK, k = e % BK;
+      t.ws[k][c] = (col0 + c < out && k0 + k < in) ? W[(i64)(col0 + c) * in + k0 + k] : 0.0f;
+    }
+  }
+  QV_HD void multiply(const Tiles& t, int tid, int k0, Acc& a) const {
+    const int tr = tid / TX, tc = tid % TX;
+    const int kmax = in - k0 < BK ? in - k0 : BK;
+    for (int k = 0; k < kmax; ++k)
+      for (int i = 0; i < TM; ++i)
+        for (int j = 0; j < TN; ++j) a.v[i][j] = fmaf(t.xs[k][tr * TM + i], t.ws[k][tc * TN + j], a.v[i][j]);
+  }
+  QV_HD void store(int bx, int by, int tid, const Acc& a) const {
+    const int tr = tid / TX, tc = tid % TX;
+    for (int i = 0; i < TM; ++i) {
+      const int r = by * BM + tr * TM + i;
+      if (r >= rows) continue;
+      for (int j = 0; j < TN; ++j) {
+        const int c = bx * BN + tc * TN + j;
+        if (c >= out) continue;
+        float* dst = y + (i64)r * out + c;
+        *dst = accumulate ? *dst + a.v[i][j] : a.v[i][j];
+      }
+    }
+  }
+};
+
+// The tile shape for a projection of `rows` rows (decode batches are short), on any device
+// with tiled(gemm): the same choice on CUDA and on the host.
+template <class Device>
+void tiled_matmul(Device& d, const float* x, const float* W, float* y, int rows, int in, int out, bool accumulate) {
+  if (rows <= 8)
+    d.tiled(TiledGemm<8, 64, 32, 1, 4>{x, W, y, rows, in, out, accumulate});
+  else
+    d.tiled(TiledGemm<64, 64, 16, 4, 4>{x, W, y, rows, in, out, accumulate});
+}
+
 }  // namespace dev
 }  // namespace quiver

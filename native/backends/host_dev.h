@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "../engine/status.h"
 #include "device_ops.h"
@@ -52,9 +53,30 @@ class HostDev {
       for (int64_t i = t * per; i < end; ++i) op(i);
     });
   }
-  // y (rows, out) (+)= x (rows, in) @ W (out, in)^T: one output per index.
+  // y (rows, out) (+)= x (rows, in) @ W (out, in)^T on CUDA's tiles (device_ops.h TiledGemm).
   void matmul(const float* x, const float* W, float* y, int rows, int in, int out, bool accumulate) {
-    run((int64_t)rows * out, dev::Gemm{x, W, y, out, in, in, 1, in, 1, 1.0f, accumulate});
+    dev::tiled_matmul(*this, x, W, y, rows, in, out, accumulate);
+  }
+  // The blocks of a tiled GEMM split among the pool; within a block, each phase runs its
+  // threads in turn, which is what the barriers between phases guarantee on a GPU.
+  template <class G>
+  void tiled(const G& g) {
+    const int gx = g.grid_x(), blocks = gx * g.grid_y();
+    auto block = [&](int b) {
+      typename G::Tiles tiles;
+      std::vector<typename G::Acc> acc(G::THREADS);
+      for (auto& a : acc) g.zero(a);
+      for (int k0 = 0; k0 < g.in; k0 += G::BK) {
+        for (int t = 0; t < G::THREADS; ++t) g.load(tiles, b % gx, b / gx, t, k0);
+        for (int t = 0; t < G::THREADS; ++t) g.multiply(tiles, t, k0, acc[t]);
+      }
+      for (int t = 0; t < G::THREADS; ++t) g.store(b % gx, b / gx, t, acc[t]);
+    };
+    if (pool_.size() == 1 || blocks == 1) {
+      for (int b = 0; b < blocks; ++b) block(b);
+    } else {
+      pool_.run(blocks, block);
+    }
   }
   Status measure_bandwidth(int64_t, int, double*) {
     return Error(QUIVER_ERR_UNSUPPORTED, "the cuda-emulated device has no bandwidth probe");
