@@ -22,12 +22,13 @@ const USAGE = `Usage: quiver eval zoo [options]
                      the server's (QUIVER_MIXTURE_WEIGHTING, softmax:0.05)
   --split S          test (default) | validation
   --limit N          items per task (default: all)
-  --device D         auto | cpu | cpu-reference | cuda (default: QUIVER_DEVICE, else auto)
+  --device D         auto | cpu | cpu-reference | cuda (default: QUIVER_DEVICE, else auto);
+                     cuda-emulated runs the CUDA backend's code on the CPU (slow; for checks)
   --max-tokens N     tokens generated per item (default: the longest answer + 8)
   --batch N          sequences per engine step (default 64)
 The retrieval encoder is the server's (QUIVER_ENCODER, QUIVER_ENCODER_PREFIX, QUIVER_RETRIEVER_HEAD).`;
 
-const DEVICES = ["auto", "cpu", "cpu-reference", "cuda"];
+const DEVICES = ["auto", "cpu", "cpu-reference", "cuda", "cuda-emulated"];
 
 const HEADERS: Record<Column, string> = {
   base: "base",

@@ -13,10 +13,11 @@ const HELP = `Usage: quiver generate --model DIR --prompt TEXT [options]
   --temperature T          default 0 (greedy)
   --top-k K, --top-p P     sampling filters (off by default)
   --seed S                 RNG seed (default 0)
-  --device D               auto (default) | cpu | cpu-reference | cuda`;
+  --device D               auto (default) | cpu | cpu-reference | cuda | cuda-emulated (the
+                           CUDA backend's code on the CPU; slow, for checks)`;
 
 const STRATEGIES = ["mixture", "fusion", "fusion-cat", "selection", "none"];
-const DEVICES = ["auto", "cpu", "cpu-reference", "cuda"];
+const DEVICES = ["auto", "cpu", "cpu-reference", "cuda", "cuda-emulated"];
 
 function num(v: string | undefined, name: string, fallback: number, integer: boolean): number {
   if (v === undefined) return fallback;
