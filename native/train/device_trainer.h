@@ -10,6 +10,7 @@
 //   void upload(void* dst, const void* src, size_t bytes)
 //   void download(void* dst, const void* src, size_t bytes)
 //   template <class Op> void run(int64_t n, const Op& op)   op(i) for every i < n
+//   void matmul(x, W, y, rows, in, out, accumulate)         y (+)= x W^T, the tiled GEMM
 //   Status status(const char* where)       waits for the work so far; its first error
 // Instantiated with CudaDev (cuda_trainer.cu) and HostDev (trainer.cpp, "cuda-emulated").
 #pragma once
@@ -256,7 +257,7 @@ class DeviceTrainer final : public Trainer {
   void proj(int l, int m, const float* X, float* Y, int N, const Acts& acts) {
     const LayerIndex& L = layers_[l];
     const int in = module_in(c_, m), out = module_out(c_, m);
-    gemm(X, in, 1, W(L.proj[m]), in, 1, Y, N, out, in, 1.0f, false);
+    dev_->matmul(X, W(L.proj[m]), Y, N, in, out, false);  // the tiled GEMM, as serving runs it
     if (L.lora_a[m] < 0) return;
     const int r = o_.rank;
     float* U = acts.lu[m];
@@ -314,7 +315,7 @@ class DeviceTrainer final : public Trainer {
       dev_->run((int64_t)N * D, dev::Add{a.xm, ft_, x});
     }
     rmsnorm(x, W(final_norm_), rf_, hf_, N);
-    gemm(hf_, D, 1, W(head_), D, 1, logits_, N, V, D, 1.0f, false);
+    dev_->matmul(hf_, W(head_), logits_, N, D, V, false);
     int64_t count = 0;
     for (int n = 0; n < N; ++n) count += b.targets[n] >= 0;
     dev_->run(N, dev::CrossEntropy{logits_, targets_, rows_, V, 1.0f / (float)count, keep});
