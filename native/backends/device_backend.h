@@ -89,8 +89,9 @@ class DeviceBackend final : public Backend {
     dev_->matmul(x, W, y, rows, in, out, accumulate);
   }
   void rope(float* q, float* k) override {
-    dev_->run((int64_t)plan_->n_rows * (c_.n_heads + c_.n_kv_heads) * (c_.head_dim / 2),
-              dev::RopeRows{q, k, rows_.pos, c_.n_heads, c_.n_kv_heads, c_.head_dim, c_.rope_theta});
+    const int64_t pairs = (int64_t)plan_->n_rows * (c_.head_dim / 2);
+    dev_->run(pairs * c_.n_heads, dev::Rope{q, rows_.pos, c_.n_heads, c_.head_dim, c_.rope_theta, false});
+    dev_->run(pairs * c_.n_kv_heads, dev::Rope{k, rows_.pos, c_.n_kv_heads, c_.head_dim, c_.rope_theta, false});
   }
   void kv_store(int layer, const float* k, const float* v) override {
     dev_->run((int64_t)plan_->n_rows * c_.kv_dim(), dev::KvStore{k, v, rows_, layer, c_.kv_dim()});
@@ -102,7 +103,7 @@ class DeviceBackend final : public Backend {
     dev_->run((int64_t)T * H * hd, dev::CacheOut{d_scores_, rows_, out, layer, H, KVH, hd, maxn_});
   }
   void swiglu(float* gate, const float* up) override {
-    dev_->run((int64_t)plan_->n_rows * c_.hidden, dev::SwiGluInPlace{gate, up});
+    dev_->run((int64_t)plan_->n_rows * c_.hidden, dev::SwiGlu{gate, up, gate});
   }
   void lora(int layer, int module, const float* x, float* y, int in, int out) override {
     const LoraOp& op = ops_[(size_t)layer * kModuleCount + module];

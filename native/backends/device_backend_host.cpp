@@ -2,16 +2,13 @@
 // "cuda-emulated" device. Slow (plain loops, one output per index), for tests: it runs the
 // CUDA backend's code and kernels, and the engine's device-memory paths (weights uploaded,
 // caches copied, logits downloaded), on machines without a GPU.
-#include <thread>
-
 #include "device_backend.h"
 #include "host_dev.h"
 
 namespace quiver {
 
 std::unique_ptr<Backend> backend_cuda_emulated(int threads) {
-  const int n = threads > 0 ? threads : (int)std::max(1u, std::thread::hardware_concurrency());
-  return std::make_unique<DeviceBackend<HostDev>>(std::make_unique<HostDev>(n));
+  return std::make_unique<DeviceBackend<HostDev>>(std::make_unique<HostDev>(threads));
 }
 
 }  // namespace quiver

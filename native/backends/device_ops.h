@@ -162,20 +162,22 @@ struct RmsBackDg {
   }
 };
 
-// Rotates dimension pairs (t, t + hd/2) of every head by the position's angle (inverse:
-// by minus it, the backward pass); cs holds (cos, sin) per (position, t). i < N * heads * hd/2
+// Rotary embedding: rotates dimension pairs (t, t + hd/2) of every head of row r by the
+// angle of position pos[r], the engine's formula (cpu_reference.cpp); inverse: by minus the
+// angle (the backward pass). x (rows, heads * hd); i < rows * heads * hd/2
 struct Rope {
   float* x;
-  const float* cs;
-  int S, heads, hd;
+  const int32_t* pos;
+  int heads, hd;
+  float theta;
   bool inverse;
   QV_HD void operator()(i64 i) const {
     const int half = hd / 2;
     const int t = (int)(i % half);
     const i64 nh = i / half;
-    const i64 n = nh / heads;
-    const float* c = cs + (n % S) * hd;
-    const float co = c[t], si = inverse ? -c[half + t] : c[half + t];
+    const float inv_freq = 1.0f / powf(theta, (float)(2 * t) / (float)hd);
+    const float angle = (float)pos[nh / heads] * inv_freq;
+    const float co = cosf(angle), si = inverse ? -sinf(angle) : sinf(angle);
     float* v = x + nh * hd;
     const float a = v[t], b = v[t + half];
     v[t] = a * co - b * si;
@@ -313,7 +315,7 @@ struct AttnBackDkv {
   }
 };
 
-// mm = silu(a) * u; i < N * F
+// mm = silu(a) * u (mm may be a: serving computes it in place); i < N * F
 struct SwiGlu {
   const float* a;
   const float* u;
@@ -382,6 +384,13 @@ struct SumSquares {
   }
 };
 
+// One AdamW step's constants, the same for every tensor: the factor that clips the
+// gradient norm, the betas, the bias corrections 1 - beta^step, the learning rate, eps and
+// the decoupled weight decay (for matrices).
+struct AdamStep {
+  double clip, b1, b2, c1, c2, lr, eps, weight_decay;
+};
+
 // One AdamW update in double, whatever T (the CPU trainer runs it too); i < numel
 template <class T>
 struct AdamWT {
@@ -389,18 +398,18 @@ struct AdamWT {
   const T* g;
   T* m;
   T* v;
-  double clip, b1, b2, c1, c2, lr, eps, wd;
+  AdamStep k;
+  bool decay;
   QV_HD void operator()(i64 i) const {
-    const double gi = (double)g[i] * clip;
-    const double mi = b1 * (double)m[i] + (1 - b1) * gi;
-    const double vi = b2 * (double)v[i] + (1 - b2) * gi * gi;
+    const double gi = (double)g[i] * k.clip;
+    const double mi = k.b1 * (double)m[i] + (1 - k.b1) * gi;
+    const double vi = k.b2 * (double)v[i] + (1 - k.b2) * gi * gi;
     m[i] = (T)mi;
     v[i] = (T)vi;
-    const double upd = (mi / c1) / (sqrt(vi / c2) + eps) + wd * (double)w[i];
-    w[i] = (T)((double)w[i] - lr * upd);
+    const double upd = (mi / k.c1) / (sqrt(vi / k.c2) + k.eps) + (decay ? k.weight_decay : 0.0) * (double)w[i];
+    w[i] = (T)((double)w[i] - k.lr * upd);
   }
 };
-using AdamW = AdamWT<float>;
 
 
 // ---------------------------------------------------------------- serving (device_backend.h)
@@ -435,30 +444,6 @@ struct StepRows {
   // position t of sequence s's keys (values: +1 part) for one layer
   QV_HD const float* cache(int layer, int part, int kv_dim, int s, int t) const {
     return kv[s] + ((i64)layer * 2 + part) * kv_cap[s] * kv_dim + (i64)t * kv_dim;
-  }
-};
-
-// Rotary embedding at each row's position, the engine's angle formula (cpu_reference.cpp);
-// i < T * (H + KVH) * hd/2
-struct RopeRows {
-  float* q;
-  float* k;
-  const int32_t* pos;
-  int H, KVH, hd;
-  float theta;
-  QV_HD void operator()(i64 idx) const {
-    const int half = hd / 2;
-    const int i = (int)(idx % half);
-    const i64 e = idx / half;
-    const int h = (int)(e % (H + KVH));
-    const i64 r = e / (H + KVH);
-    const float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
-    const float angle = (float)pos[r] * inv_freq;
-    const float c = cosf(angle), s = sinf(angle);
-    float* v = h < H ? q + (r * H + h) * hd : k + (r * KVH + (h - H)) * hd;
-    const float a = v[i], b = v[i + half];
-    v[i] = a * c - b * s;
-    v[i + half] = b * c + a * s;
   }
 };
 
@@ -532,16 +517,6 @@ struct CacheOut {
     float acc = 0;
     for (int t = 0; t < n; ++t) acc += p[t] * rows.cache(layer, 1, kv_dim, s, t)[off];
     out[idx] = acc;
-  }
-};
-
-// gate = silu(gate) * up; i < T * hidden
-struct SwiGluInPlace {
-  float* gate;
-  const float* up;
-  QV_HD void operator()(i64 i) const {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + expf(-g)) * up[i];
   }
 };
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "../engine/status.h"
@@ -22,7 +23,8 @@ class HostDev {
  public:
   static constexpr const char* kName = "cuda-emulated";
 
-  explicit HostDev(int threads) : pool_(threads) {}
+  // threads <= 0: all hardware threads
+  explicit HostDev(int threads) : pool_(threads > 0 ? threads : (int)std::max(1u, std::thread::hardware_concurrency())) {}
 
   // Zeroed memory, nullptr when it fails (status() then reports OUT_OF_MEMORY).
   void* alloc(size_t bytes) {

@@ -8,7 +8,7 @@ import path from "node:path";
 
 import { Trainer, type TrainBatch, type TrainDevice, type TrainerOptions } from "@quiver/engine";
 
-import { CUDA_AVAILABLE } from "./backends.js";
+import { CUDA_AVAILABLE, describeOn } from "./backends.js";
 import { tempDir } from "./cli.js";
 import { randomTrainBatch, rng, SMALL, trainAndServe, writeRandomModel, type ModelSpec } from "./fixtures.js";
 
@@ -22,7 +22,6 @@ writeRandomModel(tied, { ...SPEC, tied: true, kvHeads: 2, seed: 6 });
 writeRandomModel(small, { ...SMALL, maxPos: 32 });
 
 const DEVICES: TrainDevice[] = ["cuda-emulated", "cuda"];
-const describeOn = (d: TrainDevice) => (d === "cuda" && !CUDA_AVAILABLE ? describe.skip : describe);
 
 /** Gives every LoRA B random values (B starts at zero, which would zero A's gradients). */
 function randomizeB(ts: Trainer[], seed: number): void {

@@ -48,11 +48,12 @@ class DeviceTrainer final : public Trainer {
       values += p.meta.numel;
       if (p.meta.trainable) trained += p.meta.numel;
     }
-    float* w = alloc<float>(values);
-    g_ = alloc<float>(trained);
-    float* m = alloc<float>(trained);
-    float* v = alloc<float>(trained);
+    float* w = alloc<float>(values, &owned_);
+    g_ = alloc<float>(trained, &owned_);
+    float* m = alloc<float>(trained, &owned_);
+    float* v = alloc<float>(trained, &owned_);
     trained_ = trained;
+    partial_ = alloc<double>(chunks(), &owned_);
     QUIVER_TRY(dev_->status("allocating the weights"));
     params_.resize(plan.params.size());
     int64_t off = 0;
@@ -82,7 +83,7 @@ class DeviceTrainer final : public Trainer {
   const std::vector<TensorMeta>& tensors() const override { return meta_; }
 
   Status read(int index, TensorPart part, double* out) const override {
-    const float* src = nullptr;
+    float* src = nullptr;
     QUIVER_TRY(locate(index, part, &src));
     std::vector<float> host((size_t)params_[index].numel);
     dev_->download(host.data(), src, host.size() * sizeof(float));
@@ -92,19 +93,16 @@ class DeviceTrainer final : public Trainer {
   }
 
   Status write(int index, TensorPart part, const double* in) override {
-    const float* dst = nullptr;
+    float* dst = nullptr;
     QUIVER_TRY(locate(index, part, &dst));
     std::vector<float> host((size_t)params_[index].numel);
     for (size_t i = 0; i < host.size(); ++i) {
       if (!std::isfinite(in[i])) return Error(QUIVER_ERR_NON_FINITE, "%s: value %zu is not finite", meta_[index].name.c_str(), i);
       host[i] = (float)in[i];
     }
-    dev_->upload(const_cast<float*>(dst), host.data(), host.size() * sizeof(float));
+    dev_->upload(dst, host.data(), host.size() * sizeof(float));
     return dev_->status("writing a tensor");
   }
-
-  int64_t steps() const override { return steps_; }
-  void set_steps(int64_t n) override { steps_ = n; }
 
   Status loss(const TrainBatch& b, StepStats* out) override {
     QUIVER_TRY(check_train_batch(c_, b));
@@ -117,11 +115,10 @@ class DeviceTrainer final : public Trainer {
     QUIVER_TRY(forward(b, true, out));
     backward(b);
     // the global norm: fixed chunks summed in double on the device, then in order here
-    const int64_t chunk = 1 << 16, chunks = (trained_ + chunk - 1) / chunk;
     double ss = 0;
-    if (chunks) {
-      dev_->run(chunks, dev::SumSquares{g_, trained_, chunk, partial_});
-      std::vector<double> parts((size_t)chunks);
+    if (trained_) {
+      dev_->run(chunks(), dev::SumSquares{g_, trained_, kChunk, partial_});
+      std::vector<double> parts((size_t)chunks());
       dev_->download(parts.data(), partial_, parts.size() * sizeof(double));
       QUIVER_TRY(dev_->status("the backward pass"));
       for (double p : parts) ss += p;
@@ -130,15 +127,11 @@ class DeviceTrainer final : public Trainer {
     return check_finite(*out);
   }
 
-  Status step(const TrainBatch& b, float lr, StepStats* out) override {
-    QUIVER_TRY(check_learning_rate(lr));
-    QUIVER_TRY(forward_backward(b, out));
-    const AdamConstants k = adam_constants(o_, out->grad_norm, ++steps_);
-    for (const Param& p : params_) {
-      if (!p.m) continue;
-      dev_->run(p.numel, dev::AdamW{p.w, p.g, p.m, p.v, k.clip, o_.beta1, o_.beta2, k.c1, k.c2, (double)lr, (double)o_.eps,
-                                    p.decay ? (double)o_.weight_decay : 0.0});
-    }
+  const TrainerOptions& options() const override { return o_; }
+
+  Status update(const dev::AdamStep& k) override {
+    for (const Param& p : params_)
+      if (p.m) dev_->run(p.numel, dev::AdamWT<float>{p.w, p.g, p.m, p.v, k, p.decay});
     return dev_->status("the AdamW update");
   }
 
@@ -156,15 +149,20 @@ class DeviceTrainer final : public Trainer {
     float* lu[kModuleCount];
   };
 
+  static constexpr int64_t kChunk = 1 << 16;  // gradient elements per partial sum of squares
+  int64_t chunks() const { return (trained_ + kChunk - 1) / kChunk; }
+
+  // n zeroed elements of device memory, released with the list `into` (nullptr for n = 0 or
+  // on failure, which the device's status reports).
   template <class T>
-  T* alloc(int64_t n) {
+  T* alloc(int64_t n, std::vector<void*>* into) {
     if (n <= 0) return nullptr;
     void* p = dev_->alloc((size_t)n * sizeof(T));
-    if (p) owned_.push_back(p);
+    if (p) into->push_back(p);
     return static_cast<T*>(p);
   }
 
-  Status locate(int index, TensorPart part, const float** out) const {
+  Status locate(int index, TensorPart part, float** out) const {
     if (index < 0 || index >= (int)params_.size()) return Error(QUIVER_ERR_NOT_FOUND, "no tensor %d", index);
     if (part != TensorPart::kValue && !meta_[index].trainable)
       return Error(QUIVER_ERR_INVALID_ARGUMENT, "%s is frozen: it has no gradient or optimizer state", meta_[index].name.c_str());
@@ -189,11 +187,7 @@ class DeviceTrainer final : public Trainer {
     B_ = B;
     S_ = S;
     const int64_t N = (int64_t)B * S, D = c_.dim, Q = c_.q_dim(), KV = c_.kv_dim(), F = c_.hidden, V = c_.vocab_size;
-    auto buf = [&](int64_t n) {
-      void* p = n > 0 ? dev_->alloc((size_t)n * sizeof(float)) : nullptr;
-      if (p) batch_owned_.push_back(p);
-      return static_cast<float*>(p);
-    };
+    auto buf = [&](int64_t n) { return alloc<float>(n, &batch_owned_); };
     acts_.assign(c_.n_layers, Acts{});
     for (int l = 0; l < c_.n_layers; ++l) {
       Acts& a = acts_[l];
@@ -206,29 +200,18 @@ class DeviceTrainer final : public Trainer {
     ft_ = buf(N * D), dx_ = buf(N * D), dxm_ = buf(N * D), dh_ = buf(N * D), dm_ = buf(N * F), da_ = buf(N * F);
     dup_ = buf(N * F), datt_ = buf(N * Q), dq_ = buf(N * Q), dk_ = buf(N * KV), dv_ = buf(N * KV);
     gatt_ = buf((int64_t)B * c_.n_heads * S * S), du_ = buf(N * o_.rank);
-    rope_ = buf((int64_t)S * c_.head_dim);
-    void* ints = dev_->alloc((size_t)N * 2 * sizeof(int32_t));
-    if (ints) batch_owned_.push_back(ints);
-    tokens_ = static_cast<int32_t*>(ints);
+    tokens_ = alloc<int32_t>(N * 3, &batch_owned_);
     targets_ = tokens_ ? tokens_ + N : nullptr;
-    if (!partial_) partial_ = alloc<double>((trained_ + (1 << 16) - 1) / (1 << 16) + 1);
+    positions_ = tokens_ ? tokens_ + 2 * N : nullptr;
     Status s = dev_->status("allocating the activations");
     if (!s.ok()) {
       B_ = S_ = 0;  // reallocate next time
       return s;
     }
-    // cos and sin per (position, i < head_dim / 2): the engine's formula, in float
-    const int hd = c_.head_dim, half = hd / 2;
-    std::vector<float> table((size_t)S * hd, 0.0f);
-    for (int p = 0; p < S; ++p)
-      for (int i = 0; i < half; ++i) {
-        const float inv_freq = 1.0f / std::pow(c_.rope_theta, (float)(2 * i) / (float)hd);
-        const float angle = (float)p * inv_freq;
-        table[(size_t)p * hd + i] = std::cos(angle);
-        table[(size_t)p * hd + half + i] = std::sin(angle);
-      }
-    dev_->upload(rope_, table.data(), table.size() * sizeof(float));
-    return dev_->status("uploading the rotary table");
+    std::vector<int32_t> pos((size_t)N);
+    for (int64_t n = 0; n < N; ++n) pos[n] = (int32_t)(n % S);  // each row's place in its sequence
+    dev_->upload(positions_, pos.data(), pos.size() * sizeof(int32_t));
+    return dev_->status("uploading the positions");
   }
 
   dev::AttnShape attn_shape() const {
@@ -282,7 +265,7 @@ class DeviceTrainer final : public Trainer {
   }
 
   void rope(float* x, int N, int heads, bool inverse) {
-    dev_->run((int64_t)N * heads * (c_.head_dim / 2), dev::Rope{x, rope_, S_, heads, c_.head_dim, inverse});
+    dev_->run((int64_t)N * heads * (c_.head_dim / 2), dev::Rope{x, positions_, heads, c_.head_dim, c_.rope_theta, inverse});
   }
 
   Status forward(const TrainBatch& b, bool keep, StepStats* out) {
@@ -373,7 +356,6 @@ class DeviceTrainer final : public Trainer {
   int embed_ = -1, final_norm_ = -1, head_ = -1;
   float lora_scale_ = 0;
   float cur_scale_ = 0;  // lora_scale_ times the batch's weight
-  int64_t steps_ = 0;
   int64_t trained_ = 0;  // elements in the gradient arena
   float* g_ = nullptr;   // every trainable tensor's gradient, in tensor order
   double* partial_ = nullptr;
@@ -382,8 +364,8 @@ class DeviceTrainer final : public Trainer {
   float *xf_ = nullptr, *rf_ = nullptr, *hf_ = nullptr, *logits_ = nullptr, *rows_ = nullptr, *dot_ = nullptr;
   float *ft_ = nullptr, *dx_ = nullptr, *dxm_ = nullptr, *dh_ = nullptr, *dm_ = nullptr, *da_ = nullptr;
   float *dup_ = nullptr, *datt_ = nullptr, *dq_ = nullptr, *dk_ = nullptr, *dv_ = nullptr, *gatt_ = nullptr;
-  float *du_ = nullptr, *rope_ = nullptr;
-  int32_t *tokens_ = nullptr, *targets_ = nullptr;
+  float* du_ = nullptr;
+  int32_t *tokens_ = nullptr, *targets_ = nullptr, *positions_ = nullptr;
 };
 
 }  // namespace quiver

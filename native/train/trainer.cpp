@@ -199,9 +199,6 @@ class TrainerImpl final : public Trainer {
     return Status::Ok();
   }
 
-  int64_t steps() const override { return steps_; }
-  void set_steps(int64_t n) override { steps_ = n; }
-
   Status loss(const TrainBatch& b, StepStats* out) override {
     QUIVER_TRY(check_train_batch(c_, b));
     forward(b, false, out);
@@ -220,15 +217,13 @@ class TrainerImpl final : public Trainer {
     return check_finite(*out);
   }
 
-  Status step(const TrainBatch& b, float lr, StepStats* out) override {
-    QUIVER_TRY(check_learning_rate(lr));
-    QUIVER_TRY(forward_backward(b, out));
-    const AdamConstants k = adam_constants(o_, out->grad_norm, ++steps_);
+  const TrainerOptions& options() const override { return o_; }
+
+  Status update(const dev::AdamStep& k) override {
     for (auto& p : params_) {
       if (p.g.empty()) continue;
-      const dev::AdamWT<T> update{p.w.data(), p.g.data(), p.m.data(), p.v.data(), k.clip, o_.beta1, o_.beta2, k.c1, k.c2,
-                                  (double)lr, (double)o_.eps, p.decay ? (double)o_.weight_decay : 0.0};
-      for (size_t i = 0; i < p.w.size(); ++i) update((int64_t)i);
+      const dev::AdamWT<T> op{p.w.data(), p.g.data(), p.m.data(), p.v.data(), k, p.decay};
+      for (size_t i = 0; i < p.w.size(); ++i) op((int64_t)i);
     }
     return Status::Ok();
   }
@@ -615,7 +610,6 @@ class TrainerImpl final : public Trainer {
   int embed_ = -1, final_norm_ = -1, head_ = -1;
   float lora_scale_ = 0;
   float cur_scale_ = 0;  // lora_scale_ times the batch's weight
-  int64_t steps_ = 0;
   int B_ = 0, S_ = 0;
   std::vector<Acts> acts_;
   std::vector<T> xf_, rf_, hf_, logits_, rope_;
@@ -653,17 +647,21 @@ Status check_finite(const StepStats& s) {
   return Status::Ok();
 }
 
-AdamConstants adam_constants(const TrainerOptions& o, double grad_norm, int64_t step) {
-  AdamConstants k;
-  k.clip = o.clip > 0 && grad_norm > o.clip ? o.clip / grad_norm : 1.0;
-  k.c1 = 1.0 - std::pow((double)o.beta1, (double)step);
-  k.c2 = 1.0 - std::pow((double)o.beta2, (double)step);
-  return k;
-}
-
-Status check_learning_rate(float lr) {
+Status Trainer::step(const TrainBatch& b, float lr, StepStats* out) {
   if (!(lr >= 0) || !std::isfinite(lr)) return Error(QUIVER_ERR_INVALID_ARGUMENT, "learning rate %g is not a finite number >= 0", lr);
-  return Status::Ok();
+  QUIVER_TRY(forward_backward(b, out));
+  const TrainerOptions& o = options();
+  const int64_t n = ++steps_;
+  dev::AdamStep k;
+  k.clip = o.clip > 0 && out->grad_norm > o.clip ? o.clip / out->grad_norm : 1.0;
+  k.b1 = o.beta1;
+  k.b2 = o.beta2;
+  k.c1 = 1.0 - std::pow((double)o.beta1, (double)n);
+  k.c2 = 1.0 - std::pow((double)o.beta2, (double)n);
+  k.lr = lr;
+  k.eps = o.eps;
+  k.weight_decay = o.weight_decay;
+  return update(k);
 }
 
 // ---------------------------------------------------------------- the tensors and their start
@@ -756,8 +754,7 @@ void initial_values(const ModelPlan& plan, const TrainerOptions& o, const HostMo
 
 Status emulated_trainer_create(const TrainerOptions& o, const ModelConfig& c, const HostModel* host,
                                std::unique_ptr<Trainer>* out) {
-  const int threads = o.threads > 0 ? o.threads : (int)std::max(1u, std::thread::hardware_concurrency());
-  auto t = std::make_unique<DeviceTrainer<HostDev>>(o, c, std::make_unique<HostDev>(threads));
+  auto t = std::make_unique<DeviceTrainer<HostDev>>(o, c, std::make_unique<HostDev>(o.threads));
   QUIVER_TRY(t->init(host));
   *out = std::move(t);
   return Status::Ok();

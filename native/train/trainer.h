@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "../backends/device_ops.h"
 #include "../engine/model.h"
 #include "../engine/status.h"
 
@@ -111,16 +112,8 @@ void initial_values(const ModelPlan& plan, const TrainerOptions& o, const HostMo
 
 // Refusals every trainer makes before any work (INVALID_ARGUMENT, CONTEXT_OVERFLOW).
 Status check_train_batch(const ModelConfig& c, const TrainBatch& b);
-Status check_learning_rate(float lr);
 // NON_FINITE when a step's loss or gradient norm is not finite.
 Status check_finite(const StepStats& s);
-
-// AdamW's constants for update number `step` (from 1): the factor that clips the gradient
-// norm to o.clip, and the bias corrections 1 - beta^step.
-struct AdamConstants {
-  double clip, c1, c2;
-};
-AdamConstants adam_constants(const TrainerOptions& o, double grad_norm, int64_t step);
 
 // The device trainer on CUDA (cuda_trainer.cu; cuda_trainer_absent.cpp when nvcc was not
 // found): DEVICE with the reason when no GPU answers.
@@ -148,9 +141,17 @@ class Trainer {
   // Forward and backward: the gradients of the mean loss replace the previous ones.
   virtual Status forward_backward(const TrainBatch& batch, StepStats* out) = 0;
   // forward_backward, clipping, one AdamW update at learning rate `lr`.
-  virtual Status step(const TrainBatch& batch, float lr, StepStats* out) = 0;
-  virtual int64_t steps() const = 0;      // AdamW updates done (bias correction uses it)
-  virtual void set_steps(int64_t n) = 0;  // resuming from a checkpoint
+  Status step(const TrainBatch& batch, float lr, StepStats* out);
+  int64_t steps() const { return steps_; }  // AdamW updates done (bias correction uses it)
+  void set_steps(int64_t n) { steps_ = n; }  // resuming from a checkpoint
+
+ protected:
+  virtual const TrainerOptions& options() const = 0;
+  // One AdamW update of every trainable tensor (AdamWT in device_ops.h).
+  virtual Status update(const dev::AdamStep& k) = 0;
+
+ private:
+  int64_t steps_ = 0;
 };
 
 }  // namespace quiver
