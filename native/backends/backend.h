@@ -129,15 +129,18 @@ class Backend {
   virtual int threads() const { return 1; }
   // Which kernel set runs (the fast CPU path picks one at run time).
   virtual const char* kernels() const { return name(); }
+  // What the engine should say about how it runs (the CUDA device: cuBLAS or not, and why).
+  virtual std::string note() const { return {}; }
 };
 
 std::unique_ptr<Backend> backend_cpu_reference();
 // generic: portable kernels even where AVX2+FMA would run.
 std::unique_ptr<Backend> backend_cpu_fast(int threads, bool generic);
 // nullptr with a reason when CUDA is not compiled in or no GPU answers.
-std::unique_ptr<Backend> backend_cuda(std::string* why_not);
+// cublas: backends/cublas.h ("" = $QUIVER_CUBLAS).
+std::unique_ptr<Backend> backend_cuda(std::string* why_not, const std::string& cublas);
 // The CUDA backend's code and kernels run on the host ("cuda-emulated", for tests).
-std::unique_ptr<Backend> backend_cuda_emulated(int threads);
+std::unique_ptr<Backend> backend_cuda_emulated(int threads, const std::string& cublas);
 bool backend_cuda_compiled();
 
 }  // namespace quiver

@@ -13,8 +13,8 @@ namespace quiver {
 
 bool backend_cuda_compiled() { return true; }
 
-std::unique_ptr<Backend> backend_cuda(std::string* why_not) {
-  std::unique_ptr<CudaDev> dev(CudaDev::open(why_not));
+std::unique_ptr<Backend> backend_cuda(std::string* why_not, const std::string& cublas) {
+  std::unique_ptr<CudaDev> dev(CudaDev::open(why_not, cublas));
   if (!dev) return nullptr;
   return std::make_unique<DeviceBackend<CudaDev>>(std::move(dev));
 }

@@ -1,19 +1,19 @@
 // The device interface of host_dev.h on a GPU: device memory from cudaMalloc, each
-// element-wise op (device_ops.h) as one thread per index on one stream, and the tiled GEMM
-// (device_ops.h TiledGemm) in shared memory for the projections. Included by the CUDA sources only (cuda_backend.cu,
-// train/cuda_trainer.cu).
-//
-// cuBLAS is not used: the CUDA toolkit on the build machines ships no cuBLAS headers or
-// library.
+// element-wise op (device_ops.h) as one thread per index on one stream, and the products
+// through cuBLAS (cublas.h: loaded at run time where the machine has it) or else through
+// the tiled GEMM (device_ops.h TiledGemm) in shared memory and the element-wise product
+// kernel. Included by the CUDA sources only (cuda_backend.cu, train/cuda_trainer.cu).
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "../engine/status.h"
+#include "cublas.h"
 #include "device_ops.h"
 
 namespace quiver {
@@ -59,10 +59,14 @@ class CudaDev {
   static constexpr const char* kName = "cuda";
 
   explicit CudaDev(cudaStream_t stream) : stream_(stream) {}
-  ~CudaDev() { cudaStreamDestroy(stream_); }
+  ~CudaDev() {
+    if (blas_) blas_->destroy(handle_);
+    cudaStreamDestroy(stream_);
+  }
 
   // Opens device 0 with a stream of its own; nullptr with the reason when no GPU answers.
-  static CudaDev* open(std::string* why_not) {
+  // cublas: backends/cublas.h.
+  static CudaDev* open(std::string* why_not, const std::string& cublas) {
     int n = 0;
     const cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
@@ -79,8 +83,20 @@ class CudaDev {
       if (why_not) *why_not = std::string("CUDA device 0 could not be used: ") + cudaGetErrorString(cudaGetLastError());
       return nullptr;
     }
-    return new CudaDev(stream);
+    CudaDev* d = new CudaDev(stream);
+    d->blas_ = Cublas::load(cublas, &d->blas_note_);
+    if (d->blas_) {
+      d->handle_ = d->blas_->create(stream, &d->blas_note_);
+      if (!d->handle_) d->blas_.reset();
+    }
+    return d;
   }
+
+  // What runs the products: "cuBLAS 13.1.1 (path)", or why the tiled kernels do.
+  std::string gemm_note() const {
+    return blas_ ? "products on " + blas_->describe() : "products on Quiver's tiled GEMM kernels: " + blas_note_;
+  }
+  bool blas() const { return blas_ != nullptr; }
 
   void* alloc(size_t bytes) {
     void* p = nullptr;
@@ -112,7 +128,12 @@ class CudaDev {
     note(cudaGetLastError(), "a kernel launch");
   }
   void matmul(const float* x, const float* W, float* y, int rows, int in, int out, bool accumulate) {
-    dev::tiled_matmul(*this, x, W, y, rows, in, out, accumulate);
+    dev::matmul_on(*this, x, W, y, rows, in, out, accumulate);
+  }
+  void gemm(const dev::Gemm& g, int64_t M) { dev::gemm_on(*this, g, M); }
+  void sgemm(const dev::BlasGemm& b) {
+    const int st = blas_->sgemm(handle_, b);
+    if (st != 0 && blas_error_.empty()) blas_error_ = "cublasSgemm: " + blas_->status_text(st);
   }
   template <class G>
   void tiled(const G& g) {
@@ -143,6 +164,12 @@ class CudaDev {
   // Waits for the work so far and reports the first error since the last call.
   Status status(const char* where) {
     note(cudaStreamSynchronize(stream_), "a kernel");
+    if (!blas_error_.empty() && first_ == cudaSuccess) {
+      const std::string e = blas_error_;
+      blas_error_.clear();
+      return Error(QUIVER_ERR_DEVICE, "cuBLAS error in %s: %s", where, e.c_str());
+    }
+    blas_error_.clear();
     if (first_ == cudaSuccess) return Status::Ok();
     const cudaError_t e = first_;
     first_ = cudaSuccess;
@@ -160,6 +187,10 @@ class CudaDev {
   cudaStream_t stream_;
   cudaError_t first_ = cudaSuccess;
   std::string what_;
+  std::shared_ptr<const Cublas> blas_;
+  void* handle_ = nullptr;
+  std::string blas_note_;   // why there is no cuBLAS
+  std::string blas_error_;  // the first failed cuBLAS call since status()
 };
 
 }  // namespace

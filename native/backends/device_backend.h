@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "backend.h"
@@ -20,11 +21,14 @@ namespace quiver {
 template <class Dev>
 class DeviceBackend final : public Backend {
  public:
-  explicit DeviceBackend(std::unique_ptr<Dev> dev) : dev_(std::move(dev)) {}
+  explicit DeviceBackend(std::unique_ptr<Dev> dev)
+      : dev_(std::move(dev)), kernels_(std::string(Dev::kName) + (dev_->blas() ? "+cublas" : "")) {}
   ~DeviceBackend() override {
     for (void* p : {(void*)d_meta_, (void*)d_entries_, (void*)d_v_, (void*)d_scores_, (void*)d_rms_}) dev_->release(p);
   }
   const char* name() const override { return Dev::kName; }
+  const char* kernels() const override { return kernels_.c_str(); }
+  std::string note() const override { return dev_->gemm_note(); }
   bool host_memory() const override { return false; }
   int threads() const override { return dev_->threads(); }
 
@@ -195,6 +199,7 @@ class DeviceBackend final : public Backend {
   }
 
   std::unique_ptr<Dev> dev_;
+  std::string kernels_;  // "cuda", "cuda+cublas", "cuda-emulated" or "cuda-emulated+cublas"
   ModelConfig c_;
   const StepPlan* plan_ = nullptr;
   std::vector<int32_t> host_meta_;

@@ -7,8 +7,8 @@
 
 namespace quiver {
 
-std::unique_ptr<Backend> backend_cuda_emulated(int threads) {
-  return std::make_unique<DeviceBackend<HostDev>>(std::make_unique<HostDev>(threads));
+std::unique_ptr<Backend> backend_cuda_emulated(int threads, const std::string& cublas) {
+  return std::make_unique<DeviceBackend<HostDev>>(std::make_unique<HostDev>(threads, cublas));
 }
 
 }  // namespace quiver

@@ -91,6 +91,68 @@ struct Gemm {
   }
 };
 
+// One column-major sgemm in BLAS's terms (cuBLAS's contract):
+// c (m, n) = alpha op(a) op(b) + beta c, op(a) (m, k), op(b) (k, n); a transposed operand is
+// stored (k, m) or (n, k). beta 0 never reads c.
+struct BlasGemm {
+  bool ta, tb;
+  int m, n, k;
+  float alpha;
+  const float* a;
+  int lda;
+  const float* b;
+  int ldb;
+  float beta;
+  float* c;
+  int ldc;
+};
+
+// Gemm g over M rows as one BLAS call: C (M, Nc) row-major is C^T (Nc, M) column-major, and
+// C^T = B' A'^T with B'[j, k] = B[j*bs0 + k*bs1] and A'[i, k] = A[i*as0 + k*as1]. An operand
+// fits when one of its strides is 1 and the other is at least its extent; false otherwise
+// (the caller then runs g as a kernel).
+inline bool as_blas(const Gemm& g, i64 M, BlasGemm* out) {
+  const i64 N = g.Nc, K = g.K;
+  if (M <= 0 || N <= 0 || K <= 0 || M > 0x7fffffff) return false;
+  BlasGemm b{};
+  // the first operand, B' (N, K)
+  if (g.bs1 == 1 && g.bs0 >= K) {
+    b.ta = true;  // stored (K, N), column j at b + j*bs0
+    b.lda = (int)g.bs0;
+  } else if (g.bs0 == 1 && g.bs1 >= N) {
+    b.ta = false;  // stored (N, K), column k at b + k*bs1
+    b.lda = (int)g.bs1;
+  } else {
+    return false;
+  }
+  // the second operand, A'^T (K, M)
+  if (g.as1 == 1 && g.as0 >= K) {
+    b.tb = false;  // stored (K, M), column i at a + i*as0
+    b.ldb = (int)g.as0;
+  } else if (g.as0 == 1 && g.as1 >= M) {
+    b.tb = true;  // stored (M, K), column k at a + k*as1
+    b.ldb = (int)g.as1;
+  } else {
+    return false;
+  }
+  b.m = (int)N;
+  b.n = (int)M;
+  b.k = (int)K;
+  b.alpha = g.alpha;
+  b.a = g.B;
+  b.b = g.A;
+  b.beta = g.acc ? 1.0f : 0.0f;
+  b.c = g.C;
+  b.ldc = (int)N;
+  *out = b;
+  return true;
+}
+
+// The projections' product y (rows, out) (+)= x (rows, in) W (out, in)^T as a Gemm.
+inline Gemm projection_gemm(const float* x, const float* W, float* y, int in, int out, bool accumulate) {
+  return Gemm{x, W, y, out, in, in, 1, in, 1, 1.0f, accumulate};
+}
+
 // r[n] = 1 / sqrt(mean(x[n]^2) + eps); i < N
 struct RmsStat {
   const float* x;
@@ -650,6 +712,27 @@ void tiled_matmul(Device& d, const float* x, const float* W, float* y, int rows,
     d.tiled(TiledGemm<8, 64, 32, 1, 4>{x, W, y, rows, in, out, accumulate});
   else
     d.tiled(TiledGemm<64, 64, 16, 4, 4>{x, W, y, rows, in, out, accumulate});
+}
+
+// A strided product on a device: one call of the device's BLAS (d.sgemm; cuBLAS on CUDA, the
+// host stand-in on cuda-emulated) when it has one and g's strides are a BLAS layout, else g
+// as an element-wise kernel.
+template <class Device>
+void gemm_on(Device& d, const Gemm& g, i64 M) {
+  BlasGemm b;
+  if (d.blas() && as_blas(g, M, &b))
+    d.sgemm(b);
+  else
+    d.run(M * g.Nc, g);
+}
+
+// The projections' product on a device: its BLAS, else the tiled kernels.
+template <class Device>
+void matmul_on(Device& d, const float* x, const float* W, float* y, int rows, int in, int out, bool accumulate) {
+  if (d.blas())
+    gemm_on(d, projection_gemm(x, W, y, in, out, accumulate), rows);
+  else
+    tiled_matmul(d, x, W, y, rows, in, out, accumulate);
 }
 
 }  // namespace dev

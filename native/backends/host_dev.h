@@ -10,10 +10,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "../engine/status.h"
+#include "cublas.h"
 #include "device_ops.h"
 #include "thread_pool.h"
 
@@ -24,7 +26,11 @@ class HostDev {
   static constexpr const char* kName = "cuda-emulated";
 
   // threads <= 0: all hardware threads
-  explicit HostDev(int threads) : pool_(threads > 0 ? threads : (int)std::max(1u, std::thread::hardware_concurrency())) {}
+  // cublas: "emulate" (or $QUIVER_CUBLAS=emulate when empty) routes the products through the
+  // host stand-in for cuBLAS; anything else keeps the tiled kernels.
+  HostDev(int threads, const std::string& cublas)
+      : pool_(threads > 0 ? threads : (int)std::max(1u, std::thread::hardware_concurrency())),
+        blas_(cublas_choice(cublas, nullptr) == CublasChoice::kEmulate) {}
 
   // Zeroed memory, nullptr when it fails (status() then reports OUT_OF_MEMORY).
   void* alloc(size_t bytes) {
@@ -55,9 +61,37 @@ class HostDev {
       for (int64_t i = t * per; i < end; ++i) op(i);
     });
   }
-  // y (rows, out) (+)= x (rows, in) @ W (out, in)^T on CUDA's tiles (device_ops.h TiledGemm).
+  // y (rows, out) (+)= x (rows, in) @ W (out, in)^T on CUDA's tiles (device_ops.h TiledGemm),
+  // or through the cuBLAS stand-in; any strided product likewise (device_ops.h gemm_on).
   void matmul(const float* x, const float* W, float* y, int rows, int in, int out, bool accumulate) {
-    dev::tiled_matmul(*this, x, W, y, rows, in, out, accumulate);
+    dev::matmul_on(*this, x, W, y, rows, in, out, accumulate);
+  }
+  void gemm(const dev::Gemm& g, int64_t M) { dev::gemm_on(*this, g, M); }
+  // cuBLAS's sgemm contract on the host (column-major, beta 0 never reads c), so that the
+  // calls the CUDA device makes to cuBLAS (cuda_dev.cuh) are checked without a GPU; the
+  // columns of c split among the pool.
+  void sgemm(const dev::BlasGemm& g) {
+    auto column = [&](int j) {
+      for (int i = 0; i < g.m; ++i) {
+        float s = 0.0f;
+        for (int k = 0; k < g.k; ++k) {
+          const float a = g.ta ? g.a[k + (int64_t)i * g.lda] : g.a[i + (int64_t)k * g.lda];
+          const float b = g.tb ? g.b[j + (int64_t)k * g.ldb] : g.b[k + (int64_t)j * g.ldb];
+          s += a * b;
+        }
+        float* c = g.c + i + (int64_t)j * g.ldc;
+        *c = g.beta == 0.0f ? g.alpha * s : g.alpha * s + g.beta * *c;
+      }
+    };
+    if (pool_.size() == 1 || g.n == 1)
+      for (int j = 0; j < g.n; ++j) column(j);
+    else
+      pool_.run(g.n, column);
+  }
+  // Whether products go through the cuBLAS stand-in.
+  bool blas() const { return blas_; }
+  std::string gemm_note() const {
+    return blas_ ? "products on the host stand-in for cuBLAS (cublas emulate)" : "products on Quiver's tiled GEMM kernels";
   }
   // The blocks of a tiled GEMM split among the pool; within a block, each phase runs its
   // threads in turn, which is what the barriers between phases guarantee on a GPU.
@@ -93,6 +127,7 @@ class HostDev {
 
  private:
   ThreadPool pool_;
+  bool blas_;
   bool failed_ = false;
 };
 

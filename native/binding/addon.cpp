@@ -114,10 +114,11 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 
   // Called once by the module's open(): loads the model on the engine thread; the promise
   // resolves with this object.
-  Napi::Value Open(Napi::Env env, quiver_engine_options opts, std::string dir) {
-    auto dir_keep = std::make_shared<std::string>(std::move(dir));
-    opts.model_dir = dir_keep->c_str();
-    return Run(env, [this, opts, dir_keep](quiver_error* err) {
+  Napi::Value Open(Napi::Env env, quiver_engine_options opts, std::string dir, std::string cublas) {
+    auto keep = std::make_shared<std::pair<std::string, std::string>>(std::move(dir), std::move(cublas));
+    opts.model_dir = keep->first.c_str();
+    opts.cublas = keep->second.c_str();
+    return Run(env, [this, opts, keep](quiver_error* err) {
       quiver_engine* e = nullptr;
       quiver_status s = quiver_engine_init(&opts, &e, err);
       engine_ = e;
@@ -522,7 +523,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 
 Napi::FunctionReference* g_ctor = nullptr;
 
-// open({ modelDir, device, threads, adapterSlots, maxRank, maxAdapterBytes, maxContext, cpuGeneric })
+// open({ modelDir, device, threads, adapterSlots, maxRank, maxAdapterBytes, maxContext, cpuGeneric, cublas })
 //   -> Promise<NativeEngine>
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -542,8 +543,9 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   opts.max_adapter_bytes = num("maxAdapterBytes");
   opts.max_context = (int32_t)num("maxContext");
   opts.cpu_generic = o.Get("cpuGeneric").ToBoolean().Value() ? 1 : 0;
+  const std::string cublas = o.Get("cublas").IsString() ? o.Get("cublas").As<Napi::String>().Utf8Value() : "";
   Napi::Object obj = g_ctor->New({});
-  return NativeEngine::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value());
+  return NativeEngine::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value(), cublas);
 }
 
 // ---------------------------------------------------------------- the wrapped trainer
@@ -563,6 +565,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
                         InstanceMethod("backward", &NativeTrainer::Backward),
                         InstanceMethod("step", &NativeTrainer::Step),
                         InstanceMethod("setStep", &NativeTrainer::SetStep),
+                        InstanceMethod("deviceNote", &NativeTrainer::DeviceNote),
                         InstanceMethod("close", &NativeTrainer::Close)});
   }
 
@@ -613,10 +616,11 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
   }
 
   // Loads the model off the main thread; resolves with this object.
-  Napi::Value Open(Napi::Env env, quiver_trainer_options opts, std::string dir) {
-    auto dir_keep = std::make_shared<std::string>(std::move(dir));
-    opts.model_dir = dir_keep->c_str();
-    return Start(env, [this, opts, dir_keep](quiver_error* err) {
+  Napi::Value Open(Napi::Env env, quiver_trainer_options opts, std::string dir, std::string cublas) {
+    auto keep = std::make_shared<std::pair<std::string, std::string>>(std::move(dir), std::move(cublas));
+    opts.model_dir = keep->first.c_str();
+    opts.cublas = keep->second.c_str();
+    return Start(env, [this, opts, keep](quiver_error* err) {
       quiver_trainer* t = nullptr;
       quiver_status s = quiver_trainer_init(&opts, &t, err);
       trainer_ = t;
@@ -635,6 +639,13 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       return false;
     }
     return true;
+  }
+
+  Napi::Value DeviceNote(const Napi::CallbackInfo& info) {
+    if (!trainer_) return Napi::String::New(info.Env(), "");
+    char note[512];
+    quiver_trainer_device_note(trainer_, note, sizeof note);
+    return Napi::String::New(info.Env(), note);
   }
 
   Napi::Value Tensors(const Napi::CallbackInfo& info) {
@@ -776,7 +787,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
 Napi::FunctionReference* g_trainer_ctor = nullptr;
 
 // openTrainer({ modelDir, mode, initRandom, rank, alpha, rslora, modules, seed, threads,
-//   precision, beta1, beta2, eps, weightDecay, clip }) -> Promise<NativeTrainer>
+//   precision, beta1, beta2, eps, weightDecay, clip, device, cublas }) -> Promise<NativeTrainer>
 Napi::Value OpenTrainer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto fail = [&](const std::string& m) { return rejected(env, m); };
@@ -803,8 +814,9 @@ Napi::Value OpenTrainer(const Napi::CallbackInfo& info) {
   opts.weight_decay = (float)num("weightDecay", 0);
   opts.clip = (float)num("clip", 1);
   opts.device = (quiver_train_device)(int)num("device", 0);
+  const std::string cublas = o.Get("cublas").IsString() ? o.Get("cublas").As<Napi::String>().Utf8Value() : "";
   Napi::Object obj = g_trainer_ctor->New({});
-  return NativeTrainer::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value());
+  return NativeTrainer::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value(), cublas);
 }
 
 Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
@@ -814,6 +826,13 @@ Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
   o.Set("compiled", quiver_cuda_compiled() != 0);
   o.Set("available", quiver_cuda_available(reason, sizeof reason) != 0);
   o.Set("reason", reason);
+  char cublas[512] = {0};
+  const std::string setting = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  const bool loaded = quiver_cublas_status(setting.c_str(), cublas, sizeof cublas) != 0;
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("loaded", loaded);
+  c.Set(loaded ? "version" : "reason", cublas);
+  o.Set("cublas", c);
   return o;
 }
 

@@ -4,6 +4,7 @@
 #include <new>
 
 #include "../include/quiver.h"
+#include "../backends/cublas.h"
 #include "engine.h"
 #include "../train/trainer.h"
 
@@ -100,6 +101,7 @@ quiver_status quiver_engine_init(const quiver_engine_options* o, quiver_engine**
     if (o->max_adapter_bytes > 0) eo.limits.max_bytes = o->max_adapter_bytes;
     eo.max_context = o->max_context;
     eo.cpu_generic = o->cpu_generic != 0;
+    eo.cublas = o->cublas ? o->cublas : "";
     if (o->threads < 0 || o->adapter_slots < 0 || o->max_context < 0 || o->adapter_slots > 4096)
       return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT, "threads, adapter_slots (at most 4096) and max_context must be >= 0");
     quiver_engine* e = new quiver_engine();
@@ -222,7 +224,7 @@ int32_t quiver_cuda_compiled(void) { return quiver::backend_cuda_compiled() ? 1 
 int32_t quiver_cuda_available(char* reason, size_t reason_len) {
   try {
     std::string why;
-    std::unique_ptr<quiver::Backend> b = quiver::backend_cuda(&why);
+    std::unique_ptr<quiver::Backend> b = quiver::backend_cuda(&why, "off");  // the GPU alone
     if (reason && reason_len) std::snprintf(reason, reason_len, "%s", b ? "" : why.c_str());
     return b ? 1 : 0;
   } catch (...) {
@@ -258,6 +260,7 @@ quiver_status quiver_trainer_init(const quiver_trainer_options* o, quiver_traine
     t.weight_decay = o->weight_decay;
     t.clip = o->clip;
     t.device = (quiver::TrainDevice)o->device;
+    t.cublas = o->cublas ? o->cublas : "";
     std::unique_ptr<quiver::Trainer> impl;
     QUIVER_TRY(quiver::Trainer::create(t, &impl));
     *out = new quiver_trainer{std::move(impl)};
@@ -269,6 +272,18 @@ void quiver_trainer_free(quiver_trainer* trainer) { delete trainer; }
 
 int32_t quiver_trainer_num_tensors(const quiver_trainer* trainer) {
   return trainer ? (int32_t)trainer->impl->tensors().size() : 0;
+}
+
+int32_t quiver_cublas_status(const char* setting, char* out, size_t out_len) {
+  std::string why;
+  std::shared_ptr<const quiver::Cublas> b = quiver::Cublas::load(setting ? setting : "", &why);
+  if (out && out_len) std::snprintf(out, out_len, "%s", b ? b->describe().c_str() : why.c_str());
+  return b ? 1 : 0;
+}
+
+void quiver_trainer_device_note(const quiver_trainer* trainer, char* out, size_t out_len) {
+  if (!out || out_len == 0) return;
+  std::snprintf(out, out_len, "%s", trainer ? trainer->impl->device_note().c_str() : "");
 }
 
 quiver_status quiver_trainer_tensor_info(const quiver_trainer* trainer, int32_t index, quiver_tensor_info* out,

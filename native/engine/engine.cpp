@@ -29,18 +29,20 @@ Status Engine::init(const EngineOptions& o) {
   switch (o.device) {
     case QUIVER_DEVICE_CPU_REFERENCE: be_ = backend_cpu_reference(); break;
     case QUIVER_DEVICE_CPU: be_ = backend_cpu_fast(o.threads, o.cpu_generic); break;
-    case QUIVER_DEVICE_CUDA_EMULATED: be_ = backend_cuda_emulated(o.threads); break;
+    case QUIVER_DEVICE_CUDA_EMULATED: be_ = backend_cuda_emulated(o.threads, o.cublas); break;
     case QUIVER_DEVICE_CUDA:
-      be_ = backend_cuda(&why);
+      be_ = backend_cuda(&why, o.cublas);
       if (!be_) return Error(QUIVER_ERR_DEVICE, "device cuda requested but %s", why.c_str());
       break;
     default:
-      be_ = backend_cuda(&why);
+      be_ = backend_cuda(&why, o.cublas);
       if (!be_) {
         device_note_ = "CUDA unavailable (" + why + "); running on the CPU";
         be_ = backend_cpu_fast(o.threads, o.cpu_generic);
       }
   }
+  const std::string note = be_->note();
+  if (!note.empty()) device_note_ = device_note_.empty() ? note : device_note_ + "; " + note;
 
   // Weights: CPU backends use the host vectors in place; others get a copy.
   if (be_->host_memory()) {

@@ -62,6 +62,7 @@ struct EngineOptions {
   AdapterLimits limits;
   int max_context = 0;
   bool cpu_generic = false;
+  std::string cublas;  // the CUDA devices' products (backends/cublas.h); "" = $QUIVER_CUBLAS
 };
 
 class Engine {

@@ -83,6 +83,9 @@ typedef struct quiver_engine_options {
   int32_t max_context;     /* 0 = config max_position_embeddings */
   int32_t cpu_generic;     /* 1: the fast CPU path uses its portable kernels even where AVX2
                               runs (also QUIVER_CPU_ISA=generic) */
+  const char* cublas;      /* The CUDA devices' products: NULL or "" = $QUIVER_CUBLAS, else "auto" (cuBLAS where
+                              libcublas loads, else Quiver's tiled kernels), "off" (the tiled kernels), "emulate"
+                              (cuda-emulated: the host stand-in for the cuBLAS calls) or a path to libcublas. */
 } quiver_engine_options;
 
 typedef struct quiver_engine_info {
@@ -96,7 +99,8 @@ typedef struct quiver_engine_info {
   int64_t weight_bytes;        /* bytes the backend reads for the weights of one step */
   char device[32];             /* "cpu", "cpu-reference" or "cuda" */
   char kernels[32];            /* the kernel set: "avx2", "generic", "reference", "cuda" */
-  char device_note[256];       /* why AUTO chose what it chose, e.g. the CUDA fallback */
+  char device_note[256];       /* why AUTO chose what it chose (the CUDA fallback), and on the CUDA
+                                  devices what runs the products (cuBLAS, or why not) */
   int32_t threads;
   int32_t adapter_slots;
 } quiver_engine_info;
@@ -239,6 +243,7 @@ typedef struct quiver_trainer_options {
   float weight_decay;        /* decoupled, matrices only */
   float clip;                /* global gradient-norm limit; 0 = off */
   quiver_train_device device;/* where the passes run (precision 32 only off the CPU) */
+  const char* cublas;        /* as in quiver_engine_options */
 } quiver_trainer_options;
 
 typedef struct quiver_trainer quiver_trainer;
@@ -274,6 +279,9 @@ quiver_status quiver_trainer_init(const quiver_trainer_options* options, quiver_
                                   quiver_error* err);
 void quiver_trainer_free(quiver_trainer* trainer);
 int32_t quiver_trainer_num_tensors(const quiver_trainer* trainer);
+/* What runs the passes (the CUDA devices: cuBLAS or not), "" when there is nothing to say;
+   written to out (truncated to out_len - 1 characters). */
+void quiver_trainer_device_note(const quiver_trainer* trainer, char* out, size_t out_len);
 quiver_status quiver_trainer_tensor_info(const quiver_trainer* trainer, int32_t index,
                                          quiver_tensor_info* out, quiver_error* err);
 /* Copies a tensor part to/from `data` (numel doubles). GRAD and ADAM_* exist only for
@@ -311,6 +319,9 @@ quiver_status quiver_engine_measure_compute(quiver_engine* engine, double second
 /* Whether this build includes the CUDA backend, and whether a GPU answers (with why not). */
 int32_t quiver_cuda_compiled(void);
 int32_t quiver_cuda_available(char* reason, size_t reason_len);
+/* 1 when cuBLAS loads for `setting` (as the cublas option; needs no GPU), with its version
+   and path in out; 0 with the reason. */
+int32_t quiver_cublas_status(const char* setting, char* out, size_t out_len);
 
 #ifdef __cplusplus
 }

@@ -13,4 +13,10 @@ if [ ! -x "$node" ]; then
   chmod +x "$node"
 fi
 nvidia-smi || true
+# cuBLAS: the image has no CUDA toolkit libraries on the linker's path, but PyTorch's
+# nvidia-cublas wheel brings libcublas; the checks run the CUDA suites with it and without.
+if [ -z "${QUIVER_CUBLAS:-}" ]; then
+  lib="$(find /opt /usr/local /usr/lib -name 'libcublas.so.1[23]' 2>/dev/null | head -n 1 || true)"
+  if [ -n "$lib" ]; then export QUIVER_CUBLAS="$lib"; echo "cuBLAS: $lib"; else echo "cuBLAS: none found"; fi
+fi
 "$node" native/.device-pack/device-check.mjs --out "$out" "$@" 2>&1 | tee "$out/log.txt"

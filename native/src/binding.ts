@@ -82,6 +82,16 @@ export interface NativeEngine {
   close(): Promise<void>;
 }
 
+export interface CudaStatus {
+  /** whether this build has the CUDA backend */
+  compiled: boolean;
+  /** whether a GPU answers, and why not */
+  available: boolean;
+  reason: string;
+  /** whether libcublas loads (it needs no GPU to load): its version and path, or why not */
+  cublas: { loaded: boolean; version?: string; reason?: string };
+}
+
 export interface NativeOpenOptions {
   modelDir: string;
   device: number;
@@ -91,6 +101,8 @@ export interface NativeOpenOptions {
   maxAdapterBytes: number;
   maxContext: number;
   cpuGeneric: boolean;
+  /** "" = $QUIVER_CUBLAS */
+  cublas: string;
 }
 
 export interface NativeTensorInfo {
@@ -116,6 +128,8 @@ export interface NativeTrainer {
   backward(tokens: Int32Array, targets: Int32Array, batch: number, seqLen: number, loraWeight?: number): Promise<NativeTrainStats>;
   step(tokens: Int32Array, targets: Int32Array, batch: number, seqLen: number, lr: number, loraWeight?: number): Promise<NativeTrainStats>;
   setStep(step: number): void;
+  /** What runs the passes (the CUDA devices: cuBLAS or not); "" when there is nothing to say. */
+  deviceNote(): string;
   close(): void;
 }
 
@@ -145,7 +159,7 @@ export interface NativeTrainerOptions {
 export interface NativeBinding {
   open(options: NativeOpenOptions): Promise<NativeEngine>;
   openTrainer(options: NativeTrainerOptions): Promise<NativeTrainer>;
-  cudaStatus(): { compiled: boolean; available: boolean; reason: string };
+  cudaStatus(cublas: string): CudaStatus;
 }
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 
-import { loadBinding, type NativeEngine, type NativeInfo } from "./binding.js";
+import { loadBinding, type CudaStatus, type NativeEngine, type NativeInfo } from "./binding.js";
 import { check, EngineError, toEngineError } from "./errors.js";
 import { TextTokenizer } from "./tokenizer.js";
 
@@ -35,6 +35,10 @@ export interface EngineOptions {
   maxContext?: number;
   /** The fast CPU path's portable kernels even where AVX2 runs (tests; QUIVER_CPU_ISA=generic too). */
   cpuGeneric?: boolean;
+  /** The CUDA devices' products: "auto" (cuBLAS where libcublas loads, else Quiver's tiled
+   * kernels), "off" (the tiled kernels), "emulate" (cuda-emulated: the cuBLAS calls on a host
+   * stand-in for cuBLAS, for tests) or a path to libcublas. Default: $QUIVER_CUBLAS, else auto. */
+  cublas?: string;
 }
 
 export type ModelInfo = NativeInfo;
@@ -124,6 +128,7 @@ export class Engine {
         maxAdapterBytes: int(options.maxAdapterBytes, "maxAdapterBytes", 0),
         maxContext: int(options.maxContext, "maxContext", 0),
         cpuGeneric: options.cpuGeneric ?? false,
+        cublas: options.cublas ?? "",
       });
       return new Engine(native, dir, tokenizer);
     } catch (err) {
@@ -131,9 +136,10 @@ export class Engine {
     }
   }
 
-  /** Whether this build has the CUDA backend, and whether a GPU answers (and why not). */
-  static cudaStatus(): { compiled: boolean; available: boolean; reason: string } {
-    return loadBinding().cudaStatus();
+  /** Whether this build has the CUDA backend, whether a GPU answers (and why not), and whether
+   * libcublas loads for the `cublas` setting (as EngineOptions.cublas; no GPU needed to load it). */
+  static cudaStatus(cublas = ""): CudaStatus {
+    return loadBinding().cudaStatus(cublas);
   }
 
   private async call<T>(p: () => Promise<T>): Promise<T> {

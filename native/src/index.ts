@@ -14,6 +14,7 @@ export type {
   StepResult,
   Strategy,
 } from "./engine.js";
+export type { CudaStatus } from "./binding.js";
 export { EngineError, ENGINE_ERROR_CODES, type EngineErrorCode } from "./errors.js";
 export { TextTokenizer } from "./tokenizer.js";
 export { convertLlama2c } from "./convert-llama2c.js";

@@ -46,6 +46,10 @@ export interface TrainerOptions {
   clip?: number;
   /** Where the passes run (default cpu). Precision 64 runs on the CPU only. */
   device?: TrainDevice;
+  /** The CUDA devices' products: "auto" (cuBLAS where libcublas loads, else Quiver's tiled
+   * kernels), "off" (the tiled kernels), "emulate" (cuda-emulated: the cuBLAS calls on a host
+   * stand-in for cuBLAS, for tests) or a path to libcublas. Default: $QUIVER_CUBLAS, else auto. */
+  cublas?: string;
 }
 
 export type TrainStats = NativeTrainStats;
@@ -69,7 +73,7 @@ export class Trainer {
     readonly modelDir: string,
     readonly options: Required<Omit<TrainerOptions, "initRandom" | "device">> & { initRandom: boolean; device: Exclude<TrainDevice, "auto"> },
     readonly tensors: readonly TensorInfo[],
-    /** Why device "auto" runs on the CPU, when it does. */
+    /** Why device "auto" runs on the CPU, when it does; on the CUDA devices, what runs the products. */
     readonly deviceNote?: string,
   ) {}
 
@@ -91,12 +95,13 @@ export class Trainer {
       weightDecay: options.weightDecay ?? 0,
       clip: options.clip ?? 1,
       device: options.device ?? "cpu",
+      cublas: options.cublas ?? "",
     };
     check(TRAIN_DEVICES.includes(o.device), `device must be one of ${TRAIN_DEVICES.join(", ")}`);
     let deviceNote: string | undefined;
     let device: Exclude<TrainDevice, "auto">;
     if (o.device === "auto") {
-      const cuda = loadBinding().cudaStatus();
+      const cuda = loadBinding().cudaStatus("");
       device = cuda.available ? "cuda" : "cpu";
       if (!cuda.available) deviceNote = `CUDA unavailable (${cuda.reason}); training on the CPU`;
     } else {
@@ -114,6 +119,8 @@ export class Trainer {
     } catch (err) {
       throw toEngineError(err);
     }
+    const note = native.deviceNote();
+    if (note) deviceNote = deviceNote ? `${deviceNote}; ${note}` : note;
     return new Trainer(native, modelDir, { ...o, device }, native.tensors(), deviceNote);
   }
 

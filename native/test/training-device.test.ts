@@ -8,7 +8,7 @@ import path from "node:path";
 
 import { Trainer, type TrainBatch, type TrainDevice, type TrainerOptions } from "@quiver/engine";
 
-import { CUDA_AVAILABLE, describeOn } from "./backends.js";
+import { CUDA_AVAILABLE, describeOn, gemmVariants } from "./backends.js";
 import { tempDir } from "./cli.js";
 import { randomTrainBatch, rng, SMALL, trainAndServe, writeRandomModel, type ModelSpec } from "./fixtures.js";
 
@@ -55,15 +55,16 @@ async function open(dir: string, o: TrainerOptions): Promise<Trainer> {
   return Trainer.open(dir, o);
 }
 
-for (const device of DEVICES) {
-  describeOn(device)(`training on ${device}`, () => {
-    test.each([
+for (const device of DEVICES) for (const gemm of gemmVariants(device)) {
+  describeOn(device)(`training on ${device}${gemm.label}`, () => {
+      test.each([
       ["separate head, grouped-query attention", separate],
       ["tied embeddings", tied],
     ])("full mode, %s: loss and every gradient agree with the f64 CPU trainer", async (_name, dir) => {
-      const t = await open(dir, { mode: "full", device });
+      const t = await open(dir, { mode: "full", device, cublas: gemm.cublas });
       const ref = await open(dir, { mode: "full", precision: 64 });
       expect(t.options.device).toBe(device);
+      expect(t.deviceNote).toMatch(gemm.cublas === "emulate" ? /stand-in for cuBLAS/ : gemm.cublasCalls ? /^products on cuBLAS/ : /tiled GEMM/);
       const compared = await expectSameGradients(t, ref, randomTrainBatch(1, 3, 7, SPEC.vocab));
       expect(compared).toBe(ref.tensors.reduce((a, x) => a + x.numel, 0));
       t.close();
@@ -72,7 +73,7 @@ for (const device of DEVICES) {
 
     test("LoRA mode: rsLoRA on a subset of projections, at a mixture weight; the base has no gradients", async () => {
       const o: TrainerOptions = { mode: "lora", rank: 3, alpha: 6, rslora: true, modules: ["q_proj", "v_proj", "o_proj", "up_proj", "down_proj"], seed: 4 };
-      const t = await open(separate, { ...o, device });
+      const t = await open(separate, { ...o, device, cublas: gemm.cublas });
       const ref = await open(separate, { ...o, precision: 64 });
       // the same seed gives the same initial A on every device
       for (const info of ref.tensors.filter((x) => x.name.endsWith("lora_A.weight")))
@@ -90,7 +91,7 @@ for (const device of DEVICES) {
     test("AdamW from a random start follows the CPU trainer's f32 steps and memorises a batch", async () => {
       const data = randomTrainBatch(10, 4, 16, SMALL.vocab);
       const o: TrainerOptions = { mode: "full", initRandom: true, seed: 42, weightDecay: 0.01 };
-      const t = await open(small, { ...o, device });
+      const t = await open(small, { ...o, device, cublas: gemm.cublas });
       const cpu = await open(small, o);
       // 16 steps take the loss from 4.6 to 0.16; past that, memorising at this rate amplifies
       // rounding (the CPU's own f32 and f64 runs part by 1% at step 36)
@@ -117,7 +118,7 @@ for (const device of DEVICES) {
 
     test("two runs repeat bit for bit, whatever the thread count; a checkpoint resumes bit for bit", async () => {
       const data = randomTrainBatch(11, 4, 16, SMALL.vocab);
-      const o: TrainerOptions = { mode: "full", initRandom: true, seed: 7, weightDecay: 0.01, device };
+      const o: TrainerOptions = { mode: "full", initRandom: true, seed: 7, weightDecay: 0.01, device, cublas: gemm.cublas };
       const run = async (threads: number, steps: number, t?: Trainer) => {
         t ??= await open(small, { ...o, threads });
         const losses: number[] = [];
@@ -129,7 +130,7 @@ for (const device of DEVICES) {
       expect(b.losses).toEqual(a.losses);
       for (const info of a.t.tensors) expect(b.t.read(info.name)).toEqual(a.t.read(info.name));
       const half = await run(2, 3);
-      const file = path.join(root, `${device}.ckpt.safetensors`);
+      const file = path.join(root, `${device}${gemm.cublas ?? ""}.ckpt.safetensors`);
       half.t.saveCheckpoint(file, 3);
       half.t.close();
       const resumed = await open(small, { ...o, seed: 999 });
@@ -141,14 +142,14 @@ for (const device of DEVICES) {
     });
 
     test("an adapter trained here is served by the engine with the trainer's loss", async () => {
-      const t = await open(separate, { mode: "lora", rank: 4, alpha: 8, seed: 1, device });
-      const r = await trainAndServe(t, separate, path.join(root, `adapter-${device}`));
+      const t = await open(separate, { mode: "lora", rank: 4, alpha: 8, seed: 1, device, cublas: gemm.cublas });
+      const r = await trainAndServe(t, separate, path.join(root, `adapter-${device}${gemm.cublas ?? ""}`));
     expect(r.last).toBeLessThan(r.first * 0.5);
     expect(Math.abs(r.engineLoss - r.trainerLoss)).toBeLessThan(1e-4);
     });
 
     test("bad batches are refused before any work, and the trainer keeps working", async () => {
-      const t = await open(separate, { mode: "full", device });
+      const t = await open(separate, { mode: "full", device, cublas: gemm.cublas });
       const ok = randomTrainBatch(5, 1, 4, SPEC.vocab);
       await expect(t.step({ ...ok, tokens: Int32Array.from([1, 2, 99, 3]) }, 1e-3)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
       await expect(t.step({ ...ok, targets: Int32Array.from([-1, -1, -1, -1]) }, 1e-3)).rejects.toThrow(/no target/);
@@ -171,7 +172,7 @@ describe("training devices: choosing one", () => {
     const auto = await open(separate, { mode: "full", device: "auto" });
     if (CUDA_AVAILABLE) {
       expect(auto.options.device).toBe("cuda");
-      expect(auto.deviceNote).toBeUndefined();
+      expect(auto.deviceNote).toMatch(/^products on /);
     } else {
       await expect(open(separate, { mode: "full", device: "cuda" })).rejects.toMatchObject({ code: "DEVICE", message: expect.stringMatching(/no GPU|no CUDA trainer/) });
       expect(auto.options.device).toBe("cpu");

@@ -13,7 +13,7 @@ namespace quiver {
 Status cuda_trainer_create(const TrainerOptions& o, const ModelConfig& c, const HostModel* host,
                            std::unique_ptr<Trainer>* out) {
   std::string why;
-  std::unique_ptr<CudaDev> dev(CudaDev::open(&why));
+  std::unique_ptr<CudaDev> dev(CudaDev::open(&why, o.cublas));
   if (!dev) return Error(QUIVER_ERR_DEVICE, "device cuda requested but %s", why.c_str());
   auto t = std::make_unique<DeviceTrainer<CudaDev>>(o, c, std::move(dev));
   QUIVER_TRY(t->init(host));

@@ -10,7 +10,9 @@
 //   void upload(void* dst, const void* src, size_t bytes)
 //   void download(void* dst, const void* src, size_t bytes)
 //   template <class Op> void run(int64_t n, const Op& op)   op(i) for every i < n
-//   void matmul(x, W, y, rows, in, out, accumulate)         y (+)= x W^T, the tiled GEMM
+//   void matmul(x, W, y, rows, in, out, accumulate)         y (+)= x W^T (cuBLAS or the tiled GEMM)
+//   void gemm(const dev::Gemm& g, int64_t M)                any strided product (cuBLAS or g's kernel)
+//   std::string gemm_note() const                           what runs the products
 //   Status status(const char* where)       waits for the work so far; its first error
 // Instantiated with CudaDev (cuda_trainer.cu) and HostDev (trainer.cpp, "cuda-emulated").
 #pragma once
@@ -80,6 +82,7 @@ class DeviceTrainer final : public Trainer {
   }
 
   const ModelConfig& config() const override { return c_; }
+  std::string device_note() const override { return dev_->gemm_note(); }
   const std::vector<TensorMeta>& tensors() const override { return meta_; }
 
   Status read(int index, TensorPart part, double* out) const override {
@@ -221,7 +224,7 @@ class DeviceTrainer final : public Trainer {
   // Y (N, M) (+)= alpha * A-rows . B-rows over K, with strides (device_ops.h Gemm).
   void gemm(const float* A, int64_t as0, int64_t as1, const float* B, int64_t bs0, int64_t bs1, float* C, int64_t M,
             int Nc, int K, float alpha, bool acc) {
-    dev_->run(M * Nc, dev::Gemm{A, B, C, Nc, K, as0, as1, bs0, bs1, alpha, acc});
+    dev_->gemm(dev::Gemm{A, B, C, Nc, K, as0, as1, bs0, bs1, alpha, acc}, M);
   }
 
   void rmsnorm(const float* x, const float* g, float* r, float* y, int N) {
@@ -240,7 +243,7 @@ class DeviceTrainer final : public Trainer {
   void proj(int l, int m, const float* X, float* Y, int N, const Acts& acts) {
     const LayerIndex& L = layers_[l];
     const int in = module_in(c_, m), out = module_out(c_, m);
-    dev_->matmul(X, W(L.proj[m]), Y, N, in, out, false);  // the tiled GEMM, as serving runs it
+    dev_->matmul(X, W(L.proj[m]), Y, N, in, out, false);  // as serving runs it
     if (L.lora_a[m] < 0) return;
     const int r = o_.rank;
     float* U = acts.lu[m];

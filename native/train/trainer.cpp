@@ -754,7 +754,7 @@ void initial_values(const ModelPlan& plan, const TrainerOptions& o, const HostMo
 
 Status emulated_trainer_create(const TrainerOptions& o, const ModelConfig& c, const HostModel* host,
                                std::unique_ptr<Trainer>* out) {
-  auto t = std::make_unique<DeviceTrainer<HostDev>>(o, c, std::make_unique<HostDev>(o.threads));
+  auto t = std::make_unique<DeviceTrainer<HostDev>>(o, c, std::make_unique<HostDev>(o.threads, o.cublas));
   QUIVER_TRY(t->init(host));
   *out = std::move(t);
   return Status::Ok();

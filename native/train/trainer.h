@@ -49,6 +49,7 @@ struct TrainerOptions {
   float weight_decay = 0.0f;   // decoupled (AdamW), on matrices only
   float clip = 1.0f;           // global gradient norm limit; 0 = off
   TrainDevice device = TrainDevice::kCpu;
+  std::string cublas;  // the device trainer's products (backends/cublas.h); "" = $QUIVER_CUBLAS
 };
 
 // B sequences of S tokens, row-major. targets[b*S + t] is the token that should follow
@@ -131,6 +132,8 @@ class Trainer {
   static Status create(const TrainerOptions& options, std::unique_ptr<Trainer>* out);
 
   virtual const ModelConfig& config() const = 0;
+  // What runs the passes, where there is something to say (the device trainer: cuBLAS or not).
+  virtual std::string device_note() const { return {}; }
   // Base tensors first (in loader order), then LoRA A and B per (layer, module).
   virtual const std::vector<TensorMeta>& tensors() const = 0;
   virtual Status read(int index, TensorPart part, double* out) const = 0;
