@@ -1,10 +1,10 @@
 // The device inference backend: the ops of backend.h as the element-wise kernels of
-// device_ops.h (and the device's own GEMM for the projections) on a device `Dev`, with the
-// step's metadata and LoRA entries copied to device memory. Dev is CudaDev (cuda_dev.cuh;
-// the "cuda" device) or HostDev (host_dev.h; "cuda-emulated", which runs this code and
-// these kernels on the host, so that CI tests them without a GPU). The interface Dev
-// provides is described in train/device_trainer.h, plus copy, matmul, measure_bandwidth
-// and threads.
+// device_ops.h (the projections on cuBLAS or the device's tiled GEMM) on a device `Dev`,
+// with the step's metadata and LoRA entries copied to device memory. Dev is CudaDev
+// (cuda_dev.cuh; the "cuda" device) or HostDev (host_dev.h; "cuda-emulated", which runs this
+// code and these kernels on the host, so that CI tests them without a GPU). The interface
+// Dev provides is described in train/device_trainer.h, plus copy, measure_bandwidth and
+// threads.
 #pragma once
 
 #include <algorithm>
