@@ -24,6 +24,10 @@ struct LoraSeg {
   float scale = 0;           // mapping weight * adapter scaling
   const float* A = nullptr;  // (rank, in)
   const float* B = nullptr;  // (out, rank), or (rank, out) for a backend that transposes
+  // The adapter's place in a row's sum of deltas: its registry id (a sequence's fused
+  // adapter: 2^32 + the sequence id). Segments are sorted by it, so a row's deltas add up in
+  // one order wherever the adapters lie in memory: across evictions and reloads too.
+  uint64_t order = 0;
 };
 
 // Dense form (the paper): for every adapter j of the batch and every row r,
@@ -71,9 +75,10 @@ class Backend {
 
   // Places one LoRA module, A (rank, in) and B (out, rank) in host memory, where this
   // backend's lora op reads it. The default keeps host arrays in place on host-memory
-  // backends and copies them otherwise; allocations made are appended to `owned`.
+  // backends and copies them otherwise; allocations made are appended to `owned`, and the
+  // bytes the module then occupies are added to *bytes.
   virtual Status lora_upload(const float* A, const float* B, int rank, int in, int out, const float** dA,
-                             const float** dB, std::vector<float*>* owned);
+                             const float** dB, std::vector<float*>* owned, size_t* bytes);
 
   // Lays out a base weight W (out, in), read only by matmul and projection, the way this
   // backend's GEMM reads it. The default keeps W as it is (*packed = W); allocations made

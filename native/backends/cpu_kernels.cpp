@@ -148,7 +148,20 @@ void swiglu_generic(float* gate, const float* up, size_t n) {
 
 // ---------------------------------------------------------------- AVX2 + FMA build
 #ifdef QUIVER_X86
-#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+// 8 lanes of a packed LoRA factor as f32: f32 lanes, or 16-bit ones widened exactly.
+struct Bf16Lane {
+  uint16_t bits;
+};
+struct F16Lane {
+  uint16_t bits;
+};
+AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+AVX2 inline __m256 load8(const Bf16Lane* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
+}
+AVX2 inline __m256 load8(const F16Lane* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
 
 // Sum of the 8 lanes as ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)): the same tree as hsum8x8
 // below, so a dot product reduces to the same bits whichever of the two reduced it.
@@ -235,11 +248,11 @@ AVX2 inline void store_panel(float* y, __m256 a0, __m256 a1, int n, bool accumul
 // or two adjacent shrink panels (W = kShrinkPanel; NP = 1: one panel, one stream). The
 // accumulators are named variables, not an array, so that the compiler keeps all twelve in
 // registers at every optimisation level. `ahead`: see gemm_panels_avx2 (null: no prefetch).
-template <int MR, int W = kPanel, int NP = 2>
-AVX2 void panel_avx2(const float* P, int in, const float* const* xr, float* const* yr, int o, int n, bool accumulate,
+template <int MR, int W = kPanel, int NP = 2, class T = float>
+AVX2 void panel_avx2(const T* P, int in, const float* const* xr, float* const* yr, int o, int n, bool accumulate,
                      const float* ahead, int phase, int stride) {
   static_assert(W == kPanel ? NP == 2 : W == kShrinkPanel, "GEMM panels are 16 wide, shrink panels 8");
-  const float* P1 = W == kPanel ? P + 8 : P + (size_t)in * W;
+  const T* P1 = W == kPanel ? P + 8 : P + (size_t)in * W;
   const __m256 z = _mm256_setzero_ps();
   __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
   const float* x0 = xr[0];
@@ -256,7 +269,7 @@ AVX2 void panel_avx2(const float* P, int in, const float* const* xr, float* cons
   }
   int until = ahead ? phase + 1 : in + 1;  // countdown to the next prefetch
   for (int k = 0; k < in; ++k) {
-    const __m256 w0 = _mm256_loadu_ps(P + (size_t)k * W), w1 = NP > 1 ? _mm256_loadu_ps(P1 + (size_t)k * W) : z;
+    const __m256 w0 = load8(P + (size_t)k * W), w1 = NP > 1 ? load8(P1 + (size_t)k * W) : z;
     if (--until == 0) {
       _mm_prefetch((const char*)(ahead + (size_t)k * kPanel), _MM_HINT_T0);
       until = stride;
@@ -321,13 +334,14 @@ AVX2 void gemm_panels_avx2(const float* Wp, int in, int out, const float* const*
   }
 }
 
-AVX2 void shrink_panels_avx2(const float* Ap, int rank, int in, const float* const* xr, float* const* vr, int R) {
+template <class T>
+AVX2 void shrink_panels_avx2_t(const T* Ap, int rank, int in, const float* const* xr, float* const* vr, int R) {
   // The GEMM's tile over shrink panels, two at a time (16 of A's rows), the last alone.
-  using Fn = void (*)(const float*, int, const float* const*, float* const*, int, int, bool, const float*, int, int);
-  static const Fn one[6] = {panel_avx2<1, kShrinkPanel, 1>, panel_avx2<2, kShrinkPanel, 1>, panel_avx2<3, kShrinkPanel, 1>,
-                            panel_avx2<4, kShrinkPanel, 1>, panel_avx2<5, kShrinkPanel, 1>, panel_avx2<6, kShrinkPanel, 1>};
-  static const Fn two[6] = {panel_avx2<1, kShrinkPanel, 2>, panel_avx2<2, kShrinkPanel, 2>, panel_avx2<3, kShrinkPanel, 2>,
-                            panel_avx2<4, kShrinkPanel, 2>, panel_avx2<5, kShrinkPanel, 2>, panel_avx2<6, kShrinkPanel, 2>};
+  using Fn = void (*)(const T*, int, const float* const*, float* const*, int, int, bool, const float*, int, int);
+  static const Fn one[6] = {panel_avx2<1, kShrinkPanel, 1, T>, panel_avx2<2, kShrinkPanel, 1, T>, panel_avx2<3, kShrinkPanel, 1, T>,
+                            panel_avx2<4, kShrinkPanel, 1, T>, panel_avx2<5, kShrinkPanel, 1, T>, panel_avx2<6, kShrinkPanel, 1, T>};
+  static const Fn two[6] = {panel_avx2<1, kShrinkPanel, 2, T>, panel_avx2<2, kShrinkPanel, 2, T>, panel_avx2<3, kShrinkPanel, 2, T>,
+                            panel_avx2<4, kShrinkPanel, 2, T>, panel_avx2<5, kShrinkPanel, 2, T>, panel_avx2<6, kShrinkPanel, 2, T>};
   const int np = shrink_panel_count(rank), blocks = (R + 5) / 6;
   for (int p = 0; p < np; p += 2) {
     const int j0 = p * kShrinkPanel, np_here = p + 1 < np ? 2 : 1, n = std::min(np_here * kShrinkPanel, rank - j0);
@@ -383,26 +397,27 @@ AVX2 inline void store8(float* y, __m256 sv, __m256 a, bool scaled) {
   _mm256_storeu_ps(y, scaled ? _mm256_fmadd_ps(sv, a, _mm256_loadu_ps(y)) : a);
 }
 
-AVX2 void expand_blocks_avx2(const float* Bb, int rank, const float* const* vr, float* const* yr, const float* alpha,
-                             int R, int o0, int o1) {
+template <class T>
+AVX2 void expand_blocks_avx2_t(const T* Bb, int rank, const float* const* vr, float* const* yr, const float* alpha,
+                               int R, int o0, int o1) {
   static_assert(kExpandBlock == 64, "eight 8-lane accumulators per block");
   for (int r = 0; r < R; ++r) {
     const float s = alpha ? alpha[r] : 1.0f;
     const __m256 sv = _mm256_set1_ps(s);
     const float* v = vr[r];
     for (int o = o0; o < o1; o += kExpandBlock) {
-      const float* b = Bb + (size_t)(o / kExpandBlock) * rank * kExpandBlock;
+      const T* b = Bb + (size_t)(o / kExpandBlock) * rank * kExpandBlock;
       __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
       for (int k = 0; k < rank; ++k, b += kExpandBlock) {
         const __m256 x = _mm256_broadcast_ss(v + k);
-        a0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b), a0);
-        a1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 8), a1);
-        a2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 16), a2);
-        a3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 24), a3);
-        a4 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 32), a4);
-        a5 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 40), a5);
-        a6 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 48), a6);
-        a7 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 56), a7);
+        a0 = _mm256_fmadd_ps(x, load8(b), a0);
+        a1 = _mm256_fmadd_ps(x, load8(b + 8), a1);
+        a2 = _mm256_fmadd_ps(x, load8(b + 16), a2);
+        a3 = _mm256_fmadd_ps(x, load8(b + 24), a3);
+        a4 = _mm256_fmadd_ps(x, load8(b + 32), a4);
+        a5 = _mm256_fmadd_ps(x, load8(b + 40), a5);
+        a6 = _mm256_fmadd_ps(x, load8(b + 48), a6);
+        a7 = _mm256_fmadd_ps(x, load8(b + 56), a7);
       }
       float* y = yr[r] + o;
       const bool scaled = alpha != nullptr;
@@ -418,6 +433,28 @@ AVX2 void expand_blocks_avx2(const float* Bb, int rank, const float* const* vr, 
       }
     }
   }
+}
+
+AVX2 void shrink_panels_avx2(const float* Ap, int rank, int in, const float* const* xr, float* const* vr, int R) {
+  shrink_panels_avx2_t(Ap, rank, in, xr, vr, R);
+}
+AVX2 void shrink_panels_bf16_avx2(const uint16_t* Ap, int rank, int in, const float* const* xr, float* const* vr, int R) {
+  shrink_panels_avx2_t(reinterpret_cast<const Bf16Lane*>(Ap), rank, in, xr, vr, R);
+}
+AVX2 void shrink_panels_f16_avx2(const uint16_t* Ap, int rank, int in, const float* const* xr, float* const* vr, int R) {
+  shrink_panels_avx2_t(reinterpret_cast<const F16Lane*>(Ap), rank, in, xr, vr, R);
+}
+AVX2 void expand_blocks_avx2(const float* Bb, int rank, const float* const* vr, float* const* yr, const float* alpha, int R,
+                             int o0, int o1) {
+  expand_blocks_avx2_t(Bb, rank, vr, yr, alpha, R, o0, o1);
+}
+AVX2 void expand_blocks_bf16_avx2(const uint16_t* Bb, int rank, const float* const* vr, float* const* yr, const float* alpha,
+                                  int R, int o0, int o1) {
+  expand_blocks_avx2_t(reinterpret_cast<const Bf16Lane*>(Bb), rank, vr, yr, alpha, R, o0, o1);
+}
+AVX2 void expand_blocks_f16_avx2(const uint16_t* Bb, int rank, const float* const* vr, float* const* yr, const float* alpha,
+                                 int R, int o0, int o1) {
+  expand_blocks_avx2_t(reinterpret_cast<const F16Lane*>(Bb), rank, vr, yr, alpha, R, o0, o1);
 }
 
 AVX2 void add_scaled_avx2(float* y, const float* c, float s, size_t n) {
@@ -652,15 +689,74 @@ void pack_panels(const float* W, int out, int in, float* Wp) { pack_blocks(W, ou
 
 void pack_shrink_panels(const float* A, int rank, int in, float* Ap) { pack_blocks(A, rank, in, kShrinkPanel, Ap); }
 
+namespace {
+uint32_t bits_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+// The f16 bits of f when f is an f16 value exactly (normal, subnormal or zero); false else.
+bool f16_exact(float f, uint16_t* out) {
+  const uint32_t u = bits_of(f), sign = (u >> 16) & 0x8000u, mant = u & 0x7fffffu;
+  const int e = (int)((u >> 23) & 0xff) - 127;
+  if ((u & 0x7fffffffu) == 0) return *out = (uint16_t)sign, true;
+  if (e >= -14 && e <= 15) {  // normal
+    if (mant & 0x1fffu) return false;
+    return *out = (uint16_t)(sign | (uint32_t)(e + 15) << 10 | mant >> 13), true;
+  }
+  if (e >= -24 && e < -14) {  // subnormal: (1.mant) 2^e = m 2^-24, m < 1024
+    const uint32_t full = 0x800000u | mant;
+    const int shift = -e - 1;  // 2^(e - 23 + 24) = 2^(e + 1)
+    if (full & ((1u << shift) - 1)) return false;
+    return *out = (uint16_t)(sign | full >> shift), true;
+  }
+  return false;
+}
+uint16_t half_bits(float f, Lanes lanes) {
+  if (lanes == Lanes::kBF16) return (uint16_t)(bits_of(f) >> 16);
+  uint16_t h = 0;
+  f16_exact(f, &h);
+  return h;
+}
+void pack_blocks_half(const float* M, int out, int in, int width, Lanes lanes, uint16_t* dst) {
+  for (int b = 0; b < (out + width - 1) / width; ++b)
+    for (int k = 0; k < in; ++k)
+      for (int l = 0; l < width; ++l) {
+        const int o = b * width + l;
+        dst[((size_t)b * in + k) * width + l] = o < out ? half_bits(M[(size_t)o * in + k], lanes) : 0;
+      }
+}
+}  // namespace
+
+int exact_half_lanes(const float* v, size_t n) {
+  bool bf16 = true, f16 = true;
+  uint16_t h;
+  for (size_t i = 0; i < n && (bf16 || f16); ++i) {
+    bf16 = bf16 && (bits_of(v[i]) & 0xffffu) == 0;
+    f16 = f16 && f16_exact(v[i], &h);
+  }
+  return (bf16 ? 1 : 0) | (f16 ? 2 : 0);
+}
+
+void pack_shrink_panels_half(const float* A, int rank, int in, Lanes lanes, uint16_t* Ap) {
+  pack_blocks_half(A, rank, in, kShrinkPanel, lanes, Ap);
+}
+
+void pack_expand_blocks_half(const float* B, int out, int rank, Lanes lanes, uint16_t* Bb) {
+  pack_blocks_half(B, out, rank, kExpandBlock, lanes, Bb);
+}
+
 const CpuKernels& cpu_kernels(const char* isa) {
   static const CpuKernels generic{"generic",         dot_rows_generic, gemm_panels_generic, shrink_panels_generic, expand_generic, expand_blocks_generic, add_scaled_generic,
-                                  fma_probe_generic, sum_generic,      attend_generic,      swiglu_generic};
+                                  fma_probe_generic, sum_generic,      attend_generic,      swiglu_generic,
+                                  {nullptr, nullptr}, {nullptr, nullptr}};
 #ifdef QUIVER_X86
   static const CpuKernels avx2{"avx2",   dot_rows_avx2, gemm_panels_avx2, shrink_panels_avx2, expand_avx2, expand_blocks_avx2, add_scaled_avx2,
-                               fma_probe_avx2, sum_avx2,  attend_avx2,      swiglu_avx2};
+                               fma_probe_avx2, sum_avx2,  attend_avx2,      swiglu_avx2,
+                               {shrink_panels_bf16_avx2, shrink_panels_f16_avx2}, {expand_blocks_bf16_avx2, expand_blocks_f16_avx2}};
   static const bool has_avx2 = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   }();
   if (isa && std::strcmp(isa, "generic") == 0) return generic;
   return has_avx2 ? avx2 : generic;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace quiver {
 
@@ -35,6 +36,19 @@ constexpr int kShrinkPanel = 8;
 inline int shrink_panel_count(int rank) { return (rank + kShrinkPanel - 1) / kShrinkPanel; }
 // Ap gets shrink_panel_count(rank) * kShrinkPanel * in floats.
 void pack_shrink_panels(const float* A, int rank, int in, float* Ap);
+
+// The packed LoRA factors may hold 16-bit lanes: an adapter whose every value converts to
+// bf16 (or f16) exactly, as one saved in that type does, is kept at half the memory and read
+// at half the bytes; the kernels widen each lane to the f32 it was, so the results are the
+// same bits as with f32 lanes.
+enum class Lanes : int { kF32 = 0, kBF16 = 1, kF16 = 2 };
+// Which 16-bit lanes hold all n values exactly: bit 0 bf16, bit 1 f16.
+int exact_half_lanes(const float* v, size_t n);
+// The lanes for a mask of exact_half_lanes: bf16, else f16, else f32.
+inline Lanes lanes_for(int mask) { return mask & 1 ? Lanes::kBF16 : mask & 2 ? Lanes::kF16 : Lanes::kF32; }
+// pack_shrink_panels / pack_expand_blocks into 16-bit lanes (values exact in `lanes`).
+void pack_shrink_panels_half(const float* A, int rank, int in, Lanes lanes, uint16_t* Ap);
+void pack_expand_blocks_half(const float* B, int out, int rank, Lanes lanes, uint16_t* Bb);
 
 struct CpuKernels {
   const char* isa;  // "avx2" or "generic"
@@ -75,6 +89,11 @@ struct CpuKernels {
                  float* scores);
   // gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + e^-gate[i]) * up[i] for i < n
   void (*swiglu)(float* gate, const float* up, size_t n);
+  // shrink_panels and expand_blocks on 16-bit lanes, [0] bf16 and [1] f16 (null in the
+  // portable build, which keeps f32 lanes).
+  void (*shrink_panels_half[2])(const uint16_t* Ap, int rank, int in, const float* const* xr, float* const* vr, int R);
+  void (*expand_blocks_half[2])(const uint16_t* Bb, int rank, const float* const* vr, float* const* yr, const float* alpha,
+                                int R, int o0, int o1);
 };
 
 // `isa`: "auto" (AVX2+FMA when supported), "avx2" (falls back when unsupported), "generic".

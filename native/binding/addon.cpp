@@ -248,6 +248,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
                  o.Set("slot", out->slot);
                  o.Set("alpha", out->alpha);
                  o.Set("useRslora", out->use_rslora != 0);
+                 o.Set("residentBytes", (double)out->resident_bytes);
                  o.Set("bytes", (double)out->bytes);
                  return o;
                });

@@ -128,7 +128,7 @@ Status Engine::upload_adapter(const HostAdapter& host, DeviceAdapter* dev) {
     d.rank = m.rank;
     d.scale = m.scale;
     QUIVER_TRY(be_->lora_upload(m.A.data(), m.B.data(), m.rank, module_in(c, module), module_out(c, module), &d.A, &d.B,
-                                &dev->owned));
+                                &dev->owned, &dev->bytes));
   }
   return Status::Ok();
 }
@@ -137,12 +137,14 @@ void Engine::release_adapter(DeviceAdapter* dev) {
   for (float* p : dev->owned) be_->release(p);
   dev->owned.clear();
   dev->modules.clear();
+  dev->bytes = 0;
 }
 
 Status Engine::adapter_load(const std::string& dir, int* id) {
   std::unique_ptr<AdapterEntry> e(new AdapterEntry());
   QUIVER_TRY(WithContext(host_adapter_load(dir, host_.config, opt_.limits, &e->host), "adapter " + dir + ": "));
   e->id = next_adapter_id_++;
+  e->dev.order = (uint64_t)e->id;
   *id = e->id;
   adapters_[e->id] = std::move(e);
   return Status::Ok();
@@ -169,6 +171,7 @@ Status Engine::adapter_info(int id, quiver_adapter_info* out) const {
   out->alpha = e.host.alpha;
   out->use_rslora = e.host.rslora;
   out->bytes = e.host.bytes;
+  out->resident_bytes = e.slot >= 0 ? (int64_t)e.dev.bytes : 0;
   return Status::Ok();
 }
 
@@ -204,6 +207,7 @@ Status Engine::sequence_init(const quiver_sampling& s, int* id) {
     return Error(QUIVER_ERR_INVALID_ARGUMENT, "sampling needs temperature >= 0, top_k >= 0 and top_p in [0, 1]");
   std::unique_ptr<Sequence> seq(new Sequence());
   seq->id = next_seq_id_++;
+  seq->fused.order = (1ull << 32) + (uint64_t)seq->id;
   seq->sampler = Sampler(s.temperature, s.top_k, s.top_p, s.seed);
   *id = seq->id;
   seqs_[seq->id] = std::move(seq);

@@ -32,6 +32,8 @@ struct DeviceAdapter {
   };
   std::vector<Mod> modules;
   std::vector<float*> owned;  // backend allocations to release (empty when host memory is used in place)
+  size_t bytes = 0;           // what the backend holds for it (Backend::lora_upload)
+  uint64_t order = 0;         // where its deltas come in a row's sum (LoraSeg::order)
 };
 
 struct AdapterEntry {

@@ -101,12 +101,13 @@ void Engine::build_plan(const quiver_step_item* items, const std::vector<int>& l
       for (const auto& aw : eff[s])
         for (size_t lm = 0; lm < p.lora.size(); ++lm) {
           const DeviceAdapter::Mod& m = aw.first->modules[lm];
-          if (m.rank) p.lora[lm].push_back(LoraSeg{row0, row1, m.rank, aw.second * m.scale, m.A, m.B});
+          if (m.rank) p.lora[lm].push_back(LoraSeg{row0, row1, m.rank, aw.second * m.scale, m.A, m.B, aw.first->order});
         }
     }
-    // Segments of one adapter side by side, so a kernel reads each adapter once per step.
+    // Segments of one adapter side by side, so a kernel reads each adapter once per step,
+    // in an order that does not depend on addresses (LoraSeg::order).
     for (auto& v : p.lora)
-      std::stable_sort(v.begin(), v.end(), [](const LoraSeg& a, const LoraSeg& b) { return a.A < b.A; });
+      std::stable_sort(v.begin(), v.end(), [](const LoraSeg& a, const LoraSeg& b) { return a.order < b.order; });
     return;
   }
   // Dense: the union of the batch's adapters, and the (T, p) mapping matrix.

@@ -123,6 +123,8 @@ typedef struct quiver_adapter_info {
   float alpha;
   int32_t use_rslora;
   int64_t bytes;         /* f32 bytes of its A and B matrices */
+  int64_t resident_bytes;/* what its slot holds (the fast CPU path keeps an adapter whose values
+                            are all bf16 or f16 in 16-bit lanes: half); 0 when not resident */
 } quiver_adapter_info;
 
 /* Reads and validates a PEFT folder against the base model; registers it. */

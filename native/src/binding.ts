@@ -37,7 +37,10 @@ export interface NativeAdapterInfo {
   slot: number;
   alpha: number;
   useRslora: boolean;
+  /** f32 bytes of its A and B matrices */
   bytes: number;
+  /** what its slot holds (half of `bytes` where the fast CPU path keeps it in 16-bit lanes); 0 when not resident */
+  residentBytes: number;
 }
 
 export interface NativeStepItem {

@@ -76,3 +76,32 @@ for (const device of BACKENDS) describeOn(device)(`adapter slots on ${device}`, 
     expect((await use([4])).results[0]!.ok).toBe(true);
   });
 });
+
+for (const device of BACKENDS) describeOn(device)(`reloads keep a mixture's bits on ${device}`, () => {
+  test("a mixture's logits keep their bits while its adapters are evicted and reloaded elsewhere in memory", async () => {
+    // A row's deltas add up in the adapters' registry order, not in the order of their
+    // addresses, which reloads change.
+    const engine = await Engine.open(modelDir, { device, adapterSlots: 2 });
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await engine.loadAdapter(path.join(root, `a${i}`)));
+    const weight = (adapter: number) => 0.3 + 0.1 * ids.indexOf(adapter);
+    const run = async (indexes: number[], logits = false) => {
+      const seq = await engine.createSequence();
+      const out = await engine.step(
+        [{ sequence: seq, tokens: [5, 9, 2, 7], strategy: "mixture", adapters: indexes.map((i) => ({ adapter: ids[i]!, weight: weight(ids[i]!) })) }],
+        { logits },
+      );
+      expect(out.results[0]!.ok).toBe(true);
+      await engine.freeSequence(seq);
+      return Array.from(out.logits ?? []);
+    };
+    const first = await run([1, 3], true);
+    // other adapters take the slots (and the memory x and y leave) in turn, then x and y
+    // come back, in either order
+    for (const others of [[0], [2, 4], [4], [0, 2], [3], [1], [2], [4, 0], [3, 2], [1, 4]]) {
+      await run(others);
+      expect(await run(others.length % 2 ? [1, 3] : [3, 1], true)).toEqual(first);
+    }
+    await engine.close();
+  });
+});

@@ -132,6 +132,30 @@ for (const device of BACKENDS) for (const gemm of gemmVariants(device)) describe
   });
 });
 
+describe("16-bit lanes on the fast CPU path", () => {
+  test("adapters saved in bf16 or f16 take half the slot memory of f32 lanes (their logits: the parity suites)", async () => {
+    const resident = async (cpuGeneric: boolean) => {
+      const engine = await Engine.open(modelDir, { device: "cpu", cpuGeneric, adapterSlots: 16 });
+      const bytes: number[] = [];
+      for (let i = 0; i < POOL.length; i++) {
+        const id = await engine.loadAdapter(path.join(root, `adapter-${i}`));
+        await engine.step([{ sequence: await engine.createSequence(), tokens: [1, 2], strategy: "selection", adapters: [{ adapter: id, weight: 1 }] }]);
+        bytes.push((await engine.adapterInfo(id)).residentBytes);
+      }
+      const kernels = engine.info.kernels;
+      await engine.close();
+      return { bytes, kernels };
+    };
+    const f32 = await resident(true);
+    const fast = await resident(false);
+    if (fast.kernels !== "avx2") {
+      console.log("16-bit lanes not checked: the AVX2 kernels do not run here");
+      return;
+    }
+    POOL.forEach((spec, i) => expect(fast.bytes[i]).toBe(spec.dtype === "BF16" || spec.dtype === "F16" ? f32.bytes[i]! / 2 : f32.bytes[i]));
+  });
+});
+
 describe("the portable CPU kernels against the reference", () => {
   test("mixture and fusion with Zipf adapters, mixed prefill and decode", async () => {
     const engine = await Engine.open(modelDir, { device: "cpu", cpuGeneric: true });
