@@ -122,7 +122,8 @@ export interface BenchReport {
   kernels: string;
   threads: number;
   model: { parameters: number; layers: number; dim: number; hidden: number; vocab: number; weightBytes: number; dtype: string };
-  adapters: { count: number; ranks: number[]; modules: readonly string[]; bytes: number };
+  /** bytes: as f32 (the slots of the fast CPU path hold half for BF16 and F16 files) */
+  adapters: { count: number; ranks: number[]; modules: readonly string[]; dtype: string; bytes: number };
   /** The fastest bandwidth probe of the whole run. */
   memoryBandwidthGBs: number;
   /** f32 multiply-add peak of the engine's threads (fastest probe of the run); null without a probe. */
@@ -152,6 +153,8 @@ export interface BenchOptions {
   threads?: number;
   /** Where the synthetic model and adapters are written (reused across runs). */
   dataDir?: string;
+  /** The adapters' files: F32 (default), or BF16 / F16, which the fast CPU path keeps in 16-bit lanes. */
+  adapterDtype?: "F32" | "BF16" | "F16";
   log?: (line: string) => void;
 }
 
@@ -173,10 +176,12 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
   const spec = preset.model;
   log(`writing the synthetic model (${(parameterCount(spec) / 1e6).toFixed(1)}M parameters) and ${preset.adapters} adapters under ${dir} (reused when present)`);
   writeSyntheticModel(path.join(dir, "model"), spec);
+  const adapterDtype = options.adapterDtype ?? "F32";
+  if (!["F32", "BF16", "F16"].includes(adapterDtype)) throw new Error(`unknown adapter dtype ${adapterDtype}; use F32, BF16 or F16`);
   const adapterDirs = Array.from({ length: preset.adapters }, (_, i) => {
     const rank = preset.ranks[i % preset.ranks.length]!;
-    const d = path.join(dir, `adapter-${i}`);
-    writeSyntheticAdapter(d, spec, { rank, alpha: 2 * rank, rslora: false, modules: PROJECTIONS, seed: 100 + i });
+    const d = path.join(dir, adapterDtype === "F32" ? `adapter-${i}` : `adapter-${adapterDtype.toLowerCase()}-${i}`);
+    writeSyntheticAdapter(d, spec, { rank, alpha: 2 * rank, rslora: false, modules: PROJECTIONS, seed: 100 + i, dtype: adapterDtype });
     return d;
   });
 
@@ -277,6 +282,10 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
         if (c !== null) window.computeGflops = Math.max(window.computeGflops ?? 0, c);
       }
       for (const run of runs) for (const seqs of run.seqs) await Promise.all(seqs.map((s) => engine.freeSequence(s)));
+      // What the slots hold per f32 byte of an adapter: 1, or 0.5 in 16-bit lanes (the least
+      // ratio over the resident adapters, since padding to whole panels adds to small ranks).
+      const held = (await Promise.all(ids.map((id) => engine.adapterInfo(id)))).filter((a) => a.residentBytes > 0);
+      const stored = Math.min(1, ...held.map((a) => a.residentBytes / a.bytes));
 
       for (const run of runs) {
         const { mode, strategy } = run;
@@ -292,7 +301,7 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
         const rowsPerStep = oneAtATime ? 1 : batch;
         const stepSeconds = Math.min(...run.rounds);
         const kvRead = rowsPerStep * (preset.promptTokens + 1 + (roundsRun * preset.decodeSteps) / 2) * kvBytesPerToken;
-        const bytesPerStep = info.weightBytes + (oneAtATime ? meanOwnBytes : unionBytes) + kvRead;
+        const bytesPerStep = info.weightBytes + stored * (oneAtATime ? meanOwnBytes : unionBytes) + kvRead;
         // Arithmetic of one step: each row through its own adapters (or its fused one); dense
         // runs every row through every adapter the batch touches.
         const stepRows = oneAtATime ? [picks[0]!] : picks;
@@ -351,7 +360,7 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
       kernels: info.kernels,
       threads: info.threads,
       model: { parameters: info.numParameters, layers: info.numLayers, dim: info.hiddenSize, hidden: info.intermediateSize, vocab: info.vocabSize, weightBytes: info.weightBytes, dtype: spec.dtype },
-      adapters: { count: ids.length, ranks: preset.ranks, modules: PROJECTIONS, bytes: adapterBytes.reduce((a, b) => a + b, 0) },
+      adapters: { count: ids.length, ranks: preset.ranks, modules: PROJECTIONS, dtype: adapterDtype, bytes: adapterBytes.reduce((a, b) => a + b, 0) },
       memoryBandwidthGBs: bandwidth,
       computeGflops: compute,
       probes,

@@ -1,4 +1,5 @@
-// `quiver bench engine [--json] [--preset full|tiny] [--device D] [--threads N] [--data DIR]`:
+// `quiver bench engine [--json] [--preset full|tiny] [--device D] [--threads N] [--data DIR]
+//   [--adapter-dtype F32|BF16|F16]`:
 // decode throughput per adapter mode and batch size on a synthetic Llama (about 150M
 // parameters, 48 adapters in the full preset), with the memory bandwidth and the f32
 // multiply-add peak measured in the same run. A table on stdout; with --json, one JSON object on the last line.
@@ -15,26 +16,31 @@ export async function run(argv: string[]): Promise<number> {
       device: { type: "string" },
       threads: { type: "string" },
       data: { type: "string" },
+      "adapter-dtype": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help) {
-    console.log(`Usage: quiver bench engine [--json] [--preset ${Object.keys(PRESETS).join("|")}] [--device auto|cpu|cpu-reference|cuda] [--threads N] [--data DIR]`);
+    console.log(`Usage: quiver bench engine [--json] [--preset ${Object.keys(PRESETS).join("|")}] [--device auto|cpu|cpu-reference|cuda] [--threads N] [--data DIR] [--adapter-dtype F32|BF16|F16]`);
     return 0;
   }
   const threads = values.threads === undefined ? 0 : Number(values.threads);
   if (!Number.isInteger(threads) || threads < 0) throw new EngineError("INVALID_ARGUMENT", "--threads must be a whole number");
+  const adapterDtype = (values["adapter-dtype"] ?? "F32").toUpperCase();
+  if (adapterDtype !== "F32" && adapterDtype !== "BF16" && adapterDtype !== "F16")
+    throw new EngineError("INVALID_ARGUMENT", "--adapter-dtype must be F32, BF16 or F16");
   const report = await benchEngine({
     preset: values.preset ?? "full",
     device: (values.device ?? process.env.QUIVER_DEVICE ?? "auto") as Device,
     threads,
     dataDir: values.data,
+    adapterDtype,
     log: (line) => console.error(`bench: ${line}`),
   });
   const lines = [
     `engine benchmark, preset ${report.preset}: ${(report.model.parameters / 1e6).toFixed(1)}M parameters (${report.model.dtype}), ` +
-      `${report.adapters.count} adapters of rank ${report.adapters.ranks.join("/")} on ${report.adapters.modules.length} projections; ` +
+      `${report.adapters.count} ${report.adapters.dtype} adapters of rank ${report.adapters.ranks.join("/")} on ${report.adapters.modules.length} projections; ` +
       `${report.device} (${report.kernels} kernels), ${report.threads} threads; memory bandwidth ${report.memoryBandwidthGBs.toFixed(1)} GB/s at best; ` +
       (report.computeGflops === null ? "no compute probe" : `f32 multiply-add peak ${report.computeGflops.toFixed(1)} GFLOP/s`),
     `each figure: the ${report.statistic}; fractions of peak against the probes of the same batch size (` +
