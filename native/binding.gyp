@@ -43,7 +43,7 @@
               "rule_name": "nvcc",
               "extension": "cu",
               "inputs": ["<(RULE_INPUT_PATH)", "backends/backend.h", "engine/model.h", "engine/status.h", "include/quiver.h",
-                         "backends/cuda_dev.cuh", "backends/cublas.h", "backends/device_backend.h", "backends/device_ops.h",
+                         "backends/cuda_dev.cuh", "backends/cublas.h", "backends/device_backend.h", "backends/device_ops.h", "backends/lanes.h",
                          "train/trainer.h", "train/device_trainer.h"],
               "outputs": ["<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o"],
               "action": [

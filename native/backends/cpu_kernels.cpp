@@ -712,12 +712,6 @@ bool f16_exact(float f, uint16_t* out) {
   }
   return false;
 }
-uint16_t half_bits(float f, Lanes lanes) {
-  if (lanes == Lanes::kBF16) return (uint16_t)(bits_of(f) >> 16);
-  uint16_t h = 0;
-  f16_exact(f, &h);
-  return h;
-}
 void pack_blocks_half(const float* M, int out, int in, int width, Lanes lanes, uint16_t* dst) {
   for (int b = 0; b < (out + width - 1) / width; ++b)
     for (int k = 0; k < in; ++k)
@@ -727,6 +721,13 @@ void pack_blocks_half(const float* M, int out, int in, int width, Lanes lanes, u
       }
 }
 }  // namespace
+
+uint16_t half_bits(float f, Lanes lanes) {
+  if (lanes == Lanes::kBF16) return (uint16_t)(bits_of(f) >> 16);
+  uint16_t h = 0;
+  f16_exact(f, &h);
+  return h;
+}
 
 int exact_half_lanes(const float* v, size_t n) {
   bool bf16 = true, f16 = true;

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lanes.h"
+
 namespace quiver {
 
 // Base weights in the fast path are packed: W (out, in) as panels of kPanel outputs, each
@@ -37,15 +39,8 @@ inline int shrink_panel_count(int rank) { return (rank + kShrinkPanel - 1) / kSh
 // Ap gets shrink_panel_count(rank) * kShrinkPanel * in floats.
 void pack_shrink_panels(const float* A, int rank, int in, float* Ap);
 
-// The packed LoRA factors may hold 16-bit lanes: an adapter whose every value converts to
-// bf16 (or f16) exactly, as one saved in that type does, is kept at half the memory and read
-// at half the bytes; the kernels widen each lane to the f32 it was, so the results are the
-// same bits as with f32 lanes.
-enum class Lanes : int { kF32 = 0, kBF16 = 1, kF16 = 2 };
-// Which 16-bit lanes hold all n values exactly: bit 0 bf16, bit 1 f16.
-int exact_half_lanes(const float* v, size_t n);
-// The lanes for a mask of exact_half_lanes: bf16, else f16, else f32.
-inline Lanes lanes_for(int mask) { return mask & 1 ? Lanes::kBF16 : mask & 2 ? Lanes::kF16 : Lanes::kF32; }
+// The packed LoRA factors may hold 16-bit lanes (lanes.h): the kernels widen each lane to the
+// f32 it was, so the results are the same bits as with f32 lanes.
 // pack_shrink_panels / pack_expand_blocks into 16-bit lanes (values exact in `lanes`).
 void pack_shrink_panels_half(const float* A, int rank, int in, Lanes lanes, uint16_t* Ap);
 void pack_expand_blocks_half(const float* B, int out, int rank, Lanes lanes, uint16_t* Bb);

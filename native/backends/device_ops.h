@@ -15,6 +15,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "lanes.h"
+
 #ifdef __CUDACC__
 #define QV_HD __host__ __device__
 #else
@@ -484,6 +486,7 @@ struct LoraEntry {
   int32_t voff;    // offset of v in the scratch buffer
   const float* A;  // (rank, in)
   const float* B;  // (out, rank)
+  Lanes lanes;     // of A and B (lanes.h): f32, or 16-bit lanes widened as they are read
 };
 
 // The step's rows and sequences on the device (backend.h StepPlan).
@@ -592,10 +595,10 @@ struct LoraShrink {
     const LoraEntry e = entries[idx / max_rank];
     const int k = (int)(idx % max_rank);
     if (k >= e.rank) return;
-    const float* a = e.A + (i64)k * in;
+    const i64 a0 = (i64)k * in;
     const float* xr = x + (i64)e.row * in;
     float d = 0;
-    for (int i = 0; i < in; ++i) d += a[i] * xr[i];
+    for (int i = 0; i < in; ++i) d += lane_at(e.A, a0 + i, e.lanes) * xr[i];
     v[e.voff + k] = d;
   }
 };
@@ -615,10 +618,10 @@ struct LoraExpand {
     float total = 0;
     for (int e = row_ptr[rr]; e < row_ptr[rr + 1]; ++e) {
       const LoraEntry en = entries[e];
-      const float* b = en.B + (i64)o * en.rank;
+      const i64 b0 = (i64)o * en.rank;
       const float* ve = v + en.voff;
       float d = 0;
-      for (int k = 0; k < en.rank; ++k) d += b[k] * ve[k];
+      for (int k = 0; k < en.rank; ++k) d += lane_at(en.B, b0 + k, en.lanes) * ve[k];
       total += en.scale * d;
     }
     y[(i64)rows[rr] * out + o] += total;

@@ -132,8 +132,24 @@ for (const device of BACKENDS) for (const gemm of gemmVariants(device)) describe
   });
 });
 
-describe("16-bit lanes on the fast CPU path", () => {
-  test("adapters saved in bf16 or f16 take half the slot memory of f32 lanes (their logits: the parity suites)", async () => {
+describe("16-bit lanes", () => {
+  test("on the CUDA device's code, adapters saved in bf16 or f16 take half the memory (their logits: the parity suites)", async () => {
+    const engine = await Engine.open(modelDir, { device: "cuda-emulated", adapterSlots: 16 });
+    for (let i = 0; i < POOL.length; i++) {
+      const id = await engine.loadAdapter(path.join(root, `adapter-${i}`));
+      await engine.step([{ sequence: await engine.createSequence(), tokens: [1, 2], strategy: "selection", adapters: [{ adapter: id, weight: 1 }] }]);
+      const info = await engine.adapterInfo(id);
+      if (POOL[i]!.dtype === "BF16" || POOL[i]!.dtype === "F16") {
+        expect(info.residentBytes).toBeGreaterThanOrEqual(info.bytes / 2);
+        expect(info.residentBytes).toBeLessThanOrEqual(info.bytes / 2 + 4 * 2 * 7 * SMALL.layers);
+      } else {
+        expect(info.residentBytes).toBe(info.bytes);
+      }
+    }
+    await engine.close();
+  });
+
+  test("on the fast CPU path, adapters saved in bf16 or f16 take half the slot memory of f32 lanes (their logits: the parity suites)", async () => {
     const resident = async (cpuGeneric: boolean) => {
       const engine = await Engine.open(modelDir, { device: "cpu", cpuGeneric, adapterSlots: 16 });
       const bytes: number[] = [];
