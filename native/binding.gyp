@@ -22,6 +22,7 @@
         "backends/cpu_fast.cpp",
         "backends/cpu_kernels.cpp",
         "backends/cublas.cpp",
+        "backends/lanes.cpp",
         "backends/thread_pool.cpp",
         "backends/device_backend_host.cpp",
         "train/trainer.cpp"

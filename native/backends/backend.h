@@ -12,6 +12,7 @@
 
 #include "../engine/model.h"
 #include "../engine/status.h"
+#include "lanes.h"
 
 namespace quiver {
 
@@ -24,6 +25,7 @@ struct LoraSeg {
   float scale = 0;           // mapping weight * adapter scaling
   const float* A = nullptr;  // (rank, in)
   const float* B = nullptr;  // (out, rank), or (rank, out) for a backend that transposes
+  Lanes lanes = Lanes::kF32; // how A and B are stored (lanes.h; Backend::lora_upload chose)
   // The adapter's place in a row's sum of deltas: its registry id (a sequence's fused
   // adapter: 2^32 + the sequence id). Segments are sorted by it, so a row's deltas add up in
   // one order wherever the adapters lie in memory: across evictions and reloads too.
@@ -37,6 +39,7 @@ struct DenseLora {
   float scale = 0;           // the adapter's scaling for this module
   const float* A = nullptr;  // (rank, in)
   const float* B = nullptr;  // as in LoraSeg
+  Lanes lanes = Lanes::kF32; // as in LoraSeg
 };
 
 // One step: T rows (tokens) from S sequences, each sequence a contiguous run of rows.
@@ -75,10 +78,10 @@ class Backend {
 
   // Places one LoRA module, A (rank, in) and B (out, rank) in host memory, where this
   // backend's lora op reads it. The default keeps host arrays in place on host-memory
-  // backends and copies them otherwise; allocations made are appended to `owned`, and the
-  // bytes the module then occupies are added to *bytes.
+  // backends and copies them otherwise (f32 lanes); allocations made are appended to
+  // `owned`, and the bytes the module then occupies are added to *bytes.
   virtual Status lora_upload(const float* A, const float* B, int rank, int in, int out, const float** dA,
-                             const float** dB, std::vector<float*>* owned, size_t* bytes);
+                             const float** dB, Lanes* lanes, std::vector<float*>* owned, size_t* bytes);
 
   // Lays out a base weight W (out, in), read only by matmul and projection, the way this
   // backend's GEMM reads it. The default keeps W as it is (*packed = W); allocations made

@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "cpu_kernels.h"
@@ -47,7 +46,7 @@ class CpuFastBackend : public CpuReferenceBackend {
   // type are, keeps 16-bit lanes: half the memory and half the bytes a step reads, the same
   // results.
   Status lora_upload(const float* A, const float* B, int rank, int in, int out, const float** dA, const float** dB,
-                     std::vector<float*>* owned, size_t* bytes) override {
+                     Lanes* lanes_out, std::vector<float*>* owned, size_t* bytes) override {
     const size_t na = (size_t)shrink_panel_count(rank) * kShrinkPanel * in;
     const size_t nb = (size_t)expand_block_count(out) * kExpandBlock * rank;
     int mask = k_.shrink_panels_half[0] ? exact_half_lanes(A, (size_t)rank * in) : 0;
@@ -66,16 +65,11 @@ class CpuFastBackend : public CpuReferenceBackend {
     } else {
       pack_shrink_panels_half(A, rank, in, lanes, reinterpret_cast<uint16_t*>(ap));
       pack_expand_blocks_half(B, out, rank, lanes, reinterpret_cast<uint16_t*>(bb));
-      half_.emplace(ap, lanes);
     }
     *dA = ap;
     *dB = bb;
+    *lanes_out = lanes;
     return Status::Ok();
-  }
-
-  void release(float* p) override {
-    half_.erase(p);
-    CpuReferenceBackend::release(p);
   }
 
   // Base weights become panels (cpu_kernels.h): the GEMM then streams each panel once per
@@ -256,9 +250,8 @@ class CpuFastBackend : public CpuReferenceBackend {
     groups_.clear();
     entries_.clear();
     size_t voff = 0;
-    auto add_group = [&](const float* A, const float* Bb, int rank) {
-      const auto h = half_.empty() ? half_.end() : half_.find(A);
-      groups_.push_back(Group{A, Bb, rank, (int)entries_.size(), (int)entries_.size(), h == half_.end() ? Lanes::kF32 : h->second});
+    auto add_group = [&](const float* A, const float* Bb, int rank, Lanes lanes) {
+      groups_.push_back(Group{A, Bb, rank, (int)entries_.size(), (int)entries_.size(), lanes});
     };
     auto add_entry = [&](int row, float scale) {
       Group& g = groups_.back();
@@ -272,12 +265,12 @@ class CpuFastBackend : public CpuReferenceBackend {
       const auto& ads = plan_->dense_lora[(size_t)layer * kModuleCount + module];
       for (int j = 0; j < p; ++j) {
         if (ads[j].rank == 0) continue;
-        add_group(ads[j].A, ads[j].B, ads[j].rank);
+        add_group(ads[j].A, ads[j].B, ads[j].rank, ads[j].lanes);
         for (int r = 0; r < plan_->n_rows; ++r) add_entry(r, plan_->dense_coef[(size_t)r * p + j] * ads[j].scale);
       }
     } else {
       for (const LoraSeg& sg : plan_->lora[(size_t)layer * kModuleCount + module]) {
-        if (groups_.empty() || groups_.back().A != sg.A) add_group(sg.A, sg.B, sg.rank);
+        if (groups_.empty() || groups_.back().A != sg.A) add_group(sg.A, sg.B, sg.rank, sg.lanes);
         for (int r = sg.row0; r < sg.row1; ++r) add_entry(r, sg.scale);
       }
     }
@@ -397,7 +390,6 @@ class CpuFastBackend : public CpuReferenceBackend {
   ThreadPool pool_;
   const CpuKernels& k_;
   std::unordered_set<const float*> packed_;  // weights laid out by pack_weight
-  std::unordered_map<const float*, Lanes> half_;  // LoRA factors (A's storage) in 16-bit lanes
   std::vector<const float*> mxr_, lxr_;  // GEMM rows, LoRA entries' input rows
   std::vector<float*> myr_, lyr_, lvr_;
   int lora_in_ = 0, lora_out_ = 0;

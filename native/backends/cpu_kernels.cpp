@@ -672,79 +672,32 @@ void dot_rows_avx2(const float* W, int in, const float* const* xr, float* const*
 }  // namespace
 
 namespace {
-// M (out, in) as blocks of `width` outputs, each block (in, width), the last zero-padded.
-void pack_blocks(const float* M, int out, int in, int width, float* dst) {
+// M (out, in) as blocks of `width` outputs, each block (in, width), the last zero-padded;
+// each value stored as lane(value) (the padding as lane(0)).
+template <class T, class Lane>
+void pack_blocks(const float* M, int out, int in, int width, T* dst, Lane lane) {
   for (int b = 0; b < (out + width - 1) / width; ++b)
     for (int k = 0; k < in; ++k)
       for (int l = 0; l < width; ++l) {
         const int o = b * width + l;
-        dst[((size_t)b * in + k) * width + l] = o < out ? M[(size_t)o * in + k] : 0.0f;
+        dst[((size_t)b * in + k) * width + l] = lane(o < out ? M[(size_t)o * in + k] : 0.0f);
       }
 }
+const auto f32_lane = [](float v) { return v; };
 }  // namespace
 
-void pack_expand_blocks(const float* B, int out, int rank, float* Bb) { pack_blocks(B, out, rank, kExpandBlock, Bb); }
+void pack_expand_blocks(const float* B, int out, int rank, float* Bb) { pack_blocks(B, out, rank, kExpandBlock, Bb, f32_lane); }
 
-void pack_panels(const float* W, int out, int in, float* Wp) { pack_blocks(W, out, in, kPanel, Wp); }
+void pack_panels(const float* W, int out, int in, float* Wp) { pack_blocks(W, out, in, kPanel, Wp, f32_lane); }
 
-void pack_shrink_panels(const float* A, int rank, int in, float* Ap) { pack_blocks(A, rank, in, kShrinkPanel, Ap); }
-
-namespace {
-uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-// The f16 bits of f when f is an f16 value exactly (normal, subnormal or zero); false else.
-bool f16_exact(float f, uint16_t* out) {
-  const uint32_t u = bits_of(f), sign = (u >> 16) & 0x8000u, mant = u & 0x7fffffu;
-  const int e = (int)((u >> 23) & 0xff) - 127;
-  if ((u & 0x7fffffffu) == 0) return *out = (uint16_t)sign, true;
-  if (e >= -14 && e <= 15) {  // normal
-    if (mant & 0x1fffu) return false;
-    return *out = (uint16_t)(sign | (uint32_t)(e + 15) << 10 | mant >> 13), true;
-  }
-  if (e >= -24 && e < -14) {  // subnormal: (1.mant) 2^e = m 2^-24, m < 1024
-    const uint32_t full = 0x800000u | mant;
-    const int shift = -e - 1;  // 2^(e - 23 + 24) = 2^(e + 1)
-    if (full & ((1u << shift) - 1)) return false;
-    return *out = (uint16_t)(sign | full >> shift), true;
-  }
-  return false;
-}
-void pack_blocks_half(const float* M, int out, int in, int width, Lanes lanes, uint16_t* dst) {
-  for (int b = 0; b < (out + width - 1) / width; ++b)
-    for (int k = 0; k < in; ++k)
-      for (int l = 0; l < width; ++l) {
-        const int o = b * width + l;
-        dst[((size_t)b * in + k) * width + l] = o < out ? half_bits(M[(size_t)o * in + k], lanes) : 0;
-      }
-}
-}  // namespace
-
-uint16_t half_bits(float f, Lanes lanes) {
-  if (lanes == Lanes::kBF16) return (uint16_t)(bits_of(f) >> 16);
-  uint16_t h = 0;
-  f16_exact(f, &h);
-  return h;
-}
-
-int exact_half_lanes(const float* v, size_t n) {
-  bool bf16 = true, f16 = true;
-  uint16_t h;
-  for (size_t i = 0; i < n && (bf16 || f16); ++i) {
-    bf16 = bf16 && (bits_of(v[i]) & 0xffffu) == 0;
-    f16 = f16 && f16_exact(v[i], &h);
-  }
-  return (bf16 ? 1 : 0) | (f16 ? 2 : 0);
-}
+void pack_shrink_panels(const float* A, int rank, int in, float* Ap) { pack_blocks(A, rank, in, kShrinkPanel, Ap, f32_lane); }
 
 void pack_shrink_panels_half(const float* A, int rank, int in, Lanes lanes, uint16_t* Ap) {
-  pack_blocks_half(A, rank, in, kShrinkPanel, lanes, Ap);
+  pack_blocks(A, rank, in, kShrinkPanel, Ap, [lanes](float v) { return half_bits(v, lanes); });
 }
 
 void pack_expand_blocks_half(const float* B, int out, int rank, Lanes lanes, uint16_t* Bb) {
-  pack_blocks_half(B, out, rank, kExpandBlock, lanes, Bb);
+  pack_blocks(B, out, rank, kExpandBlock, Bb, [lanes](float v) { return half_bits(v, lanes); });
 }
 
 const CpuKernels& cpu_kernels(const char* isa) {

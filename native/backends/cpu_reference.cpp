@@ -45,7 +45,8 @@ Status CpuReferenceBackend::download(float* dst, const float* src, size_t n) { r
 Status CpuReferenceBackend::copy(float* dst, const float* src, size_t n) { return upload(dst, src, n); }
 
 Status Backend::lora_upload(const float* A, const float* B, int rank, int in, int out, const float** dA,
-                            const float** dB, std::vector<float*>* owned, size_t* bytes) {
+                            const float** dB, Lanes* lanes, std::vector<float*>* owned, size_t* bytes) {
+  *lanes = Lanes::kF32;
   *bytes += sizeof(float) * (size_t)rank * (in + out);
   if (host_memory()) {
     *dA = A;

@@ -61,12 +61,12 @@ std::shared_ptr<const Cublas> Cublas::open_library(CublasChoice choice, const st
   if (choice == CublasChoice::kPath) {
     candidates.push_back(path);
   } else {
-    for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}) candidates.push_back(name);
-    std::vector<std::string> dirs;
-    if (const char* home = std::getenv("CUDA_HOME")) dirs.push_back(std::string(home) + "/lib64");
-    dirs.push_back("/usr/local/cuda/lib64");
+    // the dynamic linker's search first (""), then the CUDA toolkit's folders
+    std::vector<std::string> dirs{""};
+    if (const char* home = std::getenv("CUDA_HOME")) dirs.push_back(std::string(home) + "/lib64/");
+    dirs.push_back("/usr/local/cuda/lib64/");
     for (const std::string& d : dirs)
-      for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}) candidates.push_back(d + "/" + name);
+      for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}) candidates.push_back(d + name);
   }
   std::string errors;
   for (const std::string& c : candidates) {

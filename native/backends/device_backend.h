@@ -11,7 +11,6 @@
 #include <cstring>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "backend.h"
@@ -39,20 +38,17 @@ class DeviceBackend final : public Backend {
     *out = static_cast<float*>(p);
     return Status::Ok();
   }
-  void release(float* p) override {
-    half_.erase(p);
-    dev_->release(p);
-  }
+  void release(float* p) override { dev_->release(p); }
 
   // A module whose values are all bf16 (or f16) values goes to the device in 16-bit lanes
   // (lanes.h): half the memory, the same results.
   Status lora_upload(const float* A, const float* B, int rank, int in, int out, const float** dA, const float** dB,
-                     std::vector<float*>* owned, size_t* bytes) override {
+                     Lanes* lanes_out, std::vector<float*>* owned, size_t* bytes) override {
     const size_t na = (size_t)rank * in, nb = (size_t)out * rank;
     int mask = exact_half_lanes(A, na);
     if (mask) mask &= exact_half_lanes(B, nb);
     const Lanes lanes = lanes_for(mask);
-    if (lanes == Lanes::kF32) return Backend::lora_upload(A, B, rank, in, out, dA, dB, owned, bytes);
+    if (lanes == Lanes::kF32) return Backend::lora_upload(A, B, rank, in, out, dA, dB, lanes_out, owned, bytes);
     std::vector<uint16_t> h;
     float* d[2] = {nullptr, nullptr};
     const float* src[2] = {A, B};
@@ -66,9 +62,9 @@ class DeviceBackend final : public Backend {
       dev_->upload(d[t], h.data(), ((n[t] + 1) / 2) * sizeof(float));
       *bytes += ((n[t] + 1) / 2) * sizeof(float);
     }
-    half_.emplace(d[0], lanes);
     *dA = d[0];
     *dB = d[1];
+    *lanes_out = lanes;
     return dev_->status("an adapter upload");
   }
   Status upload(float* dst, const float* src, size_t n) override {
@@ -197,10 +193,10 @@ class DeviceBackend final : public Backend {
           for (int j = 0; j < p.dense_p; ++j)
             if (ads[j].rank)
               by_row[r].push_back(dev::LoraEntry{r, ads[j].rank, p.dense_coef[(size_t)r * p.dense_p + j] * ads[j].scale, 0, ads[j].A,
-                                                 ads[j].B, lanes_of(ads[j].A)});
+                                                 ads[j].B, ads[j].lanes});
       } else {
         for (const LoraSeg& sg : p.lora[lm])
-          for (int r = sg.row0; r < sg.row1; ++r) by_row[r].push_back(dev::LoraEntry{r, sg.rank, sg.scale, 0, sg.A, sg.B, lanes_of(sg.A)});
+          for (int r = sg.row0; r < sg.row1; ++r) by_row[r].push_back(dev::LoraEntry{r, sg.rank, sg.scale, 0, sg.A, sg.B, sg.lanes});
       }
       LoraOp& op = ops_[lm];
       op.entry0 = (int)entries_.size();
@@ -244,13 +240,7 @@ class DeviceBackend final : public Backend {
   size_t scores_cap_ = 0;
   float* d_rms_ = nullptr;     // one inverse RMS per row
   size_t rms_cap_ = 0;
-  Lanes lanes_of(const float* A) const {
-    const auto it = half_.empty() ? half_.end() : half_.find(A);
-    return it == half_.end() ? Lanes::kF32 : it->second;
-  }
-
   std::vector<LoraOp> ops_;
-  std::unordered_map<const float*, Lanes> half_;  // LoRA factors (A's storage) in 16-bit lanes
   std::vector<dev::LoraEntry> entries_;
   std::vector<int32_t> csr_;
   dev::LoraEntry* d_entries_ = nullptr;

@@ -15,13 +15,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "lanes.h"
-
-#ifdef __CUDACC__
-#define QV_HD __host__ __device__
-#else
-#define QV_HD
-#endif
+#include "lanes.h"  // also defines QV_HD
 
 namespace quiver {
 namespace dev {

@@ -2,17 +2,20 @@
 // value, as in one saved in that type, can be held at half the memory and read at half the
 // bytes; each lane widens to the f32 it was, so results keep their bits. Used by the fast
 // CPU path (cpu_kernels.*, packed panels) and the device backend (device_backend.h, plain
-// layout); the widening runs on the host and in CUDA kernels alike.
+// layout); the widening runs on the host and in CUDA kernels alike. Host helpers: lanes.cpp.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+// QV_HD: compiled for the host and, under nvcc, for the device (device_ops.h uses it too).
+#ifndef QV_HD
 #ifdef __CUDACC__
-#define QV_LANES_HD __host__ __device__
+#define QV_HD __host__ __device__
 #else
-#define QV_LANES_HD
+#define QV_HD
+#endif
 #endif
 
 namespace quiver {
@@ -26,7 +29,7 @@ inline Lanes lanes_for(int mask) { return mask & 1 ? Lanes::kBF16 : mask & 2 ? L
 // The 16-bit lane of f (a value exact in `lanes`).
 uint16_t half_bits(float f, Lanes lanes);
 
-QV_LANES_HD inline float float_from_bits(uint32_t u) {
+QV_HD inline float float_from_bits(uint32_t u) {
 #ifdef __CUDA_ARCH__
   return __uint_as_float(u);
 #else
@@ -37,7 +40,7 @@ QV_LANES_HD inline float float_from_bits(uint32_t u) {
 }
 
 // The f32 value of a 16-bit lane (exact).
-QV_LANES_HD inline float widen_lane(uint16_t h, Lanes lanes) {
+QV_HD inline float widen_lane(uint16_t h, Lanes lanes) {
   if (lanes == Lanes::kBF16) return float_from_bits((uint32_t)h << 16);
   const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ffu;
   if (e == 0) {  // zero or subnormal: m * 2^-24
@@ -49,7 +52,7 @@ QV_LANES_HD inline float widen_lane(uint16_t h, Lanes lanes) {
 }
 
 // Element i of a factor stored in `lanes` (f32 or 16-bit).
-QV_LANES_HD inline float lane_at(const void* p, int64_t i, Lanes lanes) {
+QV_HD inline float lane_at(const void* p, int64_t i, Lanes lanes) {
   return lanes == Lanes::kF32 ? static_cast<const float*>(p)[i] : widen_lane(static_cast<const uint16_t*>(p)[i], lanes);
 }
 

@@ -128,7 +128,7 @@ Status Engine::upload_adapter(const HostAdapter& host, DeviceAdapter* dev) {
     d.rank = m.rank;
     d.scale = m.scale;
     QUIVER_TRY(be_->lora_upload(m.A.data(), m.B.data(), m.rank, module_in(c, module), module_out(c, module), &d.A, &d.B,
-                                &dev->owned, &dev->bytes));
+                                &d.lanes, &dev->owned, &dev->bytes));
   }
   return Status::Ok();
 }

@@ -29,6 +29,7 @@ struct DeviceAdapter {
     float scale = 0;
     const float* A = nullptr;  // (rank, in)
     const float* B = nullptr;  // in the backend's layout (Backend::lora_upload)
+    Lanes lanes = Lanes::kF32;  // of A and B
   };
   std::vector<Mod> modules;
   std::vector<float*> owned;  // backend allocations to release (empty when host memory is used in place)

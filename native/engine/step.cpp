@@ -101,7 +101,7 @@ void Engine::build_plan(const quiver_step_item* items, const std::vector<int>& l
       for (const auto& aw : eff[s])
         for (size_t lm = 0; lm < p.lora.size(); ++lm) {
           const DeviceAdapter::Mod& m = aw.first->modules[lm];
-          if (m.rank) p.lora[lm].push_back(LoraSeg{row0, row1, m.rank, aw.second * m.scale, m.A, m.B, aw.first->order});
+          if (m.rank) p.lora[lm].push_back(LoraSeg{row0, row1, m.rank, aw.second * m.scale, m.A, m.B, m.lanes, aw.first->order});
         }
     }
     // Segments of one adapter side by side, so a kernel reads each adapter once per step,
@@ -127,7 +127,7 @@ void Engine::build_plan(const quiver_step_item* items, const std::vector<int>& l
     p.dense_lora[lm].resize((size_t)np);
     for (int j = 0; j < np; ++j) {
       const DeviceAdapter::Mod& m = uni[(size_t)j]->modules[lm];
-      p.dense_lora[lm][(size_t)j] = DenseLora{m.rank, m.scale, m.A, m.B};
+      p.dense_lora[lm][(size_t)j] = DenseLora{m.rank, m.scale, m.A, m.B, m.lanes};
     }
   }
   (void)c;
