@@ -39,11 +39,7 @@ class DeviceTrainer final : public Trainer {
 
   Status init(const HostModel* host) {
     ModelPlan plan = plan_model(o_, c_, host != nullptr);
-    layers_ = plan.layers;
-    embed_ = plan.embed;
-    final_norm_ = plan.final_norm;
-    head_ = plan.head;
-    lora_scale_ = plan.lora_scale;
+    index_ = plan;
     int64_t values = 0, trained = 0;
     for (const ParamPlan& p : plan.params) {
       meta_.push_back(p.meta);
@@ -197,7 +193,7 @@ class DeviceTrainer final : public Trainer {
       a.x = buf(N * D), a.r1 = buf(N), a.h1 = buf(N * D), a.q = buf(N * Q), a.k = buf(N * KV), a.v = buf(N * KV);
       a.probs = buf((int64_t)B * c_.n_heads * S * S), a.att = buf(N * Q), a.xm = buf(N * D), a.r2 = buf(N);
       a.h2 = buf(N * D), a.a = buf(N * F), a.u = buf(N * F), a.mm = buf(N * F);
-      for (int m = 0; m < kModuleCount; ++m) a.lu[m] = layers_[l].lora_a[m] >= 0 ? buf(N * o_.rank) : nullptr;
+      for (int m = 0; m < kModuleCount; ++m) a.lu[m] = index_.layers[l].lora_a[m] >= 0 ? buf(N * o_.rank) : nullptr;
     }
     xf_ = buf(N * D), rf_ = buf(N), hf_ = buf(N * D), logits_ = buf(N * V), rows_ = buf(N), dot_ = buf(N);
     ft_ = buf(N * D), dx_ = buf(N * D), dxm_ = buf(N * D), dh_ = buf(N * D), dm_ = buf(N * F), da_ = buf(N * F);
@@ -241,7 +237,7 @@ class DeviceTrainer final : public Trainer {
 
   // Y = X W^T + s (X A^T) B^T; keeps X A^T in acts.lu[m].
   void proj(int l, int m, const float* X, float* Y, int N, const Acts& acts) {
-    const LayerIndex& L = layers_[l];
+    const LayerIndex& L = index_.layers[l];
     const int in = module_in(c_, m), out = module_out(c_, m);
     dev_->matmul(X, W(L.proj[m]), Y, N, in, out, false);  // as serving runs it
     if (L.lora_a[m] < 0) return;
@@ -253,7 +249,7 @@ class DeviceTrainer final : public Trainer {
 
   // Given dY (N, out): dX (+)= dY W + s (dY B) A; gradients of W (full mode) or A, B.
   void proj_back(int l, int m, const float* X, const float* dY, float* dX, int N, bool acc, const Acts& acts) {
-    const LayerIndex& L = layers_[l];
+    const LayerIndex& L = index_.layers[l];
     const int in = module_in(c_, m), out = module_out(c_, m);
     gemm(dY, out, 1, W(L.proj[m]), 1, in, dX, N, in, out, 1.0f, acc);
     if (float* gw = G(L.proj[m])) gemm(dY, 1, out, X, 1, in, gw, out, in, N, 1.0f, true);
@@ -273,16 +269,16 @@ class DeviceTrainer final : public Trainer {
 
   Status forward(const TrainBatch& b, bool keep, StepStats* out) {
     QUIVER_TRY(resize(b.batch, b.seq_len));
-    cur_scale_ = lora_scale_ * b.lora_weight;
+    cur_scale_ = index_.lora_scale * b.lora_weight;
     const int N = b.batch * b.seq_len, D = c_.dim, F = c_.hidden, V = c_.vocab_size;
     dev_->upload(tokens_, b.tokens, (size_t)N * sizeof(int32_t));
     dev_->upload(targets_, b.targets, (size_t)N * sizeof(int32_t));
     float* x = xf_;  // the residual stream; each layer's input is copied into its Acts
-    dev_->run((int64_t)N * D, dev::Embed{W(embed_), tokens_, x, D});
+    dev_->run((int64_t)N * D, dev::Embed{W(index_.embed), tokens_, x, D});
     const dev::AttnShape as = attn_shape();
     for (int l = 0; l < c_.n_layers; ++l) {
       Acts& a = acts_[l];
-      const LayerIndex& L = layers_[l];
+      const LayerIndex& L = index_.layers[l];
       dev_->run((int64_t)N * D, dev::Copy{x, a.x});
       rmsnorm(a.x, W(L.attn_norm), a.r1, a.h1, N);
       proj(l, kQ, a.h1, a.q, N, a);
@@ -300,8 +296,8 @@ class DeviceTrainer final : public Trainer {
       proj(l, kDown, a.mm, ft_, N, a);
       dev_->run((int64_t)N * D, dev::Add{a.xm, ft_, x});
     }
-    rmsnorm(x, W(final_norm_), rf_, hf_, N);
-    dev_->matmul(hf_, W(head_), logits_, N, D, V, false);
+    rmsnorm(x, W(index_.final_norm), rf_, hf_, N);
+    dev_->matmul(hf_, W(index_.head), logits_, N, D, V, false);
     int64_t count = 0;
     for (int n = 0; n < N; ++n) count += b.targets[n] >= 0;
     dev_->run(N, dev::CrossEntropy{logits_, targets_, rows_, V, 1.0f / (float)count, keep});
@@ -320,13 +316,13 @@ class DeviceTrainer final : public Trainer {
     const dev::AttnShape as = attn_shape();
     // head: dhf = dlogits W_head; dW_head += dlogits^T hf
     float* dhf = dh_;
-    gemm(logits_, V, 1, W(head_), 1, D, dhf, N, D, V, 1.0f, false);
-    if (float* gh = G(head_)) gemm(logits_, 1, V, hf_, 1, D, gh, V, D, N, 1.0f, true);
+    gemm(logits_, V, 1, W(index_.head), 1, D, dhf, N, D, V, 1.0f, false);
+    if (float* gh = G(index_.head)) gemm(logits_, 1, V, hf_, 1, D, gh, V, D, N, 1.0f, true);
     float* dx = dx_;
-    rmsnorm_back(xf_, W(final_norm_), rf_, dhf, dx, G(final_norm_), N, false);
+    rmsnorm_back(xf_, W(index_.final_norm), rf_, dhf, dx, G(index_.final_norm), N, false);
     for (int l = c_.n_layers - 1; l >= 0; --l) {
       const Acts& a = acts_[l];
-      const LayerIndex& L = layers_[l];
+      const LayerIndex& L = index_.layers[l];
       proj_back(l, kDown, a.mm, dx, dm_, N, false, a);
       dev_->run((int64_t)N * F, dev::SwiGluBack{a.a, a.u, dm_, da_, dup_});
       proj_back(l, kGate, a.h2, da_, dh_, N, false, a);
@@ -345,7 +341,7 @@ class DeviceTrainer final : public Trainer {
       dev_->run((int64_t)N * D, dev::Copy{dxm_, dx});
       rmsnorm_back(a.x, W(L.attn_norm), a.r1, dh_, dx, G(L.attn_norm), N, true);
     }
-    if (float* ge = G(embed_)) dev_->run((int64_t)V * D, dev::EmbedBack{tokens_, dx, ge, N, D});
+    if (float* ge = G(index_.embed)) dev_->run((int64_t)V * D, dev::EmbedBack{tokens_, dx, ge, N, D});
   }
 
   TrainerOptions o_;
@@ -355,10 +351,8 @@ class DeviceTrainer final : public Trainer {
   std::vector<void*> batch_owned_;  // activations of the current batch shape
   std::vector<TensorMeta> meta_;
   std::vector<Param> params_;
-  std::vector<LayerIndex> layers_;
-  int embed_ = -1, final_norm_ = -1, head_ = -1;
-  float lora_scale_ = 0;
-  float cur_scale_ = 0;  // lora_scale_ times the batch's weight
+  ModelIndex index_;
+  float cur_scale_ = 0;  // index_.lora_scale times the batch's weight
   int64_t trained_ = 0;  // elements in the gradient arena
   float* g_ = nullptr;   // every trainable tensor's gradient, in tensor order
   double* partial_ = nullptr;

@@ -141,11 +141,7 @@ class TrainerImpl final : public Trainer {
 
   Status init(const HostModel* host) {
     ModelPlan plan = plan_model(o_, c_, host != nullptr);
-    layers_ = plan.layers;
-    embed_ = plan.embed;
-    final_norm_ = plan.final_norm;
-    head_ = plan.head;
-    lora_scale_ = plan.lora_scale;
+    index_ = plan;
     params_.resize(plan.params.size());
     for (size_t i = 0; i < plan.params.size(); ++i) {
       meta_.push_back(plan.params[i].meta);
@@ -262,7 +258,7 @@ class TrainerImpl final : public Trainer {
       a.u.assign(N * F, 0);
       a.mm.assign(N * F, 0);
       for (int m = 0; m < kModuleCount; ++m)
-        if (layers_[l].lora_a[m] >= 0) a.lu[m].assign(N * o_.rank, 0);
+        if (index_.layers[l].lora_a[m] >= 0) a.lu[m].assign(N * o_.rank, 0);
     }
     xf_.assign(N * D, 0);
     rf_.assign(N, 0);
@@ -335,7 +331,7 @@ class TrainerImpl final : public Trainer {
 
   // Y = X W^T (+ lora); X (N, in), Y (N, out). Keeps X A^T in acts.lu[m].
   void proj(int l, int m, const T* X, T* Y, int N, Acts& acts) {
-    const Layer& L = layers_[l];
+    const Layer& L = index_.layers[l];
     const int in = module_in(c_, m), out = module_out(c_, m);
     gemm_.nt(X, W(L.proj[m]), Y, N, in, out, false);
     if (L.lora_a[m] < 0) return;
@@ -349,7 +345,7 @@ class TrainerImpl final : public Trainer {
 
   // Given dY (N, out): dX (+)= dY W + s (dY B) A; gradients of W (full mode) or A, B.
   void proj_back(int l, int m, const T* X, const T* dY, T* dX, int N, bool acc, const Acts& acts) {
-    const Layer& L = layers_[l];
+    const Layer& L = index_.layers[l];
     const int in = module_in(c_, m), out = module_out(c_, m);
     T* Wt = wt_.data();
     transpose(W(L.proj[m]), out, in, Wt);
@@ -485,14 +481,14 @@ class TrainerImpl final : public Trainer {
 
   void forward(const TrainBatch& b, bool keep, StepStats* out) {
     resize(b.batch, b.seq_len);
-    cur_scale_ = lora_scale_ * b.lora_weight;
+    cur_scale_ = index_.lora_scale * b.lora_weight;
     const int N = b.batch * b.seq_len, D = c_.dim, F = c_.hidden, V = c_.vocab_size;
     T* x = xf_.data();  // the residual stream; each layer's input is copied into its Acts
-    const T* E = W(embed_);
+    const T* E = W(index_.embed);
     for (int n = 0; n < N; ++n) std::memcpy(x + (size_t)n * D, E + (size_t)b.tokens[n] * D, sizeof(T) * D);
     for (int l = 0; l < c_.n_layers; ++l) {
       Acts& a = acts_[l];
-      const Layer& L = layers_[l];
+      const Layer& L = index_.layers[l];
       std::memcpy(a.x.data(), x, sizeof(T) * N * D);
       rmsnorm(a.x.data(), W(L.attn_norm), a.r1.data(), a.h1.data(), N);
       proj(l, kQ, a.h1.data(), a.q.data(), N, a);
@@ -514,8 +510,8 @@ class TrainerImpl final : public Trainer {
       proj(l, kDown, a.mm.data(), t, N, a);
       for (size_t i = 0; i < (size_t)N * D; ++i) x[i] = a.xm[i] + t[i];
     }
-    rmsnorm(x, W(final_norm_), rf_.data(), hf_.data(), N);
-    gemm_.nt(hf_.data(), W(head_), logits_.data(), N, D, V, false);
+    rmsnorm(x, W(index_.final_norm), rf_.data(), hf_.data(), N);
+    gemm_.nt(hf_.data(), W(index_.head), logits_.data(), N, D, V, false);
     double loss = 0;
     int64_t count = 0;
     for (int n = 0; n < N; ++n) count += b.targets[n] >= 0;
@@ -549,9 +545,9 @@ class TrainerImpl final : public Trainer {
     T* dhf = dh_.data();
     {
       T* Wt = wt_.data();
-      transpose(W(head_), V, D, Wt);
+      transpose(W(index_.head), V, D, Wt);
       gemm_.nt(dlogits, Wt, dhf, N, V, D, false);
-      if (T* gh = G(head_)) {
+      if (T* gh = G(index_.head)) {
         T* dlt = s1_.data();
         T* ht = s2_.data();
         transpose(dlogits, N, V, dlt);
@@ -560,10 +556,10 @@ class TrainerImpl final : public Trainer {
       }
     }
     T* dx = dx_.data();
-    rmsnorm_back(xf_.data(), W(final_norm_), rf_.data(), dhf, dx, G(final_norm_), N, false);
+    rmsnorm_back(xf_.data(), W(index_.final_norm), rf_.data(), dhf, dx, G(index_.final_norm), N, false);
     for (int l = c_.n_layers - 1; l >= 0; --l) {
       Acts& a = acts_[l];
-      const Layer& L = layers_[l];
+      const Layer& L = index_.layers[l];
       // x_next = xm + down(mm): dxm = dx + d(down)
       T* dm = dm_.data();
       proj_back(l, kDown, a.mm.data(), dx, dm, N, false, a);
@@ -592,7 +588,7 @@ class TrainerImpl final : public Trainer {
       std::memcpy(dx, dxm, sizeof(T) * N * D);
       rmsnorm_back(a.x.data(), W(L.attn_norm), a.r1.data(), dh, dx, G(L.attn_norm), N, true);
     }
-    if (T* ge = G(embed_))
+    if (T* ge = G(index_.embed))
       for (int n = 0; n < N; ++n) {
         T* row = ge + (size_t)b.tokens[n] * D;
         const T* d = dx + (size_t)n * D;
@@ -606,10 +602,8 @@ class TrainerImpl final : public Trainer {
   Gemm gemm_;
   std::vector<TensorMeta> meta_;
   std::vector<Param> params_;
-  std::vector<Layer> layers_;
-  int embed_ = -1, final_norm_ = -1, head_ = -1;
-  float lora_scale_ = 0;
-  float cur_scale_ = 0;  // lora_scale_ times the batch's weight
+  ModelIndex index_;
+  float cur_scale_ = 0;  // index_.lora_scale times the batch's weight
   int B_ = 0, S_ = 0;
   std::vector<Acts> acts_;
   std::vector<T> xf_, rf_, hf_, logits_, rope_;

@@ -96,11 +96,16 @@ struct LayerIndex {
   int lora_b[kModuleCount] = {-1, -1, -1, -1, -1, -1, -1};
 };
 
-struct ModelPlan {
-  std::vector<ParamPlan> params;  // base tensors in loader order, then LoRA A and B per (layer, module)
+// Where each tensor of the model sits in the plan, and the LoRA scale: what a trainer keeps
+// of the plan after init (`index_ = plan`).
+struct ModelIndex {
   std::vector<LayerIndex> layers;
   int embed = -1, final_norm = -1, head = -1;
-  float lora_scale = 0;           // alpha / rank, or alpha / sqrt(rank) with rsLoRA
+  float lora_scale = 0;  // alpha / rank, or alpha / sqrt(rank) with rsLoRA
+};
+
+struct ModelPlan : ModelIndex {
+  std::vector<ParamPlan> params;  // base tensors in loader order, then LoRA A and B per (layer, module)
 };
 
 ModelPlan plan_model(const TrainerOptions& o, const ModelConfig& c, bool from_host);
