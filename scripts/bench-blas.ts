@@ -43,7 +43,7 @@ const dir = path.join(os.tmpdir(), "quiver-bench", "full");
 log(`synthetic model under ${dir} (written when absent)`);
 writeSyntheticModel(path.join(dir, "model"), spec);
 const engine = await Engine.open(path.join(dir, "model"), { device: "cpu", threads: 0 });
-const threads = engine.info.threads;
+const { threads, kernels } = engine.info;
 
 // (in, out) of every product of a step: seven per layer, then the output head.
 const shapes: [number, number][] = [];
@@ -101,7 +101,7 @@ if (hello.error) {
   console.error(`bench-blas: ${hello.error} (${values.python}); pass --python with one that has numpy`);
   process.exit(2);
 }
-log(`${hello.blas} via numpy ${hello.numpy}, ${threads} threads; engine ${engine.info.kernels} kernels`);
+log(`${hello.blas} via numpy ${hello.numpy}, ${threads} threads; engine ${kernels} kernels`);
 
 async function blasStep(m: number): Promise<{ stored: number; transposed: number }> {
   py.stdin.write(`${m}\n`);
@@ -156,7 +156,7 @@ for (const batch of batches) {
 py.stdin.end();
 await engine.close();
 
-const report = { blas: hello.blas, numpy: hello.numpy, threads, kernels: engine.info.kernels, rounds, rows };
+const report = { blas: hello.blas, numpy: hello.numpy, threads, kernels, rounds, rows };
 log("batch | engine ms/step (whole step) | OpenBLAS ms (products only) | engine GFLOP/s | OpenBLAS GFLOP/s | engine speed / OpenBLAS");
 for (const r of rows)
   log(`${r.batch} | ${r.engineMs.toFixed(1)} | ${r.blasMs.toFixed(1)} (${r.blasLayout}) | ${r.engineGflops.toFixed(1)} | ${r.blasGflops.toFixed(1)} | ${r.engineVsBlas.toFixed(2)}`);
