@@ -7,6 +7,7 @@ import path from "node:path";
 import { convertLlama2c } from "@quiver/engine";
 import { writeSyntheticAdapter } from "../../native/src/synthetic.js";
 import { ZOO_FORMAT, type ZooManifest, type ZooTask } from "../../apps/api/src/zoo/manifest.js";
+import { trainZooRetrieverHead } from "../../apps/api/src/zoo/train-zoo.js";
 import { tempDir } from "./pool.js";
 import { STORIES_DIR, STORIES_SPEC } from "./stories.js";
 
@@ -43,6 +44,13 @@ export function writeFixtureZoo(): string {
   };
   writeManifest(dir, manifest);
   return dir;
+}
+
+/** Trains the zoo's retriever head on its samples (as `quiver train zoo` does) and names it in tasks.json. */
+export async function addZooRetrieverHead(dir: string): Promise<void> {
+  const m = readManifest(dir);
+  await trainZooRetrieverHead(path.join(dir, "retriever-head"), m.tasks);
+  writeManifest(dir, { ...m, retrieverHead: "retriever-head" });
 }
 
 export function readManifest(dir: string): ZooManifest {

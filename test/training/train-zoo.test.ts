@@ -1,5 +1,5 @@
 // `quiver train zoo`: the whole pipeline at a few steps (suite, base model from a seed, one
-// adapter per task, manifest), bit-for-bit the same when run twice, retraining one adapter
+// adapter per task, the retriever head, manifest), bit-for-bit the same when run twice, retraining one adapter
 // on a reused base, and bad options refused before anything is written.
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
@@ -36,6 +36,12 @@ describe("quiver train zoo", () => {
       expect(t.test.length).toBeGreaterThan(0);
     }
     expect(existsSync(path.join(a, "training.json"))).toBe(true);
+    // The retriever head: trained on every task's samples under the default encoder.
+    expect(m.retrieverHead).toBe("retriever-head");
+    const head = JSON.parse(readFileSync(path.join(a, m.retrieverHead!, "head.json"), "utf8")) as { base: string; training: { tasks: string[] } };
+    expect(head.base).toBe("use-lite@0.2.0");
+    expect(head.training.tasks).toEqual(m.tasks.map((t) => t.name));
+    expect(existsSync(path.join(a, m.retrieverHead!, "head.onnx"))).toBe(true);
     const engine = await Engine.open(path.join(a, m.model), { device: "cpu" });
     expect(engine.info.numParameters).toBeLessThan(5_000_000);
     expect(engine.tokenizer!.promptTemplate).toBe("{prompt}\n");
@@ -59,6 +65,9 @@ describe("quiver train zoo", () => {
     expect(same("model/model.safetensors")).toBe(true);
     expect(same("adapters/upper-animal/adapter_model.safetensors")).toBe(true);
     expect(same("adapters/plural-food/adapter_model.safetensors")).toBe(false);
+    // The head depends on the samples only: retrained, the same bytes.
+    expect(same("retriever-head/head.onnx")).toBe(true);
+    expect(same("retriever-head/head.json")).toBe(true);
   }, 120_000);
 
   test.each([

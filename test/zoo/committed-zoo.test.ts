@@ -2,11 +2,12 @@
  * @jest-environment ./test/retriever/ort-environment.mjs
  */
 // The model zoo committed in zoo/: within its size budget, its manifest exactly what the
-// suite draws from the zoo's seed (so `quiver train zoo` reproduces it), a small base model
-// with a character-level tokenizer, adapters that answer their tasks (a few held-out items
-// through the paper's table), and the embedded default serving it: every task adapter
-// registered and ACTIVE, and a retrieved mixture answering over the OpenAI-style API.
-import { readdirSync, statSync } from "node:fs";
+// suite draws from the zoo's seed (so `quiver train zoo` reproduces it), its retriever head
+// what training on its samples gives, a small base model with a character-level tokenizer,
+// adapters that answer their tasks (a few held-out items through the paper's table), and the
+// embedded default serving it: every task adapter registered and ACTIVE, retrieval through
+// the zoo's head, and a retrieved mixture answering over the OpenAI-style API.
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 
 import { Engine } from "@quiver/engine";
@@ -14,9 +15,9 @@ import { Engine } from "@quiver/engine";
 import { openCatalog } from "../../apps/api/src/catalog/database.js";
 import { loadEncoder } from "../../apps/api/src/retriever/encoder-factory.js";
 import { runZooEval } from "../../apps/api/src/zoo/eval.js";
-import { readZooManifest } from "../../apps/api/src/zoo/manifest.js";
+import { readZooManifest, zooRetrieverHead } from "../../apps/api/src/zoo/manifest.js";
 import { drawTask, TASKS } from "../../apps/api/src/zoo/suite.js";
-import { ZOO_DEFAULTS } from "../../apps/api/src/zoo/train-zoo.js";
+import { trainZooRetrieverHead, ZOO_DEFAULTS } from "../../apps/api/src/zoo/train-zoo.js";
 import { repoRoot } from "../helpers/browser.js";
 import { tempDir } from "../helpers/pool.js";
 import { login, startTestServer } from "../helpers/server.js";
@@ -51,6 +52,14 @@ describe("the committed model zoo", () => {
     });
   });
 
+  test("its retriever head is what training on its samples gives, byte for byte", async () => {
+    const head = zooRetrieverHead(ZOO, manifest);
+    expect(head).toBe(path.join(ZOO, "retriever-head"));
+    const again = path.join(tempDir("zoo-head"), "head");
+    await trainZooRetrieverHead(again, manifest.tasks);
+    for (const f of ["head.onnx", "head.json"]) expect(readFileSync(path.join(again, f)).equals(readFileSync(path.join(head!, f)))).toBe(true);
+  }, 60_000);
+
   test("the base model: a few million parameters at most, one token per character", async () => {
     const engine = await Engine.open(path.join(ZOO, manifest.model), { device: "cpu" });
     try {
@@ -63,8 +72,9 @@ describe("the committed model zoo", () => {
   });
 
   test("three held-out items per task through the paper's table: the adapters answer, the base does not", async () => {
-    const encoder = await loadEncoder({});
+    const encoder = await loadEncoder({ defaultHeadDir: zooRetrieverHead(ZOO, manifest) });
     try {
+      expect(encoder.kind).toBe("head");
       const r = await runZooEval({ dir: ZOO, split: "test", k: 3, limit: 3, device: "cpu", batch: 64, encoder });
       expect(r.items).toBe(3 * manifest.tasks.length);
       expect(r.average.perfect).toBeGreaterThanOrEqual(75);
@@ -76,9 +86,11 @@ describe("the committed model zoo", () => {
 
   test("the embedded default serves it: every task adapter ACTIVE, and a retrieved mixture answers", async () => {
     const dataDir = tempDir("committed-zoo");
-    const quiver = await startTestServer(await openCatalog({ dataDir: path.join(dataDir, "db") }), { QUIVER_ZOO: ZOO, QUIVER_DATA_DIR: dataDir, QUIVER_DEVICE: "cpu" }, { log: () => {} });
+    const lines: string[] = [];
+    const quiver = await startTestServer(await openCatalog({ dataDir: path.join(dataDir, "db") }), { QUIVER_ZOO: ZOO, QUIVER_DATA_DIR: dataDir, QUIVER_DEVICE: "cpu" }, { log: (l) => lines.push(l) });
     try {
       expect(await quiver.zooRegistration).toEqual({ registered: manifest.tasks.length, skipped: 0, differing: 0, failed: 0, active: manifest.tasks.length });
+      expect(lines).toContainEqual(expect.stringMatching(/^\[quiver\] encoder: head:[0-9a-f]{16}@use-lite@0\.2\.0$/));
       const token = await login(quiver.api.url);
       const item = manifest.tasks.find((t) => t.cluster === "sentiment")!.test[0]!;
       const res = await fetch(`${quiver.api.url}/v1/completions`, {

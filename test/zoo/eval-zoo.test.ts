@@ -18,7 +18,7 @@ import type { SentenceEncoder } from "../../apps/api/src/retriever/encoder.js";
 import { COLUMNS, runZooEval, type Composition, type ZooEvalReport } from "../../apps/api/src/zoo/eval.js";
 import { MODEL, tempDir } from "../helpers/pool.js";
 import { storiesSkipReason } from "../helpers/stories.js";
-import { FIXTURE_CLUSTERS, readManifest, setZooAnswers, writeFixtureZoo, writeManifest } from "../helpers/zoo.js";
+import { FIXTURE_CLUSTERS, addZooRetrieverHead, readManifest, setZooAnswers, writeFixtureZoo, writeManifest } from "../helpers/zoo.js";
 
 const skip = storiesSkipReason();
 if (skip) console.log(`Skipping the model zoo evaluation tests: ${skip}`);
@@ -140,6 +140,44 @@ describeZoo("quiver eval zoo on a fixture zoo", () => {
     expect(Object.keys(json.retrieval.iid).sort()).toEqual(["top1Cluster", "top1Task", "topkCluster", "topkTask"]);
     expect(typeof json.seconds).toBe("number");
     expect(r.err).toContain("eval zoo: generating");
+  }, 60_000);
+
+  test("a zoo with a retriever head retrieves through it, as the server does; QUIVER_RETRIEVER_HEAD=off leaves it out", async () => {
+    const dir = tempDir("zoo-head");
+    cpSync(zoo, dir, { recursive: true });
+    await addZooRetrieverHead(dir);
+    const argv = ["eval", "zoo", "--zoo", dir, "--json", "--max-tokens", String(MAX_TOKENS), "--device", "cpu", "--limit", "1"];
+    const withHead = await cli(argv);
+    expect(withHead.code).toBe(0);
+    const served = JSON.parse(withHead.out.at(-1)!);
+    expect(served).toMatchObject({ encoder: expect.stringMatching(/^head:[0-9a-f]{16}@use-lite@0\.2\.0$/), oodRetriever: "served" });
+
+    // --strict-ood: OOD through heads that never saw the item's task; IID is untouched.
+    const strict = await cli([...argv, "--strict-ood"]);
+    expect(strict.code).toBe(0);
+    expect(strict.err).toContain("--strict-ood: 4 of 4 heads trained");
+    expect(strict.out).toContainEqual(expect.stringContaining("through a retriever head trained without that task (--strict-ood)"));
+    const s = JSON.parse(strict.out.at(-1)!);
+    expect(s).toMatchObject({ encoder: served.encoder, oodRetriever: "leave-one-out" });
+    for (const c of ["base", "perfect", "selectionIid", "mixtureIid", "fusionIid", "concatIid"]) expect(s.average[c]).toBe(served.average[c]);
+    expect(s.retrieval.iid).toEqual(served.retrieval.iid);
+
+    process.env.QUIVER_RETRIEVER_HEAD = "off";
+    try {
+      const without = await cli([...argv, "--strict-ood"]);
+      expect(without.code).toBe(0);
+      expect(JSON.parse(without.out.at(-1)!)).toMatchObject({ encoder: "use-lite@0.2.0", oodRetriever: "served" });
+      expect(without.err).toContain("--strict-ood: use-lite@0.2.0 has no trained head, so OOD retrieval has seen no task already");
+    } finally {
+      delete process.env.QUIVER_RETRIEVER_HEAD;
+    }
+    // A manifest naming a head folder that is not there: a coded error, nothing evaluated.
+    writeManifest(dir, { ...readManifest(dir), retrieverHead: "no-such-head" });
+    const missing = await cli(argv);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/ENCODER_FILE_MISSING.*no-such-head lacks head\.json/);
+    expect(missing.err).not.toMatch(/\n\s+at /);
+    rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
   describe("bad input: coded errors, exit codes, no stack traces", () => {

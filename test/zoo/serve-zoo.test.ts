@@ -15,7 +15,7 @@ import { writeSyntheticAdapter } from "../../native/src/synthetic.js";
 import { gql, login, startTestServer } from "../helpers/server.js";
 import { MODEL, tempDir } from "../helpers/pool.js";
 import { convertStories, storiesSkipReason } from "../helpers/stories.js";
-import { readManifest, writeFixtureZoo } from "../helpers/zoo.js";
+import { addZooRetrieverHead, readManifest, writeFixtureZoo } from "../helpers/zoo.js";
 
 const skip = storiesSkipReason();
 if (skip) console.log(`Skipping the zoo serving tests: ${skip}`);
@@ -89,6 +89,27 @@ describeZoo("serving the model zoo by default", () => {
       await second.close();
     }
   }, 180_000);
+
+  test("a zoo with a retriever head: the server embeds and retrieves through it", async () => {
+    const withHead = tempDir("zoo-head");
+    cpSync(zoo, withHead, { recursive: true });
+    await addZooRetrieverHead(withHead);
+    const lines: string[] = [];
+    const quiver = await startTestServer(await openCatalog({}), { QUIVER_ZOO: withHead, QUIVER_DATA_DIR: tempDir("zoo-head-data"), QUIVER_DEVICE: "cpu" }, { log: (l) => lines.push(l) });
+    try {
+      expect(await quiver.zooRegistration).toMatchObject({ registered: 4, active: 4 });
+      const encoderLine = lines.find((l) => l.startsWith("[quiver] encoder: "));
+      expect(encoderLine).toMatch(/^\[quiver\] encoder: head:[0-9a-f]{16}@use-lite@0\.2\.0$/);
+      const active = await quiver.services.catalog.prisma.encoder.findFirst({ where: { active: true } });
+      expect(active?.id).toBe(encoderLine!.slice("[quiver] encoder: ".length));
+      const auth = { authorization: `Bearer ${await login(quiver.api.url)}` };
+      const retrieve = await gql<{ retrieve: { adapter: { name: string } }[] }>(quiver.api.url, `{ retrieve(input: "What is 21 plus 4? Give the sum.", k: 2) { adapter { name } } }`, {}, auth);
+      expect(retrieve.data!.retrieve.map((r) => r.adapter.name)).toEqual(["add", "multiply"]);
+    } finally {
+      await quiver.close();
+      rmSync(withHead, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   test("an adapter that does not fit is logged with its reason; the others register and the server runs", async () => {
     const bad = tempDir("zoo-bad");

@@ -11,6 +11,8 @@ import { ModelStore } from "./catalog/models.js";
 import { EmbeddingStore } from "./catalog/embeddings.js";
 import { openEmbedder, type AdapterEmbedder } from "./retrieval-host.js";
 import { registerZoo, servedModel, type ZooRegistration } from "./zoo/serving.js";
+import { zooRetrieverHead } from "./zoo/manifest.js";
+import { encoderConfigFromEnv } from "./retriever/encoder-factory.js";
 
 export interface Quiver {
   services: Services;
@@ -49,7 +51,10 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
         new ModelStore(catalog.prisma),
         log,
       );
-      embedder = await openEmbedder(embeddings, { log, onActivated: () => services.retriever?.refresh() });
+      // Serving the zoo, retrieval runs through the zoo's retriever head unless
+      // QUIVER_RETRIEVER_HEAD says otherwise.
+      const encoderConfig = encoderConfigFromEnv(process.env, { headDir: served.zoo && zooRetrieverHead(served.zoo.dir, served.zoo.manifest) });
+      embedder = await openEmbedder(embeddings, { log, encoderConfig, onActivated: () => services.retriever?.refresh() });
       log(`[quiver] encoder: ${embedder.encoderId}`);
       if (!model.engine.tokenizer) log("[quiver] the model has no tokenizer.json: adapters can be managed, but text generation is off.");
     } else {

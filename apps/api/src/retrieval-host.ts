@@ -1,13 +1,14 @@
 // The sentence encoders of this server, registered in the catalog:
-//  - the configured one (QUIVER_ENCODER, QUIVER_ENCODER_PREFIX; the bundled USE-lite encoder
-//    by default), which embeds every adapter;
+//  - the configured one (QUIVER_ENCODER, QUIVER_ENCODER_PREFIX, QUIVER_RETRIEVER_HEAD; the
+//    bundled USE-lite encoder by default, with the served zoo's retriever head on top when the
+//    zoo has one), which embeds every adapter;
 //  - while a re-embedding job moves the pool to a newly configured encoder, the catalog's
 //    active (previous) encoder too, when it can be rebuilt from its record (USE-lite with its
 //    prefix), so retrieval keeps answering from the old vectors and new adapters are
 //    retrievable under both until the job switches the active encoder.
 import type { SentenceEncoder } from "./retriever/encoder.js";
 import { describeEncoder } from "./retriever/encoder.js";
-import { encoderConfigFromEnv, loadEncoder } from "./retriever/encoder-factory.js";
+import { encoderConfigFromEnv, loadEncoder, type EncoderConfig } from "./retriever/encoder-factory.js";
 import { embedAdapter, samplesHash } from "./retriever/adapter-embedding.js";
 import { reembedPool } from "./retriever/reembed-job.js";
 import { UseLiteEncoder } from "./retriever/use-lite/use-lite-encoder.js";
@@ -36,10 +37,10 @@ export interface AdapterEmbedder {
 
 export async function openEmbedder(
   store: EmbeddingStore,
-  options: { encoder?: SentenceEncoder; log?: (line: string) => void; onActivated?: () => void } = {},
+  options: { encoder?: SentenceEncoder; encoderConfig?: EncoderConfig; log?: (line: string) => void; onActivated?: () => void } = {},
 ): Promise<AdapterEmbedder> {
   const log = options.log ?? (() => {});
-  const configured = options.encoder ?? (await loadEncoder(encoderConfigFromEnv()));
+  const configured = options.encoder ?? (await loadEncoder(options.encoderConfig ?? encoderConfigFromEnv(), log));
   const d = describeEncoder(configured);
   await store.registerEncoder({ identity: d.identity, kind: d.kind, name: d.name, dimension: d.dimension, prefix: d.prefix });
   await store.ensureDimensionIndex(d.dimension);

@@ -1,12 +1,14 @@
 // Which encoder to run, from configuration:
 //   QUIVER_ENCODER=use-lite (default) | onnx:<folder>
 //   QUIVER_ENCODER_PREFIX=<instruction prefix>   (default none)
-//   QUIVER_RETRIEVER_HEAD=<folder>               a trained head on top (head.onnx + head.json)
+//   QUIVER_RETRIEVER_HEAD=<folder> | off         a trained head on top (head.onnx + head.json);
+//                                                unset: the served zoo's head, when it has one
+//                                                and was trained on the configured encoder
 
 import { RetrieverError, RetrieverErrorCode } from "./errors.js";
 import type { SentenceEncoder } from "./encoder.js";
 import { UseLiteEncoder } from "./use-lite/use-lite-encoder.js";
-import { HeadEncoder } from "./head/head-encoder.js";
+import { HeadEncoder, readHeadBase } from "./head/head-encoder.js";
 
 export type EncoderSpec = { kind: "use-lite" } | { kind: "onnx"; folder: string };
 
@@ -23,11 +25,27 @@ export function parseEncoderSpec(spec: string): EncoderSpec {
 export interface EncoderConfig {
   spec?: string;
   prefix?: string;
+  /** A trained head to run on top; it must have been trained on the configured encoder. */
   headDir?: string;
+  /**
+   * The head to run when none is configured (the served zoo's). It is used only when it was
+   * trained on the configured encoder; otherwise retrieval runs on the encoder alone.
+   */
+  defaultHeadDir?: string;
 }
 
-export function encoderConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EncoderConfig {
-  return { spec: env.QUIVER_ENCODER, prefix: env.QUIVER_ENCODER_PREFIX, headDir: env.QUIVER_RETRIEVER_HEAD || undefined };
+/**
+ * The encoder settings from the environment. QUIVER_RETRIEVER_HEAD names a head folder, or
+ * "off" for none; unset, `defaults.headDir` (the served zoo's head) applies.
+ */
+export function encoderConfigFromEnv(env: NodeJS.ProcessEnv = process.env, defaults: { headDir?: string } = {}): EncoderConfig {
+  const head = env.QUIVER_RETRIEVER_HEAD?.trim();
+  return {
+    spec: env.QUIVER_ENCODER,
+    prefix: env.QUIVER_ENCODER_PREFIX,
+    headDir: head && head !== "off" ? head : undefined,
+    defaultHeadDir: head ? undefined : defaults.headDir,
+  };
 }
 
 /** The frozen encoder named by `spec` (no head). */
@@ -38,12 +56,21 @@ export async function loadBaseEncoder(config: EncoderConfig = {}): Promise<Sente
   return OnnxEncoder.load(spec.folder, { prefix: config.prefix });
 }
 
-/** The encoder retrieval runs: the base one, with the trained head on top when configured. */
-export async function loadEncoder(config: EncoderConfig = encoderConfigFromEnv()): Promise<SentenceEncoder> {
+/**
+ * The encoder retrieval runs: the base one, with the trained head on top when configured (or
+ * the default head, when it fits the base encoder; `log` says when it does not).
+ */
+export async function loadEncoder(config: EncoderConfig = encoderConfigFromEnv(), log?: (line: string) => void): Promise<SentenceEncoder> {
   const base = await loadBaseEncoder(config);
-  if (!config.headDir) return base;
   try {
-    return await HeadEncoder.load(config.headDir, base, { ownsBase: true });
+    let dir = config.headDir;
+    if (!dir && config.defaultHeadDir) {
+      const trainedOn = readHeadBase(config.defaultHeadDir);
+      if (trainedOn === base.identity) dir = config.defaultHeadDir;
+      else log?.(`[quiver] the default retriever head (${config.defaultHeadDir}) was trained on ${trainedOn}, not on the configured ${base.identity}: retrieval runs without a head`);
+    }
+    if (!dir) return base;
+    return await HeadEncoder.load(dir, base, { ownsBase: true });
   } catch (err) {
     await base.close();
     throw err;

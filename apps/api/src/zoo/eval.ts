@@ -191,6 +191,11 @@ export interface ZooEvalOptions {
   weighting?: Weighting;
   /** The retrieval encoder (the server's configured one: loadEncoder()); not closed here. */
   encoder: SentenceEncoder;
+  /**
+   * The encoder OOD retrieval uses for one task's items, instead of `encoder` (strict OOD:
+   * leave-one-out.ts, a retriever that never saw the task); not closed here.
+   */
+  oodEncoders?: ReadonlyMap<string, SentenceEncoder>;
   log?: (line: string) => void;
 }
 
@@ -202,6 +207,8 @@ export interface ZooEvalReport extends Aggregate {
   split: Split;
   k: number;
   encoder: string;
+  /** "served": OOD retrieves through `encoder` too; "leave-one-out": through oodEncoders. */
+  oodRetriever: "served" | "leave-one-out";
   /** Mixture weights over the top k: "uniform" or "softmax:T". */
   weighting: string;
   device: string;
@@ -238,6 +245,8 @@ export async function runZooEval(o: ZooEvalOptions): Promise<ZooEvalReport> {
   if (!(Number.isInteger(o.k) && o.k >= 1)) throw new QuiverError("BAD_USER_INPUT", "k must be a positive whole number");
   const picked = manifest.tasks.flatMap((t) => t[o.split].slice(0, o.limit ?? Infinity).map((item) => ({ task: t, item })));
   if (!picked.length) throw new QuiverError("BAD_USER_INPUT", `the zoo has no ${o.split} items`, { hint: REBUILD });
+  const missingOod = o.oodEncoders && manifest.tasks.find((t) => !o.oodEncoders!.has(t.name));
+  if (missingOod) throw new QuiverError("BAD_USER_INPUT", `no OOD retriever for task ${missingOod.name}`);
 
   const modelDir = zooPath(dir, manifest.model);
   let engine: Engine;
@@ -271,19 +280,45 @@ export async function runZooEval(o: ZooEvalOptions): Promise<ZooEvalReport> {
     }
 
     // Retrieval embeddings, as the pool stores them.
-    log(`embedding ${manifest.tasks.length} adapters (${o.encoder.identity})`);
-    const pool: PoolEntry[] = [];
-    for (const t of manifest.tasks) {
-      try {
-        pool.push({ task: t.name, vector: (await embedAdapter(o.encoder, t.samples)).vector });
-      } catch (err) {
-        if (err instanceof RetrieverError) throw new QuiverError("SAMPLES_INVALID", `task ${t.name}: ${err.message}`, { hint: REBUILD, details: { reason: err.code } });
-        throw err;
+    const embedPool = async (encoder: SentenceEncoder): Promise<PoolEntry[]> => {
+      const pool: PoolEntry[] = [];
+      for (const t of manifest.tasks) {
+        try {
+          pool.push({ task: t.name, vector: (await embedAdapter(encoder, t.samples)).vector });
+        } catch (err) {
+          if (err instanceof RetrieverError) throw new QuiverError("SAMPLES_INVALID", `task ${t.name}: ${err.message}`, { hint: REBUILD, details: { reason: err.code } });
+          throw err;
+        }
       }
-    }
+      return pool;
+    };
+    const encodeInputs = async (encoder: SentenceEncoder, items: typeof picked): Promise<Float32Array[]> => {
+      const out: Float32Array[] = [];
+      for (let i = 0; i < items.length; i += 64) out.push(...(await encoder.encode(items.slice(i, i + 64).map((p) => p.item.input))).vectors);
+      return out;
+    };
+    log(`embedding ${manifest.tasks.length} adapters (${o.encoder.identity})`);
+    const pool = await embedPool(o.encoder);
     log(`encoding ${picked.length} ${o.split} inputs`);
-    const queries: Float32Array[] = [];
-    for (let i = 0; i < picked.length; i += 64) queries.push(...(await o.encoder.encode(picked.slice(i, i + 64).map((p) => p.item.input))).vectors);
+    const queries = await encodeInputs(o.encoder, picked);
+    // OOD: the same, or per task through the retriever that never saw it.
+    const oodRanked: Ranked[][] = [];
+    if (o.oodEncoders) {
+      log(`OOD: embedding the pool and the inputs through ${manifest.tasks.length} leave-one-task-out retrievers`);
+      const byTask = new Map<string, { pool: PoolEntry[]; queries: Map<number, Float32Array> }>();
+      for (const t of manifest.tasks) {
+        const encoder = o.oodEncoders.get(t.name)!;
+        const mine = picked.flatMap((p, n) => (p.task.name === t.name ? [n] : []));
+        const vectors = await encodeInputs(encoder, mine.map((n) => picked[n]!));
+        byTask.set(t.name, { pool: await embedPool(encoder), queries: new Map(mine.map((n, i) => [n, vectors[i]!])) });
+      }
+      picked.forEach((p, n) => {
+        const t = byTask.get(p.task.name)!;
+        oodRanked.push(rankAdapters(t.queries.get(n)!, t.pool, o.k, p.task.name));
+      });
+    } else {
+      picked.forEach((p, n) => oodRanked.push(rankAdapters(queries[n]!, pool, o.k, p.task.name)));
+    }
 
     // Prompts and the token budget.
     const prompts = picked.map((p) => {
@@ -301,7 +336,7 @@ export async function runZooEval(o: ZooEvalOptions): Promise<ZooEvalReport> {
     const jobOf: Array<Record<Column, number>> = [];
     const ranked = picked.map((p, n) => {
       const iid = rankAdapters(queries[n]!, pool, o.k);
-      const ood = rankAdapters(queries[n]!, pool, o.k, p.task.name);
+      const ood = oodRanked[n]!;
       const comps = columnCompositions(p.task.name, iid, ood, o.weighting ?? UNIFORM);
       const seen = new Map<string, number>();
       jobOf.push(
@@ -360,6 +395,7 @@ export async function runZooEval(o: ZooEvalOptions): Promise<ZooEvalReport> {
       split: o.split,
       k: o.k,
       encoder: o.encoder.identity,
+      oodRetriever: o.oodEncoders ? "leave-one-out" : "served",
       weighting: formatWeighting(o.weighting ?? UNIFORM),
       device: engine.info.device,
       clusters: manifest.clusters.map((c) => c.name),
@@ -390,6 +426,7 @@ export function zooEvalJson(r: ZooEvalReport): Record<string, unknown> {
     split: r.split,
     k: r.k,
     encoder: r.encoder,
+    oodRetriever: r.oodRetriever,
     weighting: r.weighting,
     device: r.device,
     tasks: r.tasks,

@@ -44,6 +44,12 @@ export interface ZooManifest {
   model: string;
   clusters: ZooCluster[];
   tasks: ZooTask[];
+  /**
+   * The retriever head trained on the tasks' samples (head.onnx + head.json), relative to the
+   * zoo directory; the server and `quiver eval zoo` retrieve through it. Absent in zoos made
+   * before it existed: retrieval then runs on the encoder alone.
+   */
+  retrieverHead?: string;
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -93,7 +99,9 @@ export function checkZooManifest(raw: unknown, file = "tasks.json"): ZooManifest
   });
   for (const t of tasks)
     if (!clusters.some((c) => c.name === t.cluster && c.tasks.includes(t.name))) fail(file, `task ${t.name} is in no cluster ${t.cluster}`);
-  return { format: ZOO_FORMAT, seed: m.seed!, model: m.model, clusters, tasks };
+  if (m.retrieverHead !== undefined && (typeof m.retrieverHead !== "string" || !m.retrieverHead))
+    fail(file, "retrieverHead must name the retriever head folder");
+  return { format: ZOO_FORMAT, seed: m.seed!, model: m.model, clusters, tasks, ...(m.retrieverHead ? { retrieverHead: m.retrieverHead } : {}) };
 }
 
 /** Reads DIR/tasks.json; paths in the result stay relative to DIR (see zooPath). */
@@ -112,4 +120,9 @@ export function readZooManifest(dir: string): ZooManifest {
 
 export function zooPath(dir: string, relative: string): string {
   return path.resolve(dir, relative);
+}
+
+/** The zoo's retriever head folder, or undefined when the zoo has none. */
+export function zooRetrieverHead(dir: string, manifest: ZooManifest): string | undefined {
+  return manifest.retrieverHead ? zooPath(dir, manifest.retrieverHead) : undefined;
 }

@@ -1,7 +1,7 @@
 // `quiver train zoo`: the model zoo from nothing but a seed. It draws the task suite
 // (suite.ts), writes a character-level Llama config and tokenizer, trains the base model
-// from random weights on generic copying text, trains one LoRA adapter per task, and writes
-// the manifest. The zoo is built in a sibling folder and swapped in at the end, so a failed
+// from random weights on generic copying text, trains one LoRA adapter per task, trains the
+// retriever head on the tasks' sample inputs, and writes the manifest. The zoo is built in a sibling folder and swapped in at the end, so a failed
 // or interrupted run leaves the previous zoo as it was.
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -10,6 +10,9 @@ import path from "node:path";
 import { TRAIN_DEVICES, Trainer, writeCharTokenizer, type TrainDevice } from "@quiver/engine";
 
 import { QuiverError } from "../errors.js";
+import { loadBaseEncoder } from "../retriever/encoder-factory.js";
+import { saveHead } from "../retriever/head/head-encoder.js";
+import { DEFAULT_HEAD_CONFIG, trainHead, type TaskVectors } from "../retriever/head/train-head.js";
 import { batches, checkRange, encodeExamples, modelTokens, trainLoop, trainLoraAdapter, type Example } from "../training/train.js";
 import { ZOO_FORMAT, readZooManifest, type ZooManifest, type ZooTask } from "./manifest.js";
 import { CLUSTERS, TASKS, drawTask, mulberry32, pretrainItem } from "./suite.js";
@@ -34,6 +37,8 @@ export const ZOO_DEFAULTS = {
   validation: 10,
   test: 20,
   samples: 20,
+  /** The retriever head's folder in the zoo. */
+  retrieverHead: "retriever-head",
 } as const;
 
 export interface ZooTrainOptions {
@@ -58,6 +63,8 @@ export interface ZooTrainReport {
   parameters: number;
   baseSeconds: number;
   adapterSeconds: number;
+  /** Training the retriever head, encoding the samples included. */
+  headSeconds: number;
   totalSeconds: number;
   baseLoss: { first: number; final: number } | null;
   adapters: { task: string; seconds: number; firstLoss: number; finalLoss: number }[];
@@ -81,6 +88,31 @@ export function zooParameters(vocab = 99): number {
   const a = ZOO_ARCHITECTURE;
   const kv = (a.dim / a.heads) * a.kvHeads;
   return vocab * a.dim + a.dim + a.layers * (2 * a.dim + 2 * a.dim * a.dim + 2 * a.dim * kv + 3 * a.dim * a.hidden);
+}
+
+/**
+ * The zoo's retriever head (LoraRetriever's trained retriever, ../shared/docs/paper.md section
+ * 1): the default head settings (docs/retriever.md), trained with InfoNCE on the tasks' sample
+ * inputs under the default encoder, never on held-out items. Seeded: the same samples give the
+ * same head. Returns the seconds it took.
+ */
+export async function trainZooRetrieverHead(dir: string, tasks: readonly Pick<ZooTask, "name" | "samples">[], log: (line: string) => void = () => {}): Promise<number> {
+  const t0 = performance.now();
+  const encoder = await loadBaseEncoder({ spec: "use-lite" });
+  try {
+    const data: TaskVectors[] = [];
+    for (const t of tasks) data.push({ task: t.name, vectors: (await encoder.encode(t.samples)).vectors });
+    const head = trainHead(data, DEFAULT_HEAD_CONFIG);
+    saveHead(dir, head, encoder.identity);
+    const first = head.history[0]!, last = head.history.at(-1)!;
+    log(
+      `retriever head: ${tasks.length} tasks' samples on ${encoder.identity}, loss ${first.loss.toFixed(3)} -> ${last.loss.toFixed(3)}, ` +
+        `own task nearest ${(100 * first.accuracy).toFixed(1)}% -> ${(100 * last.accuracy).toFixed(1)}%`,
+    );
+  } finally {
+    await encoder.close();
+  }
+  return (performance.now() - t0) / 1000;
 }
 
 export async function trainZoo(o: ZooTrainOptions): Promise<ZooTrainReport> {
@@ -172,14 +204,16 @@ export async function trainZoo(o: ZooTrainOptions): Promise<ZooTrainReport> {
     name: t.name, cluster: t.cluster, description: t.description, adapter: `adapters/${t.name}`,
     samples: splits[i]!.samples, validation: splits[i]!.validation, test: splits[i]!.test,
   }));
+  const headSeconds = await trainZooRetrieverHead(path.join(work, ZOO_DEFAULTS.retrieverHead), tasks, log);
   const manifest: ZooManifest = {
     format: ZOO_FORMAT, seed, model: "model",
     clusters: CLUSTERS.map((c) => ({ ...c, tasks: TASKS.filter((t) => t.cluster === c.name).map((t) => t.name) })),
     tasks,
+    retrieverHead: ZOO_DEFAULTS.retrieverHead,
   };
   writeFileSync(path.join(work, "tasks.json"), JSON.stringify(manifest, null, 1) + "\n");
   const report: ZooTrainReport = {
-    out, seed, parameters: zooParameters(), baseSeconds, adapterSeconds, totalSeconds: (performance.now() - t0) / 1000, baseLoss, adapters,
+    out, seed, parameters: zooParameters(), baseSeconds, adapterSeconds, headSeconds, totalSeconds: (performance.now() - t0) / 1000, baseLoss, adapters,
     machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}`,
     device,
   };

@@ -1,5 +1,5 @@
 // `quiver eval zoo [--zoo DIR] [--json] [--k 3] [--split test|validation] [--limit N]
-//   [--device D] [--max-tokens N] [--batch N]`
+//   [--device D] [--max-tokens N] [--batch N] [--strict-ood]`
 // The paper's Table 1 (exact match, %) on the model zoo's held-out items: base, perfect
 // selection, and selection / mixture / fusion / concat with IID and OOD retrieval, per
 // cluster and on average (apps/api/src/zoo/eval.ts). A table on stdout; with --json, one
@@ -11,8 +11,12 @@ import { parseArgs } from "node:util";
 import type { Device } from "@quiver/engine";
 import { QuiverError } from "../../errors.js";
 import { loadConfig, zooSetting } from "../../config.js";
-import { encoderConfigFromEnv, loadEncoder } from "../../retriever/encoder-factory.js";
+import { encoderConfigFromEnv, loadBaseEncoder, loadEncoder } from "../../retriever/encoder-factory.js";
+import type { SentenceEncoder } from "../../retriever/encoder.js";
+import { HeadEncoder } from "../../retriever/head/head-encoder.js";
+import { leaveOneOutRetrievers } from "../../zoo/leave-one-out.js";
 import { COLUMNS, openZoo, runZooEval, zooEvalJson, type Column, type Scores, type Split, type ZooEvalReport } from "../../zoo/eval.js";
+import { zooRetrieverHead } from "../../zoo/manifest.js";
 
 const USAGE = `Usage: quiver eval zoo [options]
   --zoo DIR          the zoo (default: QUIVER_ZOO, else <repo>/zoo)
@@ -26,7 +30,11 @@ const USAGE = `Usage: quiver eval zoo [options]
                      cuda-emulated runs the CUDA backend's code on the CPU (slow; for checks)
   --max-tokens N     tokens generated per item (default: the longest answer + 8)
   --batch N          sequences per engine step (default 64)
-The retrieval encoder is the server's (QUIVER_ENCODER, QUIVER_ENCODER_PREFIX, QUIVER_RETRIEVER_HEAD).`;
+  --strict-ood       OOD retrieval through a retriever head retrained without the item's task
+                     (the served head's settings), so neither the pool nor the retriever has
+                     seen it; without a head, OOD is that already
+The retrieval encoder is the server's (QUIVER_ENCODER, QUIVER_ENCODER_PREFIX, QUIVER_RETRIEVER_HEAD):
+by default the zoo's retriever head on USE-lite; QUIVER_RETRIEVER_HEAD=off leaves the head out.`;
 
 const DEVICES = ["auto", "cpu", "cpu-reference", "cuda", "cuda-emulated"];
 
@@ -67,7 +75,9 @@ export function zooTable(r: ZooEvalReport): string {
     "",
     "cluster = mean of its tasks' exact match; average = mean over clusters of the cluster means.",
     `perfect = the item's own task adapter; sel = top-1 retrieved; mix / fus / cat = top-k with ${r.weighting} weights as mixture, fusion (averaged A and B, the paper's) and concatenation (exact).`,
-    "IID retrieves over all zoo adapters; OOD leaves the item's own task adapter out.",
+    r.oodRetriever === "leave-one-out"
+      ? "IID retrieves over all zoo adapters; OOD leaves the item's own task adapter out, through a retriever head trained without that task (--strict-ood)."
+      : "IID retrieves over all zoo adapters; OOD leaves the item's own task adapter out.",
     `retrieval top-1 (task / cluster): IID ${r.retrieval.iid.top1Task.toFixed(1)} / ${r.retrieval.iid.top1Cluster.toFixed(1)}, OOD cluster ${r.retrieval.ood.top1Cluster.toFixed(1)}; ` +
       `own task in the top ${r.k} (IID): ${r.retrieval.iid.topkTask.toFixed(1)}`,
     `${r.generations} generations of up to ${r.maxTokens} tokens in ${r.seconds.toFixed(1)} s`,
@@ -88,6 +98,7 @@ export async function run(argv: string[]): Promise<number> {
       device: { type: "string" },
       "max-tokens": { type: "string" },
       batch: { type: "string" },
+      "strict-ood": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -125,14 +136,31 @@ export async function run(argv: string[]): Promise<number> {
   };
   const log = (line: string) => console.error(`eval zoo: ${line}`);
 
-  openZoo(options.dir); // a missing or broken zoo is reported before the encoder loads
-  const encoder = await loadEncoder(encoderConfigFromEnv());
+  const manifest = openZoo(options.dir); // a missing or broken zoo is reported before the encoder loads
+  // The server's retrieval: the zoo's retriever head on the configured encoder, unless
+  // QUIVER_RETRIEVER_HEAD names another head or "off".
+  const encoderConfig = encoderConfigFromEnv(process.env, { headDir: zooRetrieverHead(options.dir, manifest) });
+  const encoder = await loadEncoder(encoderConfig, log);
+  let base: SentenceEncoder | undefined;
   try {
-    const report = await runZooEval({ ...options, encoder, log });
+    let oodEncoders: Map<string, SentenceEncoder> | undefined;
+    if (values["strict-ood"]) {
+      if (encoder instanceof HeadEncoder) {
+        base = await loadBaseEncoder(encoderConfig);
+        log(`--strict-ood: training ${manifest.tasks.length} retriever heads, each without one task (${encoder.manifest.training.config.steps} steps each)`);
+        oodEncoders = await leaveOneOutRetrievers(base, encoder.manifest.training.config, manifest.tasks, (done, total, seconds) => {
+          if (done % 6 === 0 || done === total) log(`--strict-ood: ${done} of ${total} heads trained (${seconds.toFixed(0)} s)`);
+        });
+      } else {
+        log(`--strict-ood: ${encoder.identity} has no trained head, so OOD retrieval has seen no task already`);
+      }
+    }
+    const report = await runZooEval({ ...options, encoder, oodEncoders, log });
     console.log(zooTable(report));
     if (values.json) console.log(JSON.stringify(zooEvalJson(report)));
     return 0;
   } finally {
     await encoder.close();
+    await base?.close();
   }
 }

@@ -1,6 +1,7 @@
 // `quiver train zoo [--out DIR] [--seed S] [--base-steps N] [--adapter-steps N] [--threads T] [--device D]
 //   [--reuse-base DIR --only TASK,...] [--json]`: builds the model zoo (zoo/ by default) from
-// the seed: the task suite, the base model and one adapter per task (see zoo/train-zoo.ts).
+// the seed: the task suite, the base model, one adapter per task and the retriever head (see
+// zoo/train-zoo.ts).
 import path from "node:path";
 import { parseArgs } from "node:util";
 
@@ -50,7 +51,7 @@ export async function run(argv: string[]): Promise<number> {
     reuseBase: values["reuse-base"], only: values.only?.split(",").map((s) => s.trim()).filter(Boolean),
     log: (line) => console.error(line),
   });
-  console.log(`zoo written to ${report.out} in ${report.totalSeconds.toFixed(0)} s (base ${report.baseSeconds.toFixed(0)} s, ${report.adapters.length} adapters ${report.adapterSeconds.toFixed(0)} s) on ${report.machine}`);
+  console.log(`zoo written to ${report.out} in ${report.totalSeconds.toFixed(0)} s (base ${report.baseSeconds.toFixed(0)} s, ${report.adapters.length} adapters ${report.adapterSeconds.toFixed(0)} s, retriever head ${report.headSeconds.toFixed(0)} s) on ${report.machine}`);
   if (values.json) console.log(JSON.stringify(report));
   return 0;
 }

@@ -4,7 +4,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { HeadEncoder, readHead, saveHead } from "./head-encoder.js";
+import { HeadEncoder, readHead, readHeadBase, saveHead } from "./head-encoder.js";
+import { encoderConfigFromEnv, loadEncoder } from "../encoder-factory.js";
 import { applyHead } from "./head-model.js";
 import { trainHead, DEFAULT_HEAD_CONFIG, type TaskVectors } from "./train-head.js";
 import { UseLiteEncoder } from "../use-lite/use-lite-encoder.js";
@@ -89,5 +90,49 @@ describe("trained head: export to ONNX, run with onnxruntime", () => {
     expect(() => trainHead([{ task: "a", vectors: data[0]!.vectors.slice(0, 1) }, data[1]!])).toThrow(
       expect.objectContaining({ code: RetrieverErrorCode.TRAINING_DATA_INVALID }),
     );
+  });
+
+  test("a default head (the served zoo's) runs only when nothing else is configured and it fits the encoder", async () => {
+    const head = trainHead(data, { ...DEFAULT_HEAD_CONFIG, steps: 5 });
+    const folder = path.join(dir, "default");
+    saveHead(folder, head, base.identity);
+    expect(readHeadBase(folder)).toBe(base.identity);
+    const defaults = { headDir: folder };
+
+    // Unset: the default applies. "off": no head. A folder: that one, the default ignored.
+    expect(encoderConfigFromEnv({}, defaults)).toMatchObject({ headDir: undefined, defaultHeadDir: folder });
+    expect(encoderConfigFromEnv({ QUIVER_RETRIEVER_HEAD: "off" }, defaults)).toMatchObject({ headDir: undefined, defaultHeadDir: undefined });
+    expect(encoderConfigFromEnv({ QUIVER_RETRIEVER_HEAD: "/heads/h" }, defaults)).toMatchObject({ headDir: "/heads/h", defaultHeadDir: undefined });
+    expect(encoderConfigFromEnv({})).toMatchObject({ headDir: undefined, defaultHeadDir: undefined });
+
+    const lines: string[] = [];
+    const withHead = await loadEncoder(encoderConfigFromEnv({}, defaults), (l) => lines.push(l));
+    try {
+      expect(withHead.kind).toBe("head");
+      expect(withHead.identity).toBe(`head:${readHead(folder, base).manifest.sha256.slice(0, 16)}@${base.identity}`);
+    } finally {
+      await withHead.close();
+    }
+    const off = await loadEncoder(encoderConfigFromEnv({ QUIVER_RETRIEVER_HEAD: "off" }, defaults));
+    try {
+      expect(off.identity).toBe(base.identity);
+    } finally {
+      await off.close();
+    }
+    // With a prefix the encoder is another one: the default head is left out, and the log says why.
+    const prefixed = await loadEncoder(encoderConfigFromEnv({ QUIVER_ENCODER_PREFIX: "task: " }, defaults), (l) => lines.push(l));
+    try {
+      expect(prefixed.kind).not.toBe("head");
+      expect(lines).toEqual([expect.stringContaining(`was trained on ${base.identity}, not on the configured ${prefixed.identity}: retrieval runs without a head`)]);
+    } finally {
+      await prefixed.close();
+    }
+    // A head named explicitly must fit: the same mismatch is an error there.
+    await expect(loadEncoder({ prefix: "task: ", headDir: folder })).rejects.toMatchObject({ code: RetrieverErrorCode.ENCODER_FILE_MISMATCH });
+    // A default head folder that lost its manifest stops the start rather than being skipped.
+    const broken = path.join(dir, "broken");
+    saveHead(broken, head, base.identity);
+    unlinkSync(path.join(broken, "head.json"));
+    await expect(loadEncoder({ defaultHeadDir: broken })).rejects.toMatchObject({ code: RetrieverErrorCode.ENCODER_FILE_MISSING });
   });
 });

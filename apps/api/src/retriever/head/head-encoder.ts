@@ -46,6 +46,22 @@ export function saveHead(dir: string, head: TrainedHead, baseIdentity: string): 
   return manifest;
 }
 
+/** The identity of the encoder a head folder was trained on (head.json's `base`). */
+export function readHeadBase(dir: string): string {
+  const file = path.join(dir, "head.json");
+  if (!existsSync(file)) throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISSING, `retriever head folder ${dir} lacks head.json`);
+  let manifest: Partial<HeadManifest>;
+  try {
+    manifest = JSON.parse(readFileSync(file, "utf8")) as Partial<HeadManifest>;
+  } catch (err) {
+    throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISMATCH, `${file} is not valid JSON`, { cause: err });
+  }
+  if (manifest?.format !== HEAD_FORMAT || typeof manifest.base !== "string") {
+    throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISMATCH, `${file} is not a ${HEAD_FORMAT} manifest`);
+  }
+  return manifest.base;
+}
+
 /** Reads and checks a head folder against the base encoder it will run on. */
 export function readHead(dir: string, base: { identity: string; dimension: number }): { manifest: HeadManifest; onnx: Uint8Array } {
   for (const f of ["head.onnx", "head.json"]) {
