@@ -34,8 +34,10 @@ testModel("a new encoder re-embeds the pool in the background while retrieval ke
   const prev = process.env.QUIVER_ENCODER_PREFIX;
   process.env.QUIVER_ENCODER_PREFIX = "Represent the sentence for similar task retrieval: ";
   try {
-    const second = await startTestServer(await openCatalog({ dataDir: dbDir }), env);
+    const lines: string[] = [];
+    const second = await startTestServer(await openCatalog({ dataDir: dbDir }), env, { log: (l) => lines.push(l) });
     try {
+      expect(lines).toContainEqual(expect.stringMatching(/^\[quiver\] re-embedding the pool under use-lite@0\.2\.0\+prefix:\S+ in the background \(retrieval uses use-lite@0\.2\.0 until it completes\)$/));
       const t = await login(second.api.url);
       const q = `{ retrieve(input: "Tell a story about a cat.", k: 1) { adapter { name } } }`;
       // Answered during or after the job, from whichever encoder is active.

@@ -56,7 +56,8 @@ export async function openEmbedder(
     } else {
       log(`[quiver] warning: the catalog's active encoder ${active.id} cannot be loaded here; retrieval waits for the re-embedding to finish.`);
     }
-    log(`[quiver] re-embedding the pool under ${d.identity} in the background (retrieval uses ${active.id} until it completes)`);
+    const meanwhile = encoders.length > 1 ? `retrieval uses ${active.id} until it completes` : "retrieval waits until it completes";
+    log(`[quiver] re-embedding the pool under ${d.identity} in the background (${meanwhile})`);
     reembedding = reembedPool(store, configured, {
       signal: abort.signal,
       onProgress: (p) => log(`[quiver] re-embedding: ${p.done} of ${p.total} adapters`),
