@@ -4,7 +4,8 @@
 // as is, cosine top-k (exact, in memory: what pgvector's exact search returns), mixture
 // weights as given (`quiver eval zoo` passes the server's: QUIVER_MIXTURE_WEIGHTING, default
 // softmax:0.05; uniform 1/k, the paper's, when none is given). IID retrieves over every zoo adapter;
-// OOD leaves the item's own task adapter out. Every item is generated greedily under each
+// OOD leaves the item's own task adapter out (with `oodEncoders`, through a retriever that
+// never saw the task either: leave-one-out.ts, `--strict-ood`). Every item is generated greedily under each
 // column's composition, batched on the native engine with per-sample adapter mappings, and
 // scored by exact match. Pure functions first (ranking, compositions, scoring, aggregation);
 // runZooEval at the end wires them to the engine and the encoder.
