@@ -90,26 +90,52 @@ describeZoo("serving the model zoo by default", () => {
     }
   }, 180_000);
 
-  test("a zoo with a retriever head: the server embeds and retrieves through it", async () => {
+  test("a zoo with a retriever head: the server embeds and retrieves through it; turned off, it still answers while re-embedding", async () => {
     const withHead = tempDir("zoo-head");
     cpSync(zoo, withHead, { recursive: true });
     await addZooRetrieverHead(withHead);
+    const dataDir = tempDir("zoo-head-data");
+    const dbDir = path.join(dataDir, "db");
+    const env = { QUIVER_ZOO: withHead, QUIVER_DATA_DIR: dataDir, QUIVER_DEVICE: "cpu" };
+    const q = `{ retrieve(input: "What is 21 plus 4? Give the sum.", k: 2) { adapter { name } } }`;
     const lines: string[] = [];
-    const quiver = await startTestServer(await openCatalog({}), { QUIVER_ZOO: withHead, QUIVER_DATA_DIR: tempDir("zoo-head-data"), QUIVER_DEVICE: "cpu" }, { log: (l) => lines.push(l) });
+    const first = await startTestServer(await openCatalog({ dataDir: dbDir }), env, { log: (l) => lines.push(l) });
+    let headId: string;
     try {
-      expect(await quiver.zooRegistration).toMatchObject({ registered: 4, active: 4 });
+      expect(await first.zooRegistration).toMatchObject({ registered: 4, active: 4 });
       const encoderLine = lines.find((l) => l.startsWith("[quiver] encoder: "));
       expect(encoderLine).toMatch(/^\[quiver\] encoder: head:[0-9a-f]{16}@use-lite@0\.2\.0$/);
-      const active = await quiver.services.catalog.prisma.encoder.findFirst({ where: { active: true } });
-      expect(active?.id).toBe(encoderLine!.slice("[quiver] encoder: ".length));
-      const auth = { authorization: `Bearer ${await login(quiver.api.url)}` };
-      const retrieve = await gql<{ retrieve: { adapter: { name: string } }[] }>(quiver.api.url, `{ retrieve(input: "What is 21 plus 4? Give the sum.", k: 2) { adapter { name } } }`, {}, auth);
+      headId = encoderLine!.slice("[quiver] encoder: ".length);
+      expect((await first.services.embeddings.activeEncoder())?.id).toBe(headId);
+      const auth = { authorization: `Bearer ${await login(first.api.url)}` };
+      const retrieve = await gql<{ retrieve: { adapter: { name: string } }[] }>(first.api.url, q, {}, auth);
       expect(retrieve.data!.retrieve.map((r) => r.adapter.name)).toEqual(["add", "multiply"]);
     } finally {
-      await quiver.close();
+      await first.close();
+    }
+
+    // QUIVER_RETRIEVER_HEAD=off: the pool moves to the encoder alone in the background, and the
+    // zoo's head (a folder the server knows) answers meanwhile.
+    lines.length = 0;
+    process.env.QUIVER_RETRIEVER_HEAD = "off";
+    try {
+      const second = await startTestServer(await openCatalog({ dataDir: dbDir }), env, { log: (l) => lines.push(l) });
+      try {
+        expect(lines).toContain(`[quiver] re-embedding the pool under use-lite@0.2.0 in the background (retrieval uses ${headId} until it completes)`);
+        expect(lines.some((l) => l.includes("cannot be loaded here"))).toBe(false);
+        const auth = { authorization: `Bearer ${await login(second.api.url)}` };
+        const during = await gql<{ retrieve: { adapter: { name: string } }[] }>(second.api.url, q, {}, auth);
+        expect(during.data!.retrieve[0]!.adapter.name).toBe("add");
+        await second.services.embedder!.reembedding;
+        expect((await second.services.embeddings.activeEncoder())?.id).toBe("use-lite@0.2.0");
+      } finally {
+        await second.close();
+      }
+    } finally {
+      delete process.env.QUIVER_RETRIEVER_HEAD;
       rmSync(withHead, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 180_000);
 
   test("an adapter that does not fit is logged with its reason; the others register and the server runs", async () => {
     const bad = tempDir("zoo-bad");

@@ -53,8 +53,9 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
       );
       // Serving the zoo, retrieval runs through the zoo's retriever head unless
       // QUIVER_RETRIEVER_HEAD says otherwise.
-      const encoderConfig = encoderConfigFromEnv(process.env, { headDir: served.zoo && zooRetrieverHead(served.zoo.dir, served.zoo.manifest) });
-      embedder = await openEmbedder(embeddings, { log, encoderConfig, onActivated: () => services.retriever?.refresh() });
+      const zooHead = served.zoo && zooRetrieverHead(served.zoo.dir, served.zoo.manifest);
+      const encoderConfig = encoderConfigFromEnv(process.env, { headDir: zooHead });
+      embedder = await openEmbedder(embeddings, { log, encoderConfig, knownHeads: zooHead ? [zooHead] : [], onActivated: () => services.retriever?.refresh() });
       log(`[quiver] encoder: ${embedder.encoderId}`);
       if (!model.engine.tokenizer) log("[quiver] the model has no tokenizer.json: adapters can be managed, but text generation is off.");
     } else {

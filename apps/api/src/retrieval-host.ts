@@ -4,14 +4,16 @@
 //    zoo has one), which embeds every adapter;
 //  - while a re-embedding job moves the pool to a newly configured encoder, the catalog's
 //    active (previous) encoder too, when it can be rebuilt from its record (USE-lite with its
-//    prefix), so retrieval keeps answering from the old vectors and new adapters are
-//    retrievable under both until the job switches the active encoder.
+//    prefix, or a head in one of the folders the server knows, such as the zoo's, on USE-lite),
+//    so retrieval keeps answering from the old vectors and new adapters are retrievable under
+//    both until the job switches the active encoder.
 import type { SentenceEncoder } from "./retriever/encoder.js";
 import { describeEncoder } from "./retriever/encoder.js";
 import { encoderConfigFromEnv, loadEncoder, type EncoderConfig } from "./retriever/encoder-factory.js";
 import { embedAdapter, samplesHash } from "./retriever/adapter-embedding.js";
 import { reembedPool } from "./retriever/reembed-job.js";
 import { UseLiteEncoder } from "./retriever/use-lite/use-lite-encoder.js";
+import { HeadEncoder, readHeadSummary } from "./retriever/head/head-encoder.js";
 import type { EmbeddingStore } from "./catalog/embeddings.js";
 
 /** An adapter's embedding under each serving encoder (opaque to callers). */
@@ -35,9 +37,36 @@ export interface AdapterEmbedder {
   close(): Promise<void>;
 }
 
+/**
+ * The catalog's active head encoder rebuilt from one of `dirs`: the folder whose head.onnx
+ * gives its identity, on USE-lite with its prefix. Undefined when none does.
+ */
+async function loadKnownHead(active: { id: string; prefix: string }, dirs: readonly string[]): Promise<SentenceEncoder | undefined> {
+  for (const dir of dirs) {
+    let base: SentenceEncoder | undefined;
+    try {
+      if (!active.id.startsWith(`head:${readHeadSummary(dir).sha256.slice(0, 16)}@use-lite@`)) continue;
+      base = await UseLiteEncoder.load({ prefix: active.prefix });
+      const head = await HeadEncoder.load(dir, base, { ownsBase: true });
+      if (head.identity === active.id) return head;
+      await head.close();
+    } catch {
+      await base?.close();
+    }
+  }
+  return undefined;
+}
+
 export async function openEmbedder(
   store: EmbeddingStore,
-  options: { encoder?: SentenceEncoder; encoderConfig?: EncoderConfig; log?: (line: string) => void; onActivated?: () => void } = {},
+  options: {
+    encoder?: SentenceEncoder;
+    encoderConfig?: EncoderConfig;
+    /** Head folders the previous encoder may have come from (the served zoo's), configured or not. */
+    knownHeads?: readonly string[];
+    log?: (line: string) => void;
+    onActivated?: () => void;
+  } = {},
 ): Promise<AdapterEmbedder> {
   const log = options.log ?? (() => {});
   const configured = options.encoder ?? (await loadEncoder(options.encoderConfig ?? encoderConfigFromEnv(), log));
@@ -51,8 +80,14 @@ export async function openEmbedder(
   const abort = new AbortController();
   let reembedding: Promise<void> = Promise.resolve();
   if (active && active.id !== d.identity) {
-    if (active.kind === "use-lite") {
-      encoders.push(await UseLiteEncoder.load({ prefix: active.prefix }));
+    const previous =
+      active.kind === "use-lite"
+        ? await UseLiteEncoder.load({ prefix: active.prefix })
+        : active.kind === "head"
+          ? await loadKnownHead(active, options.knownHeads ?? [])
+          : undefined;
+    if (previous) {
+      encoders.push(previous);
     } else {
       log(`[quiver] warning: the catalog's active encoder ${active.id} cannot be loaded here; retrieval waits for the re-embedding to finish.`);
     }

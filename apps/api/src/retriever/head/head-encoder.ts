@@ -46,8 +46,11 @@ export function saveHead(dir: string, head: TrainedHead, baseIdentity: string): 
   return manifest;
 }
 
-/** The identity of the encoder a head folder was trained on (head.json's `base`). */
-export function readHeadBase(dir: string): string {
+/**
+ * What head.json says without loading the head: the encoder it was trained on (`base`) and
+ * the sha256 of its head.onnx. The file itself is checked when the head loads (readHead).
+ */
+export function readHeadSummary(dir: string): { base: string; sha256: string } {
   const file = path.join(dir, "head.json");
   if (!existsSync(file)) throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISSING, `retriever head folder ${dir} lacks head.json`);
   let manifest: Partial<HeadManifest>;
@@ -56,10 +59,10 @@ export function readHeadBase(dir: string): string {
   } catch (err) {
     throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISMATCH, `${file} is not valid JSON`, { cause: err });
   }
-  if (manifest?.format !== HEAD_FORMAT || typeof manifest.base !== "string") {
+  if (manifest?.format !== HEAD_FORMAT || typeof manifest.base !== "string" || typeof manifest.sha256 !== "string") {
     throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISMATCH, `${file} is not a ${HEAD_FORMAT} manifest`);
   }
-  return manifest.base;
+  return { base: manifest.base, sha256: manifest.sha256 };
 }
 
 /** Reads and checks a head folder against the base encoder it will run on. */
