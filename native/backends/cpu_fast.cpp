@@ -49,9 +49,7 @@ class CpuFastBackend : public CpuReferenceBackend {
                      Lanes* lanes_out, std::vector<float*>* owned, size_t* bytes) override {
     const size_t na = (size_t)shrink_panel_count(rank) * kShrinkPanel * in;
     const size_t nb = (size_t)expand_block_count(out) * kExpandBlock * rank;
-    int mask = k_.shrink_panels_half[0] ? exact_half_lanes(A, (size_t)rank * in) : 0;
-    if (mask) mask &= exact_half_lanes(B, (size_t)out * rank);
-    const Lanes lanes = lanes_for(mask);
+    const Lanes lanes = k_.shrink_panels_half[0] ? module_lanes(A, (size_t)rank * in, B, (size_t)out * rank) : Lanes::kF32;
     const size_t per = lanes == Lanes::kF32 ? 1 : 2;  // values per float of storage
     float *ap = nullptr, *bb = nullptr;
     QUIVER_TRY(alloc((na + per - 1) / per, &ap));

@@ -45,9 +45,7 @@ class DeviceBackend final : public Backend {
   Status lora_upload(const float* A, const float* B, int rank, int in, int out, const float** dA, const float** dB,
                      Lanes* lanes_out, std::vector<float*>* owned, size_t* bytes) override {
     const size_t na = (size_t)rank * in, nb = (size_t)out * rank;
-    int mask = exact_half_lanes(A, na);
-    if (mask) mask &= exact_half_lanes(B, nb);
-    const Lanes lanes = lanes_for(mask);
+    const Lanes lanes = module_lanes(A, na, B, nb);
     if (lanes == Lanes::kF32) return Backend::lora_upload(A, B, rank, in, out, dA, dB, lanes_out, owned, bytes);
     std::vector<uint16_t> h;
     float* d[2] = {nullptr, nullptr};

@@ -103,34 +103,41 @@ struct BlasGemm {
   int ldc;
 };
 
+// An operand X' (R, K) with X'[r, k] = x[r*s0 + k*s1] as BLAS stores a matrix: with its K
+// values contiguous (*k_major: stored (K, R), column r at x + r*s0) or its R values
+// contiguous (stored (R, K), column k at x + k*s1), and its leading dimension; false when it
+// is neither, or the leading dimension passes an int.
+inline bool blas_operand(i64 s0, i64 s1, i64 R, i64 K, bool* k_major, int* ld) {
+  i64 l;
+  if (s1 == 1 && s0 >= K) {
+    *k_major = true;
+    l = s0;
+  } else if (s0 == 1 && s1 >= R) {
+    *k_major = false;
+    l = s1;
+  } else {
+    return false;
+  }
+  if (l > 0x7fffffff) return false;
+  *ld = (int)l;
+  return true;
+}
+
 // Gemm g over M rows as one BLAS call: C (M, Nc) row-major is C^T (Nc, M) column-major, and
-// C^T = B' A'^T with B'[j, k] = B[j*bs0 + k*bs1] and A'[i, k] = A[i*as0 + k*as1]. An operand
-// fits when one of its strides is 1 and the other is at least its extent; false otherwise
-// (the caller then runs g as a kernel).
+// C^T = B' A'^T with B'[j, k] = B[j*bs0 + k*bs1] and A'[i, k] = A[i*as0 + k*as1]. False when
+// an operand is not a BLAS layout (blas_operand) or a size passes an int (the caller then
+// runs g as a kernel).
 inline bool as_blas(const Gemm& g, i64 M, BlasGemm* out) {
   const i64 N = g.Nc, K = g.K;
-  if (M <= 0 || N <= 0 || K <= 0 || M > 0x7fffffff) return false;
+  if (M <= 0 || N <= 0 || K <= 0 || M > 0x7fffffff || N > 0x7fffffff || K > 0x7fffffff) return false;
   BlasGemm b{};
-  // the first operand, B' (N, K)
-  if (g.bs1 == 1 && g.bs0 >= K) {
-    b.ta = true;  // stored (K, N), column j at b + j*bs0
-    b.lda = (int)g.bs0;
-  } else if (g.bs0 == 1 && g.bs1 >= N) {
-    b.ta = false;  // stored (N, K), column k at b + k*bs1
-    b.lda = (int)g.bs1;
-  } else {
-    return false;
-  }
-  // the second operand, A'^T (K, M)
-  if (g.as1 == 1 && g.as0 >= K) {
-    b.tb = false;  // stored (K, M), column i at a + i*as0
-    b.ldb = (int)g.as0;
-  } else if (g.as0 == 1 && g.as1 >= M) {
-    b.tb = true;  // stored (M, K), column k at a + k*as1
-    b.ldb = (int)g.as1;
-  } else {
-    return false;
-  }
+  bool k_major;
+  // the first operand, B' (N, K): op(a) = B' is a transpose when B' is stored (K, N)
+  if (!blas_operand(g.bs0, g.bs1, N, K, &k_major, &b.lda)) return false;
+  b.ta = k_major;
+  // the second operand, op(b) = A'^T (K, M): stored (K, M) is A'^T itself
+  if (!blas_operand(g.as0, g.as1, M, K, &k_major, &b.ldb)) return false;
+  b.tb = !k_major;
   b.m = (int)N;
   b.n = (int)M;
   b.k = (int)K;

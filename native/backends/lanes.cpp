@@ -48,4 +48,10 @@ int exact_half_lanes(const float* v, size_t n) {
   return (bf16 ? 1 : 0) | (f16 ? 2 : 0);
 }
 
+Lanes module_lanes(const float* A, size_t na, const float* B, size_t nb) {
+  int mask = exact_half_lanes(A, na);
+  if (mask) mask &= exact_half_lanes(B, nb);
+  return lanes_for(mask);
+}
+
 }  // namespace quiver

@@ -26,6 +26,9 @@ enum class Lanes : int { kF32 = 0, kBF16 = 1, kF16 = 2 };
 int exact_half_lanes(const float* v, size_t n);
 // The lanes for a mask of exact_half_lanes: bf16, else f16, else f32.
 inline Lanes lanes_for(int mask) { return mask & 1 ? Lanes::kBF16 : mask & 2 ? Lanes::kF16 : Lanes::kF32; }
+// The lanes a LoRA module is held in: 16-bit ones that hold every value of A (na values) and
+// B (nb) exactly (bf16 first), else f32.
+Lanes module_lanes(const float* A, size_t na, const float* B, size_t nb);
 // The 16-bit lane of f (a value exact in `lanes`).
 uint16_t half_bits(float f, Lanes lanes);
 

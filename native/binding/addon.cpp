@@ -31,6 +31,12 @@ Napi::Value rejected(Napi::Env env, const std::string& message, const char* code
   return d.Promise();
 }
 
+// The options object's `cublas` setting (quiver.h), "" when absent.
+std::string cublas_option(const Napi::Object& o) {
+  const Napi::Value v = o.Get("cublas");
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+}
+
 // ---------------------------------------------------------------- engine thread
 
 class EngineThread {
@@ -544,9 +550,8 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   opts.max_adapter_bytes = num("maxAdapterBytes");
   opts.max_context = (int32_t)num("maxContext");
   opts.cpu_generic = o.Get("cpuGeneric").ToBoolean().Value() ? 1 : 0;
-  const std::string cublas = o.Get("cublas").IsString() ? o.Get("cublas").As<Napi::String>().Utf8Value() : "";
   Napi::Object obj = g_ctor->New({});
-  return NativeEngine::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value(), cublas);
+  return NativeEngine::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value(), cublas_option(o));
 }
 
 // ---------------------------------------------------------------- the wrapped trainer
@@ -815,9 +820,8 @@ Napi::Value OpenTrainer(const Napi::CallbackInfo& info) {
   opts.weight_decay = (float)num("weightDecay", 0);
   opts.clip = (float)num("clip", 1);
   opts.device = (quiver_train_device)(int)num("device", 0);
-  const std::string cublas = o.Get("cublas").IsString() ? o.Get("cublas").As<Napi::String>().Utf8Value() : "";
   Napi::Object obj = g_trainer_ctor->New({});
-  return NativeTrainer::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value(), cublas);
+  return NativeTrainer::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value(), cublas_option(o));
 }
 
 Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
