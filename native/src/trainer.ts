@@ -46,9 +46,7 @@ export interface TrainerOptions {
   clip?: number;
   /** Where the passes run (default cpu). Precision 64 runs on the CPU only. */
   device?: TrainDevice;
-  /** The CUDA devices' products: "auto" (cuBLAS where libcublas loads, else Quiver's tiled
-   * kernels), "off" (the tiled kernels), "emulate" (cuda-emulated: the cuBLAS calls on a host
-   * stand-in for cuBLAS, for tests) or a path to libcublas. Default: $QUIVER_CUBLAS, else auto. */
+  /** The CUDA devices' products, as EngineOptions.cublas (engine.ts). */
   cublas?: string;
 }
 

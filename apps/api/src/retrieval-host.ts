@@ -13,7 +13,7 @@ import { encoderConfigFromEnv, loadEncoder, type EncoderConfig } from "./retriev
 import { embedAdapter, samplesHash } from "./retriever/adapter-embedding.js";
 import { reembedPool } from "./retriever/reembed-job.js";
 import { UseLiteEncoder } from "./retriever/use-lite/use-lite-encoder.js";
-import { HeadEncoder, readHeadSummary } from "./retriever/head/head-encoder.js";
+import { HeadEncoder, readHeadManifest } from "./retriever/head/head-encoder.js";
 import type { EmbeddingStore } from "./catalog/embeddings.js";
 
 /** An adapter's embedding under each serving encoder (opaque to callers). */
@@ -45,7 +45,7 @@ async function loadKnownHead(active: { id: string; prefix: string }, dirs: reado
   for (const dir of dirs) {
     let base: SentenceEncoder | undefined;
     try {
-      if (!active.id.startsWith(`head:${readHeadSummary(dir).sha256.slice(0, 16)}@use-lite@`)) continue;
+      if (!active.id.startsWith(`head:${readHeadManifest(dir).sha256.slice(0, 16)}@use-lite@`)) continue;
       base = await UseLiteEncoder.load({ prefix: active.prefix });
       const head = await HeadEncoder.load(dir, base, { ownsBase: true });
       if (head.identity === active.id) return head;

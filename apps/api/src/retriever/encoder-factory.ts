@@ -8,7 +8,7 @@
 import { RetrieverError, RetrieverErrorCode } from "./errors.js";
 import type { SentenceEncoder } from "./encoder.js";
 import { UseLiteEncoder } from "./use-lite/use-lite-encoder.js";
-import { HeadEncoder, readHeadSummary } from "./head/head-encoder.js";
+import { HeadEncoder, readHeadManifest } from "./head/head-encoder.js";
 
 export type EncoderSpec = { kind: "use-lite" } | { kind: "onnx"; folder: string };
 
@@ -65,7 +65,7 @@ export async function loadEncoder(config: EncoderConfig = encoderConfigFromEnv()
   try {
     let dir = config.headDir;
     if (!dir && config.defaultHeadDir) {
-      const trainedOn = readHeadSummary(config.defaultHeadDir).base;
+      const trainedOn = readHeadManifest(config.defaultHeadDir).base;
       if (trainedOn === base.identity) dir = config.defaultHeadDir;
       else log?.(`[quiver] the default retriever head (${config.defaultHeadDir}) was trained on ${trainedOn}, not on the configured ${base.identity}: retrieval runs without a head`);
     }

@@ -8,7 +8,7 @@
 // matches to 1e-6, tested), on the frozen encoder's vectors, each text encoded once.
 import type { EncodeResult, SentenceEncoder, Truncation } from "../retriever/encoder.js";
 import { applyHead } from "../retriever/head/head-model.js";
-import { trainHead, type HeadTrainingConfig } from "../retriever/head/train-head.js";
+import { encodeTaskSamples, trainHead, type HeadTrainingConfig } from "../retriever/head/train-head.js";
 
 /** The frozen encoder with every text's vector (and what was cut from it) kept: the heads below share them. */
 function memoized(base: SentenceEncoder): (texts: readonly string[]) => Promise<EncodeResult> {
@@ -40,14 +40,10 @@ export async function leaveOneOutRetrievers(
 ): Promise<Map<string, SentenceEncoder>> {
   const started = performance.now();
   const encode = memoized(base);
-  const vectors = new Map<string, Float32Array[]>();
-  for (const t of tasks) vectors.set(t.name, (await encode(t.samples)).vectors);
+  const data = await encodeTaskSamples({ encode }, tasks);
   const out = new Map<string, SentenceEncoder>();
   for (const left of tasks) {
-    const head = trainHead(
-      tasks.filter((t) => t.name !== left.name).map((t) => ({ task: t.name, vectors: vectors.get(t.name)! })),
-      config,
-    );
+    const head = trainHead(data.filter((d) => d.task !== left.name), config);
     out.set(left.name, {
       identity: `head-without-${left.name}@${base.identity}`,
       kind: "head",

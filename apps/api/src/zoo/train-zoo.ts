@@ -12,7 +12,7 @@ import { TRAIN_DEVICES, Trainer, writeCharTokenizer, type TrainDevice } from "@q
 import { QuiverError } from "../errors.js";
 import { loadBaseEncoder } from "../retriever/encoder-factory.js";
 import { saveHead } from "../retriever/head/head-encoder.js";
-import { DEFAULT_HEAD_CONFIG, trainHead, type TaskVectors } from "../retriever/head/train-head.js";
+import { DEFAULT_HEAD_CONFIG, encodeTaskSamples, trainHead } from "../retriever/head/train-head.js";
 import { batches, checkRange, encodeExamples, modelTokens, trainLoop, trainLoraAdapter, type Example } from "../training/train.js";
 import { ZOO_FORMAT, readZooManifest, type ZooManifest, type ZooTask } from "./manifest.js";
 import { CLUSTERS, TASKS, drawTask, mulberry32, pretrainItem } from "./suite.js";
@@ -100,9 +100,7 @@ export async function trainZooRetrieverHead(dir: string, tasks: readonly Pick<Zo
   const t0 = performance.now();
   const encoder = await loadBaseEncoder({ spec: "use-lite" });
   try {
-    const data: TaskVectors[] = [];
-    for (const t of tasks) data.push({ task: t.name, vectors: (await encoder.encode(t.samples)).vectors });
-    const head = trainHead(data, DEFAULT_HEAD_CONFIG);
+    const head = trainHead(await encodeTaskSamples(encoder, tasks), DEFAULT_HEAD_CONFIG);
     saveHead(dir, head, encoder.identity);
     const first = head.history[0]!, last = head.history.at(-1)!;
     log(

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import type { Device } from "@quiver/engine";
 import { QuiverError } from "../../errors.js";
 import { loadConfig, zooSetting } from "../../config.js";
-import { encoderConfigFromEnv, loadBaseEncoder, loadEncoder } from "../../retriever/encoder-factory.js";
+import { encoderConfigFromEnv, loadEncoder } from "../../retriever/encoder-factory.js";
 import type { SentenceEncoder } from "../../retriever/encoder.js";
 import { HeadEncoder } from "../../retriever/head/head-encoder.js";
 import { leaveOneOutRetrievers } from "../../zoo/leave-one-out.js";
@@ -141,14 +141,12 @@ export async function run(argv: string[]): Promise<number> {
   // QUIVER_RETRIEVER_HEAD names another head or "off".
   const encoderConfig = encoderConfigFromEnv(process.env, { headDir: zooRetrieverHead(options.dir, manifest) });
   const encoder = await loadEncoder(encoderConfig, log);
-  let base: SentenceEncoder | undefined;
   try {
     let oodEncoders: Map<string, SentenceEncoder> | undefined;
     if (values["strict-ood"]) {
       if (encoder instanceof HeadEncoder) {
-        base = await loadBaseEncoder(encoderConfig);
         log(`--strict-ood: training ${manifest.tasks.length} retriever heads, each without one task (${encoder.manifest.training.config.steps} steps each)`);
-        oodEncoders = await leaveOneOutRetrievers(base, encoder.manifest.training.config, manifest.tasks, (done, total, seconds) => {
+        oodEncoders = await leaveOneOutRetrievers(encoder.base, encoder.manifest.training.config, manifest.tasks, (done, total, seconds) => {
           if (done % 6 === 0 || done === total) log(`--strict-ood: ${done} of ${total} heads trained (${seconds.toFixed(0)} s)`);
         });
       } else {
@@ -161,6 +159,5 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await encoder.close();
-    await base?.close();
   }
 }

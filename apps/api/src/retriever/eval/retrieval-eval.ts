@@ -13,7 +13,7 @@ import type { EmbeddingStore } from "../../catalog/embeddings.js";
 import { checkSamples, samplesHash } from "../adapter-embedding.js";
 import type { SentenceEncoder } from "../encoder.js";
 import { HeadEncoder, saveHead, type HeadManifest } from "../head/head-encoder.js";
-import { trainHead, DEFAULT_HEAD_CONFIG, type HeadTrainingConfig } from "../head/train-head.js";
+import { trainHead, encodeTaskSamples, DEFAULT_HEAD_CONFIG, type HeadTrainingConfig } from "../head/train-head.js";
 import { mean, normalized } from "../vector-math.js";
 import { accuracyReport, type AccuracyReport, type RankedQuery } from "./accuracy.js";
 import type { BenchmarkTask, FlanMixed, TestInput } from "./flan-mixed.js";
@@ -132,10 +132,8 @@ export async function runRetrievalEval(options: RetrievalEvalOptions): Promise<R
     const untrained = await evaluateEncoder(base, pool, tasks, queries, seen, options);
 
     // Train the head on the frozen vectors of the training tasks' samples, and nothing else.
-    const trainData = [];
-    for (const t of data.tasks.filter((t) => data.trainTasks.has(t.task))) {
-      trainData.push({ task: t.task, vectors: (await base.encode(t.samples)).vectors });
-    }
+    const trainTasks = data.tasks.filter((t) => data.trainTasks.has(t.task)).map((t) => ({ name: t.task, samples: t.samples }));
+    const trainData = await encodeTaskSamples(base, trainTasks);
     const head = trainHead(trainData, options.headConfig ?? DEFAULT_HEAD_CONFIG);
     const manifest = saveHead(headDir, head, base.identity);
     log?.(`trained: head on ${trainData.length} tasks (loss ${head.history[0]!.loss.toFixed(3)} -> ${head.history.at(-1)!.loss.toFixed(3)}), exported to ${headDir}/head.onnx`);

@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { HeadEncoder, readHead, readHeadSummary, saveHead } from "./head-encoder.js";
+import { HeadEncoder, readHead, readHeadManifest, saveHead } from "./head-encoder.js";
 import { encoderConfigFromEnv, loadEncoder } from "../encoder-factory.js";
 import { applyHead } from "./head-model.js";
 import { trainHead, DEFAULT_HEAD_CONFIG, type TaskVectors } from "./train-head.js";
@@ -96,7 +96,8 @@ describe("trained head: export to ONNX, run with onnxruntime", () => {
     const head = trainHead(data, { ...DEFAULT_HEAD_CONFIG, steps: 5 });
     const folder = path.join(dir, "default");
     saveHead(folder, head, base.identity);
-    expect(readHeadSummary(folder)).toEqual({ base: base.identity, sha256: readHead(folder, base).manifest.sha256 });
+    expect(readHeadManifest(folder)).toEqual(readHead(folder, base).manifest);
+    expect(readHeadManifest(folder).base).toBe(base.identity);
     const defaults = { headDir: folder };
 
     // Unset: the default applies. "off": no head. A folder: that one, the default ignored.

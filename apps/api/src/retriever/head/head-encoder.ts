@@ -47,10 +47,10 @@ export function saveHead(dir: string, head: TrainedHead, baseIdentity: string): 
 }
 
 /**
- * What head.json says without loading the head: the encoder it was trained on (`base`) and
- * the sha256 of its head.onnx. The file itself is checked when the head loads (readHead).
+ * A head folder's head.json, checked as a manifest (head.onnx is checked against it when the
+ * head loads: readHead).
  */
-export function readHeadSummary(dir: string): { base: string; sha256: string } {
+export function readHeadManifest(dir: string): HeadManifest {
   const file = path.join(dir, "head.json");
   if (!existsSync(file)) throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISSING, `retriever head folder ${dir} lacks head.json`);
   let manifest: Partial<HeadManifest>;
@@ -62,25 +62,15 @@ export function readHeadSummary(dir: string): { base: string; sha256: string } {
   if (manifest?.format !== HEAD_FORMAT || typeof manifest.base !== "string" || typeof manifest.sha256 !== "string") {
     throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISMATCH, `${file} is not a ${HEAD_FORMAT} manifest`);
   }
-  return { base: manifest.base, sha256: manifest.sha256 };
+  return manifest as HeadManifest;
 }
 
 /** Reads and checks a head folder against the base encoder it will run on. */
 export function readHead(dir: string, base: { identity: string; dimension: number }): { manifest: HeadManifest; onnx: Uint8Array } {
-  for (const f of ["head.onnx", "head.json"]) {
-    if (!existsSync(path.join(dir, f))) {
-      throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISSING, `retriever head folder ${dir} lacks ${f}`);
-    }
+  if (!existsSync(path.join(dir, "head.onnx"))) {
+    throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISSING, `retriever head folder ${dir} lacks head.onnx`);
   }
-  let manifest: HeadManifest;
-  try {
-    manifest = JSON.parse(readFileSync(path.join(dir, "head.json"), "utf8")) as HeadManifest;
-  } catch (err) {
-    throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISMATCH, `${dir}/head.json is not valid JSON`, { cause: err });
-  }
-  if (manifest.format !== HEAD_FORMAT) {
-    throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISMATCH, `${dir}/head.json is not a ${HEAD_FORMAT} manifest`);
-  }
+  const manifest = readHeadManifest(dir);
   const onnx = new Uint8Array(readFileSync(path.join(dir, "head.onnx")));
   const sha = createHash("sha256").update(onnx).digest("hex");
   if (sha !== manifest.sha256) {
@@ -104,7 +94,8 @@ export class HeadEncoder implements SentenceEncoder {
   readonly maxTokens: number;
 
   private constructor(
-    private readonly base: SentenceEncoder,
+    /** The frozen encoder under the head. */
+    readonly base: SentenceEncoder,
     private readonly session: OrtSession,
     readonly manifest: HeadManifest,
     private readonly ownsBase: boolean,

@@ -3,6 +3,7 @@
 // seeded, so the same data and config give the same head bit for bit.
 
 import { RetrieverError, RetrieverErrorCode } from "../errors.js";
+import type { SentenceEncoder } from "../encoder.js";
 import { applyHead, initHead, type HeadParameters } from "./head-model.js";
 import { infoNceLoss } from "./infonce.js";
 import { Rng } from "./rng.js";
@@ -33,6 +34,16 @@ export const DEFAULT_HEAD_CONFIG: HeadTrainingConfig = {
 export interface TaskVectors {
   task: string;
   vectors: Float32Array[];
+}
+
+/** Each task's sample inputs through the frozen encoder: trainHead's data. */
+export async function encodeTaskSamples(
+  encoder: Pick<SentenceEncoder, "encode">,
+  tasks: readonly { name: string; samples: readonly string[] }[],
+): Promise<TaskVectors[]> {
+  const out: TaskVectors[] = [];
+  for (const t of tasks) out.push({ task: t.name, vectors: (await encoder.encode(t.samples)).vectors });
+  return out;
 }
 
 export interface TrainedHead {
