@@ -102,6 +102,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
                         InstanceMethod("generate", &NativeEngine::Generate),
                         InstanceMethod("measureBandwidth", &NativeEngine::MeasureBandwidth),
                         InstanceMethod("measureCompute", &NativeEngine::MeasureCompute),
+                        InstanceMethod("setTestFaults", &NativeEngine::SetTestFaults),
+                        InstanceMethod("testState", &NativeEngine::TestState),
                         InstanceMethod("close", &NativeEngine::Close)});
   }
 
@@ -501,6 +503,32 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     }, [gflops](Napi::Env env) { return Napi::Number::New(env, *gflops); });
   }
 
+  // Tests only (the engine opened with testFaults): setTestFaults({ failAlloc, failUpload,
+  // logitIndex, logitValue }) arms the fault hook; testState() -> { liveAllocations, liveBytes }.
+  Napi::Value SetTestFaults(const Napi::CallbackInfo& info) {
+    if (!info[0].IsObject()) return rejected(info.Env(), "setTestFaults({ failAlloc, failUpload, logitIndex, logitValue })");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto num = [&](const char* key, double dflt) {
+      Napi::Value v = o.Get(key);
+      return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+    };
+    quiver_test_faults f{(int32_t)num("failAlloc", -1), (int32_t)num("failUpload", -1), (int32_t)num("logitIndex", -1),
+                         (float)num("logitValue", 0)};
+    return Run(info.Env(), [this, f](quiver_error* e) { return quiver_engine_test_faults(engine_, &f, e); },
+               [](Napi::Env env) { return env.Undefined(); });
+  }
+
+  Napi::Value TestState(const Napi::CallbackInfo& info) {
+    auto out = std::make_shared<quiver_engine_test_state>();
+    return Run(info.Env(), [this, out](quiver_error* e) { return quiver_engine_test_state_get(engine_, out.get(), e); },
+               [out](Napi::Env env) {
+                 Napi::Object o = Napi::Object::New(env);
+                 o.Set("liveAllocations", (double)out->live_allocations);
+                 o.Set("liveBytes", (double)out->live_bytes);
+                 return o;
+               });
+  }
+
   // Frees the engine after the jobs queued before it; later calls reject.
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -530,7 +558,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 
 Napi::FunctionReference* g_ctor = nullptr;
 
-// open({ modelDir, device, threads, adapterSlots, maxRank, maxAdapterBytes, maxContext, cpuGeneric, cublas })
+// open({ modelDir, device, threads, adapterSlots, maxRank, maxAdapterBytes, maxContext, cpuGeneric, cublas,
+//   testFaults })
 //   -> Promise<NativeEngine>
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -550,6 +579,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   opts.max_adapter_bytes = num("maxAdapterBytes");
   opts.max_context = (int32_t)num("maxContext");
   opts.cpu_generic = o.Get("cpuGeneric").ToBoolean().Value() ? 1 : 0;
+  opts.test_faults = o.Get("testFaults").ToBoolean().Value() ? 1 : 0;
   Napi::Object obj = g_ctor->New({});
   return NativeEngine::Unwrap(obj)->Open(env, opts, o.Get("modelDir").As<Napi::String>().Utf8Value(), cublas_option(o));
 }

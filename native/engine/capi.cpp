@@ -102,6 +102,7 @@ quiver_status quiver_engine_init(const quiver_engine_options* o, quiver_engine**
     eo.max_context = o->max_context;
     eo.cpu_generic = o->cpu_generic != 0;
     eo.cublas = o->cublas ? o->cublas : "";
+    eo.test_faults = o->test_faults != 0;
     if (o->threads < 0 || o->adapter_slots < 0 || o->max_context < 0 || o->adapter_slots > 4096)
       return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT, "threads, adapter_slots (at most 4096) and max_context must be >= 0");
     quiver_engine* e = new quiver_engine();
@@ -216,6 +217,25 @@ quiver_status quiver_engine_measure_compute(quiver_engine* e, double seconds, in
   return guarded(err, [&]() -> quiver::Status {
     if (!e || !out) return null_arg("engine and out");
     return e->impl.measure_compute(seconds, repeats, out);
+  });
+}
+
+quiver_status quiver_engine_test_faults(quiver_engine* e, const quiver_test_faults* f, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e || !f) return null_arg("engine and faults");
+    quiver::FaultPlan plan;
+    plan.fail_alloc = f->fail_alloc;
+    plan.fail_upload = f->fail_upload;
+    plan.logit_index = f->logit_index;
+    plan.logit_value = f->logit_value;
+    return e->impl.test_faults(plan);
+  });
+}
+
+quiver_status quiver_engine_test_state_get(const quiver_engine* e, quiver_engine_test_state* out, quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e || !out) return null_arg("engine and out");
+    return e->impl.test_state(out);
   });
 }
 

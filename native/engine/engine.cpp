@@ -41,6 +41,10 @@ Status Engine::init(const EngineOptions& o) {
         be_ = backend_cpu_fast(o.threads, o.cpu_generic);
       }
   }
+  if (o.test_faults) {
+    faults_ = new FaultBackend(std::move(be_), c.vocab_size);
+    be_.reset(faults_);
+  }
   const std::string note = be_->note();
   if (!note.empty()) device_note_ = device_note_.empty() ? note : device_note_ + "; " + note;
 
@@ -269,6 +273,20 @@ Status Engine::measure_compute(double seconds, int repeats, double* gflops) {
   if (!(seconds > 0 && seconds <= 10) || repeats <= 0)
     return Error(QUIVER_ERR_INVALID_ARGUMENT, "compute probe needs 0 < seconds <= 10 and repeats > 0");
   return be_->measure_compute(seconds, repeats, gflops);
+}
+
+Status Engine::test_faults(const FaultPlan& plan) {
+  if (!faults_) return Error(QUIVER_ERR_INVALID_ARGUMENT, "the fault hook is for tests: open the engine with test_faults");
+  faults_->arm(plan);
+  return Status::Ok();
+}
+
+Status Engine::test_state(quiver_engine_test_state* out) const {
+  if (!faults_) return Error(QUIVER_ERR_INVALID_ARGUMENT, "the test state is for tests: open the engine with test_faults");
+  std::memset(out, 0, sizeof *out);
+  out->live_allocations = faults_->live_allocations();
+  out->live_bytes = faults_->live_bytes();
+  return Status::Ok();
 }
 
 Status Engine::measure_bandwidth(int64_t bytes, int repeats, double* gbps) {

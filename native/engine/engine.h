@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../backends/backend.h"
+#include "../backends/fault_backend.h"
 #include "adapter.h"
 #include "forward.h"
 #include "model.h"
@@ -66,6 +67,7 @@ struct EngineOptions {
   int max_context = 0;
   bool cpu_generic = false;
   std::string cublas;  // the CUDA devices' products (backends/cublas.h); "" = $QUIVER_CUBLAS
+  bool test_faults = false;  // tests only: install the fault hook (backends/fault_backend.h)
 };
 
 class Engine {
@@ -89,6 +91,9 @@ class Engine {
                   int32_t* out_tokens, int32_t* out_n, quiver_finish_reason* reason);
   Status measure_bandwidth(int64_t bytes, int repeats, double* gbps);
   Status measure_compute(double seconds, int repeats, double* gflops);
+  // Tests only, with EngineOptions::test_faults (INVALID_ARGUMENT otherwise).
+  Status test_faults(const FaultPlan& plan);
+  Status test_state(quiver_engine_test_state* out) const;
 
  private:
   bool cancelled(int id);
@@ -102,6 +107,7 @@ class Engine {
 
   EngineOptions opt_;
   std::unique_ptr<Backend> be_;
+  FaultBackend* faults_ = nullptr;     // be_ itself when the test hook is installed
   std::string device_note_;
   HostModel host_;
   ModelWeights dev_weights_;           // in backend memory

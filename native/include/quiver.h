@@ -86,6 +86,7 @@ typedef struct quiver_engine_options {
   const char* cublas;      /* The CUDA devices' products: NULL or "" = $QUIVER_CUBLAS, else "auto" (cuBLAS where
                               libcublas loads, else Quiver's tiled kernels), "off" (the tiled kernels), "emulate"
                               (cuda-emulated: the host stand-in for the cuBLAS calls) or a path to libcublas. */
+  int32_t test_faults;     /* tests only: 1 installs the fault hook (quiver_engine_test_faults); production passes 0 */
 } quiver_engine_options;
 
 typedef struct quiver_engine_info {
@@ -317,6 +318,27 @@ quiver_status quiver_engine_measure_bandwidth(quiver_engine* engine, int64_t byt
  * without a probe (CUDA, the reference). */
 quiver_status quiver_engine_measure_compute(quiver_engine* engine, double seconds, int32_t repeats,
                                             double* out_gflops, quiver_error* err);
+
+/* ---- tests only: the fault hook (backends/fault_backend.h) ----
+ * Inert unless the engine was opened with test_faults = 1; INVALID_ARGUMENT otherwise. */
+
+typedef struct quiver_test_faults {
+  int32_t fail_alloc;   /* -1 off; n >= 0: the backend allocation after the next n fails (OUT_OF_MEMORY), once */
+  int32_t fail_upload;  /* -1 off; n >= 0: the adapter module upload after the next n fails (OUT_OF_MEMORY), once */
+  int32_t logit_index;  /* -1 off; else every logits row gets logit_value at this token, before sampling */
+  float logit_value;
+} quiver_test_faults;
+
+/* Replaces the armed faults. */
+quiver_status quiver_engine_test_faults(quiver_engine* engine, const quiver_test_faults* faults, quiver_error* err);
+
+typedef struct quiver_engine_test_state {
+  int64_t live_allocations;  /* backend allocations the engine holds (weights, caches, buffers, adapters) */
+  int64_t live_bytes;        /* their bytes */
+} quiver_engine_test_state;
+
+quiver_status quiver_engine_test_state_get(const quiver_engine* engine, quiver_engine_test_state* out,
+                                           quiver_error* err);
 
 /* Whether this build includes the CUDA backend, and whether a GPU answers (with why not). */
 int32_t quiver_cuda_compiled(void);

@@ -82,7 +82,23 @@ export interface NativeEngine {
   ): Promise<{ tokens: Int32Array; finishReason: "stop" | "length" | "context" | "cancelled" }>;
   measureBandwidth(bytes: number, repeats: number): Promise<number>;
   measureCompute(seconds: number, repeats: number): Promise<number>;
+  /** Tests only (opened with testFaults). */
+  setTestFaults(faults: NativeTestFaults): Promise<void>;
+  testState(): Promise<NativeTestState>;
   close(): Promise<void>;
+}
+
+/** The test-only fault hook (include/quiver.h, quiver_test_faults); -1 is off. */
+export interface NativeTestFaults {
+  failAlloc: number;
+  failUpload: number;
+  logitIndex: number;
+  logitValue: number;
+}
+
+export interface NativeTestState {
+  liveAllocations: number;
+  liveBytes: number;
 }
 
 export interface CudaStatus {
@@ -106,6 +122,8 @@ export interface NativeOpenOptions {
   cpuGeneric: boolean;
   /** "" = $QUIVER_CUBLAS */
   cublas: string;
+  /** tests only: installs the fault hook */
+  testFaults: boolean;
 }
 
 export interface NativeTensorInfo {

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 
-import { loadBinding, type CudaStatus, type NativeEngine, type NativeInfo } from "./binding.js";
+import { loadBinding, type CudaStatus, type NativeEngine, type NativeInfo, type NativeTestState } from "./binding.js";
 import { check, EngineError, toEngineError } from "./errors.js";
 import { TextTokenizer } from "./tokenizer.js";
 
@@ -39,7 +39,22 @@ export interface EngineOptions {
    * kernels), "off" (the tiled kernels), "emulate" (cuda-emulated: the cuBLAS calls on a host
    * stand-in for cuBLAS, for tests) or a path to libcublas. Default: $QUIVER_CUBLAS, else auto. */
   cublas?: string;
+  /** Tests only: installs the engine's fault hook (setTestFaults, testState). Never set in production. */
+  testFaults?: boolean;
 }
+
+/** The test-only fault hook's plan (include/quiver.h, quiver_test_faults); a field left out is off. */
+export interface TestFaults {
+  /** The backend allocation after the next `failAlloc` ones fails with OUT_OF_MEMORY, once. */
+  failAlloc?: number;
+  /** The adapter module upload after the next `failUpload` ones fails with OUT_OF_MEMORY, once. */
+  failUpload?: number;
+  /** Every logits row gets `logitValue` at this token before sampling (until the faults change). */
+  logitIndex?: number;
+  logitValue?: number;
+}
+
+export type TestState = NativeTestState;
 
 export type ModelInfo = NativeInfo;
 
@@ -129,6 +144,7 @@ export class Engine {
         maxContext: int(options.maxContext, "maxContext", 0),
         cpuGeneric: options.cpuGeneric ?? false,
         cublas: options.cublas ?? "",
+        testFaults: options.testFaults ?? false,
       });
       return new Engine(native, dir, tokenizer);
     } catch (err) {
@@ -302,6 +318,26 @@ export class Engine {
   async measureCompute(seconds: number, repeats: number): Promise<number> {
     if (!(Number.isFinite(seconds) && seconds > 0 && seconds <= 10)) throw new EngineError("INVALID_ARGUMENT", `seconds must be in (0, 10], got ${seconds}`);
     return this.call(() => this.native.measureCompute(seconds, int(repeats, "repeats", 1)));
+  }
+
+  /** Tests only (opened with testFaults): replaces the armed faults; INVALID_ARGUMENT otherwise. */
+  async setTestFaults(faults: TestFaults): Promise<void> {
+    const off = (v: number | undefined, name: string) => (v === undefined ? -1 : int(v, name, 0, 1 << 30));
+    const logitValue = faults.logitValue ?? 0;
+    check(typeof logitValue === "number", "logitValue must be a number");
+    return this.call(() =>
+      this.native.setTestFaults({
+        failAlloc: off(faults.failAlloc, "failAlloc"),
+        failUpload: off(faults.failUpload, "failUpload"),
+        logitIndex: off(faults.logitIndex, "logitIndex"),
+        logitValue,
+      }),
+    );
+  }
+
+  /** Tests only (opened with testFaults): the backend allocations the engine holds. */
+  async testState(): Promise<TestState> {
+    return this.call(() => this.native.testState());
   }
 
   /** Frees the engine after the calls already made; later calls reject. */

@@ -13,6 +13,8 @@ export type {
   StepItem,
   StepResult,
   Strategy,
+  TestFaults,
+  TestState,
 } from "./engine.js";
 export type { CudaStatus } from "./binding.js";
 export { EngineError, ENGINE_ERROR_CODES, type EngineErrorCode } from "./errors.js";
