@@ -2,6 +2,9 @@
 // embed -> n_layers x (attention block, feed-forward block) -> norm -> lm_head.
 #include "forward.h"
 
+#include <initializer_list>
+#include <utility>
+
 namespace quiver {
 
 ForwardPass::~ForwardPass() {
@@ -9,34 +12,34 @@ ForwardPass::~ForwardPass() {
     if (p) be_->release(p);
 }
 
+// Grows each group of buffers to its capacity, all or nothing: a group's old buffers go
+// first (so that the new ones fit where memory is tight) and, when an allocation fails, every
+// buffer of the group is released and its capacity drops to zero. The next step then
+// allocates again instead of running on freed buffers.
 Status ForwardPass::reserve(int rows, int seqs) {
-  if (rows > cap_rows_) {
-    for (float** p : {&x_, &xb_, &q_, &k_, &v_, &att_, &gate_, &up_}) {
-      if (*p) be_->release(*p);
-      *p = nullptr;
+  auto grow = [&](std::initializer_list<std::pair<float**, size_t>> bufs, int want, int* cap) -> Status {
+    if (want <= *cap) return Status::Ok();
+    for (const auto& b : bufs) {
+      if (*b.first) be_->release(*b.first);
+      *b.first = nullptr;
     }
-    const size_t T = (size_t)rows;
-    QUIVER_TRY(be_->alloc(T * c_.dim, &x_));
-    QUIVER_TRY(be_->alloc(T * c_.dim, &xb_));
-    QUIVER_TRY(be_->alloc(T * c_.q_dim(), &q_));
-    QUIVER_TRY(be_->alloc(T * c_.kv_dim(), &k_));
-    QUIVER_TRY(be_->alloc(T * c_.kv_dim(), &v_));
-    QUIVER_TRY(be_->alloc(T * c_.q_dim(), &att_));
-    QUIVER_TRY(be_->alloc(T * c_.hidden, &gate_));
-    QUIVER_TRY(be_->alloc(T * c_.hidden, &up_));
-    cap_rows_ = rows;
-  }
-  if (seqs > cap_seqs_) {
-    for (float** p : {&last_, &lastn_, &logits_}) {
-      if (*p) be_->release(*p);
-      *p = nullptr;
+    *cap = 0;
+    for (const auto& b : bufs) {
+      Status st = be_->alloc((size_t)want * b.second, b.first);
+      if (!st.ok()) {
+        for (const auto& r : bufs) {
+          if (*r.first) be_->release(*r.first);
+          *r.first = nullptr;
+        }
+        return st;
+      }
     }
-    QUIVER_TRY(be_->alloc((size_t)seqs * c_.dim, &last_));
-    QUIVER_TRY(be_->alloc((size_t)seqs * c_.dim, &lastn_));
-    QUIVER_TRY(be_->alloc((size_t)seqs * c_.vocab_size, &logits_));
-    cap_seqs_ = seqs;
-  }
-  return Status::Ok();
+    *cap = want;
+    return Status::Ok();
+  };
+  const size_t D = (size_t)c_.dim, Q = (size_t)c_.q_dim(), KV = (size_t)c_.kv_dim(), H = (size_t)c_.hidden;
+  QUIVER_TRY(grow({{&x_, D}, {&xb_, D}, {&q_, Q}, {&k_, KV}, {&v_, KV}, {&att_, Q}, {&gate_, H}, {&up_, H}}, rows, &cap_rows_));
+  return grow({{&last_, D}, {&lastn_, D}, {&logits_, (size_t)c_.vocab_size}}, seqs, &cap_seqs_);
 }
 
 Status ForwardPass::run(const StepPlan& plan, float* logits) {
