@@ -121,8 +121,11 @@ void Engine::info(quiver_engine_info* out) const {
 
 // ---------------------------------------------------------------- adapters
 
+// Places every module of `host` in backend memory; on failure, whatever it placed is
+// released and `dev` holds nothing.
 Status Engine::upload_adapter(const HostAdapter& host, DeviceAdapter* dev) {
   const ModelConfig& c = host_.config;
+  release_adapter(dev);
   dev->modules.assign(host.modules.size(), DeviceAdapter::Mod{});
   for (size_t i = 0; i < host.modules.size(); ++i) {
     const LoraModule& m = host.modules[i];
@@ -131,8 +134,12 @@ Status Engine::upload_adapter(const HostAdapter& host, DeviceAdapter* dev) {
     DeviceAdapter::Mod& d = dev->modules[i];
     d.rank = m.rank;
     d.scale = m.scale;
-    QUIVER_TRY(be_->lora_upload(m.A.data(), m.B.data(), m.rank, module_in(c, module), module_out(c, module), &d.A, &d.B,
-                                &d.lanes, &dev->owned, &dev->bytes));
+    Status st = be_->lora_upload(m.A.data(), m.B.data(), m.rank, module_in(c, module), module_out(c, module), &d.A, &d.B,
+                                 &d.lanes, &dev->owned, &dev->bytes);
+    if (!st.ok()) {
+      release_adapter(dev);
+      return st;
+    }
   }
   return Status::Ok();
 }
@@ -184,8 +191,8 @@ Status Engine::make_resident(AdapterEntry* e, const std::set<int>& pinned) {
   int slot = -1;
   for (size_t i = 0; i < slots_.size(); ++i)
     if (slots_[i] < 0) { slot = (int)i; break; }
+  AdapterEntry* victim = nullptr;
   if (slot < 0) {  // evict the least recently used adapter that this step does not use
-    AdapterEntry* victim = nullptr;
     for (int id : slots_) {
       AdapterEntry* c = adapters_[id].get();
       if (pinned.count(id)) continue;
@@ -194,11 +201,22 @@ Status Engine::make_resident(AdapterEntry* e, const std::set<int>& pinned) {
     if (!victim)
       return Error(QUIVER_ERR_NO_FREE_SLOT, "all %zu adapter slots hold adapters this step uses", slots_.size());
     slot = victim->slot;
+    // The victim's memory goes first, so that the new adapter fits where the victim did.
     release_adapter(&victim->dev);
     victim->slot = -1;
     slots_[(size_t)slot] = -1;
   }
-  QUIVER_TRY(upload_adapter(e->host, &e->dev));
+  Status st = upload_adapter(e->host, &e->dev);
+  if (!st.ok()) {
+    // Nothing of the new adapter stays (upload_adapter released it); the victim comes back
+    // from its host copy into the memory it left. If even that fails it stays REGISTERED,
+    // and a later step that uses it loads it again.
+    if (victim && upload_adapter(victim->host, &victim->dev).ok()) {
+      victim->slot = slot;
+      slots_[(size_t)slot] = victim->id;
+    }
+    return st;
+  }
   e->slot = slot;
   slots_[(size_t)slot] = e->id;
   return Status::Ok();

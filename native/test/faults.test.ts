@@ -51,6 +51,63 @@ for (const device of DEVICES) describe(`faults on ${device}`, () => {
       await fresh.close();
     }
   });
+
+  test("an adapter upload that fails after an eviction releases what it took and keeps the evicted adapter", async () => {
+    const engine = await Engine.open(modelDir, { device, adapterSlots: 2, testFaults: true });
+    try {
+      const ids: number[] = [];
+      for (const d of adapterDirs) ids.push(await engine.loadAdapter(d));
+      const one = (i: number) => [{ adapter: ids[i]!, weight: 0.8 }];
+      const before0 = await logitsOf(engine, [4, 4, 7], one(0));
+      await logitsOf(engine, [1], one(1)); // slots: 0 (least recently used), 1
+      const held = await engine.testState();
+      // Adapter 2 evicts adapter 0; the fourth of its six module uploads fails.
+      await engine.setTestFaults({ failUpload: 3 });
+      const s = await engine.createSequence();
+      const out = await engine.step([{ sequence: s, tokens: [3], strategy: "selection", adapters: one(2) }]);
+      expect(out.results[0]!.error?.code).toBe("OUT_OF_MEMORY");
+      expect(await engine.testState()).toEqual(held);
+      const resident = await Promise.all(ids.map(async (id) => (await engine.adapterInfo(id)).resident));
+      expect(resident).toEqual([true, true, false]);
+      expect(await logitsOf(engine, [4, 4, 7], one(0))).toEqual(before0);
+      // Without the fault, adapter 2 loads as it would have, with its own bytes only.
+      expect((await engine.step([{ sequence: s, tokens: [3], strategy: "selection", adapters: one(2) }])).results[0]!.ok).toBe(true);
+      const fresh = await Engine.open(modelDir, { device });
+      const id2 = await fresh.loadAdapter(adapterDirs[2]!);
+      await logitsOf(fresh, [1], [{ adapter: id2, weight: 1 }]);
+      expect((await engine.adapterInfo(ids[2]!)).residentBytes).toBe((await fresh.adapterInfo(id2)).residentBytes);
+      await fresh.close();
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test("a fused adapter whose upload fails releases what it took; the sequence's next fusion step runs", async () => {
+    const engine = await Engine.open(modelDir, { device, testFaults: true });
+    const fresh = await Engine.open(modelDir, { device });
+    try {
+      const ids: number[] = [];
+      const freshIds: number[] = [];
+      for (const d of adapterDirs) ids.push(await engine.loadAdapter(d));
+      for (const d of adapterDirs) freshIds.push(await fresh.loadAdapter(d));
+      const s = await engine.createSequence();
+      await engine.step([{ sequence: s, tokens: [1] }]); // the sequence's cache and the step buffers
+      const held = await engine.testState();
+      await engine.setTestFaults({ failUpload: 2 });
+      const fused = (list: number[]) => [{ adapter: list[0]!, weight: 0.6 }, { adapter: list[1]!, weight: 0.4 }];
+      const out = await engine.step([{ sequence: s, tokens: [6], strategy: "fusion-cat", adapters: fused(ids) }]);
+      expect(out.results[0]!.error?.code).toBe("OUT_OF_MEMORY");
+      expect(await engine.testState()).toEqual(held);
+      const again = await engine.step([{ sequence: s, tokens: [6], strategy: "fusion-cat", adapters: fused(ids) }], { logits: true });
+      const f = await fresh.createSequence();
+      await fresh.step([{ sequence: f, tokens: [1] }]);
+      const want = await fresh.step([{ sequence: f, tokens: [6], strategy: "fusion-cat", adapters: fused(freshIds) }], { logits: true });
+      expect(Array.from(again.logits!)).toEqual(Array.from(want.logits!));
+    } finally {
+      await engine.close();
+      await fresh.close();
+    }
+  });
 });
 
 test("the fault hook is inert unless the engine was opened for it", async () => {
