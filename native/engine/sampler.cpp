@@ -29,8 +29,21 @@ uint32_t Sampler::next_u32() {
   return (uint32_t)((state_ * 0x2545F4914F6CDD1Dull) >> 32);
 }
 
-int Sampler::sample(const float* logits, int vocab) {
-  if (temperature_ <= 0 || top_k_ == 1) return argmax(logits, vocab);
+Status Sampler::sample(const float* logits, int vocab, int* token) {
+  // Every comparison below (the maximum, the sort by probability) is then between finite
+  // numbers: a NaN would make the sort's order undefined.
+  int finite = 0;
+  for (int i = 0; i < vocab; ++i) {
+    if (std::isnan(logits[i]) || logits[i] == INFINITY)
+      return Error(QUIVER_ERR_NON_FINITE, "logit %d is %s: the forward pass overflowed; nothing was sampled", i,
+                   std::isnan(logits[i]) ? "NaN" : "+inf");
+    finite += logits[i] != -INFINITY;
+  }
+  if (finite == 0) return Error(QUIVER_ERR_NON_FINITE, "every logit is -inf; nothing can be sampled");
+  if (temperature_ <= 0 || top_k_ == 1) {
+    *token = argmax(logits, vocab);
+    return Status::Ok();
+  }
   // Softmax of logits / temperature over the whole vocabulary.
   float mx = logits[0];
   for (int i = 1; i < vocab; ++i) mx = std::max(mx, logits[i]);
@@ -70,9 +83,16 @@ int Sampler::sample(const float* logits, int vocab) {
   double cdf = 0;
   for (size_t i = 0; i < n; ++i) {
     cdf += cand_[i].first;
-    if (u < cdf) return cand_[i].second;
+    if (u < cdf) {
+      *token = cand_[i].second;
+      return Status::Ok();
+    }
   }
-  return cand_[n - 1].second;  // rounding at the top end
+  // Rounding at the top end: the last candidate with a probability above 0.
+  size_t last = n - 1;
+  while (last > 0 && cand_[last].first == 0) --last;
+  *token = cand_[last].second;
+  return Status::Ok();
 }
 
 }  // namespace quiver

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "status.h"
+
 namespace quiver {
 
 class Sampler {
@@ -13,8 +15,11 @@ class Sampler {
   Sampler() = default;
   Sampler(float temperature, int top_k, float top_p, uint64_t seed);
 
-  // The next token from logits (vocab). Greedy (first maximum) when temperature is 0.
-  int sample(const float* logits, int vocab);
+  // The next token from logits (vocab) into *token. Greedy (first maximum) when temperature
+  // is 0. Non-finite logits, in every mode: NaN or +inf (a forward pass whose numbers
+  // overflowed) fails with NON_FINITE and draws nothing; -inf has probability 0 and is never
+  // drawn; a row with no finite logit fails with NON_FINITE.
+  Status sample(const float* logits, int vocab, int* token);
 
   // xorshift64*: 32 random bits; uniform float in [0, 1).
   uint32_t next_u32();

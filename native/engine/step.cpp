@@ -198,7 +198,12 @@ Status Engine::step(const quiver_step_item* items, int n, quiver_lora_kernel ker
     seq->len += items[i].n_tokens;
     const float* row = logits_.data() + s * vocab;
     if (logits) std::memcpy(logits + (size_t)i * vocab, row, sizeof(float) * vocab);
-    if (items[i].sample) results[i].token = seq->sampler.sample(row, vocab);
+    if (items[i].sample) {
+      int token = -1;
+      Status sampled = seq->sampler.sample(row, vocab, &token);
+      if (sampled.ok()) results[i].token = token;
+      else set_result(&results[i], WithContext(sampled, "sequence " + std::to_string(seq->id) + ": "));
+    }
     for (int j = 0; j < adapters_used(items[i]); ++j) adapters_[items[i].adapters[j].adapter_id]->last_used = tick_;
   }
   return Status::Ok();

@@ -30,7 +30,7 @@ typedef enum quiver_status {
   QUIVER_ERR_UNSUPPORTED = 4,      /* architecture, activation, option we do not implement */
   QUIVER_ERR_SHAPE_MISMATCH = 5,   /* a tensor's shape disagrees with config.json */
   QUIVER_ERR_DTYPE = 6,            /* a tensor dtype other than F32/F16/BF16 */
-  QUIVER_ERR_NON_FINITE = 7,       /* NaN or Inf in weights */
+  QUIVER_ERR_NON_FINITE = 7,       /* NaN or Inf in weights, or NaN/+inf in a step's logits */
   QUIVER_ERR_RANK_LIMIT = 8,       /* adapter rank above the engine's limit */
   QUIVER_ERR_SIZE_LIMIT = 9,       /* adapter bytes above the engine's limit */
   QUIVER_ERR_BASE_MISMATCH = 10,   /* adapter made for another base model */

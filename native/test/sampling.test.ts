@@ -144,3 +144,74 @@ for (const device of ["cpu", "cuda-emulated", "cuda"] as const) describeOn(devic
     await engine.freeSequence(s);
   });
 });
+
+// Non-finite logits (the engine's test-only fault hook writes them into every logits row
+// before sampling): NaN or +inf fails the item with NON_FINITE, in every sampling mode;
+// -inf has probability 0 and is never drawn.
+describe("non-finite logits", () => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await Engine.open(modelDir, { device: "cpu", testFaults: true });
+  });
+  afterAll(() => engine?.close());
+
+  const MODES = [
+    ["greedy", { temperature: 0 }],
+    ["temperature", { temperature: 1, seed: 4 }],
+    ["top-k", { temperature: 1, topK: 5, seed: 4 }],
+    ["top-p", { temperature: 1, topP: 0.9, seed: 4 }],
+  ] as const;
+
+  test.each(MODES)("NaN and +inf logits fail the item with NON_FINITE when sampling %s; the logits still come back", async (_name, sampling) => {
+    for (const value of [NaN, Infinity]) {
+      await engine.setTestFaults({ logitIndex: 7, logitValue: value });
+      const s = await engine.createSequence(sampling);
+      const out = await engine.step([{ sequence: s, tokens: prompt }], { logits: true });
+      expect(out.results[0]!.error?.code).toBe("NON_FINITE");
+      expect(out.results[0]!.token).toBe(-1);
+      expect(out.logits![7]).toBe(value);
+      await engine.freeSequence(s);
+    }
+    await engine.setTestFaults({});
+    const s = await engine.createSequence(sampling);
+    expect((await engine.step([{ sequence: s, tokens: prompt }])).results[0]!.ok).toBe(true);
+    await engine.freeSequence(s);
+  });
+
+  test("a generation whose logits turn NaN rejects with NON_FINITE", async () => {
+    const s = await engine.createSequence({ temperature: 0.8, topP: 0.95, seed: 2 });
+    await engine.setTestFaults({ logitIndex: 0, logitValue: NaN });
+    await expect(engine.generate(s, prompt, { maxTokens: 5, stopTokens: [] })).rejects.toMatchObject({ code: "NON_FINITE" });
+    await engine.setTestFaults({});
+    await engine.freeSequence(s);
+  });
+
+  test("-inf logits are never drawn, greedy or sampled", async () => {
+    const s = await engine.createSequence();
+    const plain = await engine.step([{ sequence: s, tokens: prompt }], { logits: true });
+    await engine.freeSequence(s);
+    const best = argmax(plain.logits!);
+    await engine.setTestFaults({ logitIndex: best, logitValue: -Infinity });
+    const g = await engine.createSequence();
+    const greedy = (await engine.step([{ sequence: g, tokens: prompt }], { logits: true })).results[0]!;
+    expect(greedy.ok).toBe(true);
+    const second = argmax(plain.logits!.map((v, i) => (i === best ? -Infinity : v)));
+    expect(greedy.token).toBe(second);
+    await engine.freeSequence(g);
+    const seen = new Set<number>();
+    for (const sampling of [{ temperature: 5 }, { temperature: 5, topK: 3 }, { temperature: 5, topP: 0.99 }]) {
+      const t = await engine.createSequence({ ...sampling, seed: 5 });
+      let tokens = prompt;
+      for (let i = 0; i < 40; i++) {
+        const r = (await engine.step([{ sequence: t, tokens }])).results[0]!;
+        expect(r.ok).toBe(true);
+        seen.add(r.token);
+        tokens = [r.token];
+      }
+      await engine.freeSequence(t);
+    }
+    expect(seen.has(best)).toBe(false);
+    expect(seen.size).toBeGreaterThan(3);
+    await engine.setTestFaults({});
+  });
+});
