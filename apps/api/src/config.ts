@@ -22,6 +22,25 @@ const schema = z.object({
   /** Largest request body accepted by /graphql and the JSON routes. */
   QUIVER_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   QUIVER_SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+  /** GraphQL limits, checked before anything executes (docs/api.md, "Limits"). */
+  QUIVER_GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(1_000_000).default(2000),
+  QUIVER_GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(1000).default(12),
+  QUIVER_GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(100_000).default(30),
+  QUIVER_GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(100_000).default(20),
+  QUIVER_GRAPHQL_MAX_OPERATIONS: z.coerce.number().int().min(1).max(1000).default(1),
+  QUIVER_GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(5000),
+  QUIVER_GRAPHQL_MAX_K: z.coerce.number().int().min(1).max(10_000).default(50),
+  QUIVER_GRAPHQL_MAX_FIRST: z.coerce.number().int().min(1).max(100_000).default(200),
+  QUIVER_GRAPHQL_INTROSPECTION: z.enum(["on", "off"]).default("on"),
+  /** When set, GET /metrics needs 'Authorization: Bearer <this token>'. */
+  QUIVER_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  /** Failed sign-ins allowed per client address (any emails) and per email (any addresses) in a window. */
+  QUIVER_LOGIN_MAX_PER_ADDRESS: z.coerce.number().int().min(1).default(20),
+  QUIVER_LOGIN_MAX_PER_EMAIL: z.coerce.number().int().min(1).default(20),
+  QUIVER_LOGIN_WINDOW_MINUTES: z.coerce.number().positive().default(15),
+  /** Password hashes (argon2) computed at once, and how many may wait; more answer RATE_LIMITED. */
+  QUIVER_PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  QUIVER_PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(100_000).default(32),
   /** The served model: a Hugging Face Llama-family folder. Without it, no adapters can be added. */
   QUIVER_MODEL: z.string().min(1).optional(),
   /** The model zoo served when QUIVER_MODEL is unset: a folder with tasks.json, or "off". */

@@ -13,6 +13,8 @@ export type ErrorCode =
   | "RATE_LIMITED"
   | "QUOTA_EXCEEDED"
   | "OVERLOADED"
+  // a GraphQL request past a limit (depth, aliases, cost, tokens...; details.limit names it)
+  | "QUERY_TOO_COMPLEX"
   // adapters and their samples (details.reason names the precise check that failed)
   | "ADAPTER_INVALID"
   | "SAMPLES_INVALID"
@@ -34,6 +36,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   QUOTA_EXCEEDED: 429,
   OVERLOADED: 503,
+  QUERY_TOO_COMPLEX: 400,
   ADAPTER_INVALID: 422,
   SAMPLES_INVALID: 422,
   MODEL_UNAVAILABLE: 503,

@@ -5,7 +5,7 @@ import { IdentityStore } from "./catalog/identity.js";
 import { AdapterStore } from "./catalog/adapters.js";
 import { TeamStore } from "./catalog/teams.js";
 import { UsageStore } from "./catalog/usage.js";
-import { RateLimiter } from "./auth/rate-limit.js";
+import { LoginLimiter } from "./auth/rate-limit.js";
 import { PoolStore } from "./catalog/pool.js";
 import { PoolMapStore } from "./catalog/pool-map.js";
 import type { ModelHost } from "./model-host.js";
@@ -35,8 +35,8 @@ export interface Services {
   /** The served model, when QUIVER_MODEL is set. */
   model: ModelHost | undefined;
   embedder: AdapterEmbedder | undefined;
-  /** Login attempts per client address and email: 10 a minute. */
-  loginLimiter: RateLimiter;
+  /** Login attempts: 10 a minute per client address and email, and failed ones per address and per email. */
+  loginLimiter: LoginLimiter;
   generations: GenerationStore;
   embeddings: EmbeddingStore;
   /** Text generation, when the model can serve text (it has a tokenizer). */
@@ -94,6 +94,12 @@ export function createServices(
     scheduler,
     retriever,
     metrics,
-    loginLimiter: new RateLimiter(10, 60_000),
+    loginLimiter: new LoginLimiter({
+      perPair: 10,
+      pairWindowMs: 60_000,
+      perAddress: config.QUIVER_LOGIN_MAX_PER_ADDRESS,
+      perEmail: config.QUIVER_LOGIN_MAX_PER_EMAIL,
+      windowMs: config.QUIVER_LOGIN_WINDOW_MINUTES * 60_000,
+    }),
   };
 }

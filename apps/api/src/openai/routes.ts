@@ -11,6 +11,7 @@ import { z } from "zod";
 import { activeTeamId, authenticate, type Principal } from "../auth/principal.js";
 import { authorize } from "../auth/policy.js";
 import { httpStatusOf, isQuiverError, QuiverError } from "../errors.js";
+import { setRetryAfter } from "../graphql/format-error.js";
 import type { Services } from "../services.js";
 import type { GenerateInput, GenerationEvent, LiveGeneration } from "../generation/generation-service.js";
 
@@ -30,6 +31,7 @@ function sendError(res: Response, err: unknown): void {
   const e = isQuiverError(err) ? err : undefined;
   if (!e) console.error("[openai] internal error:", err);
   const code = e?.code ?? "INTERNAL";
+  setRetryAfter(res, err);
   res.status(e ? httpStatusOf[e.code] : 500).json({
     error: { message: e?.message ?? "Internal server error", type: errorType(code), param: (e?.details?.argument as string | undefined) ?? null, code },
   });

@@ -1,6 +1,8 @@
 // The API's HTTP server: /healthz, /graphql over HTTP (Apollo) and WebSocket (graphql-ws),
-// on one port. Bodies are size-limited; every error answers JSON with a code.
+// on one port. Bodies are size-limited; every error answers JSON with a code. GraphQL
+// requests pass the same limits on both transports before anything runs (graphql/limits).
 import http from "node:http";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import express, { type ErrorRequestHandler, type Request } from "express";
 import { ApolloServer } from "@apollo/server";
@@ -10,8 +12,10 @@ import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/dis
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import { createContext, type Context } from "../graphql/context.js";
-import { formatError, toGraphQLError } from "../graphql/format-error.js";
+import { formatError, setRetryAfter, toGraphQLError } from "../graphql/format-error.js";
 import { buildSchema } from "../graphql/schema.js";
+import { checkOperation, graphqlLimitsFrom, limitRules, limitsPlugin } from "../graphql/limits/index.js";
+import { passwordWork } from "../auth/password-work.js";
 import { httpStatusOf, isQuiverError, QuiverError, type ErrorCode } from "../errors.js";
 import type { Services } from "../services.js";
 import { healthHandler } from "./health.js";
@@ -51,6 +55,7 @@ const jsonErrors: ErrorRequestHandler = (err, req, res, next) => {
   } else if (e.type === "charset.unsupported" || e.type === "encoding.unsupported") {
     res.status(415).json(errorBody("BAD_USER_INPUT", e.message ?? "Unsupported body encoding."));
   } else if (isQuiverError(err)) {
+    setRetryAfter(res, err);
     res.status(httpStatusOf[err.code]).json(errorBody(err.code, err.message));
   } else {
     console.error("[api] unhandled error:", err);
@@ -62,12 +67,22 @@ function clientAddress(req: Request): string | undefined {
   return req.socket.remoteAddress;
 }
 
+/** Whether the request carries 'Authorization: Bearer <token>' (compared in constant time). */
+export function hasBearer(authorization: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(authorization ?? "");
+  // Digests first: equal lengths for timingSafeEqual, and no early exit on the length.
+  const digest = (v: string) => createHash("sha256").update(v).digest();
+  return timingSafeEqual(digest(m?.[1]?.trim() ?? ""), digest(token)) && m !== null;
+}
+
 export async function startApiServer(services: Services, options: { port: number; host: string }): Promise<ApiServer> {
   const app = express();
   app.disable("x-powered-by");
   const httpServer = http.createServer(app);
   const schema = buildSchema();
   const maxBody = services.config.QUIVER_MAX_BODY_BYTES;
+  const limits = graphqlLimitsFrom(services.config);
+  passwordWork.configure({ concurrency: services.config.QUIVER_PASSWORD_HASH_CONCURRENCY, maxQueue: services.config.QUIVER_PASSWORD_HASH_QUEUE });
 
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql", maxPayload: maxBody });
   const wsCleanup = useServer<Record<string, unknown>, { clientAddress?: string }>(
@@ -82,6 +97,13 @@ export async function startApiServer(services: Services, options: { port: number
         } catch {
           return false;
         }
+      },
+      // The limits, as over HTTP: tokens while parsing, the limit rules with graphql-js's
+      // own, then cost and argument maxima with the variables; errors end the operation.
+      onSubscribe: (_ctx, _id, payload) => {
+        const checked = checkOperation(schema, limits, payload);
+        if (checked.errors) return [...checked.errors];
+        return { schema, document: checked.document, operationName: payload.operationName, variableValues: payload.variables };
       },
       context: async (ctx) =>
         createContext(services, {
@@ -101,7 +123,16 @@ export async function startApiServer(services: Services, options: { port: number
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    // The limits (graphql/limits): the parser stops at maxTokens, the limit rules run with
+    // graphql-js's, and the plugin checks cost and argument maxima before execution.
+    parseOptions: { maxTokens: limits.maxTokens },
+    validationRules: limitRules(limits),
+    // Introspection follows QUIVER_GRAPHQL_INTROSPECTION through the limit rules (a coded
+    // error on both transports), not Apollo's own switch.
+    introspection: true,
+    allowBatchedHttpRequests: false,
     plugins: [
+      limitsPlugin<Context>(limits),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       {
@@ -118,7 +149,12 @@ export async function startApiServer(services: Services, options: { port: number
   await apollo.start();
 
   app.get("/healthz", healthHandler(services));
-  app.get("/metrics", (_req, res) => {
+  const metricsToken = services.config.QUIVER_METRICS_TOKEN;
+  app.get("/metrics", (req, res) => {
+    if (metricsToken !== undefined && !hasBearer(req.headers.authorization, metricsToken)) {
+      res.status(401).set("WWW-Authenticate", 'Bearer realm="metrics"').json(errorBody("UNAUTHENTICATED", "/metrics needs 'Authorization: Bearer <QUIVER_METRICS_TOKEN>'."));
+      return;
+    }
     res.type("text/plain; version=0.0.4").send(services.metrics.render());
   });
   const uploads = adapterUploadRoutes(services, defaultUploadLimits(services.config.QUIVER_MAX_ADAPTER_BYTES));

@@ -30,10 +30,13 @@ export const identityResolvers = {
         });
       }
       const { email, password } = parsed.data;
-      ctx.services.loginLimiter.hit(`${ctx.clientAddress}|${email.toLowerCase()}`);
+      // Limited per address and email, per address (spraying) and per email (from many
+      // addresses); the password check itself waits for the process's argon2 gate.
+      const attempt = ctx.services.loginLimiter.attempt(ctx.clientAddress, email);
       const cred = await ctx.services.identity.findCredentials(email);
       const ok = await verifyPassword(cred && !cred.disabledAt ? cred.passwordHash : undefined, password);
       if (!ok || !cred) throw new QuiverError("UNAUTHENTICATED", "Invalid email or password.");
+      attempt.succeeded();
       const { token, hash } = newSessionToken();
       const ttlMs = ctx.services.config.QUIVER_SESSION_TTL_HOURS * 3600_000;
       const session = await ctx.services.identity.createSession(cred.id, hash, new Date(Date.now() + ttlMs));
