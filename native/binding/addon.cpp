@@ -558,8 +558,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 
 Napi::FunctionReference* g_ctor = nullptr;
 
-// open({ modelDir, device, threads, adapterSlots, maxRank, maxAdapterBytes, maxContext, cpuGeneric, cublas,
-//   testFaults })
+// open({ modelDir, device, threads, adapterSlots, maxRank, maxAdapterBytes, maxContext, maxFusedBytes, cpuGeneric,
+//   cublas, testFaults })
 //   -> Promise<NativeEngine>
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -578,6 +578,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   opts.max_rank = (int32_t)num("maxRank");
   opts.max_adapter_bytes = num("maxAdapterBytes");
   opts.max_context = (int32_t)num("maxContext");
+  opts.max_fused_bytes = num("maxFusedBytes");
   opts.cpu_generic = o.Get("cpuGeneric").ToBoolean().Value() ? 1 : 0;
   opts.test_faults = o.Get("testFaults").ToBoolean().Value() ? 1 : 0;
   Napi::Object obj = g_ctor->New({});

@@ -1,6 +1,7 @@
 // PEFT adapter loading, validation and fusion (see adapter.h).
 #include "adapter.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -188,6 +189,26 @@ Status host_adapter_load(const std::string& dir, const ModelConfig& base, const 
   return Status::Ok();
 }
 
+namespace {
+// The fused rank of (layer, module): the sum of the parts' ranks (concatenation) or the largest.
+int fused_rank(const std::vector<const HostAdapter*>& parts, bool concatenate, int layer, int m) {
+  int r = 0;
+  for (const HostAdapter* p : parts) {
+    const int pr = p->at(layer, m).rank;
+    r = concatenate ? r + pr : std::max(r, pr);
+  }
+  return r;
+}
+}  // namespace
+
+int64_t host_adapter_fused_bytes(const std::vector<const HostAdapter*>& parts, bool concatenate, const ModelConfig& base) {
+  int64_t bytes = 0;
+  for (int l = 0; l < base.n_layers; ++l)
+    for (int m = 0; m < kModuleCount; ++m)
+      bytes += 4ll * fused_rank(parts, concatenate, l, m) * (module_in(base, m) + module_out(base, m));
+  return bytes;
+}
+
 void host_adapter_fuse(const std::vector<const HostAdapter*>& parts, const std::vector<float>& weights, bool concatenate,
                        const ModelConfig& base, HostAdapter* out) {
   HostAdapter f;
@@ -197,11 +218,7 @@ void host_adapter_fuse(const std::vector<const HostAdapter*>& parts, const std::
   for (int l = 0; l < base.n_layers; ++l) {
     for (int m = 0; m < kModuleCount; ++m) {
       const int in = module_in(base, m), outf = module_out(base, m);
-      int r = 0;
-      for (const HostAdapter* p : parts) {
-        int pr = p->at(l, m).rank;
-        r = concatenate ? r + pr : std::max(r, pr);
-      }
+      const int r = fused_rank(parts, concatenate, l, m);
       if (r == 0) continue;
       LoraModule& dst = f.modules[(size_t)l * kModuleCount + m];
       dst.rank = r;

@@ -49,6 +49,10 @@ Status host_adapter_load(const std::string& dir, const ModelConfig& base, const 
 //    B_j is zero-padded to the largest rank (an adapter without a module counts as zero);
 //  concatenate (exact): A = [w_1 A_1; w_2 A_2; ...] (sum r_j rows), B = [s_1 B_1, s_2 B_2, ...],
 //    so B A x = sum_j w_j s_j B_j A_j x, the mixture.
+// The f32 bytes of A and B that host_adapter_fuse would build for these parts (its
+// HostAdapter::bytes), without building it.
+int64_t host_adapter_fused_bytes(const std::vector<const HostAdapter*>& parts, bool concatenate, const ModelConfig& base);
+
 void host_adapter_fuse(const std::vector<const HostAdapter*>& parts, const std::vector<float>& weights,
                        bool concatenate, const ModelConfig& base, HostAdapter* out);
 

@@ -102,9 +102,11 @@ quiver_status quiver_engine_init(const quiver_engine_options* o, quiver_engine**
     eo.max_context = o->max_context;
     eo.cpu_generic = o->cpu_generic != 0;
     eo.cublas = o->cublas ? o->cublas : "";
+    if (o->max_fused_bytes > 0) eo.max_fused_bytes = o->max_fused_bytes;
     eo.test_faults = o->test_faults != 0;
-    if (o->threads < 0 || o->adapter_slots < 0 || o->max_context < 0 || o->adapter_slots > 4096)
-      return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT, "threads, adapter_slots (at most 4096) and max_context must be >= 0");
+    if (o->threads < 0 || o->adapter_slots < 0 || o->max_context < 0 || o->adapter_slots > 4096 || o->max_fused_bytes < 0)
+      return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT,
+                           "threads, adapter_slots (at most 4096), max_context and max_fused_bytes must be >= 0");
     quiver_engine* e = new quiver_engine();
     quiver::Status s = e->impl.init(eo);
     if (!s.ok()) {

@@ -22,6 +22,7 @@ Engine::~Engine() {
 Status Engine::init(const EngineOptions& o) {
   opt_ = o;
   if (opt_.adapter_slots <= 0) opt_.adapter_slots = 16;
+  if (opt_.max_fused_bytes <= 0) opt_.max_fused_bytes = EngineOptions().max_fused_bytes;
   QUIVER_TRY(host_model_load(o.model_dir, &host_));
   const ModelConfig& c = host_.config;
 
@@ -240,7 +241,7 @@ Status Engine::sequence_free(int id) {
   auto it = seqs_.find(id);
   if (it == seqs_.end()) return Error(QUIVER_ERR_NOT_FOUND, "sequence %d does not exist", id);
   if (it->second->kv) be_->release(it->second->kv);
-  release_adapter(&it->second->fused);
+  release_fused(it->second.get());
   seqs_.erase(it);
   std::lock_guard<std::mutex> lock(cancel_mu_);
   cancelled_.erase(id);

@@ -56,6 +56,7 @@ struct Sequence {
   std::string fused_key;
   DeviceAdapter fused;
   HostAdapter fused_host;
+  int64_t fused_bytes = 0;   // what it holds of the engine's fused budget (fused_host.bytes)
 };
 
 struct EngineOptions {
@@ -65,6 +66,9 @@ struct EngineOptions {
   int adapter_slots = 16;
   AdapterLimits limits;
   int max_context = 0;
+  // The fused adapters of all sequences together, in f32 bytes of A and B (as
+  // AdapterLimits::max_bytes counts): a FUSION item past it fails with NO_FREE_SLOT.
+  int64_t max_fused_bytes = 2ll << 30;
   bool cpu_generic = false;
   std::string cublas;  // the CUDA devices' products (backends/cublas.h); "" = $QUIVER_CUBLAS
   bool test_faults = false;  // tests only: install the fault hook (backends/fault_backend.h)
@@ -102,6 +106,9 @@ class Engine {
   // Makes `e` resident, evicting the least recently used adapter not in `pinned`.
   Status make_resident(AdapterEntry* e, const std::set<int>& pinned);
   Status ensure_kv(Sequence* s, int need);
+  // Builds the sequence's fused adapter for a FUSION item, unless its mapping is the one it holds.
+  Status ensure_fused(const quiver_step_item& it, Sequence* seq);
+  void release_fused(Sequence* seq);
   Status validate_item(const quiver_step_item& it, std::vector<int>* seen_seqs);
   void build_plan(const quiver_step_item* items, const std::vector<int>& live, quiver_lora_kernel kernel);
 
@@ -121,6 +128,7 @@ class Engine {
   std::map<int, std::unique_ptr<Sequence>> seqs_;
   int next_adapter_id_ = 1, next_seq_id_ = 1;
   uint64_t tick_ = 0;
+  int64_t fused_bytes_ = 0;            // the sequences' fused adapters (f32 bytes), at most opt_.max_fused_bytes
 
   std::mutex cancel_mu_;
   std::set<int> cancelled_;

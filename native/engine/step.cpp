@@ -21,9 +21,12 @@ bool uses_adapters(const quiver_step_item& it) { return it.strategy != QUIVER_ST
 bool is_fusion(const quiver_step_item& it) {
   return uses_adapters(it) && (it.strategy == QUIVER_STRATEGY_FUSION || it.strategy == QUIVER_STRATEGY_FUSION_CAT);
 }
-// SELECTION uses the first adapter of the list (the retriever's top-1).
+// The adapters an item reads from the slots: SELECTION the first of its list (the retriever's
+// top-1), MIXTURE all of them. FUSION reads only their host copies, to build the sequence's
+// fused adapter, so it takes no slot.
 int adapters_used(const quiver_step_item& it) {
-  return !uses_adapters(it) ? 0 : it.strategy == QUIVER_STRATEGY_SELECTION ? 1 : it.n_adapters;
+  if (!uses_adapters(it) || is_fusion(it)) return 0;
+  return it.strategy == QUIVER_STRATEGY_SELECTION ? 1 : it.n_adapters;
 }
 }  // namespace
 
@@ -133,6 +136,55 @@ void Engine::build_plan(const quiver_step_item* items, const std::vector<int>& l
   (void)c;
 }
 
+// FUSION: the sample's fused adapter, rebuilt only when its mapping changes, within the
+// budget all sequences' fused adapters share (EngineOptions::max_fused_bytes).
+Status Engine::ensure_fused(const quiver_step_item& it, Sequence* seq) {
+  std::string key = std::to_string((int)it.strategy);
+  for (int j = 0; j < it.n_adapters; ++j) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, ":%d=%a", it.adapters[j].adapter_id, it.adapters[j].weight);
+    key += buf;
+  }
+  if (key == seq->fused_key) return Status::Ok();
+  std::vector<const HostAdapter*> parts;
+  std::vector<float> weights;
+  for (int j = 0; j < it.n_adapters; ++j) {
+    parts.push_back(&adapters_[it.adapters[j].adapter_id]->host);
+    weights.push_back(it.adapters[j].weight);
+  }
+  const bool cat = it.strategy == QUIVER_STRATEGY_FUSION_CAT;
+  const int64_t need = host_adapter_fused_bytes(parts, cat, host_.config);
+  const int64_t budget = opt_.max_fused_bytes;
+  if (need > budget)
+    return Error(QUIVER_ERR_SIZE_LIMIT, "this mapping's fused adapter needs %lld bytes, above the engine's maxFusedBytes %lld",
+                 (long long)need, (long long)budget);
+  const int64_t others = fused_bytes_ - seq->fused_bytes;
+  if (others + need > budget)
+    return Error(QUIVER_ERR_NO_FREE_SLOT,
+                 "this mapping's fused adapter needs %lld bytes; other sequences' fused adapters hold %lld of the engine's "
+                 "maxFusedBytes %lld (retry when they finish)",
+                 (long long)need, (long long)others, (long long)budget);
+  release_fused(seq);
+  host_adapter_fuse(parts, weights, cat, host_.config, &seq->fused_host);
+  Status st = upload_adapter(seq->fused_host, &seq->fused);
+  if (!st.ok()) {
+    seq->fused_host = HostAdapter();
+    return st;
+  }
+  seq->fused_key = key;
+  seq->fused_bytes = need;
+  fused_bytes_ += need;
+  return Status::Ok();
+}
+
+void Engine::release_fused(Sequence* seq) {
+  release_adapter(&seq->fused);
+  seq->fused_host = HostAdapter();
+  seq->fused_key.clear();
+  fused_bytes_ -= seq->fused_bytes;
+  seq->fused_bytes = 0;
+}
+
 Status Engine::step(const quiver_step_item* items, int n, quiver_lora_kernel kernel, quiver_step_result* results,
                     float* logits) {
   if (n < 0 || (n > 0 && (!items || !results))) return Error(QUIVER_ERR_INVALID_ARGUMENT, "step needs items and results");
@@ -154,30 +206,7 @@ Status Engine::step(const quiver_step_item* items, int n, quiver_lora_kernel ker
     Status st;
     for (int j = 0; j < adapters_used(items[i]) && st.ok(); ++j)
       st = make_resident(adapters_[items[i].adapters[j].adapter_id].get(), pinned);
-    // FUSION: the sample's fused adapter, rebuilt only when its mapping changes.
-    if (st.ok() && is_fusion(items[i])) {
-      const quiver_step_item& it = items[i];
-      Sequence* seq = seqs_[it.seq_id].get();
-      std::string key = std::to_string((int)it.strategy);
-      for (int j = 0; j < it.n_adapters; ++j) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, ":%d=%a", it.adapters[j].adapter_id, it.adapters[j].weight);
-        key += buf;
-      }
-      if (key != seq->fused_key) {
-        std::vector<const HostAdapter*> parts;
-        std::vector<float> weights;
-        for (int j = 0; j < it.n_adapters; ++j) {
-          parts.push_back(&adapters_[it.adapters[j].adapter_id]->host);
-          weights.push_back(it.adapters[j].weight);
-        }
-        release_adapter(&seq->fused);
-        seq->fused_key.clear();
-        host_adapter_fuse(parts, weights, it.strategy == QUIVER_STRATEGY_FUSION_CAT, host_.config, &seq->fused_host);
-        st = upload_adapter(seq->fused_host, &seq->fused);
-        if (st.ok()) seq->fused_key = key;
-      }
-    }
+    if (st.ok() && is_fusion(items[i])) st = ensure_fused(items[i], seqs_[items[i].seq_id].get());
     if (st.ok()) st = ensure_kv(seqs_[items[i].seq_id].get(), seqs_[items[i].seq_id]->len + items[i].n_tokens);
     set_result(&results[i], st);
     if (st.ok()) ready.push_back(i);

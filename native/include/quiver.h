@@ -35,7 +35,8 @@ typedef enum quiver_status {
   QUIVER_ERR_SIZE_LIMIT = 9,       /* adapter bytes above the engine's limit */
   QUIVER_ERR_BASE_MISMATCH = 10,   /* adapter made for another base model */
   QUIVER_ERR_CONTEXT_OVERFLOW = 11,/* a sequence would grow past the context length */
-  QUIVER_ERR_NO_FREE_SLOT = 12,    /* every adapter slot is pinned by the current step */
+  QUIVER_ERR_NO_FREE_SLOT = 12,    /* every adapter slot is pinned by the current step, or the fused
+                                      adapters' budget is held by other sequences (retry later) */
   QUIVER_ERR_NOT_FOUND = 13,       /* unknown adapter or sequence id */
   QUIVER_ERR_CANCELLED = 14,       /* the sequence was cancelled */
   QUIVER_ERR_OUT_OF_MEMORY = 15,
@@ -86,6 +87,9 @@ typedef struct quiver_engine_options {
   const char* cublas;      /* The CUDA devices' products: NULL or "" = $QUIVER_CUBLAS, else "auto" (cuBLAS where
                               libcublas loads, else Quiver's tiled kernels), "off" (the tiled kernels), "emulate"
                               (cuda-emulated: the host stand-in for the cuBLAS calls) or a path to libcublas. */
+  int64_t max_fused_bytes; /* the fused adapters of all sequences (FUSION, FUSION_CAT) together, in f32 bytes of
+                              A and B; 0 = 2 GiB. Past it an item fails with NO_FREE_SLOT (SIZE_LIMIT when its
+                              fused adapter alone is larger) */
   int32_t test_faults;     /* tests only: 1 installs the fault hook (quiver_engine_test_faults); production passes 0 */
 } quiver_engine_options;
 

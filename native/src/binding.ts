@@ -119,6 +119,7 @@ export interface NativeOpenOptions {
   maxRank: number;
   maxAdapterBytes: number;
   maxContext: number;
+  maxFusedBytes: number;
   cpuGeneric: boolean;
   /** "" = $QUIVER_CUBLAS */
   cublas: string;

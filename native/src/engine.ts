@@ -33,6 +33,12 @@ export interface EngineOptions {
   maxAdapterBytes?: number;
   /** Context length (default: the model's max_position_embeddings). */
   maxContext?: number;
+  /**
+   * The fused adapters (strategies fusion and fusion-cat, one per sequence) of all sequences
+   * together, in f32 bytes (default 2 GiB). An item past it fails with NO_FREE_SLOT until
+   * other sequences free theirs; one whose fused adapter alone is larger, with SIZE_LIMIT.
+   */
+  maxFusedBytes?: number;
   /** The fast CPU path's portable kernels even where AVX2 runs (tests; QUIVER_CPU_ISA=generic too). */
   cpuGeneric?: boolean;
   /** The CUDA devices' products: "auto" (cuBLAS where libcublas loads, else Quiver's tiled
@@ -142,6 +148,7 @@ export class Engine {
         maxRank: int(options.maxRank, "maxRank", 0, 65536),
         maxAdapterBytes: int(options.maxAdapterBytes, "maxAdapterBytes", 0),
         maxContext: int(options.maxContext, "maxContext", 0),
+        maxFusedBytes: int(options.maxFusedBytes, "maxFusedBytes", 0),
         cpuGeneric: options.cpuGeneric ?? false,
         cublas: options.cublas ?? "",
         testFaults: options.testFaults ?? false,

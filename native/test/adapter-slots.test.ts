@@ -105,3 +105,64 @@ for (const device of BACKENDS) describeOn(device)(`reloads keep a mixture's bits
     await engine.close();
   });
 });
+
+// FUSION and FUSION-CAT read their adapters' host copies once, to build the sequence's fused
+// adapter: they take no slots. The fused adapters themselves share a budget in bytes
+// (maxFusedBytes, counted as f32 like maxAdapterBytes): a sequence whose fused adapter would
+// pass it fails with NO_FREE_SLOT until others free theirs; one that could never fit, with
+// SIZE_LIMIT.
+for (const device of BACKENDS) describeOn(device)(`fused adapters on ${device}`, () => {
+  const dirs = [0, 1, 2].map((i) => path.join(root, `a${i}`));
+  const fuse = (ids: number[], strategy: "fusion" | "fusion-cat") => ({
+    strategy,
+    adapters: ids.map((adapter, j) => ({ adapter, weight: 0.5 + 0.1 * j })),
+  });
+
+  test("a fusion takes no slots: one slot serves a fusion of two adapters and a selection of a third in one step", async () => {
+    const engine = await Engine.open(modelDir, { device, adapterSlots: 1 });
+    const ids: number[] = [];
+    for (const d of dirs) ids.push(await engine.loadAdapter(d));
+    const [s, t] = [await engine.createSequence(), await engine.createSequence()];
+    const out = await engine.step([
+      { sequence: s, tokens: [3, 1], ...fuse([ids[0]!, ids[1]!], "fusion") },
+      { sequence: t, tokens: [2], strategy: "selection", adapters: [{ adapter: ids[2]!, weight: 1 }] },
+    ]);
+    expect(out.results.map((r) => r.error?.code ?? "OK")).toEqual(["OK", "OK"]);
+    expect(await Promise.all(ids.map(async (id) => (await engine.adapterInfo(id)).resident))).toEqual([false, false, true]);
+    await engine.close();
+  });
+
+  test("the fused adapters of all sequences share maxFusedBytes: past it NO_FREE_SLOT, never within it SIZE_LIMIT", async () => {
+    const probe = await Engine.open(modelDir, { device });
+    const bytes: number[] = [];
+    for (const d of dirs) bytes.push((await probe.adapterInfo(await probe.loadAdapter(d))).bytes);
+    await probe.close();
+    // Same modules in all three: a concatenation holds the sum of their bytes, an average the largest.
+    const cat01 = bytes[0]! + bytes[1]!;
+    const engine = await Engine.open(modelDir, { device, maxFusedBytes: cat01 + bytes[1]! });
+    const ids: number[] = [];
+    for (const d of dirs) ids.push(await engine.loadAdapter(d));
+    const [s, t, u] = [await engine.createSequence(), await engine.createSequence(), await engine.createSequence()];
+    const codes = async (items: Parameters<Engine["step"]>[0]) => (await engine.step(items)).results.map((r) => r.error?.code ?? "OK");
+
+    // s: a concatenation of 0 and 1; t: the average of 0 and 1 (the larger one's bytes) fits
+    // beside it; u: another concatenation does not, until s lets its go.
+    expect(await codes([{ sequence: s, tokens: [1], ...fuse([ids[0]!, ids[1]!], "fusion-cat") }])).toEqual(["OK"]);
+    expect(
+      await codes([
+        { sequence: t, tokens: [1], ...fuse([ids[0]!, ids[1]!], "fusion") },
+        { sequence: u, tokens: [1], ...fuse([ids[1]!, ids[0]!], "fusion-cat") },
+      ]),
+    ).toEqual(["OK", "NO_FREE_SLOT"]);
+    await engine.freeSequence(s);
+    expect(await codes([{ sequence: u, tokens: [1], ...fuse([ids[1]!, ids[0]!], "fusion-cat") }])).toEqual(["OK"]);
+    // A sequence that changes its mapping gives its old fused adapter back first.
+    expect(await codes([{ sequence: u, tokens: [2], ...fuse([ids[0]!, ids[1]!], "fusion-cat") }])).toEqual(["OK"]);
+    // A concatenation of all three could never fit.
+    const big = await codes([{ sequence: t, tokens: [2], ...fuse(ids, "fusion-cat") }]);
+    expect(big).toEqual(["SIZE_LIMIT"]);
+    // Nothing was lost on the way: t's own fused adapter still serves it.
+    expect(await codes([{ sequence: t, tokens: [3], ...fuse([ids[0]!, ids[1]!], "fusion") }])).toEqual(["OK"]);
+    await engine.close();
+  });
+});
