@@ -1,5 +1,7 @@
 // The adapter page's GraphQL read: the adapter with its served version's LoRA shape, its
 // samples and every version (newest first).
+import type { Visibility } from "@/components/adapters/adapter-view";
+
 export const ADAPTER_DETAIL = /* GraphQL */ `
   query AdapterDetail($id: ID!) {
     adapter(id: $id) {
@@ -30,7 +32,7 @@ export interface AdapterDetail {
   id: string;
   name: string;
   description: string;
-  visibility: "PRIVATE" | "PUBLIC";
+  visibility: Visibility;
   status: string;
   statusReason: string | null;
   team: { id: string; name: string };

@@ -104,7 +104,7 @@ export function AdapterPage({ id }: { id: string }) {
       <div className="adapter-grid">
         <AdapterConfig adapter={a} />
         <AdapterNeighbours key={`${a.status}-${a.version}`} adapterId={a.id} status={a.status} teamId={team.id} />
-        {mayWrite && <AdapterSettings key={`${a.description}|${a.visibility}`} adapter={a} onSaved={reload} />}
+        {mayWrite && <AdapterSettings key={`${a.description}|${a.visibility}`} adapter={a} mayPublish={can(team, "adapter.publish")} onSaved={reload} />}
         <AdapterSamples adapter={a} writable={mayWrite} onSaved={reload} />
       </div>
       <AdapterVersions adapter={a} writable={mayWrite} onChanged={reload} />

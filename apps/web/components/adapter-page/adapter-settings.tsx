@@ -1,9 +1,12 @@
 "use client";
-// Description and visibility (updateAdapter, MEMBER and above in the adapter's team). Only
-// what changed is sent; the API's refusal shows under the form.
+// Description and visibility (updateAdapter, MEMBER and above in the adapter's team; making
+// it PUBLIC needs adapter.publish, ADMIN and above). Only what changed is sent; the API's
+// refusal shows under the form.
 import { useId, useState, type FormEvent } from "react";
 import { useMutation } from "@/components/api/use-mutation";
 import { InlineError } from "@/components/ui/states";
+import type { Visibility } from "@/components/adapters/adapter-view";
+import { VisibilitySelect } from "@/components/adapters/visibility-select";
 import type { AdapterDetail } from "./adapter-detail";
 
 const UPDATE = /* GraphQL */ `
@@ -12,7 +15,7 @@ const UPDATE = /* GraphQL */ `
   }
 `;
 
-export function AdapterSettings({ adapter, onSaved }: { adapter: AdapterDetail; onSaved(): void }) {
+export function AdapterSettings({ adapter, mayPublish, onSaved }: { adapter: AdapterDetail; mayPublish: boolean; onSaved(): void }) {
   const id = useId();
   const [description, setDescription] = useState(adapter.description);
   const [visibility, setVisibility] = useState(adapter.visibility);
@@ -51,17 +54,15 @@ export function AdapterSettings({ adapter, onSaved }: { adapter: AdapterDetail; 
       </div>
       <div className="field">
         <label htmlFor={`${id}-visibility`}>Visibility</label>
-        <select
+        <VisibilitySelect
           id={`${id}-visibility`}
           value={visibility}
-          onChange={(e) => {
-            setVisibility(e.target.value as "PRIVATE" | "PUBLIC");
+          mayPublish={mayPublish}
+          onChange={(v: Visibility) => {
+            setVisibility(v);
             setSaved(false);
           }}
-        >
-          <option value="PRIVATE">Private: this team only</option>
-          <option value="PUBLIC">Public: every team may retrieve it</option>
-        </select>
+        />
       </div>
       <InlineError error={update.error} />
       <div className="actions-row">

@@ -5,15 +5,16 @@ import { useState, type FormEvent } from "react";
 import { AdapterFilesInput } from "@/components/adapters/adapter-files-input";
 import { fileSelectionProblem } from "@/components/adapters/adapter-files";
 import { uploadVersion, UploadError } from "@/components/adapters/upload-client";
-import { describeUploadError } from "@/components/adapters/upload-errors";
+import { uploadProblem, type UploadProblem } from "@/components/adapters/upload-errors";
+import { UploadProblemView } from "@/components/adapters/upload-problem";
 import { UploadProgressBar } from "@/components/adapters/upload-progress";
 import { useUpload } from "@/components/adapters/use-upload";
 
 export function NewVersionForm({ adapterId, onUploaded }: { adapterId: string; onUploaded(version: number | null): void }) {
   const [files, setFiles] = useState<File[]>([]);
   const [attempted, setAttempted] = useState(false);
-  const [apiError, setApiError] = useState<{ message: string; hint?: string }>();
-  const [formError, setFormError] = useState<string>();
+  const [apiError, setApiError] = useState<UploadProblem>();
+  const [formError, setFormError] = useState<UploadProblem>();
   const [inputKey, setInputKey] = useState(0);
   const upload = useUpload();
 
@@ -26,8 +27,8 @@ export function NewVersionForm({ adapterId, onUploaded }: { adapterId: string; o
     const result = await upload.run((target, onProgress) => uploadVersion(target, adapterId, files, onProgress));
     if (result instanceof UploadError) {
       if (result.code === "ABORTED") return;
-      if (["ADAPTER_INVALID", "PAYLOAD_TOO_LARGE", "QUOTA_EXCEEDED"].includes(result.code)) setApiError({ message: describeUploadError(result), hint: result.hint });
-      else setFormError(result.message);
+      if (["ADAPTER_INVALID", "PAYLOAD_TOO_LARGE", "QUOTA_EXCEEDED"].includes(result.code)) setApiError(uploadProblem(result));
+      else setFormError(uploadProblem(result));
       return;
     }
     setFiles([]);
@@ -51,11 +52,7 @@ export function NewVersionForm({ adapterId, onUploaded }: { adapterId: string; o
         apiError={apiError}
         disabled={upload.busy}
       />
-      {formError && (
-        <p className="error" role="alert">
-          {formError}
-        </p>
-      )}
+      {formError && <UploadProblemView testId="version-error" problem={formError} />}
       {upload.progress ? (
         <UploadProgressBar progress={upload.progress} onCancel={upload.cancel} />
       ) : (

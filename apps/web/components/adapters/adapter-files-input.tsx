@@ -4,6 +4,8 @@
 import { useId } from "react";
 import { formatBytes } from "@/components/ui/format";
 import { CONFIG_FILE, fileSelectionProblem, WEIGHTS_FILE } from "./adapter-files";
+import { UploadProblemView } from "./upload-problem";
+import type { UploadProblem } from "./upload-errors";
 
 interface Props {
   files: File[];
@@ -11,7 +13,7 @@ interface Props {
   /** Show the selection's problem (after a save was attempted, or once files were chosen). */
   strict: boolean;
   /** The API's refusal of the files (ADAPTER_INVALID, PAYLOAD_TOO_LARGE, QUOTA_EXCEEDED), with its hint. */
-  apiError?: { message: string; hint?: string };
+  apiError?: UploadProblem;
   disabled?: boolean;
   label?: string;
 }
@@ -46,10 +48,7 @@ export function AdapterFilesInput({ files, onChange, strict, apiError, disabled,
         </ul>
       )}
       {(problem || apiError) && (
-        <div id={`${id}-error`} className="error" role="alert" data-testid="files-error">
-          <p>{problem ?? apiError!.message}</p>
-          {!problem && apiError?.hint && <p className="hint">{apiError.hint}</p>}
-        </div>
+        <UploadProblemView id={`${id}-error`} testId="files-error" problem={problem ? { message: problem } : apiError!} />
       )}
     </div>
   );

@@ -29,6 +29,7 @@ export function AdapterPoolPage() {
       <div id="upload-panel">
         {mayUpload && open && (
           <UploadForm
+            mayPublish={can(team, "adapter.publish")}
             onUploaded={(a) => {
               setUploads((u) => [a, ...u.filter((x) => x.id !== a.id)]);
               setOpen(false);

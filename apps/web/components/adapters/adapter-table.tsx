@@ -1,16 +1,18 @@
 "use client";
-// The adapter pool: the team's adapters (and, on request, every team's public ones), searched,
-// sorted and paged by cursor on the API (a cursor belongs to one order, so changing the order
-// starts again at the first page). Live: pool events replace a changed row in place, and an
+// The adapter pool: the team's adapters (and, on request, the other teams' public adapters the
+// team added to its pool from the catalogue), searched, sorted and paged by cursor on the API
+// (a cursor belongs to one order, so changing the order starts again at the first page). Live: pool events replace a changed row in place, and an
 // adapter added or removed re-reads the page (its rows and count change).
 import { useEffect, useRef, useState } from "react";
-import { useApi } from "@/components/api/provider";
 import { useQuery } from "@/components/api/use-query";
 import { useTeam } from "@/components/shell/team-context";
 import { Pager } from "@/components/ui/pager";
+import { useCursorPages } from "@/components/ui/use-cursor-pages";
+import { useDebounced } from "@/components/ui/use-debounced";
 import { EmptyState, ErrorState, LoadingState } from "@/components/ui/states";
 import { adapterOrders, SortHeader, type AdapterOrder } from "./adapter-order";
 import { AdapterRow } from "./adapter-row";
+import { AccessRevokedNotice, LiveIndicator } from "./live-status";
 import { ADAPTER_ROW_FIELDS, type AdapterView } from "./adapter-view";
 import { usePoolEvents, type PoolEvent } from "./pool-events";
 import { useRecentRequests } from "./use-recent-requests";
@@ -34,24 +36,14 @@ const PAGE_SIZES = [25, 50, 100];
 export function AdapterTable() {
   const { team } = useTeam();
   const [searchInput, setSearchInput] = useState("");
-  const [search, setSearch] = useState("");
+  const search = useDebounced(searchInput.trim());
   const [includePublic, setIncludePublic] = useState(false);
   const [pageSize, setPageSize] = useState(PAGE_SIZES[0]!);
   const [orderBy, setOrderBy] = useState<AdapterOrder>("NAME_ASC");
-  // cursors[i] is the `after` that reaches page i; going back pops the stack. They belong to
-  // one question (search, filter, order, page size, team): a new one starts at the first page.
-  const question = JSON.stringify([search, includePublic, orderBy, pageSize, team.id]);
-  const [paging, setPaging] = useState<{ question: string; cursors: (string | null)[] }>({ question, cursors: [null] });
-  const cursors = paging.question === question ? paging.cursors : [null];
-  const setCursors = (next: (string | null)[]) => setPaging({ question, cursors: next });
-  const page = cursors.length - 1;
+  const pages = useCursorPages(JSON.stringify([search, includePublic, orderBy, pageSize, team.id]));
+  const page = pages.page;
 
-  useEffect(() => {
-    const t = setTimeout(() => setSearch(searchInput.trim()), 250);
-    return () => clearTimeout(t);
-  }, [searchInput]);
-
-  const q = useQuery<AdaptersResult>(ADAPTERS, { first: pageSize, after: cursors[page], search: search || null, includePublic, orderBy });
+  const q = useQuery<AdaptersResult>(ADAPTERS, { first: pageSize, after: pages.after, search: search || null, includePublic, orderBy });
   const conn = q.data?.adapters;
   const rows = conn?.edges.map((e) => e.node) ?? [];
   const recent = useRecentRequests();
@@ -90,19 +82,20 @@ export function AdapterTable() {
           </select>
         </span>
         <label className="checkbox">
-          <input type="checkbox" checked={includePublic} onChange={(e) => setIncludePublic(e.target.checked)} /> Include public adapters
+          <input type="checkbox" checked={includePublic} onChange={(e) => setIncludePublic(e.target.checked)} /> Include public adapters this team added
         </label>
         <span className="muted" data-testid="adapter-count">
           {!conn ? "Loading…" : `${conn.totalCount} adapter${conn.totalCount === 1 ? "" : "s"}`}
         </span>
-        <LiveIndicator failed={!!live.error} />
+        <LiveIndicator error={live.error} />
       </div>
+      <AccessRevokedNotice error={live.error} onRetry={live.retry} />
       {q.error ? (
         <ErrorState error={q.error} what="adapters" onRetry={q.reload} />
       ) : !conn ? (
         <LoadingState label="Loading adapters…" />
       ) : rows.length === 0 ? (
-        <EmptyState title={search ? `No adapters match “${search}”.` : includePublic ? "No adapters in this team, and none are public." : "No adapters in this team yet."} testId="adapters-empty">
+        <EmptyState title={search ? `No adapters match “${search}”.` : includePublic ? "No adapters in this team, and it added no public ones." : "No adapters in this team yet."} testId="adapters-empty">
           A team&apos;s pool holds PEFT LoRA adapters for this base model, each with 10-20 sample inputs.
         </EmptyState>
       ) : (
@@ -141,8 +134,8 @@ export function AdapterTable() {
               total={conn.totalCount}
               hasNext={conn.pageInfo.hasNextPage}
               busy={q.loading}
-              onPrevious={() => setCursors(cursors.slice(0, -1))}
-              onNext={() => conn.pageInfo.endCursor && setCursors([...cursors, conn.pageInfo.endCursor])}
+              onPrevious={pages.previous}
+              onNext={() => pages.next(conn.pageInfo.endCursor)}
             />
             <span className="inline">
               <label htmlFor="adapter-page-size">Per page</label>
@@ -156,17 +149,5 @@ export function AdapterTable() {
         </>
       )}
     </section>
-  );
-}
-
-/** Whether the table follows pool events right now (the socket is shared by the whole session). */
-function LiveIndicator({ failed }: { failed: boolean }) {
-  const { liveStatus } = useApi();
-  const state = failed || liveStatus === "closed" ? "off" : liveStatus === "connected" ? "on" : "waiting";
-  const text = state === "on" ? "Live" : state === "off" ? "Not live: reload to see changes" : "Connecting…";
-  return (
-    <span className={`live ${state}`} data-testid="live-status" role="status">
-      <span aria-hidden="true" className="dot" /> {text}
-    </span>
   );
 }

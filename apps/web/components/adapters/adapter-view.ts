@@ -5,6 +5,8 @@ export const ADAPTER_ROW_FIELDS = /* GraphQL */ `
   version rank alpha scaling targetModules dtype byteSize updatedAt
 `;
 
+export type Visibility = "PRIVATE" | "PUBLIC";
+
 export interface AdapterView {
   id: string;
   name: string;

@@ -1,7 +1,8 @@
 "use client";
 // Live changes to the pool (the `poolEvents` subscription): adapters ADDED, UPDATED (status,
-// version, description, visibility) or REMOVED in the active team, and other teams' public
-// ones. Each event carries the adapter as the table shows it (null once removed).
+// version, description, visibility) or REMOVED in the active team's pool, its own adapters and
+// the public ones it added. Each event carries the adapter as the table shows it (null once
+// removed). The API ends the subscription with ACCESS_REVOKED when the user's access changes.
 import { useSubscription } from "@/components/api/use-subscription";
 import { ADAPTER_ROW_FIELDS, type AdapterView } from "./adapter-view";
 

@@ -6,10 +6,12 @@
 // visibility, samples as a JSON array string), so that a bad field fails before any byte of
 // the weights is stored.
 
+import type { Visibility } from "./adapter-view";
+
 export interface UploadFields {
   name: string;
   description: string;
-  visibility: "PRIVATE" | "PUBLIC";
+  visibility: Visibility;
   samples: string[];
 }
 
@@ -25,7 +27,7 @@ export interface UploadProgress {
   total: number;
 }
 
-/** The API's refusal: code, and where it applies (details.field, details.reason, hint). */
+/** The API's refusal: code, where it applies (details.field, details.reason, hint) and, for a limit, the wait. */
 export class UploadError extends Error {
   constructor(
     message: string,
@@ -34,6 +36,8 @@ export class UploadError extends Error {
     readonly reason?: string,
     readonly field?: string,
     readonly hint?: string,
+    /** Seconds to wait before sending again (Retry-After, else details.retryAfterSeconds). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -44,8 +48,48 @@ export interface UploadHandle {
   abort(): void;
 }
 
+interface ErrorDetails {
+  reason?: string;
+  field?: string;
+  retryAfterSeconds?: unknown;
+}
+
+/** The route's error body: GraphQL-shaped `errors`, or `{ error: { code, message, details } }`. */
 interface ErrorBody {
-  errors?: { message?: string; extensions?: { code?: string; hint?: string; details?: { reason?: string; field?: string } } }[];
+  errors?: { message?: string; extensions?: { code?: string; hint?: string; details?: ErrorDetails } }[];
+  error?: { code?: string; message?: string; hint?: string; details?: ErrorDetails };
+}
+
+/** Seconds from a Retry-After header (delta-seconds or an HTTP date), else from the body. */
+function retryAfter(header: string | null, details: ErrorDetails | undefined): number | undefined {
+  if (header) {
+    const seconds = /^\d+$/.test(header.trim()) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
+    if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
+  }
+  const v = details?.retryAfterSeconds;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.ceil(v) : undefined;
+}
+
+/** The refusal in an answer that is not a 201. */
+function refusal(status: number, body: ErrorBody | undefined, retryAfterHeader: string | null): UploadError {
+  const graphqlShaped = body?.errors?.[0];
+  const e = graphqlShaped
+    ? { message: graphqlShaped.message, code: graphqlShaped.extensions?.code, hint: graphqlShaped.extensions?.hint, details: graphqlShaped.extensions?.details }
+    : body?.error;
+  return new UploadError(
+    e?.message ?? `The API answered ${status} without an error body.`,
+    e?.code ?? "INTERNAL",
+    status,
+    e?.details?.reason,
+    e?.details?.field,
+    e?.hint,
+    retryAfter(retryAfterHeader, e?.details),
+  );
+}
+
+/** The Retry-After header when the browser lets the page read it (CORS must expose it). */
+function retryAfterHeader(xhr: XMLHttpRequest): string | null {
+  return xhr.getAllResponseHeaders().toLowerCase().includes("retry-after:") ? xhr.getResponseHeader("retry-after") : null;
 }
 
 export interface UploadTarget {
@@ -91,18 +135,7 @@ function send(target: UploadTarget, route: string, form: FormData, onProgress: (
         body = undefined;
       }
       if (xhr.status === 201 && body?.adapter) return resolve(body.adapter);
-      const first = body?.errors?.[0];
-      const ext = first?.extensions;
-      reject(
-        new UploadError(
-          first?.message ?? `The API answered ${xhr.status} without an error body.`,
-          ext?.code ?? "INTERNAL",
-          xhr.status,
-          ext?.details?.reason,
-          ext?.details?.field,
-          ext?.hint,
-        ),
-      );
+      reject(refusal(xhr.status, body, retryAfterHeader(xhr)));
     };
     xhr.onerror = () => reject(new UploadError(`Cannot reach the Quiver API at ${target.apiUrl}.`, "NETWORK", 0));
     xhr.onabort = () => reject(new UploadError("The upload was cancelled.", "ABORTED", 0));

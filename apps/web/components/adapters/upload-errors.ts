@@ -1,6 +1,16 @@
 // Where an upload's refusal belongs in the form: the API's code (and details.field) picks the
-// field, details.reason names the check that failed.
+// field, details.reason names the check that failed. A refusal for a limit (RATE_LIMITED:
+// too many uploads in progress; OVERLOADED) keeps its wait for the form's countdown.
+import { problemText } from "@/components/ui/problem";
 import type { UploadError } from "./upload-client";
+
+/** A refusal as the upload forms show it. */
+export interface UploadProblem {
+  message: string;
+  hint?: string;
+  /** Seconds to wait before sending again, when the API said. */
+  retryAfterSeconds?: number;
+}
 
 export type UploadErrorPlace = "name" | "description" | "samples" | "files" | "form";
 
@@ -41,5 +51,10 @@ export function describeUploadError(err: UploadError): string {
   const reason = err.reason ? reasons[err.reason] : undefined;
   if (err.code === "PAYLOAD_TOO_LARGE") return `Too large: ${err.message}`;
   if (err.code === "QUOTA_EXCEEDED") return `Over the team's storage quota: ${err.message}`;
+  if (err.code === "RATE_LIMITED" || err.code === "OVERLOADED") return problemText(err);
   return reason ? `${reason}: ${err.message}` : err.message;
+}
+
+export function uploadProblem(err: UploadError): UploadProblem {
+  return { message: describeUploadError(err), hint: err.hint, retryAfterSeconds: err.retryAfterSeconds };
 }

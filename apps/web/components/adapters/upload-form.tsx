@@ -1,5 +1,6 @@
 "use client";
-// Uploading a new adapter (MEMBER and above): name, description, visibility, the samples and
+// Uploading a new adapter (MEMBER and above; PUBLIC needs adapter.publish, ADMIN and above):
+// name, description, visibility, the samples and
 // the files, checked here first and then by the API, whose refusal is shown beside the field
 // it is about (the name for CONFLICT, the samples for SAMPLES_INVALID, the files for
 // ADAPTER_INVALID with its hint, ...). A 201 hands the new (PENDING) adapter to `onUploaded`.
@@ -8,8 +9,11 @@ import { AdapterFilesInput } from "./adapter-files-input";
 import { fileSelectionProblem } from "./adapter-files";
 import { sampleProblems, samplesValid, MIN_SAMPLES } from "./samples";
 import { SamplesEditor } from "./samples-editor";
+import type { Visibility } from "./adapter-view";
+import { VisibilitySelect } from "./visibility-select";
 import { uploadAdapter, UploadError, type UploadedAdapter } from "./upload-client";
-import { describeUploadError, placeOf, type UploadErrorPlace } from "./upload-errors";
+import { placeOf, uploadProblem, type UploadErrorPlace, type UploadProblem } from "./upload-errors";
+import { UploadProblemView } from "./upload-problem";
 import { UploadProgressBar } from "./upload-progress";
 import { useUpload } from "./use-upload";
 
@@ -17,14 +21,14 @@ import { useUpload } from "./use-upload";
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}[a-z0-9]$/;
 const NAME_RULE = "2–64 lowercase letters, digits, “.”, “_” or “-”, starting and ending with a letter or digit.";
 
-type Errors = Partial<Record<UploadErrorPlace, { message: string; hint?: string }>>;
+type Errors = Partial<Record<UploadErrorPlace, UploadProblem>>;
 
-export function UploadForm({ onUploaded, onClose }: { onUploaded(a: UploadedAdapter): void; onClose(): void }) {
+export function UploadForm({ mayPublish, onUploaded, onClose }: { mayPublish: boolean; onUploaded(a: UploadedAdapter): void; onClose(): void }) {
   const id = useId();
   const form = useRef<HTMLFormElement>(null);
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
-  const [visibility, setVisibility] = useState<"PRIVATE" | "PUBLIC">("PRIVATE");
+  const [visibility, setVisibility] = useState<Visibility>("PRIVATE");
   const [samples, setSamples] = useState<string[]>(() => Array.from({ length: MIN_SAMPLES }, () => ""));
   const [files, setFiles] = useState<File[]>([]);
   const [attempted, setAttempted] = useState(false);
@@ -56,7 +60,7 @@ export function UploadForm({ onUploaded, onClose }: { onUploaded(a: UploadedAdap
     );
     if (result instanceof UploadError) {
       if (result.code === "ABORTED") return;
-      setErrors({ [placeOf(result)]: { message: describeUploadError(result), hint: result.hint } });
+      setErrors({ [placeOf(result)]: uploadProblem(result) });
       focusFirstProblem();
       return;
     }
@@ -98,10 +102,7 @@ export function UploadForm({ onUploaded, onClose }: { onUploaded(a: UploadedAdap
         </div>
         <div className="field">
           <label htmlFor={`${id}-visibility`}>Visibility</label>
-          <select id={`${id}-visibility`} value={visibility} onChange={(e) => setVisibility(e.target.value as "PRIVATE" | "PUBLIC")} disabled={upload.busy}>
-            <option value="PRIVATE">Private: this team only</option>
-            <option value="PUBLIC">Public: every team may retrieve it</option>
-          </select>
+          <VisibilitySelect id={`${id}-visibility`} value={visibility} onChange={setVisibility} mayPublish={mayPublish} disabled={upload.busy} />
         </div>
         <div className="field span-2">
           <label htmlFor={`${id}-description`}>Description</label>
@@ -145,12 +146,7 @@ export function UploadForm({ onUploaded, onClose }: { onUploaded(a: UploadedAdap
         apiError={errors.files}
         disabled={upload.busy}
       />
-      {errors.form && (
-        <div className="error" role="alert" data-testid="upload-error">
-          <p>{errors.form.message}</p>
-          {errors.form.hint && <p className="hint">{errors.form.hint}</p>}
-        </div>
-      )}
+      {errors.form && <UploadProblemView testId="upload-error" problem={errors.form} />}
       {upload.progress ? (
         <UploadProgressBar progress={upload.progress} onCancel={upload.cancel} />
       ) : (

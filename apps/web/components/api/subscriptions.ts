@@ -3,7 +3,7 @@
 // connects on the first subscription, carries the bearer token and the active team in
 // connectionParams (as the API expects), and reconnects with backoff when the socket drops.
 import { createClient, type Client } from "graphql-ws/client";
-import { GraphQLRequestError } from "./graphql";
+import { fromWireError, GraphQLRequestError, type WireError } from "./graphql";
 
 export interface SubscriptionSink<T> {
   next(data: T): void;
@@ -29,16 +29,8 @@ export function createSubscriptionClient(apiUrl: string, token: string, teamId: 
   });
 }
 
-interface WireError {
-  message?: string;
-  extensions?: { code?: string; details?: { argument?: string } };
-}
-
 function toRequestError(err: unknown): GraphQLRequestError {
-  if (Array.isArray(err) && err.length) {
-    const first = err[0] as WireError;
-    return new GraphQLRequestError(first.message ?? "The subscription failed.", first.extensions?.code ?? "INTERNAL", 0, first.extensions?.details?.argument);
-  }
+  if (Array.isArray(err) && err.length) return fromWireError(err[0] as WireError, 0, "The subscription failed.");
   if (typeof CloseEvent !== "undefined" && err instanceof CloseEvent) {
     const code = err.code === 4403 || err.code === 4401 ? "UNAUTHENTICATED" : "NETWORK";
     return new GraphQLRequestError(err.reason || `The live connection closed (${err.code}).`, code, 0);

@@ -9,6 +9,8 @@ export type Action =
   | "adapter.read"
   | "adapter.write"
   | "adapter.delete"
+  | "adapter.publish"
+  | "pool.manage"
   | "generate"
   | "usage.read"
   | "member.read"

@@ -4,6 +4,7 @@
 // the finish reason and usage (tokens, time to first token, total time).
 import { useEffect, useRef } from "react";
 import { formatMs } from "@/components/ui/format";
+import { ProblemText } from "@/components/ui/problem";
 import { strategyInfo, type GenerateInput } from "./generation";
 import { useGeneration, type RunState } from "./use-generation";
 
@@ -73,8 +74,9 @@ export function RunPanel({ input, stopAll, onRunning }: { input: GenerateInput; 
         {running && <span className="caret" aria-hidden="true" />}
       </pre>
       {state.error && (
-        <p className="error" role="alert">
-          {state.error}
+        <p className="error" role="alert" data-testid="run-error" data-code={state.error.code}>
+          <ProblemText error={state.error} />
+          {state.error.code === "ACCESS_REVOKED" && " The generation was stopped."}
         </p>
       )}
       <dl className="run-usage" data-testid="run-usage">

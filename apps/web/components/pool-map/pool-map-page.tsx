@@ -1,12 +1,14 @@
 "use client";
-// The pool map: how the team's active adapters relate by retrieval embedding. The heatmap
-// shows the similarity matrix in clustering order, the scatter a 2-D projection; both open
-// the adapter page. The list under them names the adapters in the map's order with each
-// one's nearest neighbour, for reading without the pictures. Pool events re-read the map.
+// The pool map: how the team's active adapters (and, on request, the public ones it added to
+// its pool) relate by retrieval embedding. The heatmap shows the similarity matrix in
+// clustering order, the scatter a 2-D projection; both open the adapter page. The list under
+// them names the adapters in the map's order with each one's nearest neighbour, for reading
+// without the pictures. Pool events re-read the map.
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { useQuery } from "@/components/api/use-query";
+import { AccessRevokedNotice, LiveIndicator } from "@/components/adapters/live-status";
 import { usePoolEvents } from "@/components/adapters/pool-events";
 import { useTeam } from "@/components/shell/team-context";
 import { EmptyState, ErrorState, LoadingState } from "@/components/ui/states";
@@ -21,7 +23,7 @@ export function PoolMapPage() {
   const q = useQuery<{ poolMap: PoolMapData }>(POOL_MAP, { includePublic });
   const map = q.data?.poolMap;
   // The map holds ACTIVE adapters only: a new upload changes it once it becomes ACTIVE.
-  usePoolEvents(
+  const live = usePoolEvents(
     team.id,
     (e) => {
       if (e.kind === "ADDED" && e.adapter?.status !== "ACTIVE") return;
@@ -64,9 +66,11 @@ export function PoolMapPage() {
       </div>
       <div className="toolbar">
         <label className="checkbox">
-          <input type="checkbox" checked={includePublic} onChange={(e) => setIncludePublic(e.target.checked)} /> Include public adapters of other teams
+          <input type="checkbox" checked={includePublic} onChange={(e) => setIncludePublic(e.target.checked)} /> Include public adapters this team added
         </label>
+        <LiveIndicator error={live.error} />
       </div>
+      <AccessRevokedNotice error={live.error} onRetry={live.retry} />
       {body}
     </>
   );

@@ -1,5 +1,6 @@
-// The pool map's one GraphQL read: the team's ACTIVE adapters (and public ones on request)
-// in clustering order, their cosine similarity matrix in that order, and a 2-D projection.
+// The pool map's one GraphQL read: the team's ACTIVE adapters (and, on request, the public
+// ones it added to its pool) in clustering order, their cosine similarity matrix in that
+// order, and a 2-D projection.
 export const POOL_MAP = /* GraphQL */ `
   query PoolMap($includePublic: Boolean!) {
     poolMap(includePublic: $includePublic) {

@@ -13,7 +13,7 @@ import { TeamContext, type ActiveTeam, type Me } from "./team-context";
 
 const ME = /* GraphQL */ `
   query Me {
-    me { id email memberships { role team { id name } } }
+    me { id email isAdmin memberships { role team { id name } } }
   }
 `;
 
@@ -77,7 +77,7 @@ export function AppShell({ children }: { children: ReactNode }) {
       <header className="shell-header">
         <div className="shell-left">
           <span className="brand">Quiver</span>
-          <MainNav />
+          <MainNav isAdmin={!!user?.isAdmin} />
         </div>
         <div className="shell-right">
           {memberships && memberships.length > 0 && (

@@ -13,6 +13,8 @@ export interface Membership {
 export interface Me {
   id: string;
   email: string;
+  /** A server administrator (server settings, every team's quotas). */
+  isAdmin: boolean;
   memberships: Membership[];
 }
 

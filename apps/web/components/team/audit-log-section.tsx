@@ -42,6 +42,10 @@ const describe: Record<string, string> = {
   "member.remove": "Removed a member",
   "apikey.create": "Created an API key",
   "apikey.revoke": "Revoked an API key",
+  "apikey.limits": "Changed an API key's limits",
+  "pool.add": "Added a public adapter to the pool",
+  "pool.remove": "Took a public adapter out of the pool",
+  "team.quotas": "A server administrator set the quotas",
 };
 
 /** The entry's metadata object as "key: value" pairs. */

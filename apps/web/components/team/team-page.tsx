@@ -1,12 +1,15 @@
 "use client";
-// The team page: members for everyone; invitations, API keys and the audit log for the roles
-// that may manage them (member.manage, apikey.manage, audit.read: ADMIN and above).
+// The team page: members and quotas for everyone (quotas editable by server administrators
+// only); invitations, API keys and the audit log for the roles that may manage them
+// (member.manage, apikey.manage, audit.read: ADMIN and above); creating another team.
 import { can, roleLabel } from "@/components/auth/permissions";
 import { useTeam } from "@/components/shell/team-context";
 import { ApiKeysSection } from "./api-keys-section";
 import { AuditLogSection } from "./audit-log-section";
+import { CreateTeamSection } from "./create-team-section";
 import { InvitationsSection } from "./invitations-section";
 import { MembersSection } from "./members-section";
+import { QuotasSection } from "./quotas-section";
 
 export function TeamPage() {
   const { team } = useTeam();
@@ -21,6 +24,7 @@ export function TeamPage() {
         </span>
       </div>
       <MembersSection />
+      <QuotasSection />
       {can(team, "member.manage") && <InvitationsSection />}
       {can(team, "apikey.manage") && <ApiKeysSection />}
       {can(team, "audit.read") && <AuditLogSection />}
@@ -29,6 +33,7 @@ export function TeamPage() {
           Invitations, API keys and the audit log are managed by the team&apos;s admins and owners.
         </p>
       )}
+      <CreateTeamSection />
     </>
   );
 }

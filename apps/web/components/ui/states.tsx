@@ -1,8 +1,15 @@
 // The three states every data view has besides its data: loading, failed (with a retry)
 // and empty. Screen readers hear loading through aria-busy/role=status and errors through
-// role=alert.
+// role=alert. A limit the API reports (quota, rate, overload) reads as such, with its wait.
 import type { ReactNode } from "react";
 import type { GraphQLRequestError } from "@/components/api/graphql";
+import { ProblemText, type Refusal } from "./problem";
+
+/** The code and wait of an error, when it came from the API (a plain Error has neither). */
+function refusalOf(error: Error): Refusal {
+  const e = error as Partial<GraphQLRequestError>;
+  return { message: error.message, code: e.code, retryAfterSeconds: e.retryAfterSeconds };
+}
 
 export function LoadingState({ label = "Loading…" }: { label?: string }) {
   return (
@@ -14,9 +21,9 @@ export function LoadingState({ label = "Loading…" }: { label?: string }) {
 
 export function ErrorState({ error, what, onRetry }: { error: GraphQLRequestError | Error; what: string; onRetry?: () => void }) {
   return (
-    <div className="state error-state" role="alert">
+    <div className="state error-state" role="alert" data-code={refusalOf(error).code}>
       <p>
-        Could not load {what}: {error.message}
+        Could not load {what}: <ProblemText error={refusalOf(error)} />
       </p>
       {onRetry && (
         <button type="button" className="secondary" onClick={onRetry}>
@@ -40,8 +47,8 @@ export function EmptyState({ title, children, testId }: { title: string; childre
 export function InlineError({ error, id }: { error: Error | undefined; id?: string }) {
   if (!error) return null;
   return (
-    <p className="error" role="alert" id={id}>
-      {error.message}
+    <p className="error" role="alert" id={id} data-code={refusalOf(error).code}>
+      <ProblemText error={refusalOf(error)} />
     </p>
   );
 }
