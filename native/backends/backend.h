@@ -134,6 +134,13 @@ class Backend {
     (void)seconds, (void)repeats, (void)gflops;
     return Error(QUIVER_ERR_UNSUPPORTED, "the %s backend has no compute probe", name());
   }
+  // What the last step asked of the backend's own step buffers, in bytes (the device
+  // backend's LoRA scratch and attention scores; tests read it through quiver_engine_test_state).
+  struct StepScratch {
+    int64_t lora_bytes = 0;
+    int64_t score_bytes = 0;
+  };
+  virtual StepScratch step_scratch() const { return {}; }
   virtual int threads() const { return 1; }
   // Which kernel set runs (the fast CPU path picks one at run time).
   virtual const char* kernels() const { return name(); }

@@ -102,6 +102,7 @@ class DeviceBackend final : public Backend {
     // the attention's score buffer: (T, heads, the longest context of the step)
     maxn_ = 1;
     for (int r = 0; r < T; ++r) maxn_ = std::max(maxn_, plan.pos[r] + 1);
+    scratch_.score_bytes = (int64_t)T * c.n_heads * maxn_ * 4;
     QUIVER_TRY(ensure(&d_scores_, &scores_cap_, (size_t)T * c.n_heads * maxn_ * 4));
     QUIVER_TRY(ensure(&d_rms_, &rms_cap_, (size_t)std::max(T, S) * 4));
     QUIVER_TRY(build_lora_entries());
@@ -150,6 +151,7 @@ class DeviceBackend final : public Backend {
   Status measure_bandwidth(int64_t bytes, int repeats, double* gbps) override {
     return dev_->measure_bandwidth(bytes, repeats, gbps);
   }
+  StepScratch step_scratch() const override { return scratch_; }
 
  private:
   struct LoraOp {
@@ -216,6 +218,7 @@ class DeviceBackend final : public Backend {
       csr_.insert(csr_.end(), row_ptr.begin(), row_ptr.end());
       csr_.insert(csr_.end(), rows.begin(), rows.end());
     }
+    scratch_.lora_bytes = (int64_t)v_total * 4;
     if (entries_.empty()) return Status::Ok();
     QUIVER_TRY(ensure(&d_entries_, &entries_cap_, entries_.size() * sizeof(dev::LoraEntry) + csr_.size() * 4 + 16));
     d_csr_ = reinterpret_cast<int32_t*>(d_entries_ + entries_.size());
@@ -234,6 +237,7 @@ class DeviceBackend final : public Backend {
   size_t meta_cap_ = 0;
   dev::StepRows rows_{};
   int maxn_ = 1;
+  StepScratch scratch_;        // what the last step asked for (step_scratch)
   float* d_scores_ = nullptr;  // (T, heads, maxn_)
   size_t scores_cap_ = 0;
   float* d_rms_ = nullptr;     // one inverse RMS per row

@@ -93,6 +93,7 @@ class FaultBackend final : public Backend {
   Status measure_compute(double seconds, int repeats, double* gflops) override {
     return in_->measure_compute(seconds, repeats, gflops);
   }
+  StepScratch step_scratch() const override { return in_->step_scratch(); }
   int threads() const override { return in_->threads(); }
   const char* kernels() const override { return in_->kernels(); }
   std::string note() const override { return in_->note(); }

@@ -504,7 +504,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   }
 
   // Tests only (the engine opened with testFaults): setTestFaults({ failAlloc, failUpload,
-  // logitIndex, logitValue }) arms the fault hook; testState() -> { liveAllocations, liveBytes }.
+  // logitIndex, logitValue }) arms the fault hook; testState() -> { liveAllocations, liveBytes, stepPasses,
+  // stepMaxRows, loraScratchBytes, scoreBytes }.
   Napi::Value SetTestFaults(const Napi::CallbackInfo& info) {
     if (!info[0].IsObject()) return rejected(info.Env(), "setTestFaults({ failAlloc, failUpload, logitIndex, logitValue })");
     Napi::Object o = info[0].As<Napi::Object>();
@@ -525,6 +526,10 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
                  Napi::Object o = Napi::Object::New(env);
                  o.Set("liveAllocations", (double)out->live_allocations);
                  o.Set("liveBytes", (double)out->live_bytes);
+                 o.Set("stepPasses", out->step_passes);
+                 o.Set("stepMaxRows", out->step_max_rows);
+                 o.Set("loraScratchBytes", (double)out->lora_scratch_bytes);
+                 o.Set("scoreBytes", (double)out->score_bytes);
                  return o;
                });
   }

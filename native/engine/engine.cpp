@@ -305,6 +305,11 @@ Status Engine::test_state(quiver_engine_test_state* out) const {
   std::memset(out, 0, sizeof *out);
   out->live_allocations = faults_->live_allocations();
   out->live_bytes = faults_->live_bytes();
+  out->step_passes = step_passes_;
+  out->step_max_rows = step_max_rows_;
+  const Backend::StepScratch scratch = faults_->step_scratch();
+  out->lora_scratch_bytes = scratch.lora_bytes;
+  out->score_bytes = scratch.score_bytes;
   return Status::Ok();
 }
 

@@ -128,6 +128,7 @@ class Engine {
   std::map<int, std::unique_ptr<Sequence>> seqs_;
   int next_adapter_id_ = 1, next_seq_id_ = 1;
   uint64_t tick_ = 0;
+  int step_passes_ = 0, step_max_rows_ = 0;  // the last step's forward passes and its largest (test state)
   int64_t fused_bytes_ = 0;            // the sequences' fused adapters (f32 bytes), at most opt_.max_fused_bytes
 
   std::mutex cancel_mu_;

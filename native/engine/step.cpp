@@ -190,6 +190,7 @@ Status Engine::step(const quiver_step_item* items, int n, quiver_lora_kernel ker
   if (n < 0 || (n > 0 && (!items || !results))) return Error(QUIVER_ERR_INVALID_ARGUMENT, "step needs items and results");
   if (kernel != QUIVER_LORA_GATHER && kernel != QUIVER_LORA_DENSE) return Error(QUIVER_ERR_INVALID_ARGUMENT, "unknown LoRA kernel");
   ++tick_;
+  step_passes_ = step_max_rows_ = 0;
   std::vector<int> seen, live;
   for (int i = 0; i < n; ++i) {
     Status st = validate_item(items[i], &seen);
@@ -214,6 +215,8 @@ Status Engine::step(const quiver_step_item* items, int n, quiver_lora_kernel ker
   if (ready.empty()) return Status::Ok();
 
   build_plan(items, ready, kernel);
+  step_passes_ = 1;
+  step_max_rows_ = plan_.n_rows;
   const int vocab = host_.config.vocab_size;
   logits_.resize((size_t)ready.size() * vocab);
   Status st = fwd_->run(plan_, logits_.data());

@@ -339,6 +339,10 @@ quiver_status quiver_engine_test_faults(quiver_engine* engine, const quiver_test
 typedef struct quiver_engine_test_state {
   int64_t live_allocations;  /* backend allocations the engine holds (weights, caches, buffers, adapters) */
   int64_t live_bytes;        /* their bytes */
+  int32_t step_passes;       /* forward passes the last step ran */
+  int32_t step_max_rows;     /* rows (tokens) of its largest pass */
+  int64_t lora_scratch_bytes;/* the device backend: what the last pass asked for its LoRA scratch (0 elsewhere) */
+  int64_t score_bytes;       /* the device backend: what the last pass asked for its attention scores (0 elsewhere) */
 } quiver_engine_test_state;
 
 quiver_status quiver_engine_test_state_get(const quiver_engine* engine, quiver_engine_test_state* out,

@@ -97,8 +97,15 @@ export interface NativeTestFaults {
 }
 
 export interface NativeTestState {
+  /** backend allocations the engine holds, and their bytes */
   liveAllocations: number;
   liveBytes: number;
+  /** forward passes the last step ran, and the rows (tokens) of its largest */
+  stepPasses: number;
+  stepMaxRows: number;
+  /** the device backend: what the last pass asked for its LoRA scratch and attention scores (0 elsewhere) */
+  loraScratchBytes: number;
+  scoreBytes: number;
 }
 
 export interface CudaStatus {

@@ -342,7 +342,8 @@ export class Engine {
     );
   }
 
-  /** Tests only (opened with testFaults): the backend allocations the engine holds. */
+  /** Tests only (opened with testFaults): the backend allocations the engine holds, the last
+   * step's forward passes and what the device backend's step buffers needed. */
   async testState(): Promise<TestState> {
     return this.call(() => this.native.testState());
   }

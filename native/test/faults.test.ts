@@ -20,6 +20,12 @@ const adapterDirs = [0, 1, 2].map((i) => {
 
 const DEVICES = ["cpu-reference", "cpu", "cuda-emulated"] as const;
 
+/** The backend allocations the engine holds. */
+async function held(engine: Engine) {
+  const { liveAllocations, liveBytes } = await engine.testState();
+  return { liveAllocations, liveBytes };
+}
+
 /** The logits of `tokens` on a fresh sequence (freed after). */
 async function logitsOf(engine: Engine, tokens: number[], adapters: { adapter: number; weight: number }[] = []) {
   const s = await engine.createSequence();
@@ -60,13 +66,13 @@ for (const device of DEVICES) describe(`faults on ${device}`, () => {
       const one = (i: number) => [{ adapter: ids[i]!, weight: 0.8 }];
       const before0 = await logitsOf(engine, [4, 4, 7], one(0));
       await logitsOf(engine, [1], one(1)); // slots: 0 (least recently used), 1
-      const held = await engine.testState();
+      const before = await held(engine);
       // Adapter 2 evicts adapter 0; the fourth of its six module uploads fails.
       await engine.setTestFaults({ failUpload: 3 });
       const s = await engine.createSequence();
       const out = await engine.step([{ sequence: s, tokens: [3], strategy: "selection", adapters: one(2) }]);
       expect(out.results[0]!.error?.code).toBe("OUT_OF_MEMORY");
-      expect(await engine.testState()).toEqual(held);
+      expect(await held(engine)).toEqual(before);
       const resident = await Promise.all(ids.map(async (id) => (await engine.adapterInfo(id)).resident));
       expect(resident).toEqual([true, true, false]);
       expect(await logitsOf(engine, [4, 4, 7], one(0))).toEqual(before0);
@@ -92,12 +98,12 @@ for (const device of DEVICES) describe(`faults on ${device}`, () => {
       for (const d of adapterDirs) freshIds.push(await fresh.loadAdapter(d));
       const s = await engine.createSequence();
       await engine.step([{ sequence: s, tokens: [1] }]); // the sequence's cache and the step buffers
-      const held = await engine.testState();
+      const before = await held(engine);
       await engine.setTestFaults({ failUpload: 2 });
       const fused = (list: number[]) => [{ adapter: list[0]!, weight: 0.6 }, { adapter: list[1]!, weight: 0.4 }];
       const out = await engine.step([{ sequence: s, tokens: [6], strategy: "fusion-cat", adapters: fused(ids) }]);
       expect(out.results[0]!.error?.code).toBe("OUT_OF_MEMORY");
-      expect(await engine.testState()).toEqual(held);
+      expect(await held(engine)).toEqual(before);
       const again = await engine.step([{ sequence: s, tokens: [6], strategy: "fusion-cat", adapters: fused(ids) }], { logits: true });
       const f = await fresh.createSequence();
       await fresh.step([{ sequence: f, tokens: [1] }]);
