@@ -224,6 +224,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("deviceNote", i.device_note);
     o.Set("threads", i.threads);
     o.Set("adapterSlots", i.adapter_slots);
+    o.Set("maxStepTokens", i.max_step_tokens);
     return o;
   }
 
@@ -563,8 +564,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 
 Napi::FunctionReference* g_ctor = nullptr;
 
-// open({ modelDir, device, threads, adapterSlots, maxRank, maxAdapterBytes, maxContext, maxFusedBytes, cpuGeneric,
-//   cublas, testFaults })
+// open({ modelDir, device, threads, adapterSlots, maxRank, maxAdapterBytes, maxContext, maxStepTokens, maxFusedBytes,
+//   cpuGeneric, cublas, testFaults })
 //   -> Promise<NativeEngine>
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -584,6 +585,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   opts.max_adapter_bytes = num("maxAdapterBytes");
   opts.max_context = (int32_t)num("maxContext");
   opts.max_fused_bytes = num("maxFusedBytes");
+  opts.max_step_tokens = (int32_t)num("maxStepTokens");
   opts.cpu_generic = o.Get("cpuGeneric").ToBoolean().Value() ? 1 : 0;
   opts.test_faults = o.Get("testFaults").ToBoolean().Value() ? 1 : 0;
   Napi::Object obj = g_ctor->New({});

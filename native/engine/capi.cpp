@@ -103,10 +103,13 @@ quiver_status quiver_engine_init(const quiver_engine_options* o, quiver_engine**
     eo.cpu_generic = o->cpu_generic != 0;
     eo.cublas = o->cublas ? o->cublas : "";
     if (o->max_fused_bytes > 0) eo.max_fused_bytes = o->max_fused_bytes;
+    if (o->max_step_tokens > 0) eo.max_step_tokens = o->max_step_tokens;
     eo.test_faults = o->test_faults != 0;
-    if (o->threads < 0 || o->adapter_slots < 0 || o->max_context < 0 || o->adapter_slots > 4096 || o->max_fused_bytes < 0)
+    if (o->threads < 0 || o->adapter_slots < 0 || o->max_context < 0 || o->adapter_slots > 4096 || o->max_fused_bytes < 0 ||
+        o->max_step_tokens < 0 || o->max_step_tokens > (1 << 20))
       return quiver::Error(QUIVER_ERR_INVALID_ARGUMENT,
-                           "threads, adapter_slots (at most 4096), max_context and max_fused_bytes must be >= 0");
+                           "threads, adapter_slots (at most 4096), max_context, max_step_tokens (at most 2^20) and "
+                           "max_fused_bytes must be >= 0");
     quiver_engine* e = new quiver_engine();
     quiver::Status s = e->impl.init(eo);
     if (!s.ok()) {

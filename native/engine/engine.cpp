@@ -22,6 +22,7 @@ Engine::~Engine() {
 Status Engine::init(const EngineOptions& o) {
   opt_ = o;
   if (opt_.adapter_slots <= 0) opt_.adapter_slots = 16;
+  if (opt_.max_step_tokens <= 0) opt_.max_step_tokens = EngineOptions().max_step_tokens;
   if (opt_.max_fused_bytes <= 0) opt_.max_fused_bytes = EngineOptions().max_fused_bytes;
   QUIVER_TRY(host_model_load(o.model_dir, &host_));
   const ModelConfig& c = host_.config;
@@ -118,6 +119,7 @@ void Engine::info(quiver_engine_info* out) const {
   std::snprintf(out->device_note, sizeof out->device_note, "%s", device_note_.c_str());
   out->threads = be_->threads();
   out->adapter_slots = (int32_t)slots_.size();
+  out->max_step_tokens = opt_.max_step_tokens;
 }
 
 // ---------------------------------------------------------------- adapters

@@ -66,6 +66,8 @@ struct EngineOptions {
   int adapter_slots = 16;
   AdapterLimits limits;
   int max_context = 0;
+  // Tokens one forward pass processes at most; a step's longer prefills are chunked to fit.
+  int max_step_tokens = 2048;
   // The fused adapters of all sequences together, in f32 bytes of A and B (as
   // AdapterLimits::max_bytes counts): a FUSION item past it fails with NO_FREE_SLOT.
   int64_t max_fused_bytes = 2ll << 30;
@@ -110,7 +112,11 @@ class Engine {
   Status ensure_fused(const quiver_step_item& it, Sequence* seq);
   void release_fused(Sequence* seq);
   Status validate_item(const quiver_step_item& it, std::vector<int>* seen_seqs);
-  void build_plan(const quiver_step_item* items, const std::vector<int>& live, quiver_lora_kernel kernel);
+  // A forward pass's share of one item: its tokens [off, off + n).
+  struct Chunk {
+    int item, off, n;
+  };
+  void build_plan(const quiver_step_item* items, const std::vector<Chunk>& chunks, quiver_lora_kernel kernel);
 
   EngineOptions opt_;
   std::unique_ptr<Backend> be_;

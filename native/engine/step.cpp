@@ -64,26 +64,25 @@ Status Engine::validate_item(const quiver_step_item& it, std::vector<int>* seen)
   return Status::Ok();
 }
 
-void Engine::build_plan(const quiver_step_item* items, const std::vector<int>& live, quiver_lora_kernel kernel) {
-  const ModelConfig& c = host_.config;
+void Engine::build_plan(const quiver_step_item* items, const std::vector<Chunk>& chunks, quiver_lora_kernel kernel) {
   StepPlan& p = plan_;
-  p.n_seqs = (int)live.size();
+  p.n_seqs = (int)chunks.size();
   p.tokens.clear(); p.pos.clear(); p.row_seq.clear(); p.seq_row0.clear(); p.seq_rows.clear();
   p.kv.clear(); p.kv_cap.clear();
   p.dense = kernel == QUIVER_LORA_DENSE;
   for (auto& v : p.lora) v.clear();
 
   // Each sample's effective list of (adapter, weight).
-  std::vector<std::vector<std::pair<const DeviceAdapter*, float>>> eff(live.size());
-  for (size_t s = 0; s < live.size(); ++s) {
-    const quiver_step_item& it = items[live[s]];
+  std::vector<std::vector<std::pair<const DeviceAdapter*, float>>> eff(chunks.size());
+  for (size_t s = 0; s < chunks.size(); ++s) {
+    const quiver_step_item& it = items[chunks[s].item];
     Sequence* seq = seqs_[it.seq_id].get();
     p.seq_row0.push_back((int)p.tokens.size());
-    p.seq_rows.push_back(it.n_tokens);
+    p.seq_rows.push_back(chunks[s].n);
     p.kv.push_back(seq->kv);
     p.kv_cap.push_back(seq->cap);
-    for (int i = 0; i < it.n_tokens; ++i) {
-      p.tokens.push_back(it.tokens[i]);
+    for (int i = 0; i < chunks[s].n; ++i) {
+      p.tokens.push_back(it.tokens[chunks[s].off + i]);
       p.pos.push_back(seq->len + i);
       p.row_seq.push_back((int)s);
     }
@@ -99,7 +98,7 @@ void Engine::build_plan(const quiver_step_item* items, const std::vector<int>& l
   p.n_rows = (int)p.tokens.size();
 
   if (!p.dense) {
-    for (size_t s = 0; s < live.size(); ++s) {
+    for (size_t s = 0; s < chunks.size(); ++s) {
       const int row0 = p.seq_row0[s], row1 = row0 + p.seq_rows[s];
       for (const auto& aw : eff[s])
         for (size_t lm = 0; lm < p.lora.size(); ++lm) {
@@ -121,7 +120,7 @@ void Engine::build_plan(const quiver_step_item* items, const std::vector<int>& l
   const int np = (int)uni.size();
   p.dense_p = np;
   p.dense_coef.assign((size_t)p.n_rows * np, 0.0f);
-  for (size_t s = 0; s < live.size(); ++s)
+  for (size_t s = 0; s < chunks.size(); ++s)
     for (const auto& aw : eff[s]) {
       const int j = (int)(std::find(uni.begin(), uni.end(), aw.first) - uni.begin());
       for (int r = p.seq_row0[s]; r < p.seq_row0[s] + p.seq_rows[s]; ++r) p.dense_coef[(size_t)r * np + j] += aw.second;
@@ -133,7 +132,6 @@ void Engine::build_plan(const quiver_step_item* items, const std::vector<int>& l
       p.dense_lora[lm][(size_t)j] = DenseLora{m.rank, m.scale, m.A, m.B, m.lanes};
     }
   }
-  (void)c;
 }
 
 // FUSION: the sample's fused adapter, rebuilt only when its mapping changes, within the
@@ -214,29 +212,63 @@ Status Engine::step(const quiver_step_item* items, int n, quiver_lora_kernel ker
   }
   if (ready.empty()) return Status::Ok();
 
-  build_plan(items, ready, kernel);
-  step_passes_ = 1;
-  step_max_rows_ = plan_.n_rows;
+  // Forward passes of at most max_step_tokens rows: the items in order, each pass filled
+  // with what fits (a prefill longer than the room left goes on in the next pass, from the
+  // cache the earlier one wrote). An item's logits and token come from the pass that holds its
+  // last token. When a pass fails, the items it had not finished keep no tokens (their
+  // sequences go back to their lengths before the step) and fail with its status; the step
+  // fails as a whole only when nothing finished.
   const int vocab = host_.config.vocab_size;
-  logits_.resize((size_t)ready.size() * vocab);
-  Status st = fwd_->run(plan_, logits_.data());
-  if (!st.ok()) {
-    for (int i : ready) set_result(&results[i], st);
-    return st;
-  }
-  for (size_t s = 0; s < ready.size(); ++s) {
-    const int i = ready[s];
-    Sequence* seq = seqs_[items[i].seq_id].get();
-    seq->len += items[i].n_tokens;
-    const float* row = logits_.data() + s * vocab;
-    if (logits) std::memcpy(logits + (size_t)i * vocab, row, sizeof(float) * vocab);
-    if (items[i].sample) {
-      int token = -1;
-      Status sampled = seq->sampler.sample(row, vocab, &token);
-      if (sampled.ok()) results[i].token = token;
-      else set_result(&results[i], WithContext(sampled, "sequence " + std::to_string(seq->id) + ": "));
+  const int budget = opt_.max_step_tokens;
+  std::vector<int> done(ready.size(), 0), len0(ready.size());
+  for (size_t k = 0; k < ready.size(); ++k) len0[k] = seqs_[items[ready[k]].seq_id]->len;
+  std::vector<Chunk> chunks;
+  std::vector<size_t> chunk_of;  // the index into ready of each chunk
+  size_t first = 0, finished = 0;
+  while (first < ready.size()) {
+    chunks.clear();
+    chunk_of.clear();
+    int rows = 0;
+    for (size_t k = first; k < ready.size() && rows < budget; ++k) {
+      const int left = items[ready[k]].n_tokens - done[k];
+      if (left == 0) continue;
+      const int take = std::min(left, budget - rows);
+      chunks.push_back(Chunk{ready[k], done[k], take});
+      chunk_of.push_back(k);
+      rows += take;
     }
-    for (int j = 0; j < adapters_used(items[i]); ++j) adapters_[items[i].adapters[j].adapter_id]->last_used = tick_;
+    build_plan(items, chunks, kernel);
+    ++step_passes_;
+    step_max_rows_ = std::max(step_max_rows_, plan_.n_rows);
+    logits_.resize(chunks.size() * (size_t)vocab);
+    Status st = fwd_->run(plan_, logits_.data());
+    if (!st.ok()) {
+      for (size_t k = 0; k < ready.size(); ++k) {
+        if (done[k] == items[ready[k]].n_tokens) continue;
+        seqs_[items[ready[k]].seq_id]->len = len0[k];
+        set_result(&results[ready[k]], st);
+      }
+      return finished == 0 ? st : Status::Ok();
+    }
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      const size_t k = chunk_of[c];
+      const int i = ready[k];
+      Sequence* seq = seqs_[items[i].seq_id].get();
+      seq->len += chunks[c].n;
+      done[k] += chunks[c].n;
+      if (done[k] < items[i].n_tokens) continue;
+      ++finished;
+      const float* row = logits_.data() + c * vocab;
+      if (logits) std::memcpy(logits + (size_t)i * vocab, row, sizeof(float) * vocab);
+      if (items[i].sample) {
+        int token = -1;
+        Status sampled = seq->sampler.sample(row, vocab, &token);
+        if (sampled.ok()) results[i].token = token;
+        else set_result(&results[i], WithContext(sampled, "sequence " + std::to_string(seq->id) + ": "));
+      }
+      for (int j = 0; j < adapters_used(items[i]); ++j) adapters_[items[i].adapters[j].adapter_id]->last_used = tick_;
+    }
+    while (first < ready.size() && done[first] == items[ready[first]].n_tokens) ++first;
   }
   return Status::Ok();
 }

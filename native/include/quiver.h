@@ -87,6 +87,8 @@ typedef struct quiver_engine_options {
   const char* cublas;      /* The CUDA devices' products: NULL or "" = $QUIVER_CUBLAS, else "auto" (cuBLAS where
                               libcublas loads, else Quiver's tiled kernels), "off" (the tiled kernels), "emulate"
                               (cuda-emulated: the host stand-in for the cuBLAS calls) or a path to libcublas. */
+  int32_t max_step_tokens; /* tokens one forward pass processes at most; 0 = 2048. A step whose items bring more
+                              runs several passes, its prefills chunked to fit (the same results) */
   int64_t max_fused_bytes; /* the fused adapters of all sequences (FUSION, FUSION_CAT) together, in f32 bytes of
                               A and B; 0 = 2 GiB. Past it an item fails with NO_FREE_SLOT (SIZE_LIMIT when its
                               fused adapter alone is larger) */
@@ -108,6 +110,7 @@ typedef struct quiver_engine_info {
                                   devices what runs the products (cuBLAS, or why not) */
   int32_t threads;
   int32_t adapter_slots;
+  int32_t max_step_tokens;     /* tokens one forward pass processes at most */
 } quiver_engine_info;
 
 typedef struct quiver_engine quiver_engine;

@@ -27,6 +27,8 @@ export interface NativeInfo {
   deviceNote: string;
   threads: number;
   adapterSlots: number;
+  /** tokens one forward pass processes at most */
+  maxStepTokens: number;
 }
 
 export interface NativeAdapterInfo {
@@ -126,6 +128,7 @@ export interface NativeOpenOptions {
   maxRank: number;
   maxAdapterBytes: number;
   maxContext: number;
+  maxStepTokens: number;
   maxFusedBytes: number;
   cpuGeneric: boolean;
   /** "" = $QUIVER_CUBLAS */

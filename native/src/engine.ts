@@ -34,6 +34,12 @@ export interface EngineOptions {
   /** Context length (default: the model's max_position_embeddings). */
   maxContext?: number;
   /**
+   * Tokens one forward pass processes at most (default 2048): a step whose items bring more
+   * runs several passes, its prefills chunked to fit, with the same results. It bounds what a
+   * step's activations, attention scores and LoRA entries take.
+   */
+  maxStepTokens?: number;
+  /**
    * The fused adapters (strategies fusion and fusion-cat, one per sequence) of all sequences
    * together, in f32 bytes (default 2 GiB). An item past it fails with NO_FREE_SLOT until
    * other sequences free theirs; one whose fused adapter alone is larger, with SIZE_LIMIT.
@@ -148,6 +154,7 @@ export class Engine {
         maxRank: int(options.maxRank, "maxRank", 0, 65536),
         maxAdapterBytes: int(options.maxAdapterBytes, "maxAdapterBytes", 0),
         maxContext: int(options.maxContext, "maxContext", 0),
+        maxStepTokens: int(options.maxStepTokens, "maxStepTokens", 0, 1 << 20),
         maxFusedBytes: int(options.maxFusedBytes, "maxFusedBytes", 0),
         cpuGeneric: options.cpuGeneric ?? false,
         cublas: options.cublas ?? "",
