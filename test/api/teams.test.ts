@@ -115,17 +115,22 @@ test("roles: nobody grants above their own role, and a team keeps an owner", asy
   expect((await gql(url, `{ adapters { totalCount } }`, {}, h(key.data!.createApiKey.secret))).status).toBe(401);
 });
 
-test("quotas: the owner sets and clears them; an admin may not", async () => {
-  const q = `mutation($t: ID!, $q: TeamQuotasInput) { updateTeam(id: $t, quotas: $q) { quotas { tokensPerDay requestsPerMinute concurrentGenerations storageBytes } } }`;
-  const set = await gql<{ updateTeam: { quotas: Record<string, number | null> } }>(url, q, { t: teamId, q: { tokensPerDay: 1000, storageBytes: 5e9 } }, h(owner));
-  expect(set.data!.updateTeam.quotas).toEqual({ tokensPerDay: 1000, requestsPerMinute: null, concurrentGenerations: null, storageBytes: 5e9 });
-  const cleared = await gql<{ updateTeam: { quotas: Record<string, number | null> } }>(url, q, { t: teamId, q: { tokensPerDay: null } }, h(owner));
-  expect(cleared.data!.updateTeam.quotas.tokensPerDay).toBeNull();
-  expect(cleared.data!.updateTeam.quotas.storageBytes).toBe(5e9);
+test("quotas: server administrators set and clear them (setTeamQuotas); the owner renames the team but sets no quotas", async () => {
+  // The bootstrap owner here is also the server administrator (test/api/quotas.test.ts has an owner who is not).
+  const q = `mutation($t: ID!, $q: QuotaInput!) { setTeamQuotas(teamId: $t, quotas: $q) { quotas { tokensPerDay requestsPerMinute concurrentGenerations storageBytes } } }`;
+  const set = await gql<{ setTeamQuotas: { quotas: Record<string, number | null> } }>(url, q, { t: teamId, q: { tokensPerDay: 1000, storageBytes: 5e9 } }, h(owner));
+  expect(set.data!.setTeamQuotas.quotas).toEqual({ tokensPerDay: 1000, requestsPerMinute: null, concurrentGenerations: null, storageBytes: 5e9 });
+  const cleared = await gql<{ setTeamQuotas: { quotas: Record<string, number | null> } }>(url, q, { t: teamId, q: { tokensPerDay: null } }, h(owner));
+  expect(cleared.data!.setTeamQuotas.quotas.tokensPerDay).toBeNull();
+  expect(cleared.data!.setTeamQuotas.quotas.storageBytes).toBe(5e9);
   const bad = await gql(url, q, { t: teamId, q: { tokensPerDay: -1 } }, h(owner));
   expect(bad.errors![0]!.extensions!.code).toBe("BAD_USER_INPUT");
   const admin = await join("admin3@example.test", "ADMIN");
   expect((await gql(url, q, { t: teamId, q: { tokensPerDay: 1 } }, h(admin.token))).errors![0]!.extensions!.code).toBe("FORBIDDEN");
+  const renamed = await gql<{ updateTeam: { name: string } }>(url, `mutation($t: ID!) { updateTeam(id: $t, name: "Default") { name } }`, { t: teamId }, h(owner));
+  expect(renamed.data!.updateTeam.name).toBe("Default");
+  const viaUpdate = await gql(url, `mutation($t: ID!) { updateTeam(id: $t, quotas: { tokensPerDay: 1 }) { name } }`, { t: teamId }, h(owner));
+  expect(viaUpdate.errors![0]!.extensions!.code).toBe("GRAPHQL_VALIDATION_FAILED");
 });
 
 test("every administrative action is in the audit log, newest first, with its actor", async () => {
@@ -136,7 +141,7 @@ test("every administrative action is in the audit log, newest first, with its ac
     h(owner),
   );
   const actions = r.data!.team.auditLog.map((e) => e.action);
-  for (const a of ["server.bootstrap", "invitation.create", "invitation.accept", "apikey.create", "apikey.revoke", "member.role", "member.remove", "team.update"]) {
+  for (const a of ["server.bootstrap", "invitation.create", "invitation.accept", "apikey.create", "apikey.revoke", "member.role", "member.remove", "team.update", "team.quotas"]) {
     expect(actions).toContain(a);
   }
   expect(actions.at(-1)).toBe("server.bootstrap");

@@ -97,6 +97,7 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
         await api.close();
         await services.scheduler?.close();
         await services.pool.idle();
+        services.quotas.close();
         await embedder?.close();
         await model?.close();
         await catalog.close();

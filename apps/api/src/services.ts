@@ -21,6 +21,8 @@ import { Scheduler, defaultSchedulerOptions } from "./generation/scheduler.js";
 import { Retriever } from "./retriever/retriever.js";
 import { Registry } from "./observability/metrics.js";
 import { EmbeddingStore } from "./catalog/embeddings.js";
+import { QuotaStore } from "./catalog/quotas.js";
+import { ServerSettingsStore } from "./catalog/server-settings.js";
 
 export interface Services {
   config: Config;
@@ -38,6 +40,10 @@ export interface Services {
   /** Login attempts: 10 a minute per client address and email, and failed ones per address and per email. */
   loginLimiter: LoginLimiter;
   generations: GenerationStore;
+  /** Atomic quota admission and reservations (generations, uploads). */
+  quotas: QuotaStore;
+  /** Server settings (default and maximum quotas, team creation), for server administrators. */
+  serverSettings: ServerSettingsStore;
   embeddings: EmbeddingStore;
   /** Text generation, when the model can serve text (it has a tokenizer). */
   generation: GenerationService | undefined;
@@ -56,6 +62,7 @@ export function createServices(
   const poolEvents = new PoolEvents();
   const embeddings = parts.embeddings ?? new EmbeddingStore(catalog.prisma);
   const generations = new GenerationStore(catalog.prisma);
+  const quotas = new QuotaStore(catalog.prisma);
   const storage = new DirectoryStorage(path.join(config.dataDir, "adapters"));
   const metrics = new Registry();
   // Text generation needs the model's tokenizer and the encoder for retrieval.
@@ -64,9 +71,9 @@ export function createServices(
   let generation: GenerationService | undefined;
   if (parts.model?.engine.tokenizer && parts.embedder) {
     const port = new NativeEnginePort(parts.model.engine);
-    scheduler = new Scheduler(port, { ...defaultSchedulerOptions, maxBatch: config.QUIVER_MAX_BATCH, maxQueue: config.QUIVER_MAX_QUEUE });
+    scheduler = new Scheduler(port, { ...defaultSchedulerOptions, maxBatch: config.QUIVER_MAX_BATCH, maxQueue: config.QUIVER_MAX_QUEUE, teamShare: config.QUIVER_QUEUE_TEAM_SHARE });
     retriever = new Retriever(embeddings, parts.embedder.encoders);
-    generation = new GenerationService({ scheduler, port, retriever, embeddings, adapters, records: generations, storage, baseModelId: parts.model.baseModelId, metrics, weighting: config.weighting });
+    generation = new GenerationService({ scheduler, port, retriever, embeddings, adapters, records: generations, quotas, storage, baseModelId: parts.model.baseModelId, metrics, weighting: config.weighting });
   }
   return {
     config,
@@ -79,6 +86,7 @@ export function createServices(
     poolMap: new PoolMapStore(catalog.prisma),
     pool: new PoolService({
       store: new PoolStore(catalog.prisma),
+      quotas,
       adapters,
       storage,
       events: poolEvents,
@@ -89,6 +97,8 @@ export function createServices(
     model: parts.model,
     embedder: parts.embedder,
     generations,
+    quotas,
+    serverSettings: new ServerSettingsStore(catalog.prisma, config.serverSettings),
     embeddings,
     generation,
     scheduler,

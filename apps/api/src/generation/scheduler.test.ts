@@ -151,3 +151,26 @@ test("adapters: loaded once and reused (hits), at most `slots` distinct ones in 
   expect(broken.done).toMatchObject({ finishReason: "error", error: { code: "FILE_CORRUPT" } });
   expect((await run(s, request({ maxTokens: 2 })).done).done.finishReason).toBe("length");
 });
+
+test("a team holds at most its share of the queue; other teams still get in, and refusals say when to retry", async () => {
+  const engine = new FakeEngine();
+  engine.stepDelayMs = 20;
+  const s = new Scheduler(engine, { maxBatch: 1, maxQueue: 4, tokenBudget: 64, prefillChunk: 64, adapterBudget: 4, teamShare: 0.5 });
+  expect(s.teamQueueLimit).toBe(2);
+  const a = run(s, request({ teamId: "a", maxTokens: 3 }));
+  while (!a.events.some((e) => e.type === "started")) await new Promise((r) => setTimeout(r, 1));
+  const queued = [run(s, request({ teamId: "a" })), run(s, request({ teamId: "a" }))];
+  let refusal: unknown;
+  try {
+    s.submit(request({ teamId: "a" }), () => {});
+  } catch (err) {
+    refusal = err;
+  }
+  expect(refusal).toMatchObject({ code: "OVERLOADED", details: { scope: "team", limit: 2, queued: 2, retryAfterSeconds: expect.any(Number) } });
+  expect((refusal as { details: { retryAfterSeconds: number } }).details.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+  const b = run(s, request({ teamId: "b" }));
+  await Promise.all([a.done, b.done, ...queued.map((q) => q.done)]);
+  expect((await b.done).done.finishReason).toBe("length");
+  // At least one request per team, whatever the share.
+  expect(new Scheduler(engine, { maxBatch: 1, maxQueue: 1, tokenBudget: 64, prefillChunk: 64, adapterBudget: 4, teamShare: 0.01 }).teamQueueLimit).toBe(1);
+});

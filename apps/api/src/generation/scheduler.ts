@@ -3,8 +3,10 @@
 // newly admitted prompts share the step under a token budget; each sample brings its own
 // adapter mapping. Admission is round-robin over teams (fair sharing), bounded by the batch
 // size and by how many distinct adapters one step may use; the queue is bounded (a full queue
-// refuses at once). A cancelled request leaves the batch at the next step and frees its KV
-// cache. Request states: QUEUED -> PREFILL -> DECODE -> DONE | CANCELLED | FAILED.
+// refuses at once), and so is each team's share of it (a team flooding the queue leaves room
+// for the others); refusals say when to retry (details.retryAfterSeconds). A cancelled
+// request leaves the batch at the next step and frees its KV cache. Request states:
+// QUEUED -> PREFILL -> DECODE -> DONE | CANCELLED | FAILED.
 import { QuiverError } from "../errors.js";
 import { AdapterResidency, type AdapterRef, type ResidencyStats } from "./adapter-residency.js";
 import type { EnginePort, PortStepItem, SamplingParams, Strategy } from "./engine-port.js";
@@ -47,9 +49,11 @@ export interface SchedulerOptions {
   prefillChunk: number;
   /** Adapter versions kept loaded when idle. */
   adapterBudget: number;
+  /** The largest share of the queue one team may hold: max(1, ceil(maxQueue * teamShare)) requests (omitted: 1, the whole queue). */
+  teamShare?: number;
 }
 
-export const defaultSchedulerOptions: SchedulerOptions = { maxBatch: 32, maxQueue: 256, tokenBudget: 512, prefillChunk: 256, adapterBudget: 64 };
+export const defaultSchedulerOptions: SchedulerOptions = { maxBatch: 32, maxQueue: 256, tokenBudget: 512, prefillChunk: 256, adapterBudget: 64, teamShare: 0.5 };
 
 interface Running {
   req: GenerationRequest;
@@ -99,6 +103,8 @@ export class Scheduler {
   private loopDone: Promise<void> | undefined;
   private closed = false;
   private queuedCount = 0;
+  /** Recent requests' time from admission to their end (moving average), for Retry-After. */
+  private runMs = 1000;
   readonly stats: SchedulerStats;
 
   constructor(
@@ -109,11 +115,32 @@ export class Scheduler {
     this.stats = { queued: 0, running: 0, steps: 0, tokensGenerated: 0, adapters: this.residency.stats };
   }
 
-  /** Queues a request; events arrive through `emit`. Throws OVERLOADED when the queue is full. */
+  /** Most requests one team may have waiting. */
+  get teamQueueLimit(): number {
+    return Math.max(1, Math.ceil(this.options.maxQueue * (this.options.teamShare ?? 1)));
+  }
+
+  /** Seconds until about `ahead` waiting requests have started (at least 1, at most 60). */
+  private retryAfterSeconds(ahead: number): number {
+    return Math.min(60, Math.max(1, Math.ceil(((ahead / this.options.maxBatch) * this.runMs) / 1000)));
+  }
+
+  /**
+   * Queues a request; events arrive through `emit`. Throws OVERLOADED when the queue is full
+   * or the team already holds its share of it (details.retryAfterSeconds: when to try again).
+   */
   submit(req: GenerationRequest, emit: (e: SchedulerEvent) => void): SubmitHandle {
-    if (this.closed) throw new QuiverError("OVERLOADED", "The server is shutting down.");
+    if (this.closed) throw new QuiverError("OVERLOADED", "The server is shutting down.", { details: { retryAfterSeconds: 5 } });
     if (this.queuedCount >= this.options.maxQueue) {
-      throw new QuiverError("OVERLOADED", `The generation queue is full (${this.options.maxQueue} waiting); try again shortly.`, { details: { queued: this.queuedCount } });
+      throw new QuiverError("OVERLOADED", `The generation queue is full (${this.options.maxQueue} waiting); try again shortly.`, {
+        details: { queued: this.queuedCount, limit: this.options.maxQueue, scope: "server", retryAfterSeconds: this.retryAfterSeconds(this.queuedCount) },
+      });
+    }
+    const teamQueued = this.queues.get(req.teamId)?.length ?? 0;
+    if (teamQueued >= this.teamQueueLimit) {
+      throw new QuiverError("OVERLOADED", `This team already has ${teamQueued} generation requests waiting, its share of the queue; try again shortly.`, {
+        details: { queued: teamQueued, limit: this.teamQueueLimit, scope: "team", retryAfterSeconds: this.retryAfterSeconds(teamQueued) },
+      });
     }
     if (req.prompt.length + 1 > this.port.maxContext) {
       throw new QuiverError("BAD_USER_INPUT", `The prompt is ${req.prompt.length} tokens; the model's context is ${this.port.maxContext}.`, { details: { reason: "CONTEXT_OVERFLOW" } });
@@ -183,6 +210,7 @@ export class Scheduler {
 
   private finish(r: Running, finishReason: FinishReason, error?: { code: string; message: string }): void {
     r.state = finishReason === "cancelled" ? "CANCELLED" : finishReason === "error" ? "FAILED" : "DONE";
+    this.runMs = 0.8 * this.runMs + 0.2 * Math.max(1, Date.now() - r.admittedAt);
     if (finishReason === "length" || finishReason === "context" || (finishReason === "stop" && !r.stoppedByText)) {
       const tail = r.stopText.push(r.decoder.flush()).text + r.stopText.flush();
       if (tail) r.emit({ type: "delta", text: tail, tokens: 0 });

@@ -10,6 +10,7 @@ import { usageTypeDefs } from "./schema/usage.js";
 import { poolTypeDefs } from "./schema/pool.js";
 import { poolMapTypeDefs } from "./schema/pool-map.js";
 import { generationTypeDefs } from "./schema/generation.js";
+import { serverSettingsTypeDefs } from "./schema/server-settings.js";
 import { DateTime } from "./resolvers/scalars.js";
 import { identityResolvers } from "./resolvers/identity.js";
 import { adapterResolvers } from "./resolvers/adapters.js";
@@ -18,14 +19,15 @@ import { usageResolvers } from "./resolvers/usage.js";
 import { poolResolvers } from "./resolvers/pool.js";
 import { poolMapResolvers } from "./resolvers/pool-map.js";
 import { generationResolvers } from "./resolvers/generation.js";
+import { serverSettingsResolvers } from "./resolvers/server-settings.js";
 import { version } from "../version.js";
 
-export const typeDefs = [baseTypeDefs, identityTypeDefs, adapterTypeDefs, teamTypeDefs, usageTypeDefs, poolTypeDefs, poolMapTypeDefs, generationTypeDefs];
+export const typeDefs = [baseTypeDefs, identityTypeDefs, adapterTypeDefs, teamTypeDefs, usageTypeDefs, poolTypeDefs, poolMapTypeDefs, generationTypeDefs, serverSettingsTypeDefs];
 
 export function buildSchema(): GraphQLSchema {
   return makeExecutableSchema({
     typeDefs,
-    resolvers: [{ DateTime, Query: { version: () => version } }, identityResolvers, adapterResolvers, teamResolvers, usageResolvers, poolResolvers, poolMapResolvers, generationResolvers],
+    resolvers: [{ DateTime, Query: { version: () => version } }, identityResolvers, adapterResolvers, teamResolvers, usageResolvers, poolResolvers, poolMapResolvers, generationResolvers, serverSettingsResolvers],
   });
 }
 

@@ -30,6 +30,22 @@ export const teamTypeDefs = /* GraphQL */ `
     lastUsedAt: DateTime
     expiresAt: DateTime
     revokedAt: DateTime
+    "Limits on this key's requests, within the team's quotas (which apply as well)."
+    limits: ApiKeyLimits!
+  }
+
+  "Limits a team sets on one of its API keys (null: the team's quota alone)."
+  type ApiKeyLimits {
+    requestsPerMinute: Int
+    concurrentGenerations: Int
+    tokensPerDay: Int
+  }
+
+  "API key limit changes; null removes a limit, an omitted field keeps it."
+  input ApiKeyLimitsInput {
+    requestsPerMinute: Int
+    concurrentGenerations: Int
+    tokensPerDay: Int
   }
 
   type ApiKeyPayload {
@@ -38,15 +54,8 @@ export const teamTypeDefs = /* GraphQL */ `
     secret: String!
   }
 
+  "Quotas (null: unlimited). A team's are set by server administrators (setTeamQuotas)."
   type TeamQuotas {
-    tokensPerDay: Int
-    requestsPerMinute: Int
-    concurrentGenerations: Int
-    storageBytes: Float
-  }
-
-  "Quota changes; null clears a quota (unlimited), an omitted field keeps it."
-  input TeamQuotasInput {
     tokensPerDay: Int
     requestsPerMinute: Int
     concurrentGenerations: Int
@@ -96,9 +105,10 @@ export const teamTypeDefs = /* GraphQL */ `
   }
 
   extend type Mutation {
-    "Creates a team owned by the caller."
+    "Creates a team owned by the caller, with the server's default quotas (refused when the server turned team creation off, except for server administrators)."
     createTeam(name: String!, slug: String!): Team!
-    updateTeam(id: ID!, name: String, quotas: TeamQuotasInput): Team!
+    "Renames the team (OWNER). Quotas are set by server administrators: setTeamQuotas."
+    updateTeam(id: ID!, name: String): Team!
     inviteMember(teamId: ID!, email: String!, role: Role!): InvitationPayload!
     revokeInvitation(id: ID!): Invitation!
     """
@@ -108,8 +118,10 @@ export const teamTypeDefs = /* GraphQL */ `
     acceptInvitation(token: String!, password: String, name: String): AuthPayload!
     changeMemberRole(teamId: ID!, userId: ID!, role: Role!): Member!
     removeMember(teamId: ID!, userId: ID!): Boolean!
-    "Creates an API key acting in the team with at most the caller's own role."
-    createApiKey(teamId: ID!, name: String!, role: Role = MEMBER, expiresAt: DateTime): ApiKeyPayload!
+    "Creates an API key acting in the team with at most the caller's own role, and optional limits below the team's quotas."
+    createApiKey(teamId: ID!, name: String!, role: Role = MEMBER, expiresAt: DateTime, limits: ApiKeyLimitsInput): ApiKeyPayload!
     revokeApiKey(id: ID!): ApiKey!
+    "Sets an API key's limits (ADMIN and above); the team's quotas apply as well."
+    updateApiKeyLimits(id: ID!, limits: ApiKeyLimitsInput!): ApiKey!
   }
 `;
