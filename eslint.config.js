@@ -18,6 +18,17 @@ const apiInternals = [
   { group: ["@quiver/api", "@quiver/api/*", "@quiver/engine", "@quiver/engine/*", "**/apps/api/**", "**/native/**"], message: "The dashboard talks to the API through GraphQL only." },
 ];
 
+// The gate (auth/policy.ts, issue "one gate for every team boundary"): only the policy module
+// makes a Viewer or TeamScope, and the request path never uses the catalog's system reads.
+const forgedScope = {
+  selector: "TSAsExpression[typeAnnotation.typeName.name=/^(Viewer|TeamScope)$/]",
+  message: "Only auth/policy.ts makes a Viewer or TeamScope: resolve one through the gate (viewerOf, resolveScope, scopeFor).",
+};
+const systemReads = [
+  { selector: "CallExpression[callee.property.name='getForSystem']", message: "Request paths read adapters through the gate: adapters.get(viewer, id) / getMany(viewer, ids)." },
+  { selector: "CallExpression[callee.name='offlinePool']", message: "Request paths search the pool of the request's scope, not an offline pool." },
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -41,6 +52,15 @@ export default tseslint.config(
       "@typescript-eslint/ban-ts-comment": ["error", { "ts-ignore": true, "ts-expect-error": "allow-with-description" }],
       "no-restricted-imports": ["error", { patterns: [...databaseModules, ...nativeBinary] }],
     },
+  },
+  {
+    files: ["apps/api/src/**"],
+    ignores: ["apps/api/src/auth/policy.ts"],
+    rules: { "no-restricted-syntax": ["error", forgedScope] },
+  },
+  {
+    files: ["apps/api/src/graphql/**", "apps/api/src/openai/**", "apps/api/src/pool/upload-route.ts", "apps/api/src/generation/**"],
+    rules: { "no-restricted-syntax": ["error", forgedScope, ...systemReads] },
   },
   {
     files: ["apps/api/src/catalog/**"],

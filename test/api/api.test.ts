@@ -122,10 +122,24 @@ describe.each(catalogKinds())("API on $kind", ({ open }) => {
     expect(names).toEqual(["task-0", "task-1", "task-2", "task-3", "task-4", "task-5", "task-6"]);
     const searched = await gql<Page>(url, q, { first: 10, search: "NEWS" }, auth());
     expect(searched.data!.adapters.edges.map((e) => e.node.name)).toEqual(["task-1", "task-3", "task-5"]);
-    const withPublic = await gql<Page>(url, q, { first: 20, pub: true }, auth());
-    const visible = withPublic.data!.adapters.edges.map((e) => e.node.name);
+    // Public adapters are opt-in: another team's PUBLIC adapter is in the catalogue, and in the
+    // team's list only once an ADMIN has added it to the pool.
+    const listed = async () => (await gql<Page>(url, q, { first: 20, pub: true }, auth())).data!.adapters.edges.map((e) => e.node.name);
+    expect(await listed()).not.toContain("shared-task");
+    const catalogue = await gql<{ publicAdapters: { edges: { node: { id: string; name: string; inPool: boolean } }[] } }>(url, `{ publicAdapters(first: 50) { edges { node { id name inPool } } } }`, {}, auth());
+    const shared = catalogue.data!.publicAdapters.edges.map((e) => e.node).find((n) => n.name === "shared-task")!;
+    expect(shared.inPool).toBe(false);
+    expect(catalogue.data!.publicAdapters.edges.map((e) => e.node.name)).not.toContain("secret-task");
+    const added = await gql<{ addPublicAdapter: { inPool: boolean } }>(url, `mutation($a: ID!) { addPublicAdapter(adapterId: $a) { inPool } }`, { a: shared.id }, auth());
+    expect(added.data!.addPublicAdapter.inPool).toBe(true);
+    const visible = await listed();
     expect(visible).toContain("shared-task");
     expect(visible).not.toContain("secret-task");
+    const secretRow = await catalog.prisma.adapter.findFirstOrThrow({ where: { name: "secret-task" } });
+    const addPrivate = await gql(url, `mutation($a: ID!) { addPublicAdapter(adapterId: $a) { id } }`, { a: secretRow.id }, auth());
+    expect(addPrivate.errors![0]!.extensions!.code).toBe("NOT_FOUND");
+    expect((await gql(url, `mutation($a: ID!) { removePublicAdapter(adapterId: $a) }`, { a: shared.id }, auth())).data).toEqual({ removePublicAdapter: true });
+    expect(await listed()).not.toContain("shared-task");
 
     const secret = await catalog.prisma.adapter.findFirstOrThrow({ where: { name: "secret-task" } });
     expect((await gql(url, `query($id: ID!) { adapter(id: $id) { name } }`, { id: secret.id }, auth())).data).toEqual({ adapter: null });

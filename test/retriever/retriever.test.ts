@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { offlinePool } from "../../apps/api/src/auth/policy.js";
 import type { Catalog } from "../../apps/api/src/catalog/database.js";
 import { EmbeddingStore } from "../../apps/api/src/catalog/embeddings.js";
 import { Retriever } from "../../apps/api/src/retriever/retriever.js";
@@ -58,6 +59,8 @@ describe.each(catalogKinds())("retriever on $kind", ({ open }) => {
     await add("summarize-private-b", teamB, TASKS.summarize!);
     await add("translate-disabled", teamA, TASKS.translate!.map((t) => `${t} (old)`), { status: "DISABLED" });
     await add("too-few", teamA, TASKS.math!.slice(0, 3));
+    // Public adapters are opt-in: team A has added team B's public one to its pool.
+    await p.teamPoolAdapter.create({ data: { teamId: teamA, adapterId: ids["math-public"]! } });
   }, 120_000);
 
   afterAll(async () => {
@@ -67,7 +70,7 @@ describe.each(catalogKinds())("retriever on $kind", ({ open }) => {
 
   test("before any job there is no active encoder: a coded error", async () => {
     const r = new Retriever(store, [useLite]);
-    await expect(r.retrieve({ input: "hi", teamId: teamA, baseModelId: model })).rejects.toMatchObject({ code: RetrieverErrorCode.ENCODER_NOT_REGISTERED });
+    await expect(r.retrieve({ input: "hi", pool: offlinePool(teamA), baseModelId: model })).rejects.toMatchObject({ code: RetrieverErrorCode.ENCODER_NOT_REGISTERED });
   });
 
   test("a first job embeds the pool, skips adapters with too few samples, and activates the encoder", async () => {
@@ -88,7 +91,7 @@ describe.each(catalogKinds())("retriever on $kind", ({ open }) => {
 
   test("retrieves by meaning within the caller's scope, with scores and uniform or softmax weights", async () => {
     const r = new Retriever(store, [useLite]);
-    const res = await r.retrieve({ input: "Translate to German: the cat is sleeping on the sofa.", k: 3, teamId: teamA, baseModelId: model });
+    const res = await r.retrieve({ input: "Translate to German: the cat is sleeping on the sofa.", k: 3, pool: offlinePool(teamA), baseModelId: model });
     expect(res.encoderId).toBe(useLite.identity);
     expect(res.adapters[0]!.name).toBe("translate");
     // Team A sees its own ACTIVE adapters and B's public one; not B's private, not disabled ones.
@@ -96,23 +99,23 @@ describe.each(catalogKinds())("retriever on $kind", ({ open }) => {
     const scores = res.adapters.map((a) => a.score);
     expect([...scores].sort((x, y) => y - x)).toEqual(scores);
     res.adapters.forEach((a) => expect(a.weight).toBeCloseTo(1 / 3, 12));
-    const soft = await r.retrieve({ input: "Translate to German: the cat is sleeping on the sofa.", k: 3, teamId: teamA, baseModelId: model, weighting: { kind: "softmax", temperature: 0.05 } });
+    const soft = await r.retrieve({ input: "Translate to German: the cat is sleeping on the sofa.", k: 3, pool: offlinePool(teamA), baseModelId: model, weighting: { kind: "softmax", temperature: 0.05 } });
     expect(soft.adapters.reduce((s, a) => s + a.weight, 0)).toBeCloseTo(1, 10);
     expect(soft.adapters[0]!.weight).toBeGreaterThan(soft.adapters[1]!.weight);
     // Team B sees its private summarizer.
-    const b = await r.retrieve({ input: "Summarize this article in one line: the river flooded the town.", k: 1, teamId: teamB, baseModelId: model });
+    const b = await r.retrieve({ input: "Summarize this article in one line: the river flooded the town.", k: 1, pool: offlinePool(teamB), baseModelId: model });
     expect(b.adapters.map((a) => a.name)).toEqual(["summarize-private-b"]);
   });
 
   test("excludes leave the input's own adapter out (OOD), and bad requests are coded errors", async () => {
     const r = new Retriever(store, [useLite]);
-    const res = await r.retrieve({ input: "Translate to French: good night.", k: 3, teamId: teamA, baseModelId: model, exclude: [ids.translate!] });
+    const res = await r.retrieve({ input: "Translate to French: good night.", k: 3, pool: offlinePool(teamA), baseModelId: model, exclude: [ids.translate!] });
     expect(res.adapters.map((a) => a.name)).not.toContain("translate");
     expect(res.adapters).toHaveLength(2);
-    await expect(r.retrieve({ input: "x", k: 0, teamId: teamA, baseModelId: model })).rejects.toMatchObject({ code: RetrieverErrorCode.BAD_REQUEST });
-    await expect(r.retrieve({ input: "x", teamId: teamA, baseModelId: model, weighting: { kind: "softmax", temperature: 0 } })).rejects.toMatchObject({ code: RetrieverErrorCode.BAD_REQUEST });
-    await expect(r.retrieve({ input: "  ", teamId: teamA, baseModelId: model })).rejects.toMatchObject({ code: RetrieverErrorCode.EMPTY_INPUT });
-    const long = await r.retrieve({ input: "Translate to German: ".concat("a long sentence about trains. ".repeat(300)), teamId: teamA, baseModelId: model });
+    await expect(r.retrieve({ input: "x", k: 0, pool: offlinePool(teamA), baseModelId: model })).rejects.toMatchObject({ code: RetrieverErrorCode.BAD_REQUEST });
+    await expect(r.retrieve({ input: "x", pool: offlinePool(teamA), baseModelId: model, weighting: { kind: "softmax", temperature: 0 } })).rejects.toMatchObject({ code: RetrieverErrorCode.BAD_REQUEST });
+    await expect(r.retrieve({ input: "  ", pool: offlinePool(teamA), baseModelId: model })).rejects.toMatchObject({ code: RetrieverErrorCode.EMPTY_INPUT });
+    const long = await r.retrieve({ input: "Translate to German: ".concat("a long sentence about trains. ".repeat(300)), pool: offlinePool(teamA), baseModelId: model });
     expect(long.truncation!.originalChars).toBeGreaterThan(9000);
   });
 
@@ -134,7 +137,7 @@ describe.each(catalogKinds())("retriever on $kind", ({ open }) => {
     expect(embeddedFirst).toBeGreaterThan(0);
     // Still served by USE-lite while the new encoder's vectors are incomplete.
     r.refresh();
-    expect((await r.retrieve({ input: "What is 12 times 12?", teamId: teamA, baseModelId: model })).encoderId).toBe(useLite.identity);
+    expect((await r.retrieve({ input: "What is 12 times 12?", pool: offlinePool(teamA), baseModelId: model })).encoderId).toBe(useLite.identity);
     expect((await store.getEncoder(tiny.identity))!.active).toBe(false);
 
     calls = 0;
@@ -145,7 +148,7 @@ describe.each(catalogKinds())("retriever on $kind", ({ open }) => {
     expect(second.embedded).toBe(5 - embeddedFirst);
     expect(calls).toBe(5 - embeddedFirst);
     r.refresh();
-    const after = await r.retrieve({ input: "What is 12 times 12?", teamId: teamA, baseModelId: model });
+    const after = await r.retrieve({ input: "What is 12 times 12?", pool: offlinePool(teamA), baseModelId: model });
     expect(after.encoderId).toBe(tiny.identity);
     expect(after.adapters.length).toBeGreaterThan(0);
     // Both encoders' vectors remain stored (and the 16-d one has its own index).

@@ -6,6 +6,7 @@ export type ErrorCode =
   // the caller
   | "UNAUTHENTICATED"
   | "FORBIDDEN"
+  | "ACCESS_REVOKED"
   | "BAD_USER_INPUT"
   | "NOT_FOUND"
   | "CONFLICT"
@@ -29,6 +30,7 @@ export type ErrorCode =
 export const httpStatusOf: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
+  ACCESS_REVOKED: 403,
   BAD_USER_INPUT: 400,
   NOT_FOUND: 404,
   CONFLICT: 409,

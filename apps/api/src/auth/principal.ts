@@ -46,12 +46,13 @@ export async function authenticate(identity: IdentityStore, header: unknown): Pr
   return { kind: "apiKey", keyId: key.id, keyName: key.name, teamId: key.teamId, role: key.role, createdById: key.createdById };
 }
 
-/**
- * The team a request acts in: the one named (X-Quiver-Team header or connectionParams.team)
- * when given, else the API key's team, else the user's oldest membership.
- */
-export function activeTeamId(principal: Principal | undefined, requested: string | undefined): string | undefined {
-  if (requested) return requested;
-  if (!principal) return undefined;
-  return principal.kind === "apiKey" ? principal.teamId : principal.memberships[0]?.teamId;
+let epoch = 0;
+
+/** Bumped whenever this process changes who may do what (sign-out, key revoked, role changed, member removed). */
+export function accessEpoch(): number {
+  return epoch;
+}
+
+export function accessChanged(): void {
+  epoch++;
 }

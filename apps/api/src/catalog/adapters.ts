@@ -1,6 +1,9 @@
 // The adapter pool as the API reads it: listing with search and cursor pagination.
 import { QuiverError } from "../errors.js";
 import type { Prisma, PrismaClient } from "./generated/client.js";
+import type { PoolOwner, TeamScope, Viewer } from "../auth/policy.js";
+import { audit, type Actor } from "./audit.js";
+import { poolWhere, visibleWhere } from "./scope-sql.js";
 
 const adapterFields = {
   id: true,
@@ -76,15 +79,23 @@ export class AdapterStore {
   constructor(private readonly prisma: PrismaClient) {}
 
   /**
-   * Adapters visible from `teamId`: the team's own, plus every team's PUBLIC adapters when
-   * `includePublic`. Sorted by `order` (name by default), then id; `after` is an opaque cursor
-   * from a previous page of the same order.
+   * A team's adapters: its own, plus (with `includePublic`) the other teams' PUBLIC adapters it
+   * has added to its pool. Sorted by `order` (name by default), then id; `after` is an opaque
+   * cursor from a previous page of the same order.
    */
-  async list(args: { teamId: string; includePublic: boolean; search?: string; first: number; after?: string; order?: AdapterOrder }): Promise<AdapterPage> {
+  list(scope: TeamScope, args: { includePublic: boolean; search?: string; first: number; after?: string; order?: AdapterOrder }): Promise<AdapterPage> {
+    const own: Prisma.AdapterWhereInput = { teamId: scope.teamId };
+    const added: Prisma.AdapterWhereInput = { visibility: "PUBLIC", addedTo: { some: { teamId: scope.teamId } } };
+    return this.page(args.includePublic ? { OR: [own, added] } : own, args);
+  }
+
+  /** The catalogue: every team's PUBLIC adapters, for a team to choose from. */
+  catalogue(viewer: Viewer, args: { search?: string; first: number; after?: string; order?: AdapterOrder }): Promise<AdapterPage> {
+    return this.page({ AND: [visibleWhere(viewer), { visibility: "PUBLIC" }] }, args);
+  }
+
+  private async page(visible: Prisma.AdapterWhereInput, args: { search?: string; first: number; after?: string; order?: AdapterOrder }): Promise<AdapterPage> {
     const order: AdapterOrder = args.order ?? { field: "name", direction: "asc" };
-    const visible: Prisma.AdapterWhereInput = args.includePublic
-      ? { OR: [{ teamId: args.teamId }, { visibility: "PUBLIC" }] }
-      : { teamId: args.teamId };
     const search: Prisma.AdapterWhereInput = args.search
       ? { OR: [{ name: { contains: args.search, mode: "insensitive" } }, { description: { contains: args.search, mode: "insensitive" } }] }
       : {};
@@ -104,31 +115,76 @@ export class AdapterStore {
     return { nodes, cursors: nodes.map((n) => encodeCursor(order, n)), hasNextPage: rows.length > args.first, totalCount };
   }
 
-  get(id: string): Promise<AdapterRecord | null> {
-    return this.prisma.adapter.findUnique({ where: { id }, select: adapterFields });
+  /** An adapter the viewer may see (its team's, or PUBLIC); null otherwise, as if absent. */
+  async get(viewer: Viewer, id: string): Promise<AdapterRecord | null> {
+    return (await this.getMany(viewer, [id]))[0] ?? null;
   }
 
-  /** An ACTIVE adapter by name that the team may use: its own first, else a unique PUBLIC one. */
-  async findUsableByName(teamId: string, name: string): Promise<string | undefined> {
+  /** Several adapters the viewer may see, in the order asked (others left out). */
+  async getMany(viewer: Viewer, ids: readonly string[]): Promise<AdapterRecord[]> {
+    if (ids.length === 0) return [];
+    return inOrder(ids, await this.prisma.adapter.findMany({ where: { id: { in: [...ids] }, ...visibleWhere(viewer) }, select: adapterFields }));
+  }
+
+  /**
+   * Adapters by id for the server's own work (start-up registration, background embedding, a
+   * write reading back what it wrote, benchmarks). Never on a request's read path: lint keeps
+   * it out of the GraphQL resolvers and HTTP routes.
+   */
+  async getForSystem(ids: readonly string[]): Promise<AdapterRecord[]> {
+    return inOrder(ids, await this.prisma.adapter.findMany({ where: { id: { in: [...ids] } }, select: adapterFields }));
+  }
+
+  /** Which of `ids` are in the team's pool (its own, or PUBLIC and added). */
+  async inPool(scope: TeamScope, ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
     const rows = await this.prisma.adapter.findMany({
-      where: { name, status: "ACTIVE", OR: [{ teamId }, { visibility: "PUBLIC" }] },
-      select: { id: true, teamId: true },
-      take: 3,
+      where: { id: { in: [...ids] }, OR: [{ teamId: scope.teamId }, { visibility: "PUBLIC", addedTo: { some: { teamId: scope.teamId } } }] },
+      select: { id: true },
     });
-    const own = rows.find((r) => r.teamId === teamId);
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Adds another team's PUBLIC adapter to the scope's pool; false when it is no such adapter. */
+  async addToPool(scope: TeamScope, adapterId: string, actor: Actor): Promise<boolean> {
+    return this.prisma.$transaction(async (tx) => {
+      const a = await tx.adapter.findFirst({ where: { id: adapterId, visibility: "PUBLIC", NOT: { teamId: scope.teamId } }, select: { id: true, name: true } });
+      if (!a) return false;
+      await tx.teamPoolAdapter.upsert({
+        where: { teamId_adapterId: { teamId: scope.teamId, adapterId } },
+        create: { teamId: scope.teamId, adapterId, addedById: actor.userId ?? null },
+        update: {},
+      });
+      await audit(tx, { teamId: scope.teamId, actor, action: "pool.add", targetType: "Adapter", targetId: adapterId, metadata: { name: a.name } });
+      return true;
+    });
+  }
+
+  /** Removes an added adapter from the scope's pool; false when it was not there. */
+  async removeFromPool(scope: TeamScope, adapterId: string, actor: Actor): Promise<boolean> {
+    return this.prisma.$transaction(async (tx) => {
+      const r = await tx.teamPoolAdapter.deleteMany({ where: { teamId: scope.teamId, adapterId } });
+      if (r.count === 0) return false;
+      await audit(tx, { teamId: scope.teamId, actor, action: "pool.remove", targetType: "Adapter", targetId: adapterId, metadata: {} });
+      return true;
+    });
+  }
+
+  /**
+   * An ACTIVE adapter by name in the team's pool: its own first, else a unique added PUBLIC
+   * one. Never another team's adapter that the team has not added.
+   */
+  async findUsableByName(scope: TeamScope, name: string): Promise<string | undefined> {
+    const rows = await this.prisma.adapter.findMany({ where: { name, ...poolWhere(scope) }, select: { id: true, teamId: true }, take: 3 });
+    const own = rows.find((r) => r.teamId === scope.teamId);
     if (own) return own.id;
-    if (rows.length > 1) throw new QuiverError("CONFLICT", `Several teams publish an adapter named "${name}"; pin it by id through GraphQL.`, { details: { argument: "model" } });
+    if (rows.length > 1) throw new QuiverError("CONFLICT", `Several adapters named "${name}" are in your team's pool; pin it by id through GraphQL.`, { details: { argument: "model" } });
     return rows[0]?.id;
   }
 
-  /** Names of the ACTIVE adapters the team may use (its own and PUBLIC ones). */
-  async usableNames(teamId: string): Promise<string[]> {
-    const rows = await this.prisma.adapter.findMany({
-      where: { status: "ACTIVE", OR: [{ teamId }, { visibility: "PUBLIC" }] },
-      select: { name: true },
-      orderBy: { name: "asc" },
-      take: 1000,
-    });
+  /** Names of the ACTIVE adapters in the team's pool. */
+  async usableNames(scope: TeamScope): Promise<string[]> {
+    const rows = await this.prisma.adapter.findMany({ where: poolWhere(scope), select: { name: true }, orderBy: { name: "asc" }, take: 1000 });
     return [...new Set(rows.map((r) => r.name))];
   }
 
@@ -142,14 +198,17 @@ export class AdapterStore {
     return rows.map((r) => ({ id: r.id, name: r.name, status: r.status, contentHash: r.currentVersion?.contentHash ?? null }));
   }
 
-  /** Several adapters by id, in the order asked (missing ones left out). */
-  async getMany(ids: readonly string[]): Promise<AdapterRecord[]> {
-    return inOrder(ids, await this.prisma.adapter.findMany({ where: { id: { in: [...ids] } }, select: adapterFields }));
-  }
-
-  /** getMany for generation, in `ids` order (missing ones left out): two statements, not four. */
-  async getManyForServing(ids: readonly string[]): Promise<ServingAdapterRecord[]> {
-    return inOrder(ids, await this.prisma.adapter.findMany({ where: { id: { in: [...ids] } }, select: servingFields }));
+  /**
+   * What a generation needs of the adapters asked for, in `ids` order, of those the team may
+   * serve (its own in any status, so that the caller hears why one is unusable, and the PUBLIC
+   * ones it added); two statements, not four.
+   */
+  async getManyForServing(owner: PoolOwner, ids: readonly string[]): Promise<ServingAdapterRecord[]> {
+    const where: Prisma.AdapterWhereInput = {
+      id: { in: [...ids] },
+      OR: [{ teamId: owner.teamId }, { visibility: "PUBLIC", addedTo: { some: { teamId: owner.teamId } } }],
+    };
+    return inOrder(ids, await this.prisma.adapter.findMany({ where, select: servingFields }));
   }
 }
 

@@ -1,6 +1,7 @@
 // EmbeddingStore on both database kinds: vectors round-trip, k-NN search ranks by cosine
 // through the HNSW index and honours the access scope (team + PUBLIC, base model, ACTIVE,
 // excludes, encoder), job rows move through their states.
+import { offlinePool } from "../auth/policy.js";
 import type { Catalog } from "./database.js";
 import { EmbeddingStore } from "./embeddings.js";
 import { catalogKinds } from "../../../../test/helpers/catalogs.js";
@@ -111,9 +112,21 @@ describe.each(catalogKinds())("EmbeddingStore on $kind", ({ open }) => {
     expect((await store.getEmbeddings([], "test-enc")).size).toBe(0);
   });
 
+  test("public adapters are opt-in: another team's PUBLIC adapter is searched only once the team added it", async () => {
+    const q = unit(rand, D);
+    await catalog.prisma.teamPoolAdapter.deleteMany({ where: { teamId: teamA } });
+    const before = await store.search("test-enc", q, 10, { pool: offlinePool(teamA), baseModelId: modelX });
+    expect(before.map((h) => h.name).sort()).toEqual(["a-own-1", "a-own-2", "a-own-3"]);
+    await catalog.prisma.teamPoolAdapter.create({ data: { teamId: teamA, adapterId: ids["b-public"]! } });
+    // A PRIVATE adapter added to the pool (it was public once) is never searched.
+    await catalog.prisma.teamPoolAdapter.create({ data: { teamId: teamA, adapterId: ids["b-private"]! } });
+    const after = await store.search("test-enc", q, 10, { pool: offlinePool(teamA), baseModelId: modelX });
+    expect(after.map((h) => h.name).sort()).toEqual(["a-own-1", "a-own-2", "a-own-3", "b-public"]);
+  });
+
   test("search returns exactly the adapters the caller may use, ranked by cosine, with scores", async () => {
     const q = unit(rand, D);
-    const hits = await store.search("test-enc", q, 10, { teamId: teamA, baseModelId: modelX });
+    const hits = await store.search("test-enc", q, 10, { pool: offlinePool(teamA), baseModelId: modelX });
     const visible = ["a-own-1", "a-own-2", "a-own-3", "b-public"];
     expect(hits.map((h) => h.name).sort()).toEqual([...visible].sort());
     const expected = visible.map((n) => ({ n, s: cos(q, vectors.get(n)!) })).sort((x, y) => y.s - x.s);
@@ -123,18 +136,18 @@ describe.each(catalogKinds())("EmbeddingStore on $kind", ({ open }) => {
 
   test("k limits, excludes drop adapters, another encoder's vectors stay apart", async () => {
     const q = vectors.get("a-own-2")!;
-    const top1 = await store.search("test-enc", q, 1, { teamId: teamA, baseModelId: modelX });
+    const top1 = await store.search("test-enc", q, 1, { pool: offlinePool(teamA), baseModelId: modelX });
     expect(top1.map((h) => h.name)).toEqual(["a-own-2"]);
     expect(top1[0]!.score).toBeCloseTo(1, 5);
-    const ood = await store.search("test-enc", q, 10, { teamId: teamA, baseModelId: modelX, exclude: [ids["a-own-2"]!, ids["b-public"]!] });
+    const ood = await store.search("test-enc", q, 10, { pool: offlinePool(teamA), baseModelId: modelX, exclude: [ids["a-own-2"]!, ids["b-public"]!] });
     expect(ood.map((h) => h.name).sort()).toEqual(["a-own-1", "a-own-3"]);
-    expect(await store.search("other-enc", q, 10, { teamId: teamA, baseModelId: modelX })).toEqual([]);
+    expect(await store.search("other-enc", q, 10, { pool: offlinePool(teamA), baseModelId: modelX })).toEqual([]);
   });
 
   test("the index search agrees with the exact search", async () => {
     for (let i = 0; i < 5; i++) {
       const q = unit(rand, D);
-      const scope = { teamId: teamA, baseModelId: modelX };
+      const scope = { pool: offlinePool(teamA), baseModelId: modelX };
       const approx = await store.search("test-enc", q, 3, scope);
       const exact = await store.search("test-enc", q, 3, scope, { exact: true });
       expect(approx.map((h) => h.adapterId)).toEqual(exact.map((h) => h.adapterId));
@@ -142,7 +155,7 @@ describe.each(catalogKinds())("EmbeddingStore on $kind", ({ open }) => {
   });
 
   test("the search query can use the HNSW index (512-d from the migration, 8-d added)", async () => {
-    const scope = { teamId: teamA, baseModelId: modelX, exclude: [ids["a-own-3"]!] };
+    const scope = { pool: offlinePool(teamA), baseModelId: modelX, exclude: [ids["a-own-3"]!] };
     const plan8 = await store.explainSearch("test-enc", unit(rand, D), 3, scope, { forceIndex: true });
     expect(plan8).toContain("AdapterEmbedding_hnsw_cosine_8");
     const plan512 = await store.explainSearch("test-enc", unit(rand, 512), 3, scope, { forceIndex: true });
@@ -172,7 +185,7 @@ describe.each(catalogKinds())("EmbeddingStore on $kind", ({ open }) => {
   });
 
   test("rejects a bad dimension or k before any SQL runs", async () => {
-    await expect(store.search("test-enc", new Float32Array(0), 3, { teamId: teamA, baseModelId: modelX })).rejects.toThrow(RangeError);
-    await expect(store.search("test-enc", unit(rand, D), 0, { teamId: teamA, baseModelId: modelX })).rejects.toThrow(RangeError);
+    await expect(store.search("test-enc", new Float32Array(0), 3, { pool: offlinePool(teamA), baseModelId: modelX })).rejects.toThrow(RangeError);
+    await expect(store.search("test-enc", unit(rand, D), 0, { pool: offlinePool(teamA), baseModelId: modelX })).rejects.toThrow(RangeError);
   });
 });

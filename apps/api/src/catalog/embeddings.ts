@@ -10,6 +10,8 @@
 
 import pgvector from "pgvector";
 import { Prisma, type PrismaClient } from "./generated/client.js";
+import type { PoolOwner } from "../auth/policy.js";
+import { poolSql } from "./scope-sql.js";
 
 export interface EncoderRecord {
   id: string;
@@ -36,9 +38,9 @@ export interface EmbeddingInput {
   samplesHash: string;
 }
 
-/** Who may see which adapters: the caller's team's own, and every PUBLIC one; ACTIVE only. */
+/** Whose retrieval pool is searched (auth/policy.ts: the team's own ACTIVE adapters and the PUBLIC ones it added). */
 export interface SearchScope {
-  teamId: string;
+  pool: PoolOwner;
   baseModelId: string;
   /** Adapters to leave out (the paper's OOD setting, or ones the caller already holds). */
   exclude?: readonly string[];
@@ -240,8 +242,7 @@ export class EmbeddingStore {
         FROM "AdapterEmbedding" e
         JOIN "Adapter" a ON a.id = e."adapterId"
         WHERE e.dimension = ${d} AND e."encoderId" = ${encoderId}
-          AND a.status = 'ACTIVE' AND a."baseModelId" = ${scope.baseModelId}::uuid
-          AND (a."teamId" = ${scope.teamId}::uuid OR a.visibility = 'PUBLIC')
+          AND a."baseModelId" = ${scope.baseModelId}::uuid AND ${poolSql(scope.pool)}
           ${exclude}
         ORDER BY e.embedding::vector(${d}) <=> ${q}::vector(${d})
         LIMIT ${k}

@@ -1,6 +1,7 @@
 // Generation records and metered usage: every request is recorded when it is accepted and
 // completed when it ends; quota checks read them.
-import type { PrismaClient } from "./generated/client.js";
+import type { Viewer } from "../auth/policy.js";
+import type { Prisma, PrismaClient } from "./generated/client.js";
 import type { CompositionStrategy, GenerationStatus } from "./generated/enums.js";
 
 export interface NewGeneration {
@@ -23,27 +24,34 @@ export interface FinishedGeneration {
   totalMs: number;
 }
 
+/** Writes a generation's record (QUEUED); quota admission (quotas.ts) calls it inside its transaction. */
+export async function insertGeneration(tx: Prisma.TransactionClient, g: NewGeneration, createdAt?: Date): Promise<string> {
+  const row = await tx.generation.create({
+    data: {
+      teamId: g.teamId, userId: g.userId, apiKeyId: g.apiKeyId, strategy: g.strategy, k: g.k, status: "QUEUED",
+      ...(createdAt ? { createdAt } : {}),
+      adapters: { create: g.adapters.map((a, position) => ({ ...a, position })) },
+    },
+    select: { id: true },
+  });
+  return row.id;
+}
+
 export class GenerationStore {
   constructor(private readonly prisma: PrismaClient) {}
 
-  async create(g: NewGeneration): Promise<string> {
-    const row = await this.prisma.generation.create({
-      data: {
-        teamId: g.teamId, userId: g.userId, apiKeyId: g.apiKeyId, strategy: g.strategy, k: g.k, status: "QUEUED",
-        adapters: { create: g.adapters.map((a, position) => ({ ...a, position })) },
-      },
-      select: { id: true },
-    });
-    return row.id;
+  create(g: NewGeneration): Promise<string> {
+    return insertGeneration(this.prisma, g);
   }
 
   async setStatus(id: string, status: GenerationStatus): Promise<void> {
     await this.prisma.generation.update({ where: { id }, data: { status } });
   }
 
-  /** Completes the record and meters the usage, together. */
+  /** Completes the record and meters the usage, together; its quota reservation (quotas.ts) goes with them. */
   async finish(id: string, f: FinishedGeneration, who: { teamId: string; userId: string | null; apiKeyId: string | null }): Promise<void> {
     await this.prisma.$transaction([
+      this.prisma.quotaReservation.deleteMany({ where: { generationId: id } }),
       this.prisma.generation.update({
         where: { id },
         data: { status: f.status, finishReason: f.finishReason, errorCode: f.errorCode, tokensIn: f.tokensIn, tokensOut: f.tokensOut, queueMs: f.queueMs, ttftMs: f.ttftMs, totalMs: f.totalMs, finishedAt: new Date() },
@@ -52,11 +60,12 @@ export class GenerationStore {
     ]);
   }
 
-  get(id: string) {
-    return this.prisma.generation.findUnique({
-      where: { id },
+  /** A generation of a team the viewer reads; null otherwise, as if absent. */
+  get(viewer: Viewer, id: string) {
+    return this.prisma.generation.findFirst({
+      where: { id, teamId: { in: [...viewer.readableTeamIds] } },
       select: {
-        id: true, teamId: true, status: true, strategy: true, k: true, finishReason: true, errorCode: true, tokensIn: true, tokensOut: true,
+        id: true, teamId: true, userId: true, apiKeyId: true, status: true, strategy: true, k: true, finishReason: true, errorCode: true, tokensIn: true, tokensOut: true,
         queueMs: true, ttftMs: true, totalMs: true, createdAt: true, finishedAt: true,
         adapters: { orderBy: { position: "asc" }, select: { adapterId: true, adapterName: true, score: true, weight: true } },
       },
@@ -66,17 +75,5 @@ export class GenerationStore {
   /** Requests the team made in the last `ms` milliseconds. */
   recentRequests(teamId: string, ms: number): Promise<number> {
     return this.prisma.generation.count({ where: { teamId, createdAt: { gte: new Date(Date.now() - ms) } } });
-  }
-
-  /** Tokens (in + out) the team used since UTC midnight. */
-  async tokensToday(teamId: string): Promise<number> {
-    const midnight = new Date();
-    midnight.setUTCHours(0, 0, 0, 0);
-    const r = await this.prisma.usageEvent.aggregate({ where: { teamId, createdAt: { gte: midnight } }, _sum: { tokensIn: true, tokensOut: true } });
-    return (r._sum.tokensIn ?? 0) + (r._sum.tokensOut ?? 0);
-  }
-
-  quotas(teamId: string) {
-    return this.prisma.team.findUnique({ where: { id: teamId }, select: { quotaTokensPerDay: true, quotaRequestsPerMinute: true, quotaConcurrent: true } });
   }
 }

@@ -1,7 +1,9 @@
 // The embeddings behind the pool map: every ACTIVE adapter a team can see, with its vector
 // under the active encoder (one query).
 import pgvector from "pgvector";
-import type { PrismaClient } from "./generated/client.js";
+import { Prisma, type PrismaClient } from "./generated/client.js";
+import type { TeamScope } from "../auth/policy.js";
+import { poolSql } from "./scope-sql.js";
 
 export interface MappedAdapter {
   adapterId: string;
@@ -14,13 +16,15 @@ export interface MappedAdapter {
 export class PoolMapStore {
   constructor(private readonly prisma: PrismaClient) {}
 
-  async embeddings(teamId: string, includePublic: boolean, limit: number): Promise<MappedAdapter[]> {
+  /** The team's own ACTIVE adapters, and with `includePublic` the PUBLIC ones it added. */
+  async embeddings(scope: TeamScope, includePublic: boolean, limit: number): Promise<MappedAdapter[]> {
+    const teamId = scope.teamId;
     const rows = await this.prisma.$queryRaw<{ adapterId: string; name: string; teamId: string; embedding: string }[]>`
       SELECT a.id AS "adapterId", a.name, a."teamId", e.embedding::text AS embedding
       FROM "AdapterEmbedding" e
       JOIN "Adapter" a ON a.id = e."adapterId"
       JOIN "Encoder" enc ON enc.id = e."encoderId" AND enc.active
-      WHERE a.status = 'ACTIVE' AND (a."teamId" = ${teamId}::uuid OR (${includePublic} AND a.visibility = 'PUBLIC'))
+      WHERE ${includePublic ? poolSql(scope) : Prisma.sql`a.status = 'ACTIVE' AND a."teamId" = ${teamId}::uuid`}
       ORDER BY a.name, a.id
       LIMIT ${limit}`;
     return rows.map((r) => ({ adapterId: r.adapterId, name: r.name, teamId: r.teamId, vector: Float32Array.from(pgvector.fromSql(r.embedding) as number[]) }));

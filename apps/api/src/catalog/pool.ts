@@ -1,6 +1,8 @@
 // Registering, versioning, editing and removing adapters. Each change is one transaction, so
 // the pool is never half-written: an adapter appears with its first version and samples
 // together, and a name is taken once per team (the unique index decides races).
+import type { Viewer } from "../auth/policy.js";
+import { visibleWhere } from "./scope-sql.js";
 import { QuiverError } from "../errors.js";
 import { isMissingRecord, isUniqueViolation, isWriteConflict } from "./record-errors.js";
 import { audit, type Actor } from "./audit.js";
@@ -65,8 +67,8 @@ export class PoolStore {
     return this.prisma.adapter.count({ where: { teamId, name } }).then((n) => n > 0);
   }
 
-  /** Adds an adapter with version 1 (PENDING) and its samples. */
-  async createPending(input: NewAdapterInput, actor: Actor): Promise<{ adapterId: string; versionId: string }> {
+  /** Adds an adapter with version 1 (PENDING) and its samples; its storage reservation (quotas.ts), if any, goes in the same transaction. */
+  async createPending(input: NewAdapterInput, actor: Actor, storageReservationId?: string): Promise<{ adapterId: string; versionId: string }> {
     try {
       return await this.prisma.$transaction(async (tx) => {
         await tx.adapter.create({
@@ -86,6 +88,7 @@ export class PoolStore {
           data: { id: input.versionId, adapterId: input.id, version: 1, status: "PENDING", createdById: input.createdById, ...input.version, byteSize: BigInt(input.version.byteSize) },
         });
         await auditAdapter(tx, input.teamId, actor, "adapter.create", input.id, { name: input.name, contentHash: input.version.contentHash });
+        if (storageReservationId) await tx.quotaReservation.deleteMany({ where: { id: storageReservationId } });
         return { adapterId: input.id, versionId: version.id };
       });
     } catch (err) {
@@ -94,8 +97,8 @@ export class PoolStore {
     }
   }
 
-  /** Adds the next version (PENDING) of an adapter's weights. */
-  async addVersion(adapterId: string, versionId: string, createdById: string | null, version: VersionInput, actor: Actor): Promise<{ versionId: string; version: number }> {
+  /** Adds the next version (PENDING) of an adapter's weights; its storage reservation (quotas.ts), if any, goes in the same transaction. */
+  async addVersion(adapterId: string, versionId: string, createdById: string | null, version: VersionInput, actor: Actor, storageReservationId?: string): Promise<{ versionId: string; version: number }> {
     return guarded(() => this.prisma.$transaction(async (tx) => {
       const adapter = await tx.adapter.findUniqueOrThrow({ where: { id: adapterId }, select: { teamId: true } });
       const last = await tx.adapterVersion.aggregate({ where: { adapterId }, _max: { version: true } });
@@ -104,6 +107,7 @@ export class PoolStore {
         data: { id: versionId, adapterId, version: next, status: "PENDING", createdById, ...version, byteSize: BigInt(version.byteSize) },
       });
       await auditAdapter(tx, adapter.teamId, actor, "adapter.version", adapterId, { version: next, contentHash: version.contentHash });
+      if (storageReservationId) await tx.quotaReservation.deleteMany({ where: { id: storageReservationId } });
       return { versionId: row.id, version: next };
     }));
   }
@@ -129,8 +133,9 @@ export class PoolStore {
     }));
   }
 
-  async samples(adapterId: string): Promise<string[]> {
-    const rows = await this.prisma.adapterSample.findMany({ where: { adapterId }, orderBy: { position: "asc" }, select: { text: true } });
+  /** An adapter's sample inputs, when the viewer may see the adapter (else none). */
+  async samples(viewer: Viewer, adapterId: string): Promise<string[]> {
+    const rows = await this.prisma.adapterSample.findMany({ where: { adapterId, adapter: visibleWhere(viewer) }, orderBy: { position: "asc" }, select: { text: true } });
     return rows.map((r) => r.text);
   }
 
@@ -174,9 +179,10 @@ export class PoolStore {
     }));
   }
 
-  versions(adapterId: string) {
+  /** An adapter's versions, newest first, when the viewer may see the adapter (else none). */
+  versions(viewer: Viewer, adapterId: string) {
     return this.prisma.adapterVersion.findMany({
-      where: { adapterId },
+      where: { adapterId, adapter: visibleWhere(viewer) },
       orderBy: { version: "desc" },
       select: { id: true, version: true, status: true, statusReason: true, rank: true, alpha: true, scaling: true, targetModules: true, dtype: true, byteSize: true, contentHash: true, createdAt: true },
     });
@@ -184,15 +190,5 @@ export class PoolStore {
 
   version(versionId: string) {
     return this.prisma.adapterVersion.findUnique({ where: { id: versionId }, select: { id: true, adapterId: true, storageUri: true, status: true } });
-  }
-
-  /** Bytes of adapter weights a team stores (every version counts). */
-  async storedBytes(teamId: string): Promise<number> {
-    const r = await this.prisma.adapterVersion.aggregate({ where: { adapter: { teamId } }, _sum: { byteSize: true } });
-    return Number(r._sum.byteSize ?? 0n);
-  }
-
-  teamQuota(teamId: string) {
-    return this.prisma.team.findUnique({ where: { id: teamId }, select: { quotaStorageBytes: true } });
   }
 }

@@ -1,9 +1,11 @@
 // Teams, memberships, invitations, API keys and the audit log. Every change that grants or
 // removes access writes its audit entry in the same transaction.
+import { requireAction, rolesAbove, type TeamScope } from "../auth/policy.js";
 import { QuiverError } from "../errors.js";
 import type { Prisma, PrismaClient } from "./generated/client.js";
 import type { Role } from "./generated/enums.js";
 import { audit, type Actor } from "./audit.js";
+import { teamQuotaColumns, type QuotaValues } from "./server-settings.js";
 import { isUniqueViolation } from "./record-errors.js";
 
 export type { Actor } from "./audit.js";
@@ -26,6 +28,9 @@ const apiKeyFields = {
   lastUsedAt: true,
   expiresAt: true,
   revokedAt: true,
+  limitRequestsPerMinute: true,
+  limitConcurrent: true,
+  limitTokensPerDay: true,
   createdBy: { select: { id: true, email: true } },
 } satisfies Prisma.ApiKeySelect;
 
@@ -44,11 +49,19 @@ export type MemberRecord = Prisma.MembershipGetPayload<{ select: typeof memberFi
 export type ApiKeyRecord = Prisma.ApiKeyGetPayload<{ select: typeof apiKeyFields }>;
 export type InvitationRecord = Prisma.InvitationGetPayload<{ select: typeof invitationFields }>;
 
-export interface TeamQuotas {
-  quotaTokensPerDay: number | null;
-  quotaRequestsPerMinute: number | null;
-  quotaConcurrent: number | null;
-  quotaStorageBytes: bigint | null;
+/** Limits a team sets on one of its API keys (null: none; omitted: unchanged). */
+export interface ApiKeyLimits {
+  requestsPerMinute?: number | null;
+  concurrentGenerations?: number | null;
+  tokensPerDay?: number | null;
+}
+
+function apiKeyLimitColumns(l: ApiKeyLimits) {
+  return {
+    ...(l.requestsPerMinute !== undefined ? { limitRequestsPerMinute: l.requestsPerMinute } : {}),
+    ...(l.concurrentGenerations !== undefined ? { limitConcurrent: l.concurrentGenerations } : {}),
+    ...(l.tokensPerDay !== undefined ? { limitTokensPerDay: l.tokensPerDay } : {}),
+  };
 }
 
 export class TeamStore {
@@ -63,12 +76,13 @@ export class TeamStore {
     return this.prisma.team.findFirst({ orderBy: [{ createdAt: "asc" }, { id: "asc" }], select: { id: true, name: true } });
   }
 
-  async create(input: { name: string; slug: string; ownerId: string }) {
+  /** Creates a team with its owner; `quotas`: the server's defaults for new teams. */
+  async create(input: { name: string; slug: string; ownerId: string; quotas?: QuotaValues }) {
     try {
       return await this.prisma.$transaction(async (tx) => {
-        const team = await tx.team.create({ data: { name: input.name, slug: input.slug } });
+        const team = await tx.team.create({ data: { name: input.name, slug: input.slug, ...teamQuotaColumns(input.quotas ?? {}) } });
         await tx.membership.create({ data: { teamId: team.id, userId: input.ownerId, role: "OWNER" } });
-        await audit(tx, { teamId: team.id, actor: { userId: input.ownerId }, action: "team.create", targetType: "Team", targetId: team.id, metadata: { slug: input.slug } });
+        await audit(tx, { teamId: team.id, actor: { userId: input.ownerId }, action: "team.create", targetType: "Team", targetId: team.id, metadata: { slug: input.slug, ...(input.quotas ? { quotas: { ...input.quotas } } : {}) } });
         return team;
       });
     } catch (err) {
@@ -77,7 +91,8 @@ export class TeamStore {
     }
   }
 
-  async update(teamId: string, actor: Actor, changes: { name?: string } & Partial<TeamQuotas>) {
+  /** Renames a team (its quotas are the server administrators': ServerSettingsStore.setTeamQuotas). */
+  async update(teamId: string, actor: Actor, changes: { name?: string }) {
     return this.prisma.$transaction(async (tx) => {
       const team = await tx.team.update({ where: { id: teamId }, data: changes });
       await audit(tx, {
@@ -92,8 +107,9 @@ export class TeamStore {
     });
   }
 
-  members(teamId: string): Promise<MemberRecord[]> {
-    return this.prisma.membership.findMany({ where: { teamId }, orderBy: { createdAt: "asc" }, select: memberFields });
+  members(scope: TeamScope): Promise<MemberRecord[]> {
+    requireAction(scope, "member.read");
+    return this.prisma.membership.findMany({ where: { teamId: scope.teamId }, orderBy: { createdAt: "asc" }, select: memberFields });
   }
 
   membership(teamId: string, userId: string) {
@@ -107,7 +123,13 @@ export class TeamStore {
       if (!current) throw new QuiverError("NOT_FOUND", "No such member.");
       if (current.role === "OWNER" && role !== "OWNER") await this.assertAnotherOwner(tx, teamId, userId);
       const updated = await tx.membership.update({ where: { id: current.id }, data: { role }, select: memberFields });
-      await audit(tx, { teamId, actor, action: "member.role", targetType: "User", targetId: userId, metadata: { email: updated.user.email, from: current.role, to: role } });
+      // A demoted member's keys in this team are capped at the new role: a key never holds
+      // more than the member who made it.
+      const above = rolesAbove(role);
+      const capped = above.length
+        ? await tx.apiKey.updateMany({ where: { teamId, createdById: userId, revokedAt: null, role: { in: above } }, data: { role } })
+        : { count: 0 };
+      await audit(tx, { teamId, actor, action: "member.role", targetType: "User", targetId: userId, metadata: { email: updated.user.email, from: current.role, to: role, keysCapped: capped.count } });
       return updated;
     });
   }
@@ -149,9 +171,10 @@ export class TeamStore {
     });
   }
 
-  invitations(teamId: string): Promise<InvitationRecord[]> {
+  invitations(scope: TeamScope): Promise<InvitationRecord[]> {
+    requireAction(scope, "member.manage");
     return this.prisma.invitation.findMany({
-      where: { teamId, acceptedAt: null, revokedAt: null, expiresAt: { gt: new Date() } },
+      where: { teamId: scope.teamId, acceptedAt: null, revokedAt: null, expiresAt: { gt: new Date() } },
       orderBy: { createdAt: "desc" },
       select: invitationFields,
     });
@@ -212,19 +235,29 @@ export class TeamStore {
 
   // --- API keys ----------------------------------------------------------------------
 
-  async createApiKey(input: { teamId: string; name: string; role: Role; prefix: string; secretHash: string; expiresAt: Date | null; actor: Actor & { userId: string } }): Promise<ApiKeyRecord> {
+  async createApiKey(input: { teamId: string; name: string; role: Role; prefix: string; secretHash: string; expiresAt: Date | null; limits?: ApiKeyLimits; actor: Actor & { userId: string } }): Promise<ApiKeyRecord> {
     return this.prisma.$transaction(async (tx) => {
       const key = await tx.apiKey.create({
-        data: { teamId: input.teamId, name: input.name, role: input.role, prefix: input.prefix, secretHash: input.secretHash, expiresAt: input.expiresAt, createdById: input.actor.userId },
+        data: { teamId: input.teamId, name: input.name, role: input.role, prefix: input.prefix, secretHash: input.secretHash, expiresAt: input.expiresAt, createdById: input.actor.userId, ...apiKeyLimitColumns(input.limits ?? {}) },
         select: apiKeyFields,
       });
-      await audit(tx, { teamId: input.teamId, actor: input.actor, action: "apikey.create", targetType: "ApiKey", targetId: key.id, metadata: { name: input.name, role: input.role, prefix: input.prefix } });
+      await audit(tx, { teamId: input.teamId, actor: input.actor, action: "apikey.create", targetType: "ApiKey", targetId: key.id, metadata: { name: input.name, role: input.role, prefix: input.prefix, ...(input.limits ? { limits: { ...input.limits } } : {}) } });
       return key;
     });
   }
 
-  apiKeys(teamId: string, includeRevoked: boolean): Promise<ApiKeyRecord[]> {
-    return this.prisma.apiKey.findMany({ where: { teamId, ...(includeRevoked ? {} : { revokedAt: null }) }, orderBy: { createdAt: "desc" }, select: apiKeyFields });
+  /** Changes an API key's limits (quotas.ts enforces them with the team's). */
+  async updateApiKeyLimits(id: string, limits: ApiKeyLimits, actor: Actor): Promise<ApiKeyRecord> {
+    return this.prisma.$transaction(async (tx) => {
+      const key = await tx.apiKey.update({ where: { id }, data: apiKeyLimitColumns(limits), select: apiKeyFields });
+      await audit(tx, { teamId: key.teamId, actor, action: "apikey.limits", targetType: "ApiKey", targetId: id, metadata: { prefix: key.prefix, ...limits } });
+      return key;
+    });
+  }
+
+  apiKeys(scope: TeamScope, includeRevoked: boolean): Promise<ApiKeyRecord[]> {
+    requireAction(scope, "apikey.manage");
+    return this.prisma.apiKey.findMany({ where: { teamId: scope.teamId, ...(includeRevoked ? {} : { revokedAt: null }) }, orderBy: { createdAt: "desc" }, select: apiKeyFields });
   }
 
   getApiKey(id: string) {
@@ -243,10 +276,11 @@ export class TeamStore {
   // --- audit log ---------------------------------------------------------------------
 
   /** Newest first; `after` = the (createdAt, id) of the last entry of the previous page. */
-  auditLog(teamId: string, first: number, after?: { createdAt: Date; id: string }) {
+  auditLog(scope: TeamScope, first: number, after?: { createdAt: Date; id: string }) {
+    requireAction(scope, "audit.read");
     return this.prisma.auditLogEntry.findMany({
       where: {
-        teamId,
+        teamId: scope.teamId,
         ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
       },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],

@@ -1,12 +1,14 @@
 // Usage analytics over the recorded generations, computed in SQL (percentiles with
 // percentile_cont, buckets with date_trunc and generate_series, UTC).
+import { requireAction, type TeamScope } from "../auth/policy.js";
 import { Prisma, type PrismaClient } from "./generated/client.js";
 import type { CompositionStrategy } from "./generated/enums.js";
 
 export type UsageGrain = "hour" | "day";
 
 export interface UsageFilter {
-  teamId: string;
+  /** The team whose usage is read; the gate checked the caller may read it (usage.read). */
+  scope: TeamScope;
   from: Date;
   to: Date;
   adapterId?: string;
@@ -74,7 +76,8 @@ function toStats(r: StatsRow | undefined): UsageStats {
 }
 
 function where(f: UsageFilter): Prisma.Sql {
-  const parts = [Prisma.sql`g."teamId" = ${f.teamId}::uuid`, Prisma.sql`g."createdAt" >= ${f.from}`, Prisma.sql`g."createdAt" < ${f.to}`];
+  requireAction(f.scope, "usage.read");
+  const parts = [Prisma.sql`g."teamId" = ${f.scope.teamId}::uuid`, Prisma.sql`g."createdAt" >= ${f.from}`, Prisma.sql`g."createdAt" < ${f.to}`];
   if (f.apiKeyId) parts.push(Prisma.sql`g."apiKeyId" = ${f.apiKeyId}::uuid`);
   if (f.userId) parts.push(Prisma.sql`g."userId" = ${f.userId}::uuid`);
   if (f.strategy) parts.push(Prisma.sql`g.strategy = ${f.strategy}::"CompositionStrategy"`);

@@ -4,9 +4,10 @@
 // sit on top of this.
 import { z } from "zod";
 import { QuiverError } from "../errors.js";
-import type { Principal } from "../auth/principal.js";
+import type { PoolOwner, TeamScope } from "../auth/policy.js";
 import type { AdapterStore, ServingAdapterRecord } from "../catalog/adapters.js";
 import type { GenerationStore } from "../catalog/generations.js";
+import type { QuotaStore } from "../catalog/quotas.js";
 import type { EmbeddingStore } from "../catalog/embeddings.js";
 import type { Retriever } from "../retriever/retriever.js";
 import { dot } from "../retriever/vector-math.js";
@@ -130,6 +131,8 @@ export interface GenerationDeps {
   embeddings: EmbeddingStore;
   adapters: AdapterStore;
   records: GenerationStore;
+  /** Admission under the team's quotas and the API key's limits (atomic, in the database). */
+  quotas: QuotaStore;
   storage: AdapterStorage;
   baseModelId: string;
   metrics: Registry;
@@ -142,7 +145,6 @@ const KEEP_MS = 5 * 60_000;
 
 export class GenerationService {
   private readonly live = new Map<string, LiveGeneration>();
-  private readonly perTeam = new Map<string, number>();
   private readonly generated: Counter;
   private readonly finishedTotal: Counter;
   private readonly ttft: Histogram;
@@ -165,9 +167,9 @@ export class GenerationService {
   }
 
   /** The adapters a caller may use for an input, best first, with scores and weights. */
-  async retrieve(teamId: string, input: string, k: number, exclude: readonly string[] = []): Promise<UsedAdapter[]> {
+  async retrieve(pool: PoolOwner, input: string, k: number, exclude: readonly string[] = []): Promise<UsedAdapter[]> {
     if (!input.trim()) throw new QuiverError("BAD_USER_INPUT", "The input is empty.", { details: { argument: "input" } });
-    const r = await this.d.retriever.retrieve({ input, k, teamId, baseModelId: this.d.baseModelId, exclude, weighting: this.d.weighting });
+    const r = await this.d.retriever.retrieve({ input, k, pool, baseModelId: this.d.baseModelId, exclude, weighting: this.d.weighting });
     return r.adapters.map((a) => ({ adapterId: a.adapterId, name: a.name, score: a.score, weight: a.weight }));
   }
 
@@ -182,41 +184,25 @@ export class GenerationService {
     });
   }
 
-  private async checkQuotas(teamId: string): Promise<void> {
-    const q = await this.d.records.quotas(teamId);
-    if (!q) throw new QuiverError("NOT_FOUND", "No such team.");
-    const exceeded = (quota: string, limit: number, used: number, message: string) =>
-      new QuiverError("QUOTA_EXCEEDED", message, { details: { quota, limit, used } });
-    const running = this.perTeam.get(teamId) ?? 0;
-    if (q.quotaConcurrent !== null && running >= q.quotaConcurrent) {
-      throw exceeded("concurrentGenerations", q.quotaConcurrent, running, `The team already runs ${running} generations (its limit).`);
-    }
-    if (q.quotaRequestsPerMinute !== null) {
-      const used = await this.d.records.recentRequests(teamId, 60_000);
-      if (used >= q.quotaRequestsPerMinute) throw exceeded("requestsPerMinute", q.quotaRequestsPerMinute, used, `The team made ${used} requests in the last minute (its limit).`);
-    }
-    if (q.quotaTokensPerDay !== null) {
-      const used = await this.d.records.tokensToday(teamId);
-      if (used >= q.quotaTokensPerDay) throw exceeded("tokensPerDay", q.quotaTokensPerDay, used, `The team used ${used} tokens today (UTC), its limit.`);
-    }
-  }
-
   /** Validates, checks quotas, picks adapters, records and queues a generation. */
-  async start(principal: Principal, teamId: string, raw: GenerateInput, options: { retrievalInput?: string } = {}): Promise<LiveGeneration> {
+  async start(scope: TeamScope, raw: GenerateInput, options: { retrievalInput?: string } = {}): Promise<LiveGeneration> {
+    const { principal, teamId } = scope;
     const parsed = generateInputSchema.safeParse(raw);
     if (!parsed.success) {
       const i = parsed.error.issues[0]!;
       throw new QuiverError("BAD_USER_INPUT", `${i.path.join(".")}: ${i.message}`, { details: { argument: i.path.join(".") } });
     }
     const input = parsed.data;
-    await this.checkQuotas(teamId);
+    const apiKeyId = principal.kind === "apiKey" ? principal.keyId : null;
+    // Refuses early, before retrieval, what admission below would refuse (advisory: the
+    // admission, under the team's row lock, decides).
+    await this.d.quotas.precheckGeneration(teamId, apiKeyId, input.maxTokens);
 
     let used: UsedAdapter[] = [];
     let records: ServingAdapterRecord[] = [];
     if (input.strategy !== "NONE") {
       if (input.adapterIds?.length) {
-        records = await this.d.adapters.getManyForServing(input.adapterIds);
-        const visible = records.filter((a) => a.visibility === "PUBLIC" || a.teamId === teamId);
+        const visible = (records = await this.d.adapters.getManyForServing(scope, input.adapterIds));
         if (visible.length !== input.adapterIds.length || new Set(input.adapterIds).size !== input.adapterIds.length) {
           throw new QuiverError("NOT_FOUND", "An adapter in adapterIds does not exist or is not available to this team.", { details: { argument: "adapterIds" } });
         }
@@ -226,8 +212,8 @@ export class GenerationService {
         used = await this.scorePinned(records, input.prompt);
       } else {
         const query = options.retrievalInput ?? input.prompt;
-        used = await this.retrieve(teamId, query.trim() ? query : " ", input.strategy === "SELECTION" ? 1 : input.k);
-        records = await this.d.adapters.getManyForServing(used.map((u) => u.adapterId));
+        used = await this.retrieve(scope, query.trim() ? query : " ", input.strategy === "SELECTION" ? 1 : input.k);
+        records = await this.d.adapters.getManyForServing(scope, used.map((u) => u.adapterId));
         // An adapter disabled or deleted since retrieval is dropped, not used.
         const ok = new Set(records.filter((r) => r.status === "ACTIVE" && r.currentVersion).map((r) => r.id));
         used = used.filter((u) => ok.has(u.adapterId));
@@ -242,16 +228,17 @@ export class GenerationService {
     if (prompt.length + 1 > this.d.port.maxContext) {
       throw new QuiverError("BAD_USER_INPUT", `The prompt is ${prompt.length} tokens; the model's context is ${this.d.port.maxContext}.`, { details: { argument: "prompt", reason: "CONTEXT_OVERFLOW" } });
     }
-    const who = { teamId, userId: principal.kind === "user" ? principal.user.id : null, apiKeyId: principal.kind === "apiKey" ? principal.keyId : null };
-    const id = await this.d.records.create({
+    const who = { teamId, userId: principal.kind === "user" ? principal.user.id : null, apiKeyId };
+    // Admitted (the record and a quota reservation written together) or QUOTA_EXCEEDED.
+    const { generationId: id, reservationId } = await this.d.quotas.admitGeneration({
       ...who,
       strategy: used.length ? input.strategy : "NONE",
       k: used.length,
       adapters: used.map((u, i) => ({ adapterId: u.adapterId, adapterName: u.name, versionId: records[i]!.currentVersion!.id, score: u.score, weight: u.weight })),
+      tokens: prompt.length + input.maxTokens,
     });
     const live = new LiveGeneration(id, teamId);
     this.live.set(id, live);
-    this.perTeam.set(teamId, (this.perTeam.get(teamId) ?? 0) + 1);
     live.push({ generationId: id, done: false, adapters: used });
 
     const onEvent = (e: SchedulerEvent) => {
@@ -259,7 +246,7 @@ export class GenerationService {
       else if (e.type === "delta") {
         this.generated.inc({}, e.tokens);
         if (e.text) live.push({ generationId: id, done: false, delta: e.text });
-      } else void this.complete(live, who, e);
+      } else void this.complete(live, who, reservationId, e);
     };
     try {
       live.handle = this.d.scheduler.submit(
@@ -279,14 +266,14 @@ export class GenerationService {
     } catch (err) {
       // Refused at once (queue full): the record says so.
       const code = (err as QuiverError).code ?? "INTERNAL";
-      void this.complete(live, who, { type: "done", finishReason: "error", tokensIn: prompt.length, tokensOut: 0, timings: { queueMs: 0, ttftMs: null, totalMs: 0 }, error: { code, message: (err as Error).message } });
+      void this.complete(live, who, reservationId, { type: "done", finishReason: "error", tokensIn: prompt.length, tokensOut: 0, timings: { queueMs: 0, ttftMs: null, totalMs: 0 }, error: { code, message: (err as Error).message } });
       throw err;
     }
     return live;
   }
 
-  private async complete(live: LiveGeneration, who: { teamId: string; userId: string | null; apiKeyId: string | null }, e: Extract<SchedulerEvent, { type: "done" }>): Promise<void> {
-    this.perTeam.set(live.teamId, Math.max(0, (this.perTeam.get(live.teamId) ?? 1) - 1));
+  /** Every ending (done, cancelled, failed, refused by the scheduler, client gone) comes here once: it records the usage and frees the quota reservation. */
+  private async complete(live: LiveGeneration, who: { teamId: string; userId: string | null; apiKeyId: string | null }, reservationId: string, e: Extract<SchedulerEvent, { type: "done" }>): Promise<void> {
     this.finishedTotal.inc({ reason: e.finishReason });
     if (e.timings.ttftMs !== null) this.ttft.observe(e.timings.ttftMs / 1000);
     const usage = { tokensIn: e.tokensIn, tokensOut: e.tokensOut, ...e.timings };
@@ -302,7 +289,14 @@ export class GenerationService {
         },
         who,
       )
-      .catch((err: unknown) => console.error("[generation] recording failed:", err));
+      .then(
+        () => this.d.quotas.settled(reservationId),
+        async (err: unknown) => {
+          console.error("[generation] recording failed:", err);
+          // The reservation's deletion failed with the record's transaction: free it on its own.
+          await this.d.quotas.release(reservationId).catch(() => undefined);
+        },
+      );
     live.push({ generationId: live.id, done: true, finishReason: e.finishReason, usage, ...(e.error ? { error: e.error } : {}) });
     setTimeout(() => this.live.delete(live.id), KEEP_MS).unref();
   }

@@ -8,8 +8,8 @@
 // A client that disconnects cancels its generation at once.
 import type { Request, RequestHandler, Response } from "express";
 import { z } from "zod";
-import { activeTeamId, authenticate, type Principal } from "../auth/principal.js";
-import { authorize } from "../auth/policy.js";
+import { authenticate } from "../auth/principal.js";
+import { resolveScope, type TeamScope } from "../auth/policy.js";
 import { httpStatusOf, isQuiverError, QuiverError } from "../errors.js";
 import { setRetryAfter } from "../graphql/format-error.js";
 import type { Services } from "../services.js";
@@ -69,20 +69,19 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   throw new QuiverError("BAD_USER_INPUT", `${i.path.join(".") || "body"}: ${i.message}`, { details: { argument: i.path.join(".") } });
 }
 
-async function caller(services: Services, req: Request): Promise<{ principal: Principal; teamId: string }> {
+/** The caller's scope, through the gate (the X-Quiver-Team header is refused for non-members). */
+async function caller(services: Services, req: Request): Promise<TeamScope> {
   const principal = await authenticate(services.identity, req.headers.authorization);
   if (!principal) throw new QuiverError("UNAUTHENTICATED", "Send an API key as 'Authorization: Bearer <key>'.");
-  const teamId = activeTeamId(principal, req.headers["x-quiver-team"] as string | undefined);
-  if (!teamId || !z.string().uuid().safeParse(teamId).success) throw new QuiverError("NOT_FOUND", "No such team.");
-  authorize(principal, "generate", teamId);
-  return { principal, teamId };
+  const header = req.headers["x-quiver-team"];
+  return resolveScope(principal, { header: typeof header === "string" ? header : undefined }, "generate");
 }
 
 /** "auto", "base" or an adapter name the team may use -> strategy and pinned adapters. */
-async function resolveModel(services: Services, teamId: string, model: string): Promise<Pick<GenerateInput, "strategy" | "k" | "adapterIds">> {
+async function resolveModel(services: Services, scope: TeamScope, model: string): Promise<Pick<GenerateInput, "strategy" | "k" | "adapterIds">> {
   if (model === "auto") return { strategy: "MIXTURE", k: 3 };
   if (model === "base") return { strategy: "NONE" };
-  const found = await services.adapters.findUsableByName(teamId, model);
+  const found = await services.adapters.findUsableByName(scope, model);
   if (!found) throw new QuiverError("NOT_FOUND", `The model "${model}" does not exist: use "auto", "base" or the name of an ACTIVE adapter your team may use.`, { details: { argument: "model" } });
   return { strategy: "SELECTION", adapterIds: [found] };
 }
@@ -158,11 +157,11 @@ async function respond(req: Request, res: Response, live: LiveGeneration, stream
 export function openAIRoutes(services: Services): { completions: RequestHandler; chat: RequestHandler; models: RequestHandler } {
   const run = (chat: boolean): RequestHandler => async (req, res) => {
     try {
-      const { principal, teamId } = await caller(services, req);
+      const scope = await caller(services, req);
       const generation = services.generation;
       if (!generation) throw new QuiverError("MODEL_UNAVAILABLE", "This server has no model that can generate text.");
       const body = chat ? parse(chatBody, req.body) : parse(completionBody, req.body);
-      const route = await resolveModel(services, teamId, body.model);
+      const route = await resolveModel(services, scope, body.model);
       const { prompt, retrievalInput } = "messages" in body ? chatPrompt(body.messages) : { prompt: Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt, retrievalInput: undefined };
       const input: GenerateInput = {
         ...route,
@@ -174,7 +173,7 @@ export function openAIRoutes(services: Services): { completions: RequestHandler;
         ...(body.stop ? { stop: typeof body.stop === "string" ? [body.stop] : body.stop } : {}),
         ...(body.ignore_eos ? { ignoreEos: true } : {}),
       };
-      const live = await generation.start(principal, teamId, input, retrievalInput ? { retrievalInput } : {});
+      const live = await generation.start(scope, input, retrievalInput ? { retrievalInput } : {});
       await respond(req, res, live, body.stream ?? false, body.stream_options?.include_usage ?? false, body.model, chat);
     } catch (err) {
       sendError(res, err);
@@ -182,8 +181,7 @@ export function openAIRoutes(services: Services): { completions: RequestHandler;
   };
   const models: RequestHandler = async (req, res) => {
     try {
-      const { teamId } = await caller(services, req);
-      const names = await services.adapters.usableNames(teamId);
+      const names = await services.adapters.usableNames(await caller(services, req));
       const created = Math.floor(Date.now() / 1000);
       res.json({ object: "list", data: ["auto", "base", ...names].map((id) => ({ id, object: "model", created, owned_by: "quiver" })) });
     } catch (err) {

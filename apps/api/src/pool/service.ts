@@ -3,6 +3,7 @@
 // PEFT structure, the engine's validation against the base model, the storage quota) before
 // anything is registered, so a bad upload leaves nothing behind; the adapter then appears
 // PENDING and becomes ACTIVE once its retrieval embedding is stored (or FAILED, with why).
+import type { Viewer } from "../auth/policy.js";
 import { randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { QuiverError } from "../errors.js";
@@ -10,6 +11,7 @@ import { RetrieverError } from "../retriever/errors.js";
 import { checkSamples } from "../retriever/adapter-embedding.js";
 import type { AdapterStore, AdapterRecord } from "../catalog/adapters.js";
 import type { Actor, PoolStore, VersionInput } from "../catalog/pool.js";
+import type { QuotaStore } from "../catalog/quotas.js";
 import type { ModelHost } from "../model-host.js";
 import type { AdapterEmbedder } from "../retrieval-host.js";
 import type { AdapterStorage } from "./storage.js";
@@ -19,6 +21,8 @@ import { isMissingRecord } from "../catalog/record-errors.js";
 
 export interface PoolDeps {
   store: PoolStore;
+  /** The storage quota: an upload's bytes are reserved before its files are stored. */
+  quotas: QuotaStore;
   adapters: AdapterStore;
   storage: AdapterStorage;
   events: PoolEvents;
@@ -83,43 +87,54 @@ export class PoolService {
     if (input.samples) validateSamples(input.samples);
   }
 
-  /** Structural and engine checks of a staged folder, then the storage quota. */
-  private async checkWeights(teamId: string, stagingDir: string): Promise<VersionInput & { storageUri: "" }> {
+  /** Structural and engine checks of a staged folder. */
+  private async checkWeights(stagingDir: string): Promise<VersionInput & { storageUri: "" }> {
     const { model } = this.requireModel();
     const peft = await inspectPeftFolder(stagingDir, { maxRank: this.deps.maxRank });
     await model.validateAdapter(stagingDir);
-    const quota = await this.deps.store.teamQuota(teamId);
-    if (quota?.quotaStorageBytes !== null && quota?.quotaStorageBytes !== undefined) {
-      const used = await this.deps.store.storedBytes(teamId);
-      const limit = Number(quota.quotaStorageBytes);
-      if (used + peft.byteSize > limit) {
-        throw new QuiverError("QUOTA_EXCEEDED", `This adapter (${peft.byteSize} bytes) would take the team's adapter storage over its quota of ${limit} bytes (${used} used).`, {
-          details: { quota: "storageBytes", limit, used, requested: peft.byteSize },
-        });
-      }
-    }
     return { rank: peft.rank, alpha: peft.alpha, scaling: peft.scaling, targetModules: peft.targetModules, dtype: peft.dtype, byteSize: peft.byteSize, contentHash: peft.contentHash, storageUri: "" };
+  }
+
+  /**
+   * Stores checked weights under a storage reservation: the bytes are reserved against the
+   * team's quota (atomically, QUOTA_EXCEEDED when they do not fit) before the files are
+   * stored, and `register` writes the version and drops the reservation in one transaction.
+   * On failure the files and the reservation go.
+   */
+  private async storeReserved<T>(teamId: string, key: string, stagingDir: string, byteSize: number, register: (storageUri: string, reservationId: string | undefined) => Promise<T>): Promise<T> {
+    const reservationId = await this.deps.quotas.reserveStorage(teamId, byteSize);
+    try {
+      const storageUri = await this.deps.storage.put(key, stagingDir);
+      try {
+        const registered = await register(storageUri, reservationId);
+        if (reservationId) this.deps.quotas.settled(reservationId);
+        return registered;
+      } catch (err) {
+        await this.deps.storage.remove(storageUri);
+        throw err;
+      }
+    } catch (err) {
+      if (reservationId) await this.deps.quotas.release(reservationId).catch(() => undefined);
+      throw err;
+    }
   }
 
   async register(input: RegisterInput): Promise<AdapterRecord> {
     try {
       await this.precheck({ teamId: input.teamId, name: input.name, samples: input.samples });
-      const version = await this.checkWeights(input.teamId, input.stagingDir);
+      const version = await this.checkWeights(input.stagingDir);
       const adapterId = randomUUID();
       const versionId = randomUUID();
-      const storageUri = await this.deps.storage.put(`${adapterId}/${versionId}`, input.stagingDir);
-      try {
-        await this.deps.store.createPending(
+      await this.storeReserved(input.teamId, `${adapterId}/${versionId}`, input.stagingDir, version.byteSize, (storageUri, reservationId) =>
+        this.deps.store.createPending(
           { id: adapterId, versionId, teamId: input.teamId, name: input.name, description: input.description, visibility: input.visibility, baseModelId: this.deps.model!.baseModelId, createdById: input.createdById, samples: input.samples, version: { ...version, storageUri } },
           input.actor,
-        );
-      } catch (err) {
-        await this.deps.storage.remove(storageUri);
-        throw err;
-      }
+          reservationId,
+        ),
+      );
       this.deps.events.publish({ kind: "ADDED", adapterId, teamId: input.teamId, visibility: input.visibility });
       this.track(this.embedVersion(adapterId, versionId, input.samples));
-      return (await this.deps.adapters.get(adapterId))!;
+      return (await this.deps.adapters.getForSystem([adapterId]))[0]!;
     } finally {
       await rm(input.stagingDir, { recursive: true, force: true });
     }
@@ -128,19 +143,15 @@ export class PoolService {
   /** New weights for an existing adapter: a new version, served once it is ACTIVE. */
   async replaceWeights(adapter: AdapterRecord, stagingDir: string, createdById: string | null, actor: Actor): Promise<AdapterRecord> {
     try {
-      const version = await this.checkWeights(adapter.team.id, stagingDir);
+      const version = await this.checkWeights(stagingDir);
       const versionId = randomUUID();
-      const storageUri = await this.deps.storage.put(`${adapter.id}/${versionId}`, stagingDir);
-      try {
-        await this.deps.store.addVersion(adapter.id, versionId, createdById, { ...version, storageUri }, actor);
-      } catch (err) {
-        await this.deps.storage.remove(storageUri);
-        throw err;
-      }
+      await this.storeReserved(adapter.team.id, `${adapter.id}/${versionId}`, stagingDir, version.byteSize, (storageUri, reservationId) =>
+        this.deps.store.addVersion(adapter.id, versionId, createdById, { ...version, storageUri }, actor, reservationId),
+      );
       // The embedding depends on the samples only, which did not change.
       await this.deps.store.activateVersion(adapter.id, versionId);
       this.deps.events.publish({ kind: "UPDATED", adapterId: adapter.id, teamId: adapter.team.id, visibility: adapter.visibility });
-      return (await this.deps.adapters.get(adapter.id))!;
+      return (await this.deps.adapters.getForSystem([adapter.id]))[0]!;
     } finally {
       await rm(stagingDir, { recursive: true, force: true });
     }
@@ -184,12 +195,12 @@ export class PoolService {
     this.deps.events.publish({ kind: "REMOVED", adapterId: adapter.id, teamId: adapter.team.id, visibility: adapter.visibility });
   }
 
-  samples(adapterId: string): Promise<string[]> {
-    return this.deps.store.samples(adapterId);
+  samples(viewer: Viewer, adapterId: string): Promise<string[]> {
+    return this.deps.store.samples(viewer, adapterId);
   }
 
-  versions(adapterId: string) {
-    return this.deps.store.versions(adapterId);
+  versions(viewer: Viewer, adapterId: string) {
+    return this.deps.store.versions(viewer, adapterId);
   }
 
   /** Resolves when background embedding work has finished (shutdown, tests). */
@@ -204,7 +215,7 @@ export class PoolService {
 
   private async embedVersion(adapterId: string, versionId: string, samples: string[]): Promise<void> {
     const { embedder } = this.requireModel();
-    const adapter = await this.deps.adapters.get(adapterId);
+    const [adapter] = await this.deps.adapters.getForSystem([adapterId]);
     if (!adapter) return;
     try {
       await embedder.embedAndStore(adapterId, samples);

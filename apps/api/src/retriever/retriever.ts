@@ -4,6 +4,7 @@
 // in a new encoder's vectors, the active encoder (and its vectors) keep serving; the job
 // switches the active encoder when it completes (reembed-job.ts).
 
+import type { PoolOwner } from "../auth/policy.js";
 import type { EmbeddingStore } from "../catalog/embeddings.js";
 import { embedAdapter } from "./adapter-embedding.js";
 import type { SentenceEncoder, Truncation } from "./encoder.js";
@@ -16,7 +17,8 @@ export interface RetrieveRequest {
   input: string;
   /** Adapters to return (the paper's default: 3). */
   k?: number;
-  teamId: string;
+  /** Whose pool is searched: a request's scope from the gate, or an offline tool's team. */
+  pool: PoolOwner;
   baseModelId: string;
   /** Adapter ids to leave out (the paper's OOD setting). */
   exclude?: readonly string[];
@@ -88,7 +90,7 @@ export class Retriever {
     mixtureWeights([0], weighting); // validates the weighting before any work
     const encoder = await this.activeEncoder();
     const { vectors, truncations } = await encoder.encode([req.input]);
-    const hits = await this.store.search(encoder.identity, vectors[0]!, k, { teamId: req.teamId, baseModelId: req.baseModelId, exclude: req.exclude }, { efSearch: req.efSearch });
+    const hits = await this.store.search(encoder.identity, vectors[0]!, k, { pool: req.pool, baseModelId: req.baseModelId, exclude: req.exclude }, { efSearch: req.efSearch });
     const weights = mixtureWeights(hits.map((h) => h.score), weighting);
     const truncation = truncations[0] ? (({ index: _index, ...rest }) => rest)(truncations[0]) : undefined;
     return { adapters: hits.map((h, i) => ({ ...h, weight: weights[i]! })), encoderId: encoder.identity, ...(truncation ? { truncation } : {}) };

@@ -14,6 +14,8 @@ export function cors(allowed: string): RequestHandler {
       res.setHeader("Vary", "Origin");
       res.setHeader("Access-Control-Allow-Headers", "authorization, content-type, x-quiver-team, apollo-require-preflight");
       res.setHeader("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+      // The dashboard reads the wait of a refused request (QUOTA_EXCEEDED, RATE_LIMITED, OVERLOADED).
+      res.setHeader("Access-Control-Expose-Headers", "Retry-After");
       res.setHeader("Access-Control-Max-Age", "600");
     }
     if (req.method === "OPTIONS") {

@@ -121,7 +121,7 @@ export async function registerZoo(
     }
   }
   await deps.pool.idle();
-  const records = await deps.adapters.getMany(added);
+  const records = await deps.adapters.getForSystem(added);
   result.active = records.filter((r) => r.status === "ACTIVE").length;
   log(
     `[quiver] zoo: ${result.registered} adapters registered (${result.active} active), ${result.skipped} already present` +

@@ -111,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
       adapterIds.push(((await res.json()) as { adapter: { id: string } }).adapter.id);
     }
     await quiver.services.pool.idle();
-    const records = await quiver.services.adapters.getMany(adapterIds);
+    const records = await quiver.services.adapters.getForSystem(adapterIds);
 
     // The request mix: seeded strategies and adapter sets, greedy, exactly maxTokens each.
     const strategies = ["MIXTURE", "FUSION", "SELECTION", "NONE"] as const;

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { QuiverError } from "../../errors.js";
-import { activeTeamId } from "../../auth/principal.js";
-import { allows, authorize, requirePrincipal } from "../../auth/policy.js";
-import type { AdapterRecord } from "../../catalog/adapters.js";
-import type { Context } from "../context.js";
+import { actorOf } from "../../auth/principal.js";
+import { defaultTeamId } from "../../auth/policy.js";
+import type { AdapterPage, AdapterRecord } from "../../catalog/adapters.js";
+import { scope, viewer, type Context } from "../context.js";
 import { parseArgs } from "./validate.js";
 
 const uuid = z.string().uuid();
@@ -26,39 +26,51 @@ const orders = {
   CREATED_ASC: { field: "createdAt", direction: "asc" },
 } as const;
 
+function connection(page: AdapterPage) {
+  return {
+    edges: page.nodes.map((node, i) => ({ node, cursor: page.cursors[i] })),
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
+    totalCount: page.totalCount,
+  };
+}
+
 export const adapterResolvers = {
   Query: {
     adapters: async (_: unknown, args: unknown, ctx: Context) => {
-      const principal = requirePrincipal(ctx.principal);
-      const { first, after, search, includePublic, orderBy, teamId: requested } = parseArgs(listArgs, args);
-      const teamId = requested ?? activeTeamId(principal, ctx.requestedTeamId);
-      if (!teamId) throw new QuiverError("NOT_FOUND", "You belong to no team yet.");
-      if (!uuid.safeParse(teamId).success) throw new QuiverError("NOT_FOUND", "No such team.");
-      authorize(principal, "adapter.read", teamId);
-      const page = await ctx.services.adapters.list({
-        teamId,
-        includePublic: includePublic ?? false,
-        order: orders[orderBy],
-        first,
-        ...(after ? { after } : {}),
-        ...(search ? { search } : {}),
-      });
-      return {
-        edges: page.nodes.map((node, i) => ({ node, cursor: page.cursors[i] })),
-        pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
-        totalCount: page.totalCount,
-      };
+      const { first, after, search, includePublic, orderBy, teamId } = parseArgs(listArgs, args);
+      const s = scope(ctx, "adapter.read", teamId);
+      return connection(await ctx.services.adapters.list(s, { includePublic: includePublic ?? false, order: orders[orderBy], first, ...(after ? { after } : {}), ...(search ? { search } : {}) }));
+    },
+    publicAdapters: async (_: unknown, args: unknown, ctx: Context) => {
+      const { first, after, search, orderBy } = parseArgs(listArgs.omit({ teamId: true, includePublic: true }), args);
+      return connection(await ctx.services.adapters.catalogue(viewer(ctx), { order: orders[orderBy], first, ...(after ? { after } : {}), ...(search ? { search } : {}) }));
     },
     adapter: async (_: unknown, args: { id: string }, ctx: Context) => {
-      const principal = requirePrincipal(ctx.principal);
-      if (!uuid.safeParse(args.id).success) return null;
-      const adapter = await ctx.services.adapters.get(args.id);
-      if (!adapter) return null;
-      const visible = adapter.visibility === "PUBLIC" || allows(principal, "adapter.read", adapter.team.id);
-      return visible ? adapter : null;
+      const v = viewer(ctx);
+      return uuid.safeParse(args.id).success ? ctx.services.adapters.get(v, args.id) : null;
+    },
+  },
+  Mutation: {
+    addPublicAdapter: async (_: unknown, args: unknown, ctx: Context) => {
+      const { adapterId, teamId } = parseArgs(z.object({ adapterId: uuid, teamId: uuid.nullish() }), args);
+      const s = scope(ctx, "pool.manage", teamId);
+      if (!(await ctx.services.adapters.addToPool(s, adapterId, actorOf(s.principal)))) {
+        throw new QuiverError("NOT_FOUND", "No such public adapter of another team.");
+      }
+      return ctx.services.adapters.get(s, adapterId);
+    },
+    removePublicAdapter: async (_: unknown, args: unknown, ctx: Context) => {
+      const { adapterId, teamId } = parseArgs(z.object({ adapterId: uuid, teamId: uuid.nullish() }), args);
+      const s = scope(ctx, "pool.manage", teamId);
+      return ctx.services.adapters.removeFromPool(s, adapterId, actorOf(s.principal));
     },
   },
   Adapter: {
+    // Whether the adapter is in the retrieval pool of the team the request acts in.
+    inPool: async (a: AdapterRecord, _: unknown, ctx: Context) => {
+      if (ctx.principal && !ctx.requestedTeamId && !defaultTeamId(ctx.principal)) return false;
+      return (await ctx.services.adapters.inPool(scope(ctx, "adapter.read"), [a.id])).has(a.id);
+    },
     version: (a: AdapterRecord) => a.currentVersion?.version ?? null,
     rank: (a: AdapterRecord) => a.currentVersion?.rank ?? null,
     alpha: (a: AdapterRecord) => a.currentVersion?.alpha ?? null,

@@ -1,9 +1,8 @@
 import { z } from "zod";
 import { QuiverError } from "../../errors.js";
-import { activeTeamId, type Principal } from "../../auth/principal.js";
-import { allows, authorize, requirePrincipal } from "../../auth/policy.js";
+import { ownsGeneration, scopeFor } from "../../auth/policy.js";
 import type { GenerateInput, GenerationEvent, GenerationService, UsedAdapter } from "../../generation/generation-service.js";
-import type { Context } from "../context.js";
+import { accessCheck, scope, viewer, type Context } from "../context.js";
 import { parseArgs } from "./validate.js";
 
 const uuid = z.string().uuid();
@@ -14,27 +13,19 @@ function service(ctx: Context): GenerationService {
   return g;
 }
 
-function teamFor(ctx: Context, p: Principal, requested: string | null | undefined, action: "generate" | "adapter.read"): string {
-  const teamId = requested ?? activeTeamId(p, ctx.requestedTeamId);
-  if (!teamId || !uuid.safeParse(teamId).success) throw new QuiverError("NOT_FOUND", "No such team.");
-  authorize(p, action, teamId);
-  return teamId;
-}
-
 /** RetrievedAdapter objects whose adapter the caller may still see. */
 async function withAdapters(ctx: Context, used: UsedAdapter[] | undefined) {
   if (!used) return null;
-  const records = await ctx.services.adapters.getMany(used.map((u) => u.adapterId));
+  const records = await ctx.services.adapters.getMany(viewer(ctx), used.map((u) => u.adapterId));
   return used.flatMap((u) => {
     const adapter = records.find((r) => r.id === u.adapterId);
-    if (!adapter || !(adapter.visibility === "PUBLIC" || allows(ctx.principal, "adapter.read", adapter.team.id))) return [];
-    return [{ adapter, score: u.score, weight: u.weight }];
+    return adapter ? [{ adapter, score: u.score, weight: u.weight }] : [];
   });
 }
 
-async function toRecord(ctx: Context, id: string) {
-  const r = await ctx.services.generations.get(id);
-  if (!r) throw new QuiverError("NOT_FOUND", "No such generation.");
+type GenerationRow = NonNullable<Awaited<ReturnType<Context["services"]["generations"]["get"]>>>;
+
+async function toRecord(ctx: Context, r: GenerationRow) {
   return {
     id: r.id,
     status: r.status,
@@ -47,12 +38,19 @@ async function toRecord(ctx: Context, id: string) {
   };
 }
 
-/** A generation the caller may see (its team's); NOT_FOUND otherwise. */
-async function ownGeneration(ctx: Context, id: string) {
-  const p = requirePrincipal(ctx.principal);
-  const rec = uuid.safeParse(id).success ? await ctx.services.generations.get(id) : null;
-  if (!rec || !allows(p, "usage.read", rec.teamId)) throw new QuiverError("NOT_FOUND", "No such generation.");
-  return { p, rec };
+/**
+ * A generation the caller owns: its creator, or its team's ADMIN or OWNER (the gate's rule);
+ * NOT_FOUND otherwise, so that other members' requests are not revealed.
+ */
+async function ownGeneration(ctx: Context, id: string): Promise<GenerationRow> {
+  const v = viewer(ctx);
+  const rec = uuid.safeParse(id).success ? await ctx.services.generations.get(v, id) : null;
+  if (!rec || !ownsGeneration(v, rec)) throw new QuiverError("NOT_FOUND", "No such generation.");
+  return rec;
+}
+
+async function reread(ctx: Context, id: string) {
+  return toRecord(ctx, await ownGeneration(ctx, id));
 }
 
 /**
@@ -60,10 +58,12 @@ async function ownGeneration(ctx: Context, id: string) {
  * the caller may see) only when the client selects `adapters`: `used` carries them to the
  * field resolver below, so a stream that asks for text alone costs no catalog reads.
  */
-function eventStream(ctx: Context, events: AsyncIterableIterator<GenerationEvent>) {
+function eventStream(ctx: Context, events: AsyncIterableIterator<GenerationEvent>, stillAllowed: () => unknown) {
+  const access = accessCheck(ctx, stillAllowed);
   return (async function* () {
     try {
       for await (const e of events) {
+        await access();
         yield { generationEvent: { ...e, adapters: undefined, used: e.adapters ?? null, error: e.error ? `${e.error.code}: ${e.error.message}` : null } };
       }
     } finally {
@@ -79,42 +79,36 @@ export const generationResolvers = {
   },
   Query: {
     retrieve: async (_: unknown, args: unknown, ctx: Context) => {
-      const p = requirePrincipal(ctx.principal);
       const a = parseArgs(z.object({ input: z.string().max(100_000), k: z.number().int().min(1).max(50), teamId: uuid.nullish(), exclude: z.array(uuid).max(100).nullish() }), args);
-      const teamId = teamFor(ctx, p, a.teamId, "adapter.read");
-      return withAdapters(ctx, await service(ctx).retrieve(teamId, a.input, a.k, a.exclude ?? []));
+      const s = scope(ctx, "adapter.read", a.teamId);
+      return withAdapters(ctx, await service(ctx).retrieve(s, a.input, a.k, a.exclude ?? []));
     },
-    generationRecord: async (_: unknown, args: { id: string }, ctx: Context) => {
-      await ownGeneration(ctx, args.id);
-      return toRecord(ctx, args.id);
-    },
+    generationRecord: (_: unknown, args: { id: string }, ctx: Context) => reread(ctx, args.id),
   },
   Mutation: {
     generate: async (_: unknown, args: { input: GenerateInput & { teamId?: string | null } }, ctx: Context) => {
-      const p = requirePrincipal(ctx.principal);
-      const teamId = teamFor(ctx, p, args.input.teamId, "generate");
-      const live = await service(ctx).start(p, teamId, args.input);
-      return toRecord(ctx, live.id);
+      const live = await service(ctx).start(scope(ctx, "generate", args.input.teamId), args.input);
+      return reread(ctx, live.id);
     },
     cancelGeneration: async (_: unknown, args: { id: string }, ctx: Context) => {
-      const { p, rec } = await ownGeneration(ctx, args.id);
-      authorize(p, "generate", rec.teamId);
+      const rec = await ownGeneration(ctx, args.id);
+      scopeFor(ctx.principal, rec.teamId, "generate");
       const live = service(ctx).get(args.id);
       if (live && !live.finished) {
         live.cancel();
         for await (const e of live.subscribe()) if (e.done) break;
       }
-      return toRecord(ctx, args.id);
+      return reread(ctx, args.id);
     },
   },
   Subscription: {
     generation: {
       subscribe: async (_: unknown, args: { id: string }, ctx: Context) => {
-        const { rec } = await ownGeneration(ctx, args.id);
+        const rec = await ownGeneration(ctx, args.id);
         const live = service(ctx).get(args.id);
-        if (live) return eventStream(ctx, live.subscribe());
+        if (live) return eventStream(ctx, live.subscribe(), () => ownGeneration(ctx, args.id));
         // Finished long ago: one closing event from the record.
-        const r = await toRecord(ctx, rec.id);
+        const r = await toRecord(ctx, rec);
         return (async function* () {
           yield { generationEvent: { generationId: r.id, done: true, adapters: r.adapters, finishReason: r.finishReason, usage: r.usage, delta: null, error: r.errorCode } };
         })();
@@ -123,11 +117,10 @@ export const generationResolvers = {
     },
     generate: {
       subscribe: async (_: unknown, args: { input: GenerateInput & { teamId?: string | null } }, ctx: Context) => {
-        const p = requirePrincipal(ctx.principal);
-        const teamId = teamFor(ctx, p, args.input.teamId, "generate");
-        const live = await service(ctx).start(p, teamId, args.input);
+        const s = scope(ctx, "generate", args.input.teamId);
+        const live = await service(ctx).start(s, args.input);
         // The client leaving (unsubscribe, disconnect) cancels the generation and frees its cache.
-        return eventStream(ctx, live.subscribe(() => live.cancel()));
+        return eventStream(ctx, live.subscribe(() => live.cancel()), () => scope(ctx, "generate", args.input.teamId));
       },
       resolve: (x: { generationEvent: unknown }) => x.generationEvent,
     },

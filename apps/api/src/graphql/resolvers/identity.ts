@@ -2,6 +2,7 @@ import { z } from "zod";
 import { QuiverError } from "../../errors.js";
 import { passwordRules, verifyPassword } from "../../auth/passwords.js";
 import { newSessionToken } from "../../auth/tokens.js";
+import { accessChanged } from "../../auth/principal.js";
 import { allows, minimumRole, roleIn, type Action } from "../../auth/policy.js";
 import type { MembershipRecord, UserRecord } from "../../catalog/identity.js";
 import type { Context } from "../context.js";
@@ -47,6 +48,7 @@ export const identityResolvers = {
     logout: async (_: unknown, __: unknown, ctx: Context) => {
       if (ctx.principal?.kind !== "user") throw new QuiverError("UNAUTHENTICATED", "Only a signed-in session can sign out.");
       await ctx.services.identity.revokeSession(ctx.principal.sessionId);
+      accessChanged();
       return true;
     },
   },

@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { QuiverError } from "../../errors.js";
-import { authorize, requirePrincipal, roleIn, allows, outranks } from "../../auth/policy.js";
-import { actorOf, type Principal } from "../../auth/principal.js";
+import { authorize, requirePrincipal, roleIn, allows, outranks, scopeFor, isServerAdmin } from "../../auth/policy.js";
+import { accessChanged, actorOf, type Principal } from "../../auth/principal.js";
 import { hashPassword, passwordRules } from "../../auth/passwords.js";
 import { newApiKey, newSessionToken, sha256 } from "../../auth/tokens.js";
 import type { Role } from "../../catalog/identity.js";
-import type { Context } from "../context.js";
+import { scope, type Context } from "../context.js";
 import { parseArgs } from "./validate.js";
 
 const uuid = z.string().uuid();
@@ -31,22 +31,21 @@ function requireUser(p: Principal): Extract<Principal, { kind: "user" }> {
 
 /** Reads a team for a caller who belongs to it; otherwise NOT_FOUND (no existence leak). */
 async function visibleTeam(ctx: Context, id: string): Promise<TeamRow> {
-  const p = requirePrincipal(ctx.principal);
   if (!uuid.safeParse(id).success) throw new QuiverError("NOT_FOUND", "No such team.");
-  authorize(p, "team.read", id);
+  scope(ctx, "team.read", id);
   const team = await ctx.services.teams.get(id);
   if (!team) throw new QuiverError("NOT_FOUND", "No such team.");
   return team;
 }
 
-const quotaInput = z
-  .object({
-    tokensPerDay: z.number().int().min(0).nullish(),
-    requestsPerMinute: z.number().int().min(0).nullish(),
-    concurrentGenerations: z.number().int().min(0).nullish(),
-    storageBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish(),
-  })
-  .strict();
+const limit = z.number().int().min(0).max(2 ** 31 - 1).nullish();
+/** ApiKeyLimitsInput: null removes a limit, omitted keeps it. */
+const apiKeyLimitsInput = z.object({ requestsPerMinute: limit, concurrentGenerations: limit, tokensPerDay: limit }).strict();
+
+/** GraphQL leaves omitted fields out and sends null for null: keep that difference. */
+function limitChanges(l: z.infer<typeof apiKeyLimitsInput>) {
+  return Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as { [K in keyof typeof l]?: number | null };
+}
 
 function decodeAuditCursor(s: string): { createdAt: Date; id: string } {
   try {
@@ -82,29 +81,30 @@ export const teamResolvers = {
     },
   },
   Team: {
-    quotas: (t: TeamRow) => ({
-      tokensPerDay: t.quotaTokensPerDay ?? null,
-      requestsPerMinute: t.quotaRequestsPerMinute ?? null,
-      concurrentGenerations: t.quotaConcurrent ?? null,
-      storageBytes: t.quotaStorageBytes === null || t.quotaStorageBytes === undefined ? null : Number(t.quotaStorageBytes),
-    }),
+    quotas: (t: TeamRow, _: unknown, ctx: Context) => {
+      // Server administrators set every team's quotas (setTeamQuotas), so they read them too.
+      if (!isServerAdmin(ctx.principal)) scopeFor(ctx.principal, t.id, "team.read");
+      return {
+        tokensPerDay: t.quotaTokensPerDay ?? null,
+        requestsPerMinute: t.quotaRequestsPerMinute ?? null,
+        concurrentGenerations: t.quotaConcurrent ?? null,
+        storageBytes: t.quotaStorageBytes === null || t.quotaStorageBytes === undefined ? null : Number(t.quotaStorageBytes),
+      };
+    },
     members: async (t: TeamRow, _: unknown, ctx: Context) => {
-      authorize(ctx.principal, "member.read", t.id);
-      const members = await ctx.services.teams.members(t.id);
+      const members = await ctx.services.teams.members(scopeFor(ctx.principal, t.id, "member.read"));
       return members.map((m) => ({ role: m.role, joinedAt: m.createdAt, user: { ...m.user, isAdmin: false, createdAt: m.createdAt } }));
     },
     invitations: async (t: TeamRow, _: unknown, ctx: Context) => {
-      authorize(ctx.principal, "member.manage", t.id);
-      return ctx.services.teams.invitations(t.id);
+      return ctx.services.teams.invitations(scopeFor(ctx.principal, t.id, "member.manage"));
     },
     apiKeys: async (t: TeamRow, args: { includeRevoked: boolean }, ctx: Context) => {
-      authorize(ctx.principal, "apikey.manage", t.id);
-      return ctx.services.teams.apiKeys(t.id, args.includeRevoked);
+      return ctx.services.teams.apiKeys(scopeFor(ctx.principal, t.id, "apikey.manage"), args.includeRevoked);
     },
     auditLog: async (t: TeamRow, args: unknown, ctx: Context) => {
-      authorize(ctx.principal, "audit.read", t.id);
+      const s = scopeFor(ctx.principal, t.id, "audit.read");
       const { first, after } = parseArgs(z.object({ first: z.number().int().min(1).max(200), after: z.string().max(200).nullish() }), args);
-      const rows = await ctx.services.teams.auditLog(t.id, first, after ? decodeAuditCursor(after) : undefined);
+      const rows = await ctx.services.teams.auditLog(s, first, after ? decodeAuditCursor(after) : undefined);
       return rows.map((r) => ({
         ...r,
         cursor: Buffer.from(JSON.stringify([r.createdAt.toISOString(), r.id])).toString("base64url"),
@@ -116,6 +116,11 @@ export const teamResolvers = {
   ApiKey: {
     createdBy: (k: { createdBy: { id: string; email: string } | null; createdAt: Date }) =>
       k.createdBy ? { ...k.createdBy, name: null, isAdmin: false, createdAt: k.createdAt } : null,
+    limits: (k: { limitRequestsPerMinute: number | null; limitConcurrent: number | null; limitTokensPerDay: number | null }) => ({
+      requestsPerMinute: k.limitRequestsPerMinute,
+      concurrentGenerations: k.limitConcurrent,
+      tokensPerDay: k.limitTokensPerDay,
+    }),
   },
   Mutation: {
     createTeam: async (_: unknown, args: unknown, ctx: Context) => {
@@ -124,22 +129,23 @@ export const teamResolvers = {
         z.object({ name: z.string().trim().min(1).max(100), slug: z.string().regex(/^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$/, "3-50 lowercase letters, digits and dashes") }),
         args,
       );
-      return ctx.services.teams.create({ name, slug, ownerId: p.user.id });
+      // Server settings: whether anyone may create teams, and the quotas a new team gets.
+      const settings = await ctx.services.serverSettings.get();
+      if (!settings.teamCreation && !isServerAdmin(p)) {
+        throw new QuiverError("FORBIDDEN", "Team creation is turned off on this server: ask a server administrator.", { details: { reason: "TEAM_CREATION_DISABLED" } });
+      }
+      const team = await ctx.services.teams.create({ name, slug, ownerId: p.user.id, quotas: settings.defaultQuotas });
+      // The rest of this operation sees the caller as the new team's owner (its fields, e.g. quotas).
+      ctx.principal = { ...p, memberships: [...p.memberships, { teamId: team.id, teamName: team.name, teamSlug: team.slug, role: "OWNER" }] };
+      return team;
     },
     updateTeam: async (_: unknown, args: unknown, ctx: Context) => {
       const p = requireUser(requirePrincipal(ctx.principal));
-      const { id, name, quotas } = parseArgs(z.object({ id: z.string(), name: z.string().trim().min(1).max(100).nullish(), quotas: quotaInput.nullish() }), args);
+      // Quotas are not the team's to set: server administrators use setTeamQuotas.
+      const { id, name } = parseArgs(z.object({ id: z.string(), name: z.string().trim().min(1).max(100).nullish() }), args);
       await visibleTeam(ctx, id);
       authorize(p, "team.manage", id);
-      const changes: Parameters<Context["services"]["teams"]["update"]>[2] = {};
-      if (name) changes.name = name;
-      if (quotas) {
-        if (quotas.tokensPerDay !== undefined) changes.quotaTokensPerDay = quotas.tokensPerDay;
-        if (quotas.requestsPerMinute !== undefined) changes.quotaRequestsPerMinute = quotas.requestsPerMinute;
-        if (quotas.concurrentGenerations !== undefined) changes.quotaConcurrent = quotas.concurrentGenerations;
-        if (quotas.storageBytes !== undefined) changes.quotaStorageBytes = quotas.storageBytes === null ? null : BigInt(quotas.storageBytes);
-      }
-      return ctx.services.teams.update(id, actorOf(p), changes);
+      return ctx.services.teams.update(id, actorOf(p), name ? { name } : {});
     },
     inviteMember: async (_: unknown, args: unknown, ctx: Context) => {
       const p = requireUser(requirePrincipal(ctx.principal));
@@ -191,6 +197,7 @@ export const teamResolvers = {
       // Nobody grants a role above their own, nor changes someone who outranks them.
       if (outranks(role, mine) || outranks(target.role, mine)) throw new QuiverError("FORBIDDEN", `Your role (${mine}) cannot make this change.`);
       const m = await ctx.services.teams.changeRole(teamId, userId, role, actorOf(p));
+      accessChanged();
       return { role: m.role, joinedAt: m.createdAt, user: { ...m.user, isAdmin: false, createdAt: m.createdAt } };
     },
     removeMember: async (_: unknown, args: unknown, ctx: Context) => {
@@ -205,12 +212,13 @@ export const teamResolvers = {
         if (outranks(target.role, roleIn(p, teamId)!)) throw new QuiverError("FORBIDDEN", "You cannot remove a member who outranks you.");
       }
       await ctx.services.teams.removeMember(teamId, userId, actorOf(p));
+      accessChanged();
       return true;
     },
     createApiKey: async (_: unknown, args: unknown, ctx: Context) => {
       const p = requireUser(requirePrincipal(ctx.principal));
-      const { teamId, name, role, expiresAt } = parseArgs(
-        z.object({ teamId: z.string(), name: z.string().trim().min(1).max(100), role: roleSchema, expiresAt: z.date().nullish() }),
+      const { teamId, name, role, expiresAt, limits } = parseArgs(
+        z.object({ teamId: z.string(), name: z.string().trim().min(1).max(100), role: roleSchema, expiresAt: z.date().nullish(), limits: apiKeyLimitsInput.nullish() }),
         args,
       );
       await visibleTeam(ctx, teamId);
@@ -219,15 +227,25 @@ export const teamResolvers = {
       if (outranks(role, mine)) throw new QuiverError("FORBIDDEN", `A key cannot have a role above yours (${mine}).`);
       if (expiresAt && expiresAt <= new Date()) throw new QuiverError("BAD_USER_INPUT", "expiresAt must be in the future.", { details: { argument: "expiresAt" } });
       const k = newApiKey();
-      const apiKey = await ctx.services.teams.createApiKey({ teamId, name, role, prefix: k.prefix, secretHash: k.hash, expiresAt: expiresAt ?? null, actor: { userId: p.user.id } });
+      const apiKey = await ctx.services.teams.createApiKey({ teamId, name, role, prefix: k.prefix, secretHash: k.hash, expiresAt: expiresAt ?? null, ...(limits ? { limits: limitChanges(limits) } : {}), actor: { userId: p.user.id } });
       return { apiKey, secret: k.key };
+    },
+    updateApiKeyLimits: async (_: unknown, args: unknown, ctx: Context) => {
+      const p = requireUser(requirePrincipal(ctx.principal));
+      const { id, limits } = parseArgs(z.object({ id: z.string(), limits: apiKeyLimitsInput }), args);
+      const key = uuid.safeParse(id).success ? await ctx.services.teams.getApiKey(id) : null;
+      if (!key || !allows(p, "team.read", key.teamId)) throw new QuiverError("NOT_FOUND", "No such API key.");
+      authorize(p, "apikey.manage", key.teamId);
+      return ctx.services.teams.updateApiKeyLimits(key.id, limitChanges(limits), actorOf(p));
     },
     revokeApiKey: async (_: unknown, args: { id: string }, ctx: Context) => {
       const p = requireUser(requirePrincipal(ctx.principal));
       const key = uuid.safeParse(args.id).success ? await ctx.services.teams.getApiKey(args.id) : null;
       if (!key || !allows(p, "team.read", key.teamId)) throw new QuiverError("NOT_FOUND", "No such API key.");
       authorize(p, "apikey.manage", key.teamId);
-      return ctx.services.teams.revokeApiKey(key.id, actorOf(p));
+      const revoked = await ctx.services.teams.revokeApiKey(key.id, actorOf(p));
+      accessChanged();
+      return revoked;
     },
   },
 };

@@ -1,9 +1,7 @@
 import { z } from "zod";
 import { QuiverError } from "../../errors.js";
-import { activeTeamId } from "../../auth/principal.js";
-import { allows, authorize, requirePrincipal } from "../../auth/policy.js";
 import type { UsageFilter } from "../../catalog/usage.js";
-import type { Context } from "../context.js";
+import { scope, viewer, type Context } from "../context.js";
 import { parseArgs } from "./validate.js";
 
 const uuid = z.string().uuid();
@@ -25,11 +23,8 @@ const usageArgs = z.object({
 export const usageResolvers = {
   Query: {
     usage: async (_: unknown, args: unknown, ctx: Context) => {
-      const p = requirePrincipal(ctx.principal);
       const a = parseArgs(usageArgs, args);
-      const teamId = a.teamId ?? activeTeamId(p, ctx.requestedTeamId);
-      if (!teamId) throw new QuiverError("NOT_FOUND", "You belong to no team yet.");
-      authorize(p, "usage.read", teamId);
+      const s = scope(ctx, "usage.read", a.teamId);
       const to = a.to ?? new Date();
       const from = a.from ?? new Date(to.getTime() - 7 * DAY_MS);
       if (from >= to) throw new QuiverError("BAD_USER_INPUT", "from must be before to.", { details: { argument: "from" } });
@@ -37,7 +32,7 @@ export const usageResolvers = {
         throw new QuiverError("BAD_USER_INPUT", `A ${a.groupBy.toLowerCase()}ly report covers at most ${maxRangeDays[a.groupBy]} days.`, { details: { argument: "to" } });
       }
       const filter: UsageFilter = {
-        teamId,
+        scope: s,
         from,
         to,
         ...(a.adapterId ? { adapterId: a.adapterId } : {}),
@@ -72,9 +67,7 @@ export const usageResolvers = {
     // to another team or been deleted since); the name recorded here is the team's own.
     adapter: async (row: { adapterId: string | null }, _: unknown, ctx: Context) => {
       if (!row.adapterId) return null;
-      const adapter = await ctx.services.adapters.get(row.adapterId);
-      if (!adapter) return null;
-      return adapter.visibility === "PUBLIC" || allows(ctx.principal, "adapter.read", adapter.team.id) ? adapter : null;
+      return ctx.services.adapters.get(viewer(ctx), row.adapterId);
     },
   },
 };

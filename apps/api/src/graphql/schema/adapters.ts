@@ -45,6 +45,8 @@ export const adapterTypeDefs = /* GraphQL */ `
     contentHash: String
     createdAt: DateTime!
     updatedAt: DateTime!
+    "Whether the adapter is in the retrieval pool of the team the request acts in (its own, or added)."
+    inPool: Boolean!
   }
 
   enum AdapterOrder {
@@ -70,7 +72,8 @@ export const adapterTypeDefs = /* GraphQL */ `
   extend type Query {
     """
     Adapters of a team (the caller's active team unless teamId is given), sorted by orderBy;
-    with includePublic, also every team's PUBLIC adapters. first: 1-100.
+    with includePublic, also the other teams' PUBLIC adapters the team has added to its pool.
+    first: 1-100.
     """
     adapters(
       first: Int = 25
@@ -80,7 +83,18 @@ export const adapterTypeDefs = /* GraphQL */ `
       includePublic: Boolean = false
       orderBy: AdapterOrder = NAME_ASC
     ): AdapterConnection!
+    "The catalogue of PUBLIC adapters of every team, for a team's ADMIN to add to its pool. first: 1-100."
+    publicAdapters(first: Int = 25, after: String, search: String, orderBy: AdapterOrder = NAME_ASC): AdapterConnection!
     "An adapter the caller may see (its team's, or a PUBLIC one); null otherwise."
     adapter(id: ID!): Adapter
+  }
+  extend type Mutation {
+    """
+    Adds another team's PUBLIC adapter to the team's retrieval pool (ADMIN and above), so that
+    retrieval, model "auto" and name lookups may use it. Returns the adapter.
+    """
+    addPublicAdapter(adapterId: ID!, teamId: ID): Adapter
+    "Takes an added public adapter out of the team's pool (ADMIN and above); false when it was not in it."
+    removePublicAdapter(adapterId: ID!, teamId: ID): Boolean!
   }
 `;

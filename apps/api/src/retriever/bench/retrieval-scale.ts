@@ -7,6 +7,7 @@
 // `clusters` centres uniform on the sphere, each vector = normalize(centre + noise * g),
 // g ~ N(0, I/d). Queries are fresh draws from the same mixture. Seeded.
 
+import { offlinePool } from "../../auth/policy.js";
 import type { EmbeddingStore } from "../../catalog/embeddings.js";
 import { percentile } from "../eval/latency.js";
 import { Rng } from "../head/rng.js";
@@ -74,7 +75,7 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
   await o.store.registerEncoder({ identity: encoderId, kind: "synthetic", name: "synthetic clustered vectors", dimension: d, prefix: "" });
   const pool = await o.store.createAdapterPool({ label: "retrieval scale bench", adapters: vectors.map((_, i) => ({ name: `synthetic-${i}` })) });
   const ids = vectors.map((_, i) => pool.adapterIds.get(`synthetic-${i}`)!);
-  const scope = { teamId: pool.teamId, baseModelId: pool.baseModelId };
+  const scope = { pool: offlinePool(pool.teamId), baseModelId: pool.baseModelId };
   let loadSeconds = 0;
   let indexBuildSeconds = 0;
   try {

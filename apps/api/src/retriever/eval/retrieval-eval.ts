@@ -6,6 +6,7 @@
 // of train_tasks.txt only ("trained"). mixed_test.json is read for querying, never for
 // training or choosing settings.
 
+import { offlinePool } from "../../auth/policy.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -88,7 +89,7 @@ async function evaluateEncoder(
     });
   }
   log?.(`  ${tasks.length} adapters embedded with ${encoder.identity}`);
-  const scope = { teamId: pool.teamId, baseModelId: pool.baseModelId };
+  const scope = { pool: offlinePool(pool.teamId), baseModelId: pool.baseModelId };
   const byId = new Map([...pool.adapterIds].map(([name, id]) => [id, name]));
 
   // Warm-up on sample inputs (not test inputs): session setup, caches, JIT.
