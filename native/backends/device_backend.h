@@ -8,6 +8,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
+#include <initializer_list>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -83,10 +85,11 @@ class DeviceBackend final : public Backend {
     plan_ = &plan;
     const int T = plan.n_rows, S = plan.n_seqs;
     // Row and sequence metadata in one buffer: tokens, pos, row_seq (T each), seq_row0,
-    // seq_rows, kv_cap (S each), then the kv pointers (S).
+    // seq_rows, kv_cap (S each), then the kv pointers (S) and the rows' score offsets (T).
     size_t ptr_off = (size_t)3 * T + 3 * S;
-    ptr_off += ptr_off & 1;  // 8-byte alignment for the pointers
-    host_meta_.assign(ptr_off + 2 * (size_t)S, 0);
+    ptr_off += ptr_off & 1;  // 8-byte alignment for the pointers and offsets
+    const size_t score_off = ptr_off + 2 * (size_t)S;
+    host_meta_.assign(score_off + 2 * (size_t)T, 0);
     int32_t* m = host_meta_.data();
     std::memcpy(m, plan.tokens.data(), 4 * (size_t)T);
     std::memcpy(m + T, plan.pos.data(), 4 * (size_t)T);
@@ -95,15 +98,26 @@ class DeviceBackend final : public Backend {
     std::memcpy(m + 3 * T + S, plan.seq_rows.data(), 4 * (size_t)S);
     std::memcpy(m + 3 * T + 2 * S, plan.kv_cap.data(), 4 * (size_t)S);
     std::memcpy(m + ptr_off, plan.kv.data(), sizeof(float*) * S);
+    // The attention's score buffer: each row's own context (pos + 1) for each head, so a
+    // decode row beside a long prefill takes what it needs, not the step's longest context.
+    int64_t positions = 0;
+    maxn_ = 1;
+    for (int r = 0; r < T; ++r) {
+      std::memcpy(m + score_off + 2 * (size_t)r, &positions, sizeof positions);
+      positions += plan.pos[r] + 1;
+      maxn_ = std::max(maxn_, plan.pos[r] + 1);
+    }
+    int64_t score_bytes = 0;
+    if (!checked_product({positions, c.n_heads, (int64_t)sizeof(float)}, &score_bytes))
+      return Error(QUIVER_ERR_OUT_OF_MEMORY, "the step's attention scores (%lld positions x %d heads) pass 2^63 bytes",
+                   (long long)positions, c.n_heads);
+    scratch_.score_bytes = score_bytes;
     QUIVER_TRY(ensure(&d_meta_, &meta_cap_, host_meta_.size() * 4));
     int32_t* d = d_meta_;
-    rows_ = dev::StepRows{d, d + T, d + 2 * T, d + 3 * T, d + 3 * T + S, d + 3 * T + 2 * S, reinterpret_cast<float* const*>(d + ptr_off)};
+    rows_ = dev::StepRows{d,          d + T,      d + 2 * T, d + 3 * T, d + 3 * T + S, d + 3 * T + 2 * S,
+                          reinterpret_cast<float* const*>(d + ptr_off), reinterpret_cast<const int64_t*>(d + score_off)};
     dev_->upload(d_meta_, host_meta_.data(), host_meta_.size() * 4);
-    // the attention's score buffer: (T, heads, the longest context of the step)
-    maxn_ = 1;
-    for (int r = 0; r < T; ++r) maxn_ = std::max(maxn_, plan.pos[r] + 1);
-    scratch_.score_bytes = (int64_t)T * c.n_heads * maxn_ * 4;
-    QUIVER_TRY(ensure(&d_scores_, &scores_cap_, (size_t)T * c.n_heads * maxn_ * 4));
+    QUIVER_TRY(ensure(&d_scores_, &scores_cap_, (size_t)score_bytes));
     QUIVER_TRY(ensure(&d_rms_, &rms_cap_, (size_t)std::max(T, S) * 4));
     QUIVER_TRY(build_lora_entries());
     return dev_->status("the step's metadata");
@@ -130,8 +144,8 @@ class DeviceBackend final : public Backend {
   void attention(int layer, const float* q, float* out) override {
     const int T = plan_->n_rows, H = c_.n_heads, KVH = c_.n_kv_heads, hd = c_.head_dim;
     dev_->run((int64_t)T * H * maxn_, dev::CacheScores{q, rows_, d_scores_, layer, H, KVH, hd, maxn_});
-    dev_->run((int64_t)T * H, dev::CacheSoftmax{d_scores_, rows_.pos, H, maxn_});
-    dev_->run((int64_t)T * H * hd, dev::CacheOut{d_scores_, rows_, out, layer, H, KVH, hd, maxn_});
+    dev_->run((int64_t)T * H, dev::CacheSoftmax{d_scores_, rows_, H});
+    dev_->run((int64_t)T * H * hd, dev::CacheOut{d_scores_, rows_, out, layer, H, KVH, hd});
   }
   void swiglu(float* gate, const float* up) override {
     dev_->run((int64_t)plan_->n_rows * c_.hidden, dev::SwiGlu{gate, up, gate});
@@ -155,10 +169,21 @@ class DeviceBackend final : public Backend {
 
  private:
   struct LoraOp {
-    int entry0 = 0, n_entries = 0;  // into d_entries_
-    int csr0 = 0, n_rows = 0;       // into d_csr_: row_ptr (n_rows + 1), then rows (n_rows)
+    int64_t entry0 = 0, n_entries = 0;  // into d_entries_
+    int64_t csr0 = 0, n_rows = 0;       // into d_csr_: row_ptr (n_rows + 1), then rows (n_rows)
     int max_rank = 0;
   };
+
+  // The product of `factors` into *out; false when it passes 2^63 (sizes the host computes).
+  static bool checked_product(std::initializer_list<int64_t> factors, int64_t* out) {
+    int64_t p = 1;
+    for (int64_t f : factors) {
+      if (f < 0 || (f != 0 && p > INT64_MAX / f)) return false;
+      p *= f;
+    }
+    *out = p;
+    return true;
+  }
 
   // Grows a device buffer to at least `bytes` (doubling), dropping its contents.
   template <typename T>
@@ -176,14 +201,16 @@ class DeviceBackend final : public Backend {
   }
 
   // Entries (row, adapter) of every (layer, module), grouped by row for the expand: a row's
-  // entries keep the order of the plan's segments (gather) or adapters (dense).
+  // entries keep the order of the plan's segments (gather) or adapters (dense). The ops run
+  // one after another, so they share one scratch for v: each op's entries take offsets from 0,
+  // and the scratch holds the largest op's (the sum of its entries' ranks), not the sum of all.
   Status build_lora_entries() {
     const StepPlan& p = *plan_;
     const size_t n_ops = (size_t)c_.n_layers * kModuleCount;
     ops_.assign(n_ops, LoraOp{});
     entries_.clear();
     csr_.clear();
-    int v_total = 0;
+    int64_t v_max = 0;
     std::vector<std::vector<dev::LoraEntry>> by_row((size_t)p.n_rows);
     for (size_t lm = 0; lm < n_ops; ++lm) {
       for (auto& v : by_row) v.clear();
@@ -199,31 +226,42 @@ class DeviceBackend final : public Backend {
           for (int r = sg.row0; r < sg.row1; ++r) by_row[r].push_back(dev::LoraEntry{r, sg.rank, sg.scale, 0, sg.A, sg.B, sg.lanes});
       }
       LoraOp& op = ops_[lm];
-      op.entry0 = (int)entries_.size();
-      op.csr0 = (int)csr_.size();
+      op.entry0 = (int64_t)entries_.size();
+      op.csr0 = (int64_t)csr_.size();
       std::vector<int32_t> row_ptr{0}, rows;
+      int64_t voff = 0;
       for (int r = 0; r < p.n_rows; ++r) {
         if (by_row[r].empty()) continue;
         for (dev::LoraEntry e : by_row[r]) {
-          e.voff = v_total;
-          v_total += e.rank;
+          e.voff = voff;
+          voff += e.rank;
           op.max_rank = std::max(op.max_rank, e.rank);
           entries_.push_back(e);
         }
         rows.push_back(r);
-        row_ptr.push_back((int32_t)(entries_.size() - op.entry0));
+        // the CSR's row pointers count the op's own entries (int32 on the device)
+        const int64_t in_op = (int64_t)entries_.size() - op.entry0;
+        if (in_op > INT32_MAX)
+          return Error(QUIVER_ERR_OUT_OF_MEMORY, "one LoRA op of the step has %lld entries, past 2^31", (long long)in_op);
+        row_ptr.push_back((int32_t)in_op);
       }
-      op.n_entries = (int)entries_.size() - op.entry0;
-      op.n_rows = (int)rows.size();
+      op.n_entries = (int64_t)entries_.size() - op.entry0;
+      op.n_rows = (int64_t)rows.size();
+      v_max = std::max(v_max, voff);
       csr_.insert(csr_.end(), row_ptr.begin(), row_ptr.end());
       csr_.insert(csr_.end(), rows.begin(), rows.end());
     }
-    scratch_.lora_bytes = (int64_t)v_total * 4;
+    int64_t v_bytes = 0, entry_bytes = 0;
+    if (!checked_product({v_max, (int64_t)sizeof(float)}, &v_bytes) ||
+        !checked_product({(int64_t)entries_.size(), (int64_t)sizeof(dev::LoraEntry)}, &entry_bytes) ||
+        entry_bytes > INT64_MAX - 16 - 4 * (int64_t)csr_.size())
+      return Error(QUIVER_ERR_OUT_OF_MEMORY, "the step's LoRA entries pass 2^63 bytes");
+    scratch_.lora_bytes = v_bytes;
     if (entries_.empty()) return Status::Ok();
-    QUIVER_TRY(ensure(&d_entries_, &entries_cap_, entries_.size() * sizeof(dev::LoraEntry) + csr_.size() * 4 + 16));
+    QUIVER_TRY(ensure(&d_entries_, &entries_cap_, (size_t)entry_bytes + csr_.size() * 4 + 16));
     d_csr_ = reinterpret_cast<int32_t*>(d_entries_ + entries_.size());
-    QUIVER_TRY(ensure(&d_v_, &v_cap_, (size_t)v_total * 4));
-    dev_->upload(d_entries_, entries_.data(), entries_.size() * sizeof(dev::LoraEntry));
+    QUIVER_TRY(ensure(&d_v_, &v_cap_, (size_t)v_bytes));
+    dev_->upload(d_entries_, entries_.data(), (size_t)entry_bytes);
     dev_->upload(d_csr_, csr_.data(), csr_.size() * 4);
     return Status::Ok();
   }
@@ -238,7 +276,7 @@ class DeviceBackend final : public Backend {
   dev::StepRows rows_{};
   int maxn_ = 1;
   StepScratch scratch_;        // what the last step asked for (step_scratch)
-  float* d_scores_ = nullptr;  // (T, heads, maxn_)
+  float* d_scores_ = nullptr;  // (heads, pos + 1) per row (StepRows::scores)
   size_t scores_cap_ = 0;
   float* d_rms_ = nullptr;     // one inverse RMS per row
   size_t rms_cap_ = 0;

@@ -484,7 +484,7 @@ struct LoraEntry {
   int32_t row;
   int32_t rank;
   float scale;
-  int32_t voff;    // offset of v in the scratch buffer
+  i64 voff;        // offset of v in the op's scratch (each op starts at 0)
   const float* A;  // (rank, in)
   const float* B;  // (out, rank)
   Lanes lanes;     // of A and B (lanes.h): f32, or 16-bit lanes widened as they are read
@@ -499,6 +499,12 @@ struct StepRows {
   const int32_t* seq_rows; // (S)
   const int32_t* kv_cap;   // (S)
   float* const* kv;        // (S) caches (n_layers, 2, cap, kv_dim)
+  const i64* score_off;    // (T) where row r's attention scores start, in positions: the sum
+                           // of pos + 1 over the rows before it (its H heads follow, pos[r] + 1 each)
+  // Row r's scores for head h: (pos[r] + 1) floats.
+  QV_HD float* scores(float* sc, int H, i64 r, int h) const {
+    return sc + score_off[r] * H + (i64)h * (pos[r] + 1);
+  }
   QV_HD float* k_at(int layer, int kv_dim, i64 r) const {
     const int s = row_seq[r];
     return kv[s] + ((i64)layer * 2) * kv_cap[s] * kv_dim + (i64)pos[r] * kv_dim;
@@ -527,8 +533,10 @@ struct KvStore {
   }
 };
 
-// Attention over the cache in three passes through a (T, H, maxn) score buffer: scores,
-// softmax per (row, head), then each output element.
+// Attention over the cache in three passes through the step's score buffer, each row's own
+// context long (StepRows::scores; H * the sum of pos + 1 floats): scores, softmax per (row,
+// head), then each output element. The first pass is launched for the step's longest context;
+// the indices past a row's own return at once.
 struct CacheScores {
   const float* q;
   StepRows rows;
@@ -545,17 +553,18 @@ struct CacheScores {
     const float* qr = q + rh * hd;
     float d = 0;
     for (int i = 0; i < hd; ++i) d += qr[i] * kt[i];
-    sc[idx] = d / sqrtf((float)hd);
+    rows.scores(sc, H, r, h)[t] = d / sqrtf((float)hd);
   }
 };
 
 struct CacheSoftmax {
   float* sc;
-  const int32_t* pos;
-  int H, maxn;
+  StepRows rows;
+  int H;
   QV_HD void operator()(i64 rh) const {  // i < T * H
-    const int n = pos[rh / H] + 1;
-    float* p = sc + rh * maxn;
+    const i64 r = rh / H;
+    const int n = rows.pos[r] + 1;
+    float* p = rows.scores(sc, H, r, (int)(rh % H));
     float mx = -INFINITY;
     for (int t = 0; t < n; ++t) mx = fmaxf(mx, p[t]);
     float sum = 0;
@@ -568,10 +577,10 @@ struct CacheSoftmax {
 };
 
 struct CacheOut {
-  const float* sc;
+  float* sc;
   StepRows rows;
   float* out;
-  int layer, H, KVH, hd, maxn;
+  int layer, H, KVH, hd;
   QV_HD void operator()(i64 idx) const {  // i < T * H * hd
     const int i = (int)(idx % hd);
     const i64 rh = idx / hd;
@@ -579,7 +588,7 @@ struct CacheOut {
     const i64 r = rh / H;
     const int n = rows.pos[r] + 1, kv_dim = KVH * hd, s = rows.row_seq[r];
     const i64 off = (i64)(h / (H / KVH)) * hd + i;
-    const float* p = sc + rh * maxn;
+    const float* p = rows.scores(sc, H, r, h);
     float acc = 0;
     for (int t = 0; t < n; ++t) acc += p[t] * rows.cache(layer, 1, kv_dim, s, t)[off];
     out[idx] = acc;

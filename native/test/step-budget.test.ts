@@ -1,6 +1,8 @@
 // What one step may take is bounded by the engine itself: a token budget per forward pass
-// (EngineOptions.maxStepTokens; longer prefills are chunked to fit, with the same results).
-// The test state of the engine's test hook (EngineOptions.testFaults) reports the passes.
+// (EngineOptions.maxStepTokens; longer prefills are chunked to fit, with the same results),
+// and the device backend's step buffers sized to what the step needs (its LoRA scratch to the
+// largest op, its attention scores to each row's own context). The test state of the
+// engine's test hook (EngineOptions.testFaults) reports the passes and the buffers' sizes.
 import path from "node:path";
 
 import { Engine, type StepItem } from "@quiver/engine";
@@ -95,3 +97,30 @@ for (const device of ["cpu-reference", "cpu", "cuda-emulated"] as const)
       await engine.close();
     });
   });
+
+describe("the device backend's step buffers (cuda-emulated)", () => {
+  test("the LoRA scratch holds the largest op's entries, not the sum over every op", async () => {
+    const engine = await Engine.open(modelDir, { device: "cuda-emulated", testFaults: true });
+    const ids = [await engine.loadAdapter(adapterDirs[0]!), await engine.loadAdapter(adapterDirs[1]!)];
+    const [s, t] = [await engine.createSequence(), await engine.createSequence()];
+    await engine.step([
+      { sequence: s, tokens: [1, 2, 3, 4, 5], strategy: "mixture", adapters: ids.map((adapter) => ({ adapter, weight: 0.5 })) },
+      { sequence: t, tokens: [6], strategy: "selection", adapters: [{ adapter: ids[0]!, weight: 1 }] },
+    ]);
+    // Every (layer, module) op has both adapters: 5 rows x (4 + 6) + 1 row x 4 floats.
+    const perOp = 5 * (RANKS[0]! + RANKS[1]!) + RANKS[0]!;
+    expect((await engine.testState()).loraScratchBytes).toBe(4 * perOp);
+    await engine.close();
+  });
+
+  test("the attention scores hold each row's own context, not every row the step's longest", async () => {
+    const engine = await Engine.open(modelDir, { device: "cuda-emulated", testFaults: true });
+    const long = await engine.createSequence();
+    await engine.step([{ sequence: long, tokens: Array.from({ length: 30 }, (_, i) => (i * 7) % SMALL.vocab) }]);
+    const shorts = await Promise.all(Array.from({ length: 7 }, () => engine.createSequence()));
+    await engine.step([{ sequence: long, tokens: [3] }, ...shorts.map((sequence, i) => ({ sequence, tokens: [i + 1] }))]);
+    // The long sequence's row sees 31 positions, each new one 1; per head.
+    expect((await engine.testState()).scoreBytes).toBe(4 * SMALL.heads * (31 + 7));
+    await engine.close();
+  });
+});
