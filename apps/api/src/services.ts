@@ -23,6 +23,7 @@ import { Registry } from "./observability/metrics.js";
 import { EmbeddingStore } from "./catalog/embeddings.js";
 import { QuotaStore } from "./catalog/quotas.js";
 import { ServerSettingsStore } from "./catalog/server-settings.js";
+import { HealthState } from "./observability/health-state.js";
 
 export interface Services {
   config: Config;
@@ -51,6 +52,8 @@ export interface Services {
   scheduler: Scheduler | undefined;
   retriever: Retriever | undefined;
   metrics: Registry;
+  /** Standing problems by component (engine, database, shutdown), for /healthz. */
+  health: HealthState;
 }
 
 export function createServices(
@@ -65,6 +68,7 @@ export function createServices(
   const quotas = new QuotaStore(catalog.prisma);
   const storage = new DirectoryStorage(path.join(config.dataDir, "adapters"));
   const metrics = new Registry();
+  const health = new HealthState();
   // Text generation needs the model's tokenizer and the encoder for retrieval.
   let scheduler: Scheduler | undefined;
   let retriever: Retriever | undefined;
@@ -104,6 +108,7 @@ export function createServices(
     scheduler,
     retriever,
     metrics,
+    health,
     loginLimiter: new LoginLimiter({
       perPair: 10,
       pairWindowMs: 60_000,

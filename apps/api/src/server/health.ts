@@ -2,15 +2,21 @@ import type { RequestHandler } from "express";
 import type { Services } from "../services.js";
 import { version } from "../version.js";
 
-/** 200 when the database answers and the engine holds the configured model (if any). */
+/**
+ * 200 when the database answers, the engine holds the configured model (if any) and no part
+ * of the process reports a problem (services.health: a failing engine, a database outage, a
+ * shutdown under way); 503 with the reasons otherwise.
+ */
 export function healthHandler(services: Services): RequestHandler {
   return async (_req, res) => {
     const started = Date.now();
     try {
       await services.catalog.prisma.$queryRaw`SELECT 1`;
       const model = services.model;
-      res.status(200).json({
-        status: "ok",
+      const problems = services.health.report();
+      res.status(problems.length ? 503 : 200).json({
+        status: problems.length ? "degraded" : "ok",
+        ...(problems.length ? { problems } : {}),
         version,
         database: { kind: services.catalog.kind, ok: true, latencyMs: Date.now() - started },
         engine: model ? { ok: true, model: model.baseModelName, device: model.engine.info.device } : { ok: false, reason: "no model configured (QUIVER_MODEL, or the model zoo)" },
