@@ -153,7 +153,8 @@ Status host_model_load(const std::string& dir, HostModel* out) {
     for (const auto& kv : wm->object) {
       if (!kv.second.is_string() || kv.second.string.find('/') != std::string::npos)
         return Error(QUIVER_ERR_FILE_CORRUPT, "%s: bad shard name for %s", index_path.c_str(), kv.first.c_str());
-      weight_map[kv.first] = kv.second.string;
+      if (!weight_map.emplace(kv.first, kv.second.string).second)
+        return Error(QUIVER_ERR_FILE_CORRUPT, "%s: tensor %s appears twice in the weight_map", index_path.c_str(), kv.first.c_str());
       if (seen.insert(kv.second.string).second) files.push_back(kv.second.string);
     }
   } else if (file_exists(dir + "/model.safetensors")) {

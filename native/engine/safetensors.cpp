@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <unordered_set>
 
 #include "json.h"
 
@@ -31,12 +32,6 @@ size_t other_dtype_size(const std::string& name) {
   return 0;
 }
 }  // namespace
-
-int64_t TensorInfo::numel() const {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
 
 float f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000) << 16;
@@ -101,8 +96,11 @@ Status SafetensorsFile::open(const std::string& path, std::unique_ptr<Safetensor
   f->data_ = f->map_ + 8 + header_len;
   const uint64_t data_size = f->file_size_ - 8 - header_len;
 
+  std::unordered_set<std::string> names;
   for (const auto& kv : header.object) {
     if (kv.first == "__metadata__") continue;
+    if (!names.insert(kv.first).second)
+      return Error(QUIVER_ERR_FILE_CORRUPT, "%s: tensor %s appears twice in the header", path.c_str(), kv.first.c_str());
     const Json& e = kv.second;
     const Json* dtype = e.get("dtype");
     const Json* shape = e.get("shape");
@@ -115,10 +113,14 @@ Status SafetensorsFile::open(const std::string& path, std::unique_ptr<Safetensor
     t.dtype_name = dtype->string;
     t.dtype = t.dtype_name == "F32" ? Dtype::F32 : t.dtype_name == "F16" ? Dtype::F16
             : t.dtype_name == "BF16" ? Dtype::BF16 : Dtype::Other;
+    t.elements = 1;
     for (const Json& d : shape->array) {
       if (!d.is_integer() || d.number < 0)
         return Error(QUIVER_ERR_FILE_CORRUPT, "%s: tensor %s has a bad dimension", path.c_str(), t.name.c_str());
       t.shape.push_back((int64_t)d.number);
+      if (__builtin_mul_overflow(t.elements, t.shape.back(), &t.elements))
+        return Error(QUIVER_ERR_FILE_CORRUPT, "%s: tensor %s: the element count of its shape passes 2^63", path.c_str(),
+                     t.name.c_str());
     }
     if (offs->array[0].number < 0 || offs->array[1].number < offs->array[0].number)
       return Error(QUIVER_ERR_FILE_CORRUPT, "%s: tensor %s has bad data offsets", path.c_str(), t.name.c_str());
@@ -130,7 +132,11 @@ Status SafetensorsFile::open(const std::string& path, std::unique_ptr<Safetensor
     size_t esize = t.dtype != Dtype::Other ? dtype_size(t.dtype) : other_dtype_size(t.dtype_name);
     if (esize == 0)
       return Error(QUIVER_ERR_FILE_CORRUPT, "%s: tensor %s has unknown dtype %s", path.c_str(), t.name.c_str(), t.dtype_name.c_str());
-    if ((uint64_t)t.numel() * esize != t.end - t.begin)
+    int64_t bytes = 0;
+    if (__builtin_mul_overflow(t.elements, (int64_t)esize, &bytes))
+      return Error(QUIVER_ERR_FILE_CORRUPT, "%s: tensor %s: the byte count of its shape passes 2^63", path.c_str(),
+                   t.name.c_str());
+    if ((uint64_t)bytes != t.end - t.begin)
       return Error(QUIVER_ERR_FILE_CORRUPT, "%s: tensor %s has %llu bytes for %lld elements of %s",
                    path.c_str(), t.name.c_str(), (unsigned long long)(t.end - t.begin), (long long)t.numel(), t.dtype_name.c_str());
     f->tensors_.push_back(std::move(t));

@@ -21,13 +21,15 @@ struct TensorInfo {
   std::string dtype_name;       // as written in the header, e.g. "BF16"
   std::vector<int64_t> shape;
   uint64_t begin = 0, end = 0;  // byte range inside the data section
-  int64_t numel() const;
+  int64_t elements = 0;         // the product of shape, checked against overflow when the header was read
+  int64_t numel() const { return elements; }
 };
 
 class SafetensorsFile {
  public:
   // Maps and validates `path`: FILE_MISSING when it cannot be opened, FILE_CORRUPT when the
-  // header or an offset is wrong.
+  // header or an offset is wrong, a tensor name appears twice, or a shape's element or byte
+  // count passes 2^63.
   static Status open(const std::string& path, std::unique_ptr<SafetensorsFile>* out);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;

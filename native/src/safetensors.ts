@@ -1,5 +1,7 @@
 // safetensors in TypeScript: a streaming writer (llama2.c conversion, synthetic models for
-// benchmarks and tests) and a reader that decodes F32/F16/BF16 to Float32Array (tests).
+// benchmarks and tests) and a reader that decodes F32/F16/BF16 to Float32Array (tests). The
+// reader refuses a tensor named twice and a shape that disagrees with its bytes (FILE_CORRUPT),
+// as the engine's reader does.
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 
 import { EngineError } from "./errors.js";
@@ -102,6 +104,28 @@ export interface TensorRead {
   data: Float32Array;
 }
 
+/**
+ * The keys of a JSON object's top level, in order and with repeats (JSON.parse keeps only the
+ * last of a repeated key). `text` must already have parsed as one JSON object.
+ */
+function headerKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      if (depth !== 1) continue;
+      let j = i + 1;
+      while (/\s/.test(text[j] ?? "")) j++;
+      if (text[j] === ":") keys.push(JSON.parse(text.slice(start, i + 1)) as string);
+    } else if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") depth--;
+  }
+  return keys;
+}
+
 /** Reads every tensor of a file (tests and tools; the engine reads files natively). */
 export function readSafetensors(file: string): Map<string, TensorRead> {
   return readSafetensorsFile(file).tensors;
@@ -116,12 +140,20 @@ export function readSafetensorsFile(file: string): { tensors: Map<string, Tensor
     { dtype: string; shape: number[]; data_offsets: [number, number] }
   >;
   const metadata = (header.__metadata__ ?? {}) as unknown as Record<string, string>;
+  const seen = new Set<string>();
+  for (const name of headerKeys(buf.subarray(8, 8 + n).toString("utf8"))) {
+    if (seen.has(name)) throw new EngineError("FILE_CORRUPT", `${file}: tensor ${name} appears twice in the header`);
+    if (name !== "__metadata__") seen.add(name);
+  }
   const base = 8 + n;
   const out = new Map<string, TensorRead>();
   for (const [name, e] of Object.entries(header)) {
     if (name === "__metadata__") continue;
-    const raw = buf.subarray(base + e.data_offsets[0], base + e.data_offsets[1]);
     const numel = e.shape.reduce((a, b) => a * b, 1);
+    const size = BYTES[e.dtype as Dtype];
+    if (!Number.isSafeInteger(numel) || (size !== undefined && numel * size !== e.data_offsets[1] - e.data_offsets[0]))
+      throw new EngineError("FILE_CORRUPT", `${file}: tensor ${name} has shape [${e.shape}] for bytes [${e.data_offsets}]`);
+    const raw = buf.subarray(base + e.data_offsets[0], base + e.data_offsets[1]);
     const data = new Float32Array(numel);
     if (e.dtype === "F32") {
       for (let i = 0; i < numel; i++) data[i] = raw.readFloatLE(4 * i);

@@ -3,7 +3,7 @@
 import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-import { Engine, EngineError, writeSafetensors } from "@quiver/engine";
+import { Engine, EngineError, readSafetensors, writeSafetensors } from "@quiver/engine";
 
 import { describeOn } from "./backends.js";
 import { runCli, tempDir } from "./cli.js";
@@ -21,6 +21,19 @@ function brokenModel(name: string, mutate: (dir: string) => void): string {
   mutate(dir);
   return dir;
 }
+
+/** Rewrites a safetensors file's header text with `edit` (the data stays as it is). */
+function editHeader(file: string, edit: (header: string) => string): void {
+  const buf = readFileSync(file);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = Buffer.from(edit(buf.subarray(8, 8 + n).toString("utf8")));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
+  writeFileSync(file, Buffer.concat([len, header, buf.subarray(8 + n)]));
+}
+
+/** Adds `"name": {entry}` at the end of a header (a name already there appears twice). */
+const addEntry = (name: string, entry: object) => (header: string) => header.replace(/}\s*$/, `,${JSON.stringify(name)}:${JSON.stringify(entry)}}`);
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -51,6 +64,23 @@ describe("loading a base model", () => {
     ["shapes that disagree with config.json", () => brokenModel("shape", setConfig({ intermediate_size: 80 })), "SHAPE_MISMATCH"],
     ["a missing layer", () => brokenModel("layers", setConfig({ num_hidden_layers: 3 })), "SHAPE_MISMATCH"],
     ["no weights file", () => brokenModel("noweights", (d) => writeFileSync(path.join(d, "model.safetensors.index.json"), "{}")), "FILE_CORRUPT"],
+    // A second entry for a tensor, over other bytes: which one would count?
+    ["a tensor name twice in the header", () => brokenModel("twice", (d) =>
+      editHeader(path.join(d, "model.safetensors"), addEntry("model.norm.weight", { dtype: "F32", shape: [SMALL.dim], data_offsets: [0, 4 * SMALL.dim] }))), "FILE_CORRUPT"],
+    // 2^52 x 2^12 elements: the count wraps to 0 in 64 bits, which 0 bytes of data would match.
+    ["a shape whose element count overflows", () => brokenModel("numel", (d) =>
+      editHeader(path.join(d, "model.safetensors"), addEntry("extra", { dtype: "F32", shape: [2 ** 52, 2 ** 12], data_offsets: [0, 0] }))), "FILE_CORRUPT"],
+    ["a shape whose byte count overflows", () => brokenModel("bytes", (d) =>
+      editHeader(path.join(d, "model.safetensors"), addEntry("extra", { dtype: "F32", shape: [2 ** 31, 2 ** 31], data_offsets: [0, 0] }))), "FILE_CORRUPT"],
+    ["a tensor named twice in the shard index", () => {
+      const dir = path.join(root, "twice-index");
+      writeRandomModel(dir, { ...SMALL, shards: 2 });
+      const index = path.join(dir, "model.safetensors.index.json");
+      const text = readFileSync(index, "utf8");
+      const other = text.includes('"model.norm.weight": "model-00001') ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors";
+      writeFileSync(index, text.replace('"weight_map": {', `"weight_map": {\n    "model.norm.weight": "${other}",`));
+      return dir;
+    }, "FILE_CORRUPT"],
   ])("%s fails with a code", async (_name, dir, code) => {
     expect(await codeOf(Engine.open(dir(), { device: "cpu" }))).toBe(code);
   });
@@ -130,6 +160,23 @@ for (const device of ["cpu", "cuda-emulated", "cuda"] as const) describeOn(devic
     await stillServes();
   });
 
+  test("a tensor named twice or a shape whose element count overflows fails with FILE_CORRUPT", async () => {
+    const dir = adapterDir("twice");
+    writeRandomAdapter(dir, cfg, { rank: 4, alpha: 8, modules: ["q", "v"], seed: 10 });
+    const file = path.join(dir, "adapter_model.safetensors");
+    const original = readFileSync(file);
+    // layer 0's lora_A of v_proj again, over layer 1's bytes
+    const name = "base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight";
+    const header = original.subarray(8, 8 + Number(original.readBigUInt64LE(0))).toString("utf8");
+    const layer1 = (JSON.parse(header) as Record<string, { data_offsets: number[] }>)[name.replace("layers.0", "layers.1")]!;
+    editHeader(file, addEntry(name, { dtype: "F32", shape: [4, cfg.dim], data_offsets: layer1.data_offsets }));
+    expect(await codeOf(engine.loadAdapter(dir))).toBe("FILE_CORRUPT");
+    writeFileSync(file, original);
+    editHeader(file, addEntry("base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight.x", { dtype: "F32", shape: [2 ** 52, 2 ** 12], data_offsets: [0, 0] }));
+    expect(await codeOf(engine.loadAdapter(dir))).toBe("FILE_CORRUPT");
+    await stillServes();
+  });
+
   test("NaN and truncated adapter weights fail with NON_FINITE and FILE_CORRUPT", async () => {
     const dir = adapterDir("nan");
     writeRandomAdapter(dir, cfg, { rank: 4, alpha: 8, modules: ["v"], seed: 9 });
@@ -172,6 +219,31 @@ for (const device of ["cpu", "cuda-emulated", "cuda"] as const) describeOn(devic
     expect(await codeOf(engine.createSequence({ temperature: -1 }))).toBe("INVALID_ARGUMENT");
     await stillServes();
   });
+});
+
+test("the TypeScript safetensors reader refuses a tensor named twice and a shape whose element count overflows", () => {
+  const dir = path.join(root, "ts-reader");
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, "t.safetensors");
+  const write = () => writeSafetensors(file, [{ name: "a", dtype: "F32", shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) }]);
+  const code = () => {
+    try {
+      readSafetensors(file);
+    } catch (e) {
+      return (e as EngineError).code;
+    }
+    return "no error";
+  };
+  write();
+  expect(code()).toBe("no error");
+  editHeader(file, addEntry("a", { dtype: "F32", shape: [2], data_offsets: [0, 8] }));
+  expect(code()).toBe("FILE_CORRUPT");
+  write();
+  editHeader(file, addEntry("b", { dtype: "F32", shape: [2 ** 52, 2 ** 12], data_offsets: [0, 0] }));
+  expect(code()).toBe("FILE_CORRUPT");
+  write();
+  editHeader(file, addEntry("c", { dtype: "F32", shape: [3], data_offsets: [0, 8] }));
+  expect(code()).toBe("FILE_CORRUPT");
 });
 
 test("convert llama2c rejects a truncated checkpoint with a code", async () => {
