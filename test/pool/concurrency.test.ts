@@ -27,7 +27,8 @@ describePg("the pool under concurrent writers (PostgreSQL)", () => {
 
   beforeAll(async () => {
     if (skip) throw new Error(`PostgreSQL is required here (QUIVER_REQUIRE_POSTGRES=1) but: ${skip}`);
-    ({ quiver, dataDir } = await startPoolServer(await openCatalog({ databaseUrl: await freshPostgresDatabase() })));
+    // Races in the catalog, not the upload limits (upload-limits.test.ts): room for every writer.
+    ({ quiver, dataDir } = await startPoolServer(await openCatalog({ databaseUrl: await freshPostgresDatabase() }), { QUIVER_UPLOADS_PER_TEAM: "32", QUIVER_UPLOADS_PER_SERVER: "32" }));
     url = quiver.api.url;
     token = await login(url);
   }, 120_000);

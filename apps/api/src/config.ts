@@ -48,6 +48,12 @@ const schema = z.object({
   QUIVER_DEVICE: z.enum(["cpu", "cuda", "auto"]).default("auto"),
   /** Largest adapter weights file accepted, bytes (default 256 MiB). */
   QUIVER_MAX_ADAPTER_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
+  /** Most bytes an uploaded archive may expand to, every entry counted (default: twice QUIVER_MAX_ADAPTER_BYTES). */
+  QUIVER_MAX_ARCHIVE_EXPANSION_BYTES: z.coerce.number().int().min(1024).optional(),
+  /** Most adapter uploads one team may have in progress at once; more answer RATE_LIMITED. */
+  QUIVER_UPLOADS_PER_TEAM: z.coerce.number().int().min(1).max(10_000).default(2),
+  /** Most adapter uploads the server receives at once, all teams together; more answer RATE_LIMITED. */
+  QUIVER_UPLOADS_PER_SERVER: z.coerce.number().int().min(1).max(10_000).default(8),
   /** Largest LoRA rank accepted. */
   QUIVER_MAX_RANK: z.coerce.number().int().min(1).max(1024).default(64),
   /** Most sequences in one engine step. */

@@ -7,10 +7,14 @@
 // Fields must come before files: every check that needs no bytes (auth, role, name, samples,
 // quota of names) runs before any byte is stored. Files stream to a staging folder under a
 // size limit; any failure removes it. Answers 201 with the adapter (PENDING until embedded).
+// Uploads in progress are limited per team and per server (upload-slots.ts): once the team is
+// known, an upload past either limit answers 429 RATE_LIMITED with Retry-After before any byte
+// is stored; the slot is given back however the upload ends (success, refusal, abort, error).
 import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, rename as move, rm } from "node:fs/promises";
 import path from "node:path";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import busboy from "busboy";
 import type { Request, RequestHandler, Response } from "express";
@@ -20,7 +24,8 @@ import { allows, authorize } from "../auth/policy.js";
 import { httpStatusOf, isQuiverError, QuiverError } from "../errors.js";
 import type { Services } from "../services.js";
 import { archiveKind, extractArchive } from "./archive.js";
-import { CONFIG_FILE, WEIGHTS_FILE, type UploadLimits } from "./limits.js";
+import { CONFIG_FILE, WEIGHTS_FILE, withConfiguredLimits, type UploadLimits } from "./limits.js";
+import { UploadSlots, type UploadSlot } from "./upload-slots.js";
 
 const uuid = z.string().uuid();
 
@@ -35,6 +40,8 @@ const fieldsSchema = z.object({
 function sendError(res: Response, err: unknown): void {
   if (res.headersSent) return;
   if (isQuiverError(err)) {
+    const retryAfter = err.details?.retryAfterSeconds;
+    if (typeof retryAfter === "number" && Number.isFinite(retryAfter)) res.set("Retry-After", String(Math.max(0, Math.ceil(retryAfter))));
     res.status(httpStatusOf[err.code]).json({
       errors: [{ message: err.message, extensions: { code: err.code, ...(err.hint ? { hint: err.hint } : {}), ...(err.details ? { details: err.details } : {}) } }],
     });
@@ -68,15 +75,22 @@ function receive(req: Request, staging: string, limits: UploadLimits, onFields: 
     }
     const parsed: Parsed = { fields: {}, checked: false };
     const writes: Promise<void>[] = [];
+    // File parts being received, ended at once on a failure (so that their writes settle).
+    const open = new Set<Readable>();
     const seen = new Set<string>();
     let archive: { file: string; kind: NonNullable<ReturnType<typeof archiveKind>> } | undefined;
     let failed = false;
+    let checks: Promise<void> | undefined;
     const fail = (err: unknown) => {
       if (failed) return;
       failed = true;
       req.unpipe(bb);
       req.resume();
-      reject(err);
+      // End the parts being received (with an error: a part destroyed without one after its
+      // last byte arrived would leave its write waiting forever), and answer once every write
+      // has settled, so nothing is written into the staging folder after the caller removes it.
+      for (const s of open) s.destroy(new Error("the upload failed"));
+      void Promise.allSettled(writes).then(() => reject(err));
     };
     bb.on("field", (name, value, info) => {
       if (info.valueTruncated) return fail(new QuiverError("PAYLOAD_TOO_LARGE", `field "${name}" is too long`));
@@ -97,14 +111,24 @@ function receive(req: Request, staging: string, limits: UploadLimits, onFields: 
         return fail(new QuiverError("ADAPTER_INVALID", "send the two PEFT files or one archive, each once", { details: { reason: "UNEXPECTED_FILE" } }));
       }
       seen.add(target);
-      const first = !parsed.checked;
       parsed.checked = true;
+      // The checks run once, on the first file; no file is written before they pass.
+      checks ??= onFields(parsed.fields);
+      const checked = checks;
       const maxBytes = filename === CONFIG_FILE ? limits.maxConfigBytes : limits.maxWeightsBytes;
       const file = path.join(staging, target);
       if (kind) archive = { file, kind };
+      open.add(stream);
+      // A failure destroys the part with an error (which ends its write); it is reported there.
+      stream.on("error", () => undefined);
+      stream.once("close", () => open.delete(stream));
       writes.push(
         (async () => {
-          if (first) await onFields(parsed.fields);
+          await checked;
+          if (failed) {
+            stream.resume();
+            return;
+          }
           let size = 0;
           stream.on("data", (c: Buffer) => {
             size += c.length;
@@ -130,6 +154,9 @@ function receive(req: Request, staging: string, limits: UploadLimits, onFields: 
       });
     });
     req.on("aborted", () => fail(new QuiverError("BAD_USER_INPUT", "the upload was interrupted")));
+    req.on("close", () => {
+      if (!req.complete) fail(new QuiverError("BAD_USER_INPUT", "the upload was interrupted"));
+    });
     req.pipe(bb);
   });
 }
@@ -139,27 +166,41 @@ function createdBy(p: Principal): string | null {
   return p.kind === "user" ? p.user.id : p.createdById;
 }
 
-export function adapterUploadRoutes(services: Services, limits: UploadLimits): { create: RequestHandler; newVersion: RequestHandler } {
+export function adapterUploadRoutes(services: Services, configured: UploadLimits): { create: RequestHandler; newVersion: RequestHandler } {
   const stagingRoot = path.join(services.config.dataDir, "staging");
+  const limits = withConfiguredLimits(configured, services.config);
+  const slots = new UploadSlots(services.config.QUIVER_UPLOADS_PER_TEAM, services.config.QUIVER_UPLOADS_PER_SERVER);
 
-  const withStaging = async (res: Response, work: (staging: string) => Promise<() => void>) => {
-    // The staging folder is gone before the client hears the outcome, success or not.
+  /** Takes the upload's slot for its team (once the team is known); throws RATE_LIMITED past a limit. */
+  type Admit = (teamId: string) => void;
+
+  const withStaging = async (res: Response, work: (staging: string, admit: Admit) => Promise<() => void>) => {
+    // The staging folder is gone, and the upload's slot given back, before the client hears
+    // the outcome, success or not.
     const staging = path.join(stagingRoot, randomUUID());
+    let slot: UploadSlot | undefined;
+    const admit: Admit = (teamId) => {
+      slot ??= slots.acquire(teamId);
+    };
     let outcome: { ok: true; send: () => void } | { ok: false; err: unknown };
     try {
-      await mkdir(staging, { recursive: true });
-      const send = await work(staging);
-      outcome = { ok: true, send };
-    } catch (err) {
-      outcome = { ok: false, err };
+      try {
+        await mkdir(staging, { recursive: true });
+        const send = await work(staging, admit);
+        outcome = { ok: true, send };
+      } catch (err) {
+        outcome = { ok: false, err };
+      }
+      await rm(staging, { recursive: true, force: true });
+    } finally {
+      slot?.release();
     }
-    await rm(staging, { recursive: true, force: true });
     if (outcome.ok) outcome.send();
     else sendError(res, outcome.err);
   };
 
   const create: RequestHandler = (req, res) =>
-    withStaging(res, async (staging) => {
+    withStaging(res, async (staging, admit) => {
       const principal = await authenticate(services.identity, req.headers.authorization);
       if (!principal) throw new QuiverError("UNAUTHENTICATED", "Sign in or send an API key.");
       let input: z.infer<typeof fieldsSchema> | undefined;
@@ -181,6 +222,7 @@ export function adapterUploadRoutes(services: Services, limits: UploadLimits): {
         teamId = input.teamId ?? activeTeamId(principal, req.headers["x-quiver-team"] as string | undefined) ?? "";
         if (!teamId || !uuid.safeParse(teamId).success) throw new QuiverError("NOT_FOUND", "No such team.");
         authorize(principal, "adapter.write", teamId);
+        admit(teamId);
         await services.pool.precheck({ teamId, name: input.name, samples: input.samples });
       });
       const folder = path.join(staging, "adapter");
@@ -201,13 +243,14 @@ export function adapterUploadRoutes(services: Services, limits: UploadLimits): {
     });
 
   const newVersion: RequestHandler = (req, res) =>
-    withStaging(res, async (staging) => {
+    withStaging(res, async (staging, admit) => {
       const principal = await authenticate(services.identity, req.headers.authorization);
       if (!principal) throw new QuiverError("UNAUTHENTICATED", "Sign in or send an API key.");
       const id = String(req.params.id ?? "");
       const adapter = uuid.safeParse(id).success ? await services.adapters.get(id) : null;
       if (!adapter || !allows(principal, "adapter.read", adapter.team.id)) throw new QuiverError("NOT_FOUND", "No such adapter.");
       authorize(principal, "adapter.write", adapter.team.id);
+      admit(adapter.team.id);
       const received = await receive(req, staging, limits, async () => undefined);
       const folder = path.join(staging, "adapter");
       await mkdir(folder);
