@@ -19,8 +19,8 @@ import { pipeline } from "node:stream/promises";
 import busboy from "busboy";
 import type { Request, RequestHandler, Response } from "express";
 import { z } from "zod";
-import { authenticate, activeTeamId, actorOf, type Principal } from "../auth/principal.js";
-import { allows, authorize } from "../auth/policy.js";
+import { authenticate, actorOf, type Principal } from "../auth/principal.js";
+import { requireAction, resolveScope, scopeForAdapter, viewerOf } from "../auth/policy.js";
 import { httpStatusOf, isQuiverError, QuiverError } from "../errors.js";
 import type { Services } from "../services.js";
 import { archiveKind, extractArchive } from "./archive.js";
@@ -219,9 +219,11 @@ export function adapterUploadRoutes(services: Services, configured: UploadLimits
           throw new QuiverError(field.startsWith("samples") ? "SAMPLES_INVALID" : "BAD_USER_INPUT", `${field}: ${i.message}`, { details: { field, reason: "MALFORMED" } });
         }
         input = parsed.data;
-        teamId = input.teamId ?? activeTeamId(principal, req.headers["x-quiver-team"] as string | undefined) ?? "";
-        if (!teamId || !uuid.safeParse(teamId).success) throw new QuiverError("NOT_FOUND", "No such team.");
-        authorize(principal, "adapter.write", teamId);
+        const header = req.headers["x-quiver-team"];
+        const scope = resolveScope(principal, { argument: input.teamId, header: typeof header === "string" ? header : undefined }, "adapter.write");
+        // Publishing decides what other teams may add to their pools: ADMIN and above.
+        if (input.visibility === "PUBLIC") requireAction(scope, "adapter.publish");
+        teamId = scope.teamId;
         admit(teamId);
         await services.pool.precheck({ teamId, name: input.name, samples: input.samples });
       });
@@ -247,9 +249,10 @@ export function adapterUploadRoutes(services: Services, configured: UploadLimits
       const principal = await authenticate(services.identity, req.headers.authorization);
       if (!principal) throw new QuiverError("UNAUTHENTICATED", "Sign in or send an API key.");
       const id = String(req.params.id ?? "");
-      const adapter = uuid.safeParse(id).success ? await services.adapters.get(id) : null;
-      if (!adapter || !allows(principal, "adapter.read", adapter.team.id)) throw new QuiverError("NOT_FOUND", "No such adapter.");
-      authorize(principal, "adapter.write", adapter.team.id);
+      const viewer = viewerOf(principal);
+      const adapter = uuid.safeParse(id).success ? await services.adapters.get(viewer, id) : null;
+      if (!adapter) throw new QuiverError("NOT_FOUND", "No such adapter.");
+      scopeForAdapter(viewer, adapter, "adapter.write");
       admit(adapter.team.id);
       const received = await receive(req, staging, limits, async () => undefined);
       const folder = path.join(staging, "adapter");
