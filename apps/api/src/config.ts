@@ -6,6 +6,8 @@ import { repoRoot } from "./catalog/migrate.js";
 import { parseWeighting, type Weighting } from "./retriever/mixture-weights.js";
 
 const port = z.coerce.number().int().min(0).max(65535);
+const quota = z.coerce.number().int().min(0).max(2 ** 31 - 1).optional();
+const bytesQuota = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional();
 
 const schema = z.object({
   DATABASE_URL: z
@@ -65,7 +67,31 @@ const schema = z.object({
   QUIVER_MIXTURE_WEIGHTING: z.string().default("softmax:0.05"),
   /** Origins allowed to call the API from a browser ("*" by default: auth is a bearer token, never a cookie). */
   QUIVER_CORS_ORIGINS: z.string().default("*"),
+  /** The largest share of the generation queue one team may hold (of QUIVER_MAX_QUEUE; at least 1 request). */
+  QUIVER_QUEUE_TEAM_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+  /**
+   * Server settings until a server administrator first saves them (updateServerSettings):
+   * the quotas a new team gets, the caps no team quota may exceed (unset: unlimited / no cap),
+   * and whether any signed-in user may create teams.
+   */
+  QUIVER_QUOTA_DEFAULT_TOKENS_PER_DAY: quota,
+  QUIVER_QUOTA_DEFAULT_REQUESTS_PER_MINUTE: quota,
+  QUIVER_QUOTA_DEFAULT_CONCURRENT_GENERATIONS: quota,
+  QUIVER_QUOTA_DEFAULT_STORAGE_BYTES: bytesQuota,
+  QUIVER_QUOTA_MAX_TOKENS_PER_DAY: quota,
+  QUIVER_QUOTA_MAX_REQUESTS_PER_MINUTE: quota,
+  QUIVER_QUOTA_MAX_CONCURRENT_GENERATIONS: quota,
+  QUIVER_QUOTA_MAX_STORAGE_BYTES: bytesQuota,
+  QUIVER_TEAM_CREATION: z.enum(["on", "off"]).default("on"),
 });
+
+/** Quota names as the API spells them, with their environment suffix. */
+const quotaEnv = [
+  ["tokensPerDay", "TOKENS_PER_DAY"],
+  ["requestsPerMinute", "REQUESTS_PER_MINUTE"],
+  ["concurrentGenerations", "CONCURRENT_GENERATIONS"],
+  ["storageBytes", "STORAGE_BYTES"],
+] as const;
 
 export interface ZooSetting {
   /** Absolute path of the zoo folder (tasks.json, model/, adapters/). */
@@ -80,7 +106,38 @@ export function zooSetting(value: string | undefined): ZooSetting | undefined {
   return value ? { dir: path.resolve(value), explicit: true } : { dir: path.join(repoRoot, "zoo"), explicit: false };
 }
 
-export type Config = z.infer<typeof schema> & { dataDir: string; zoo: ZooSetting | undefined; weighting: Weighting };
+/** Team quotas; null means unlimited (or, for a cap, no cap). */
+export interface QuotaValues {
+  tokensPerDay: number | null;
+  requestsPerMinute: number | null;
+  concurrentGenerations: number | null;
+  storageBytes: number | null;
+}
+
+/** The server settings the environment gives (until an administrator saves others). */
+export interface ServerSettingsDefaults {
+  defaultQuotas: QuotaValues;
+  maxQuotas: QuotaValues;
+  teamCreation: boolean;
+}
+
+export type Config = z.infer<typeof schema> & { dataDir: string; zoo: ZooSetting | undefined; weighting: Weighting; serverSettings: ServerSettingsDefaults };
+
+function serverSettingsFrom(env: z.infer<typeof schema>): ServerSettingsDefaults {
+  const read = (kind: "DEFAULT" | "MAX") =>
+    Object.fromEntries(quotaEnv.map(([name, suffix]) => [name, env[`QUIVER_QUOTA_${kind}_${suffix}`] ?? null])) as unknown as QuotaValues;
+  const settings = { defaultQuotas: read("DEFAULT"), maxQuotas: read("MAX"), teamCreation: env.QUIVER_TEAM_CREATION === "on" };
+  for (const [name, suffix] of quotaEnv) {
+    const cap = settings.maxQuotas[name];
+    const value = settings.defaultQuotas[name];
+    if (cap !== null && (value === null || value > cap)) {
+      throw new QuiverError("CONFIG_INVALID", `invalid configuration: QUIVER_QUOTA_DEFAULT_${suffix} (${value ?? "unlimited"}) exceeds QUIVER_QUOTA_MAX_${suffix} (${cap})`, {
+        hint: `Set QUIVER_QUOTA_DEFAULT_${suffix} to at most ${cap}.`,
+      });
+    }
+  }
+  return settings;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
@@ -95,5 +152,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     throw new QuiverError("CONFIG_INVALID", `invalid configuration: QUIVER_MIXTURE_WEIGHTING: ${(err as Error).message}`);
   }
-  return { ...parsed.data, dataDir, zoo: zooSetting(parsed.data.QUIVER_ZOO), weighting };
+  return { ...parsed.data, dataDir, zoo: zooSetting(parsed.data.QUIVER_ZOO), weighting, serverSettings: serverSettingsFrom(parsed.data) };
 }
