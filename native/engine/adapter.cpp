@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <regex>
 
 #include "json.h"
 #include "safetensors.h"
@@ -48,19 +49,60 @@ int module_index(const std::string& name) {
   return -1;
 }
 
-// rank_pattern / alpha_pattern: PEFT matches keys against module paths; we accept keys
-// that equal a suffix of "model.layers.<i>.<parent>.<module>".
-const Json* pattern_match(const Json* pattern, int layer, int m) {
-  if (!pattern || !pattern->is_object()) return nullptr;
-  std::string path = "model.layers." + std::to_string(layer) + "." + module_parent(m) + "." + module_name(m);
-  for (const auto& kv : pattern->object) {
-    const std::string& k = kv.first;
-    if (k.size() <= path.size() && path.compare(path.size() - k.size(), k.size(), k) == 0 &&
-        (k.size() == path.size() || path[path.size() - k.size() - 1] == '.'))
-      return &kv.second;
+// rank_pattern / alpha_pattern, as PEFT reads them (peft.utils.other.get_pattern_key, from
+// LoraModel._create_and_replace): a module takes the value of the first key, in the config's
+// order, for which re.match(rf"(.*\.)?({key})$", name) matches its name in the base model,
+// "model.layers.<i>.<parent>.<module>"; with no such key, r (or lora_alpha). Rank and alpha
+// are looked up separately. The keys are compiled once as ECMAScript regular expressions (the
+// same as Python's re for the patterns PEFT's docs show: classes, alternation, anchors,
+// quantifiers) and matched whole (regex_match, as the "$" after the key does); libstdc++'s
+// polynomial mode keeps a hostile key from backtracking without end.
+class PatternTable {
+ public:
+  // `what` is "rank_pattern" or "alpha_pattern"; each value must be a positive integer (ranks)
+  // or a finite number (alphas).
+  Status compile(const Json* pattern, const char* what, bool ranks) {
+    if (!pattern || pattern->is_null()) return Status::Ok();
+    if (!pattern->is_object()) return Error(QUIVER_ERR_FILE_CORRUPT, "adapter_config.json: %s must be an object", what);
+    for (const auto& kv : pattern->object) {
+      const Json& v = kv.second;
+      if (ranks ? !(v.is_integer() && v.number > 0) : !(v.is_number() && std::isfinite(v.number)))
+        return Error(QUIVER_ERR_FILE_CORRUPT, "adapter_config.json: %s[\"%s\"] must be %s", what, kv.first.c_str(),
+                     ranks ? "a positive integer" : "a number");
+      if (kv.first.size() > kMaxKey)
+        return Error(QUIVER_ERR_UNSUPPORTED, "adapter_config.json: a %s key of %zu characters (at most %zu)", what, kv.first.size(),
+                     kMaxKey);
+      try {
+        keys_.emplace_back(std::regex("(.*\\.)?(" + kv.first + ")", std::regex::ECMAScript | kPolynomial), v.number);
+      } catch (const std::regex_error& e) {
+        return Error(QUIVER_ERR_UNSUPPORTED,
+                     "adapter_config.json: %s key \"%s\" is not a regular expression the engine reads (ECMAScript syntax, "
+                     "which agrees with Python's re for the usual patterns): %s",
+                     what, kv.first.c_str(), e.what());
+      }
+    }
+    return Status::Ok();
   }
-  return nullptr;
-}
+  // The value of the first key that matches (layer, module) into *out; false when none does.
+  bool lookup(int layer, int m, double* out) const {
+    const std::string name = "model.layers." + std::to_string(layer) + "." + module_parent(m) + "." + module_name(m);
+    for (const auto& k : keys_)
+      if (std::regex_match(name, k.first)) {
+        *out = k.second;
+        return true;
+      }
+    return false;
+  }
+
+ private:
+  static constexpr size_t kMaxKey = 1024;
+#ifdef __GLIBCXX__
+  static constexpr std::regex::flag_type kPolynomial = std::regex_constants::__polynomial;
+#else
+  static constexpr std::regex::flag_type kPolynomial = std::regex::flag_type{};
+#endif
+  std::vector<std::pair<std::regex, double>> keys_;
+};
 
 }  // namespace
 
@@ -100,8 +142,9 @@ Status host_adapter_load(const std::string& dir, const ModelConfig& base, const 
                      s.c_str());
     }
   }
-  const Json* rank_pattern = cfg.get("rank_pattern");
-  const Json* alpha_pattern = cfg.get("alpha_pattern");
+  PatternTable rank_pattern, alpha_pattern;
+  QUIVER_TRY(rank_pattern.compile(cfg.get("rank_pattern"), "rank_pattern", true));
+  QUIVER_TRY(alpha_pattern.compile(cfg.get("alpha_pattern"), "alpha_pattern", false));
   HostAdapter a;
   a.dir = dir;
   a.alpha = alpha;
@@ -149,10 +192,11 @@ Status host_adapter_load(const std::string& dir, const ModelConfig& base, const 
                      l, what, (long long)ra, (long long)p.A->shape[1], (long long)p.B->shape[0], (long long)rb, in, outf,
                      base_note.c_str(), kHint);
       if (ra != rb) return Error(QUIVER_ERR_SHAPE_MISMATCH, "layer %d %s: lora_A has rank %lld but lora_B %lld", l, what, (long long)ra, (long long)rb);
-      int want = rank;
-      if (const Json* rp = pattern_match(rank_pattern, l, m); rp && rp->is_integer()) want = (int)rp->number;
-      if (ra != want)
-        return Error(QUIVER_ERR_SHAPE_MISMATCH, "layer %d %s: rank %lld but adapter_config.json says r = %d", l, what, (long long)ra, want);
+      double want = rank;
+      const bool patterned = rank_pattern.lookup(l, m, &want);
+      if ((double)ra != want)
+        return Error(QUIVER_ERR_SHAPE_MISMATCH, "layer %d %s: rank %lld but adapter_config.json says %.0f (%s)", l, what, (long long)ra,
+                     want, patterned ? "rank_pattern" : "r");
       if (ra > limits.max_rank)
         return Error(QUIVER_ERR_RANK_LIMIT, "layer %d %s: rank %lld is above the engine's limit %d", l, what, (long long)ra, limits.max_rank);
       bytes += 4 * ra * (int64_t)(in + outf);
@@ -170,9 +214,9 @@ Status host_adapter_load(const std::string& dir, const ModelConfig& base, const 
       if (!p.A) continue;
       LoraModule& mod = a.modules[(size_t)l * kModuleCount + m];
       mod.rank = (int)p.A->shape[0];
-      float al = alpha;
-      if (const Json* ap = pattern_match(alpha_pattern, l, m); ap && ap->is_number()) al = (float)ap->number;
-      mod.scale = rslora ? al / std::sqrt((float)mod.rank) : al / (float)mod.rank;
+      double al = alpha;
+      alpha_pattern.lookup(l, m, &al);
+      mod.scale = rslora ? (float)al / std::sqrt((float)mod.rank) : (float)al / (float)mod.rank;
       mod.A.resize((size_t)p.A->numel());
       mod.B.resize((size_t)p.B->numel());
       QUIVER_TRY(file->read_f32(*p.A, mod.A.data()));
