@@ -6,13 +6,18 @@
 // beside it.
 //
 //   node device-check.mjs [--out DIR] [--bench-preset full|tiny|none] [--bench-device D] [--probe]
+//                         [--test-timeout SECONDS]
 //
-// --probe adds one test that fails on purpose and one that passes (the runner's own test
-// checks that failures are counted).
+// --probe adds one test that fails on purpose, one that hangs (cut off at its own timeout) and
+// one that passes (the runner's own test checks that failures are counted).
 // It runs the engine's test files with a small jest-compatible runner (describe, test,
 // test.each, beforeAll, afterAll, describe.skip, and jest's own `expect`), then the engine
 // benchmark, and writes DIR/device-check.json. It prints "N passed, N failed, N skipped".
-// Exit status: 0 when no test failed, 1 otherwise.
+// Each test and hook has a time limit, as under jest: its own (test's third argument), else
+// --test-timeout (60 s, jest.config.js's testTimeout); one that hangs fails alone.
+// Exit status: 0 when the verdict passes (device-verdict.ts): no test failed, the benchmark
+// ran, and, where nvidia-smi sees a GPU, the CUDA suites ran (CUDA that does not start on a GPU
+// machine fails the run instead of skipping every CUDA suite); 1 otherwise.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -21,33 +26,35 @@ import { parseArgs } from "node:util";
 import { expect } from "expect";
 
 import { benchEngine, Engine, type BenchReport, type Device } from "../src/index.js";
+import { gpuVisible, verdict, withTimeout, type SmiAnswer, type TestResult as Result } from "./device-verdict.js";
 
 type Fn = () => unknown;
 interface TestCase {
   name: string;
   fn: Fn;
   skip: boolean;
+  /** its own limit in ms (jest's third argument) */
+  timeout?: number;
+}
+interface Hook {
+  fn: Fn;
+  timeout?: number;
 }
 interface Suite {
   name: string;
   skip: boolean;
   tests: TestCase[];
   children: Suite[];
-  beforeAll: Fn[];
-  afterAll: Fn[];
-}
-interface Result {
-  name: string;
-  status: "passed" | "failed" | "skipped";
-  ms: number;
-  error?: string;
-  reason?: string;
+  beforeAll: Hook[];
+  afterAll: Hook[];
 }
 
 const newSuite = (name: string, skip: boolean): Suite => ({ name, skip, tests: [], children: [], beforeAll: [], afterAll: [] });
 let current: Suite = newSuite("", false);
 // Why a file skips its CUDA suites, when it does.
 let skipNote = "";
+// A test's or hook's time limit when it names none (--test-timeout).
+let defaultTimeoutMs = 60_000;
 
 /** jest's printf-style test.each titles: %s, %d, %i, %p, %j take the row's values in turn. */
 function title(template: string, row: unknown[]): string {
@@ -59,16 +66,16 @@ function title(template: string, row: unknown[]): string {
 }
 
 function defineTest(skip: boolean) {
-  const t = (name: string, fn: Fn) => void current.tests.push({ name, fn, skip: skip || current.skip });
+  const t = (name: string, fn: Fn, timeout?: number) => void current.tests.push({ name, fn, skip: skip || current.skip, timeout });
   return Object.assign(t, { each: each(t) });
 }
 
 /** test.each / describe.each: one case per row, the row's values as arguments. */
-function each(define: (name: string, fn: () => unknown) => void) {
-  return (rows: readonly unknown[]) => (name: string, fn: (...args: unknown[]) => unknown) => {
+function each(define: (name: string, fn: () => unknown, timeout?: number) => void) {
+  return (rows: readonly unknown[]) => (name: string, fn: (...args: unknown[]) => unknown, timeout?: number) => {
     for (const r of rows) {
       const args = Array.isArray(r) ? [...r] : [r];
-      define(title(name, args), () => fn(...args));
+      define(title(name, args), () => fn(...args), timeout);
     }
   };
 }
@@ -95,8 +102,8 @@ Object.assign(globalThis, {
   test,
   it: test,
   expect,
-  beforeAll: (fn: Fn) => void current.beforeAll.push(fn),
-  afterAll: (fn: Fn) => void current.afterAll.push(fn),
+  beforeAll: (fn: Fn, timeout?: number) => void current.beforeAll.push({ fn, timeout }),
+  afterAll: (fn: Fn, timeout?: number) => void current.afterAll.push({ fn, timeout }),
 });
 
 // The engine's test files that run here. Left out: training (the CPU trainer's own checks),
@@ -110,6 +117,9 @@ const TEST_FILES: Array<[string, () => Promise<unknown>]> = [
   ["bad-input.test.ts", () => import("../test/bad-input.test.js")],
   ["bench.test.ts", () => import("../test/bench.test.js")],
   ["training-device.test.ts", () => import("../test/training-device.test.js")],
+  ["faults.test.ts", () => import("../test/faults.test.js")],
+  ["step-budget.test.ts", () => import("../test/step-budget.test.js")],
+  ["adapter-patterns.test.ts", () => import("../test/adapter-patterns.test.js")],
 ];
 // Tests that run the quiver CLI, which needs node_modules (tsx): they cannot run there.
 const NEEDS_CLI = new Set([
@@ -132,9 +142,9 @@ async function runSuite(s: Suite, prefix: string, results: Result[]): Promise<vo
   const live = all(s).some((t) => !t.skip && !NEEDS_CLI.has(t.name));
   let setupError: unknown;
   if (live)
-    for (const fn of s.beforeAll)
+    for (const h of s.beforeAll)
       try {
-        await fn();
+        await withTimeout(h.fn, h.timeout ?? defaultTimeoutMs, `${name} > beforeAll`);
       } catch (e) {
         setupError = e;
         break;
@@ -147,7 +157,7 @@ async function runSuite(s: Suite, prefix: string, results: Result[]): Promise<vo
     else {
       const t0 = performance.now();
       try {
-        await t.fn();
+        await withTimeout(t.fn, t.timeout ?? defaultTimeoutMs, full);
         record({ name: full, status: "passed", ms: performance.now() - t0 });
       } catch (e) {
         record({ name: full, status: "failed", ms: performance.now() - t0, error: message(e) });
@@ -156,34 +166,47 @@ async function runSuite(s: Suite, prefix: string, results: Result[]): Promise<vo
   }
   for (const c of s.children) await runSuite(c, name, results);
   if (live)
-    for (const fn of s.afterAll)
+    for (const h of s.afterAll)
       try {
-        await fn();
+        await withTimeout(h.fn, h.timeout ?? defaultTimeoutMs, `${name} > afterAll`);
       } catch (e) {
         record({ name: `${name} > afterAll`, status: "failed", ms: 0, error: message(e) });
       }
 }
 
-function nvidiaSmi(): string {
+function nvidiaSmi(): SmiAnswer {
   try {
-    return execFileSync("nvidia-smi", ["--query-gpu=name,driver_version,memory.total,clocks.max.sm", "--format=csv,noheader"], {
+    const output = execFileSync("nvidia-smi", ["--query-gpu=name,driver_version,memory.total,clocks.max.sm", "--format=csv,noheader"], {
       encoding: "utf8",
       timeout: 20_000,
     }).trim();
+    return { ok: true, output };
   } catch (e) {
-    return `nvidia-smi: ${(e as Error).message.split("\n")[0]}`;
+    return { ok: false, output: `nvidia-smi: ${(e as Error).message.split("\n")[0]}` };
   }
 }
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { out: { type: "string" }, "bench-preset": { type: "string" }, "bench-device": { type: "string" }, probe: { type: "boolean" } },
+    options: {
+      out: { type: "string" },
+      "bench-preset": { type: "string" },
+      "bench-device": { type: "string" },
+      probe: { type: "boolean" },
+      "test-timeout": { type: "string" },
+    },
     strict: true,
   });
+  if (values["test-timeout"] !== undefined) {
+    const seconds = Number(values["test-timeout"]);
+    if (!(seconds > 0)) throw new Error(`--test-timeout takes seconds > 0, not ${values["test-timeout"]}`);
+    defaultTimeoutMs = seconds * 1000;
+  }
   const out = values.out ?? process.env.OUT ?? path.join(process.cwd(), "device-check-out");
   mkdirSync(out, { recursive: true });
   const cuda = Engine.cudaStatus();
-  const gpu = nvidiaSmi();
+  const smi = nvidiaSmi();
+  const gpu = smi.output;
   if (!cuda.available) skipNote = ` (CUDA: ${cuda.reason})`;
   console.log(`node ${process.version}; engine CUDA: compiled ${cuda.compiled}, available ${cuda.available} (${cuda.reason || "ok"}); ${gpu}`);
 
@@ -195,6 +218,7 @@ async function main(): Promise<number> {
       async () =>
         describe("runner probe", () => {
           test("fails on purpose", () => expect(1 + 1).toBe(3));
+          test("hangs on purpose", () => new Promise(() => {}), 500);
           test("passes", () => expect([1, 2]).toEqual([1, 2]));
         }),
     ],
@@ -213,14 +237,24 @@ async function main(): Promise<number> {
   const count = (s: Result["status"]) => results.filter((r) => r.status === s).length;
   const summary = { passed: count("passed"), failed: count("failed"), skipped: count("skipped"), seconds: (performance.now() - t0) / 1000 };
   console.log(`tests: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped in ${summary.seconds.toFixed(1)} s`);
-  const report: { node: string; cuda: typeof cuda; gpu: string; tests: typeof summary & { results: Result[] }; bench?: BenchReport; benchError?: string } = {
+  const report: {
+    node: string;
+    cuda: typeof cuda;
+    gpu: string;
+    tests: typeof summary & { results: Result[] };
+    bench?: BenchReport;
+    benchError?: string;
+    verdict?: ReturnType<typeof verdict>;
+  } = {
     node: process.version,
     cuda,
     gpu,
     tests: { ...summary, results },
   };
+  const judge = () => (report.verdict = verdict({ gpuVisible: gpuVisible(smi), cuda, results, benchError: report.benchError }));
+  judge();
   const write = () => writeFileSync(path.join(out, "device-check.json"), JSON.stringify(report, null, 1) + "\n");
-  write(); // the tests' results stay even if the benchmark is cut short
+  write(); // the tests' results (and their verdict) stay even if the benchmark is cut short
 
   const preset = values["bench-preset"] ?? "full";
   if (preset !== "none") {
@@ -235,10 +269,13 @@ async function main(): Promise<number> {
       report.benchError = message(e);
       console.log(`bench failed: ${report.benchError}`);
     }
+    judge();
     write();
   }
+  const v = report.verdict!;
+  console.log(v.ok ? "verdict: pass" : `verdict: FAIL: ${v.problems.join("; ")}`);
   console.log(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
-  return summary.failed === 0 && !report.benchError ? 0 : 1;
+  return v.ok ? 0 : 1;
 }
 
 main().then(

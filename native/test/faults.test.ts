@@ -6,6 +6,7 @@ import path from "node:path";
 
 import { Engine } from "@quiver/engine";
 
+import { describeOn } from "./backends.js";
 import { tempDir } from "./cli.js";
 import { SMALL, writeRandomAdapter, writeRandomModel } from "./fixtures.js";
 
@@ -18,7 +19,7 @@ const adapterDirs = [0, 1, 2].map((i) => {
   return dir;
 });
 
-const DEVICES = ["cpu-reference", "cpu", "cuda-emulated"] as const;
+const DEVICES = ["cpu-reference", "cpu", "cuda-emulated", "cuda"] as const;
 
 /** The backend allocations the engine holds. */
 async function held(engine: Engine) {
@@ -35,7 +36,7 @@ async function logitsOf(engine: Engine, tokens: number[], adapters: { adapter: n
   return Array.from(out.logits!);
 }
 
-for (const device of DEVICES) describe(`faults on ${device}`, () => {
+for (const device of DEVICES) describeOn(device)(`faults on ${device}`, () => {
   test("a step whose buffers fail to grow rejects with OUT_OF_MEMORY; the next steps, smaller or larger, run", async () => {
     const engine = await Engine.open(modelDir, { device, testFaults: true });
     const fresh = await Engine.open(modelDir, { device });

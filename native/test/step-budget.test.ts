@@ -7,6 +7,7 @@ import path from "node:path";
 
 import { Engine, type StepItem } from "@quiver/engine";
 
+import { describeOn } from "./backends.js";
 import { tempDir } from "./cli.js";
 import { SMALL, writeRandomAdapter, writeRandomModel } from "./fixtures.js";
 
@@ -21,11 +22,14 @@ const adapterDirs = RANKS.map((rank, i) => {
   return dir;
 });
 
-for (const device of ["cpu-reference", "cpu", "cuda-emulated"] as const)
-  describe(`the step's token budget on ${device}`, () => {
+// On CUDA the tiled kernels (cublas "off"): cuBLAS picks its kernels by shape, so a chunked
+// prefill may move logits by f32 rounding there (docs/engine.md, "Batch invariance").
+for (const device of ["cpu-reference", "cpu", "cuda-emulated", "cuda"] as const)
+  describeOn(device)(`the step's token budget on ${device}`, () => {
+    const cublas = device === "cuda" ? "off" : undefined;
     test("no forward pass takes more than maxStepTokens tokens; prefills are chunked to fit, with the same bits", async () => {
-      const budgeted = await Engine.open(modelDir, { device, maxStepTokens: 4, testFaults: true });
-      const plain = await Engine.open(modelDir, { device });
+      const budgeted = await Engine.open(modelDir, { device, cublas, maxStepTokens: 4, testFaults: true });
+      const plain = await Engine.open(modelDir, { device, cublas });
       const run = async (engine: Engine) => {
         const ids = [await engine.loadAdapter(adapterDirs[0]!), await engine.loadAdapter(adapterDirs[1]!)];
         const seqs = [await engine.createSequence(), await engine.createSequence({ temperature: 1, seed: 3 }), await engine.createSequence()];
@@ -60,8 +64,8 @@ for (const device of ["cpu-reference", "cpu", "cuda-emulated"] as const)
     });
 
     test("a pass that fails after others finished fails only the items it had not finished; they keep no tokens", async () => {
-      const engine = await Engine.open(modelDir, { device, maxStepTokens: 3, testFaults: true });
-      const plain = await Engine.open(modelDir, { device });
+      const engine = await Engine.open(modelDir, { device, cublas, maxStepTokens: 3, testFaults: true });
+      const plain = await Engine.open(modelDir, { device, cublas });
       const prepare = async (e: Engine) => {
         const seqs = [];
         for (let i = 0; i < 4; i++) seqs.push(await e.createSequence());
@@ -98,9 +102,9 @@ for (const device of ["cpu-reference", "cpu", "cuda-emulated"] as const)
     });
   });
 
-describe("the device backend's step buffers (cuda-emulated)", () => {
+for (const device of ["cuda-emulated", "cuda"] as const) describeOn(device)(`the device backend's step buffers on ${device}`, () => {
   test("the LoRA scratch holds the largest op's entries, not the sum over every op", async () => {
-    const engine = await Engine.open(modelDir, { device: "cuda-emulated", testFaults: true });
+    const engine = await Engine.open(modelDir, { device, testFaults: true });
     const ids = [await engine.loadAdapter(adapterDirs[0]!), await engine.loadAdapter(adapterDirs[1]!)];
     const [s, t] = [await engine.createSequence(), await engine.createSequence()];
     await engine.step([
@@ -114,7 +118,7 @@ describe("the device backend's step buffers (cuda-emulated)", () => {
   });
 
   test("the attention scores hold each row's own context, not every row the step's longest", async () => {
-    const engine = await Engine.open(modelDir, { device: "cuda-emulated", testFaults: true });
+    const engine = await Engine.open(modelDir, { device, testFaults: true });
     const long = await engine.createSequence();
     await engine.step([{ sequence: long, tokens: Array.from({ length: 30 }, (_, i) => (i * 7) % SMALL.vocab) }]);
     const shorts = await Promise.all(Array.from({ length: 7 }, () => engine.createSequence()));
