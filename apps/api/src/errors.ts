@@ -21,6 +21,9 @@ export type ErrorCode =
   | "SAMPLES_INVALID"
   // the service
   | "MODEL_UNAVAILABLE"
+  // the engine failed a step (or a sequence, or its restart) that this request was in: a
+  // server fault that a retry may not meet (the scheduler keeps serving; see scheduler.ts)
+  | "ENGINE_ERROR"
   | "DATABASE_UNAVAILABLE"
   | "MIGRATION_FAILED"
   | "CONFIG_INVALID"
@@ -42,6 +45,9 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   ADAPTER_INVALID: 422,
   SAMPLES_INVALID: 422,
   MODEL_UNAVAILABLE: 503,
+  // 503, not 500: the fault is the engine's, passing (the scheduler fails only the requests
+  // in the failed step and re-creates the engine after repeated failures), so a retry is sound.
+  ENGINE_ERROR: 503,
   DATABASE_UNAVAILABLE: 503,
   MIGRATION_FAILED: 500,
   CONFIG_INVALID: 500,

@@ -49,16 +49,43 @@ export class ModelHost {
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    readonly engine: Engine,
+    private current: Engine,
     readonly baseModelId: string,
     readonly baseModelName: string,
     readonly options: ModelHostOptions,
   ) {}
 
+  /** The engine instance (a new one after reopen()). */
+  get engine(): Engine {
+    return this.current;
+  }
+
+  private static openEngine(options: ModelHostOptions): Promise<Engine> {
+    return Engine.open(options.modelDir, { device: options.device, maxRank: options.maxRank, maxAdapterBytes: options.maxAdapterBytes });
+  }
+
+  /**
+   * Replaces the engine with a fresh one on the same model and options, and closes the old
+   * one after its calls in flight (the scheduler re-creates a failing engine through this).
+   * In the validation queue, so that no validation straddles the swap.
+   */
+  reopen(): Promise<Engine> {
+    const run = async () => {
+      const next = await ModelHost.openEngine(this.options);
+      const old = this.current;
+      this.current = next;
+      await old.close().catch(() => undefined);
+      return next;
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
   static async open(options: ModelHostOptions, models: ModelStore, log: (line: string) => void): Promise<ModelHost> {
     let engine: Engine;
     try {
-      engine = await Engine.open(options.modelDir, { device: options.device, maxRank: options.maxRank, maxAdapterBytes: options.maxAdapterBytes });
+      engine = await ModelHost.openEngine(options);
     } catch (err) {
       const e = err as EngineError;
       throw new QuiverError("MODEL_UNAVAILABLE", `could not load the model at ${options.modelDir}: [${e.code ?? "ERROR"}] ${e.message}`, {

@@ -1,6 +1,9 @@
 // Adapter residency in the engine: adapter versions are loaded when a request needs them and
 // unloaded (least recently used first) when not in use and the set is over its budget.
-// States per version: LOADING -> RESIDENT -> EVICTED (or ERRORED, reported to the request).
+// States per version: LOADING -> RESIDENT -> EVICTED (or ERRORED, reported to the requests
+// that waited for it). A use is counted from the moment a request asks (acquire), loading or
+// not, so that admission can bound the adapters in use before any load finishes; loads run
+// beside the scheduler's steps, never inside them.
 import type { EnginePort } from "./engine-port.js";
 
 export interface AdapterRef {
@@ -9,8 +12,13 @@ export interface AdapterRef {
   dir: string;
 }
 
-interface Resident {
+interface Entry {
+  dir: string;
+  state: "LOADING" | "RESIDENT";
+  /** The engine's id once RESIDENT. */
   id: number;
+  /** Settles when the load does (resolves to the id). */
+  loaded: Promise<number>;
   refs: number;
   lastUsed: number;
 }
@@ -23,8 +31,7 @@ export interface ResidencyStats {
 }
 
 export class AdapterResidency {
-  private readonly resident = new Map<string, Resident>();
-  private readonly loading = new Map<string, Promise<number>>();
+  private readonly entries = new Map<string, Entry>();
   private clock = 0;
   readonly stats: ResidencyStats = { hits: 0, misses: 0, evictions: 0, resident: 0 };
 
@@ -34,82 +41,111 @@ export class AdapterResidency {
     private readonly budget: number,
   ) {}
 
-  /** Versions in use by running requests. */
+  /** Versions in use (or being loaded for use) by requests. */
   inUse(): number {
     let n = 0;
-    for (const r of this.resident.values()) if (r.refs > 0) n++;
+    for (const e of this.entries.values()) if (e.refs > 0) n++;
     return n;
   }
 
   /** Whether these versions can be used now without exceeding the per-step slot limit. */
   fits(refs: readonly AdapterRef[], slots: number): boolean {
-    const extra = refs.filter((r) => (this.resident.get(r.key)?.refs ?? 0) === 0).length;
+    const extra = refs.filter((r) => (this.entries.get(r.key)?.refs ?? 0) === 0).length;
     return this.inUse() + extra <= slots;
   }
 
-  /** Loads (or reuses) the versions and counts a use of each; resolves to engine ids. */
-  async acquire(refs: readonly AdapterRef[]): Promise<number[]> {
-    const ids: number[] = [];
-    const taken: AdapterRef[] = [];
-    try {
-      for (const r of refs) {
-        ids.push(await this.acquireOne(r));
-        taken.push(r);
-      }
-      return ids;
-    } catch (err) {
-      this.release(taken);
-      throw err;
-    }
+  /** Whether every version is loaded (acquire would not wait). */
+  ready(refs: readonly AdapterRef[]): boolean {
+    return refs.every((r) => this.entries.get(r.key)?.state === "RESIDENT");
   }
 
-  private async acquireOne(r: AdapterRef): Promise<number> {
-    const have = this.resident.get(r.key);
-    if (have) {
+  /**
+   * Counts a use of each version at once (starting the loads it needs) and resolves to their
+   * engine ids when all are loaded, or rejects with a failed load's error. Whatever the
+   * outcome, the caller gives the uses back with release(refs), once.
+   */
+  acquire(refs: readonly AdapterRef[]): Promise<number[]> {
+    const entries = refs.map((r) => this.use(r));
+    return Promise.all(entries.map((e) => e.loaded));
+  }
+
+  private use(r: AdapterRef): Entry {
+    let e = this.entries.get(r.key);
+    if (e) {
       this.stats.hits++;
-      have.refs++;
-      have.lastUsed = ++this.clock;
-      return have.id;
-    }
-    let pending = this.loading.get(r.key);
-    if (!pending) {
-      this.stats.misses++;
-      pending = this.port.loadAdapter(r.dir);
-      this.loading.set(r.key, pending);
-      void pending.finally(() => this.loading.delete(r.key)).catch(() => undefined);
     } else {
-      this.stats.hits++;
+      this.stats.misses++;
+      e = this.load(r.key, r.dir);
     }
-    const id = await pending;
-    const now = this.resident.get(r.key);
-    if (now) {
-      now.refs++;
-      now.lastUsed = ++this.clock;
-      return now.id;
-    }
-    this.resident.set(r.key, { id, refs: 1, lastUsed: ++this.clock });
-    this.stats.resident = this.resident.size;
-    await this.evictOverBudget();
-    return id;
+    e.refs++;
+    e.lastUsed = ++this.clock;
+    return e;
+  }
+
+  private load(key: string, dir: string): Entry {
+    const e: Entry = { dir, state: "LOADING", id: -1, loaded: Promise.resolve(-1), refs: 0, lastUsed: ++this.clock };
+    e.loaded = this.port.loadAdapter(dir).then(
+      (id) => {
+        // An entry forgotten meanwhile (the engine was re-created) loaded into the old engine.
+        if (this.entries.get(key) !== e) throw Object.assign(new Error("the engine was re-created while this adapter loaded"), { code: "ENGINE_ERROR" });
+        e.state = "RESIDENT";
+        e.id = id;
+        this.stats.resident = this.residentCount();
+        void this.evictOverBudget();
+        return id;
+      },
+      (err: unknown) => {
+        if (this.entries.get(key) === e) this.entries.delete(key);
+        throw err;
+      },
+    );
+    // Waiters see the outcome through `loaded`; a load nobody waits for any more must not
+    // become an unhandled rejection.
+    e.loaded.catch(() => undefined);
+    this.entries.set(key, e);
+    return e;
   }
 
   release(refs: readonly AdapterRef[]): void {
     for (const r of refs) {
-      const have = this.resident.get(r.key);
-      if (have && have.refs > 0) have.refs--;
+      const e = this.entries.get(r.key);
+      if (e && e.refs > 0) e.refs--;
     }
     void this.evictOverBudget();
   }
 
+  private residentCount(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.state === "RESIDENT") n++;
+    return n;
+  }
+
   private async evictOverBudget(): Promise<void> {
-    while (this.resident.size > this.budget) {
-      let victim: [string, Resident] | undefined;
-      for (const e of this.resident) if (e[1].refs === 0 && (!victim || e[1].lastUsed < victim[1].lastUsed)) victim = e;
+    while (this.entries.size > this.budget) {
+      let victim: [string, Entry] | undefined;
+      for (const x of this.entries) if (x[1].state === "RESIDENT" && x[1].refs === 0 && (!victim || x[1].lastUsed < victim[1].lastUsed)) victim = x;
       if (!victim) return;
-      this.resident.delete(victim[0]);
+      this.entries.delete(victim[0]);
       this.stats.evictions++;
-      this.stats.resident = this.resident.size;
+      this.stats.resident = this.residentCount();
       await this.port.unloadAdapter(victim[1].id).catch(() => undefined);
     }
+  }
+
+  /**
+   * Forgets every version (the engine is being re-created: its ids are gone) and returns
+   * those that were resident, most recently used first, for reload() on the new engine.
+   * Loads in flight finish on the old engine and are dropped.
+   */
+  forget(): AdapterRef[] {
+    const resident = [...this.entries].filter(([, e]) => e.state === "RESIDENT").sort((a, b) => b[1].lastUsed - a[1].lastUsed);
+    this.entries.clear();
+    this.stats.resident = 0;
+    return resident.map(([key, e]) => ({ key, dir: e.dir }));
+  }
+
+  /** Loads versions again (after forget() and the engine's re-creation), within the budget. */
+  reload(refs: readonly AdapterRef[]): void {
+    for (const r of refs.slice(0, this.budget)) if (!this.entries.has(r.key)) this.load(r.key, r.dir);
   }
 }

@@ -1,5 +1,6 @@
 // What the scheduler needs from an engine: one typed contract, so the scheduler runs against
-// the native engine in production and against a small fake in its unit tests.
+// the native engine in production and against a small fake in its unit tests (and, in fault
+// tests only, through engine-faults.ts's FaultInjectingPort around either).
 import { Engine, EngineError, type Strategy, type TextTokenizer } from "@quiver/engine";
 
 export type { Strategy };
@@ -48,6 +49,17 @@ export interface EnginePort {
   freeSequence(id: number): Promise<void>;
   cancelSequence(id: number): void;
   step(items: PortStepItem[]): Promise<PortStepResult[]>;
+  /**
+   * Re-creates the engine (the scheduler calls it after repeated failed steps): the same
+   * model and options, nothing of the old one's state. Every sequence and adapter id of the
+   * old engine is gone (new ones may reuse the numbers); the caller loads its adapters again.
+   */
+  reset(): Promise<void>;
+}
+
+export interface NativeEnginePortOptions {
+  /** Opens a fresh engine for reset() and closes the old one (ModelHost.reopen in production). */
+  reopen?: () => Promise<Engine>;
 }
 
 export class NativeEnginePort implements EnginePort {
@@ -57,7 +69,10 @@ export class NativeEnginePort implements EnginePort {
   readonly adapterSlots: number;
   private readonly tokenizer: TextTokenizer;
 
-  constructor(private readonly engine: Engine) {
+  constructor(
+    private engine: Engine,
+    private readonly options: NativeEnginePortOptions = {},
+  ) {
     if (!engine.tokenizer) throw new EngineError("FILE_MISSING", "the model has no tokenizer.json, so it cannot serve text");
     this.tokenizer = engine.tokenizer;
     this.maxContext = engine.info.maxContext;
@@ -97,5 +112,16 @@ export class NativeEnginePort implements EnginePort {
   async step(items: PortStepItem[]): Promise<PortStepResult[]> {
     const { results } = await this.engine.step(items.map((i) => ({ sequence: i.sequence, tokens: i.tokens, strategy: i.strategy, adapters: i.adapters, sample: i.sample })));
     return results.map((r) => (r.ok ? { ok: true, token: r.token } : { ok: false, token: -1, error: { code: r.error?.code ?? "INTERNAL", message: r.error?.message ?? "step failed" } }));
+  }
+
+  async reset(): Promise<void> {
+    if (!this.options.reopen) throw new EngineError("UNSUPPORTED", "this engine port cannot re-create its engine (no reopen)");
+    const vocab = this.engine.info.vocabSize;
+    this.engine = await this.options.reopen();
+    // The same folder and options, so the same limits and tokenizer; anything else means the
+    // model changed on disk under a running server.
+    if (this.engine.info.maxContext !== this.maxContext || this.engine.info.vocabSize !== vocab) {
+      throw new EngineError("BASE_MISMATCH", "the re-created engine does not serve the model the server started with");
+    }
   }
 }

@@ -1,6 +1,8 @@
 // A deterministic stand-in for the native engine, for the scheduler's unit tests: each
 // sequence's next token is a function of its seed, its length and its adapters, so outputs
 // are checkable and independent of batch mates. Tokens are single characters ("a" + id).
+// Like the native engine, reset() forgets every sequence and adapter and numbers them from 0
+// again, and poisoned logits fail a sampling item with NON_FINITE.
 import type { EnginePort, PortStepItem, PortStepResult, SamplingParams, StreamDecoder } from "./engine-port.js";
 
 export class FakeEngine implements EnginePort {
@@ -8,13 +10,20 @@ export class FakeEngine implements EnginePort {
   readonly eosTokenIds = [2];
   readonly steps: PortStepItem[][] = [];
   readonly loaded = new Map<number, string>();
+  /** Sampling of every createSequence call, in order (what reached the engine). */
+  readonly created: SamplingParams[] = [];
   private nextAdapter = 0;
   private nextSeq = 0;
   private readonly seqs = new Map<number, { len: number; seed: number; cancelled: boolean }>();
   /** Milliseconds each step takes. */
   stepDelayMs = 0;
+  /** Milliseconds each adapter load takes (it runs beside steps, as the native loader does). */
+  loadDelayMs = 0;
   /** Sequences end (eos) once this many tokens were generated; Infinity = never. */
   eosAfter = Infinity;
+  /** Times reset() was called. */
+  resets = 0;
+  private poisoned = false;
 
   constructor(
     readonly maxContext = 64,
@@ -34,6 +43,7 @@ export class FakeEngine implements EnginePort {
   }
 
   async loadAdapter(dir: string): Promise<number> {
+    if (this.loadDelayMs) await new Promise((r) => setTimeout(r, this.loadDelayMs));
     if (dir.includes("broken")) throw Object.assign(new Error("corrupt adapter"), { code: "FILE_CORRUPT" });
     const id = this.nextAdapter++;
     this.loaded.set(id, dir);
@@ -45,6 +55,7 @@ export class FakeEngine implements EnginePort {
   }
 
   async createSequence(s: SamplingParams): Promise<number> {
+    this.created.push(s);
     const id = this.nextSeq++;
     this.seqs.set(id, { len: 0, seed: s.seed, cancelled: false });
     return id;
@@ -57,6 +68,20 @@ export class FakeEngine implements EnginePort {
   cancelSequence(id: number): void {
     const s = this.seqs.get(id);
     if (s) s.cancelled = true;
+  }
+
+  /** While on, every item that samples fails with NON_FINITE (the native fault hook's NaN logits). */
+  async poisonLogits(on: boolean): Promise<void> {
+    this.poisoned = on;
+  }
+
+  async reset(): Promise<void> {
+    this.resets++;
+    this.seqs.clear();
+    this.loaded.clear();
+    this.nextSeq = 0;
+    this.nextAdapter = 0;
+    this.poisoned = false;
   }
 
   /** The token a sequence produces after `len` tokens: lowercase letters from the seed and adapters. */
@@ -72,6 +97,7 @@ export class FakeEngine implements EnginePort {
       const s = this.seqs.get(it.sequence);
       if (!s) return { ok: false, token: -1, error: { code: "NOT_FOUND", message: "no such sequence" } };
       if (s.cancelled) return { ok: false, token: -1, error: { code: "CANCELLED", message: "cancelled" } };
+      if (it.sample && this.poisoned) return { ok: false, token: -1, error: { code: "NON_FINITE", message: "the logits are not finite" } };
       s.len += it.tokens.length;
       if (!it.sample) return { ok: true, token: -1 };
       const generated = s.len;
