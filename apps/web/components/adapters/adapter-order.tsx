@@ -34,3 +34,32 @@ export function SortHeader({ label, orders, current, onSort }: SortHeaderProps) 
     </th>
   );
 }
+
+interface SearchAndSortProps {
+  /** Prefix of the sort control's id (one per page). */
+  id: string;
+  searchLabel: string;
+  search: string;
+  onSearch: (value: string) => void;
+  orderBy: AdapterOrder;
+  onOrder: (order: AdapterOrder) => void;
+}
+
+/** The search box and sort select that head a list of adapters. */
+export function SearchAndSort({ id, searchLabel, search, onSearch, orderBy, onOrder }: SearchAndSortProps) {
+  return (
+    <>
+      <input type="search" placeholder="Search by name or description" aria-label={searchLabel} value={search} onChange={(e) => onSearch(e.target.value)} />
+      <span className="inline">
+        <label htmlFor={`${id}-order`}>Sort</label>
+        <select id={`${id}-order`} value={orderBy} onChange={(e) => onOrder(e.target.value as AdapterOrder)}>
+          {adapterOrders.map((o) => (
+            <option key={o.value} value={o.value}>
+              {o.label}
+            </option>
+          ))}
+        </select>
+      </span>
+    </>
+  );
+}

@@ -10,7 +10,7 @@ import { Pager } from "@/components/ui/pager";
 import { useCursorPages } from "@/components/ui/use-cursor-pages";
 import { useDebounced } from "@/components/ui/use-debounced";
 import { EmptyState, ErrorState, LoadingState } from "@/components/ui/states";
-import { adapterOrders, SortHeader, type AdapterOrder } from "./adapter-order";
+import { adapterOrders, SearchAndSort, SortHeader, type AdapterOrder } from "./adapter-order";
 import { AdapterRow } from "./adapter-row";
 import { AccessRevokedNotice, LiveIndicator } from "./live-status";
 import { ADAPTER_ROW_FIELDS, type AdapterView } from "./adapter-view";
@@ -70,17 +70,7 @@ export function AdapterTable() {
   return (
     <section>
       <div className="toolbar">
-        <input type="search" placeholder="Search by name or description" aria-label="Search adapters" value={searchInput} onChange={(e) => setSearchInput(e.target.value)} />
-        <span className="inline">
-          <label htmlFor="adapter-order">Sort</label>
-          <select id="adapter-order" value={orderBy} onChange={(e) => setOrderBy(e.target.value as AdapterOrder)}>
-            {adapterOrders.map((o) => (
-              <option key={o.value} value={o.value}>
-                {o.label}
-              </option>
-            ))}
-          </select>
-        </span>
+        <SearchAndSort id="adapter" searchLabel="Search adapters" search={searchInput} onSearch={setSearchInput} orderBy={orderBy} onOrder={setOrderBy} />
         <label className="checkbox">
           <input type="checkbox" checked={includePublic} onChange={(e) => setIncludePublic(e.target.checked)} /> Include public adapters this team added
         </label>

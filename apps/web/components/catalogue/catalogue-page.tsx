@@ -6,7 +6,7 @@
 // lookups of this team may use it; the other roles see the catalogue without the controls.
 import { useState } from "react";
 import { useQuery } from "@/components/api/use-query";
-import { adapterOrders, SortHeader, type AdapterOrder } from "@/components/adapters/adapter-order";
+import { adapterOrders, SearchAndSort, SortHeader, type AdapterOrder } from "@/components/adapters/adapter-order";
 import { can } from "@/components/auth/permissions";
 import { useTeam } from "@/components/shell/team-context";
 import { Pager } from "@/components/ui/pager";
@@ -48,17 +48,7 @@ export function CataloguePage() {
         {mayManage ? "Add the ones this team should use." : "Admins and owners of the team choose which ones join its pool."}
       </p>
       <div className="toolbar">
-        <input type="search" placeholder="Search by name or description" aria-label="Search public adapters" value={searchInput} onChange={(e) => setSearchInput(e.target.value)} />
-        <span className="inline">
-          <label htmlFor="catalogue-order">Sort</label>
-          <select id="catalogue-order" value={orderBy} onChange={(e) => setOrderBy(e.target.value as AdapterOrder)}>
-            {adapterOrders.map((o) => (
-              <option key={o.value} value={o.value}>
-                {o.label}
-              </option>
-            ))}
-          </select>
-        </span>
+        <SearchAndSort id="catalogue" searchLabel="Search public adapters" search={searchInput} onSearch={setSearchInput} orderBy={orderBy} onOrder={setOrderBy} />
       </div>
       {q.error ? (
         <ErrorState error={q.error} what="the public adapters" onRetry={q.reload} />

@@ -8,6 +8,7 @@ import { useMutation } from "@/components/api/use-mutation";
 import { formatDateTime } from "@/components/ui/format";
 import { InlineError } from "@/components/ui/states";
 import { QuotaInputs } from "./quota-inputs";
+import { SaveRow } from "./save-row";
 import { aboveCaps, formatQuota, parseDraft, quotaArgument, toDraft, type QuotaDraft, type QuotaErrors, type QuotaKey } from "./quotas";
 import { UPDATE_SERVER_SETTINGS, type ServerSettings } from "./server-settings-query";
 
@@ -92,14 +93,7 @@ export function ServerSettingsForm({ settings, onSaved }: { settings: ServerSett
         Any signed-in user may create teams (administrators always may)
       </label>
       {!apiQuota && <InlineError error={update.error} />}
-      <div className="actions-row">
-        <button type="submit" disabled={update.busy}>
-          {update.busy ? "Saving…" : "Save settings"}
-        </button>
-        <span className="muted small" role="status" data-testid="settings-status">
-          {saved ? "Saved." : ""}
-        </span>
-      </div>
+      <SaveRow busy={update.busy} saved={saved} label="Save settings" testId="settings-status" />
     </form>
   );
 }

@@ -7,6 +7,7 @@ import { useMutation } from "@/components/api/use-mutation";
 import { useQuery } from "@/components/api/use-query";
 import { ErrorState, InlineError, LoadingState } from "@/components/ui/states";
 import { QuotaInputs } from "./quota-inputs";
+import { SaveRow } from "./save-row";
 import { aboveCaps, formatQuota, parseDraft, quotaArgument, toDraft, type QuotaDraft, type QuotaErrors, type Quotas } from "./quotas";
 import { SET_TEAM_QUOTAS, TEAM_QUOTAS, type TeamQuotasView } from "./server-settings-query";
 
@@ -62,14 +63,7 @@ function QuotasForm({ team, caps, onSaved }: { team: TeamQuotasView; caps: Quota
         note={(k) => (caps && caps[k] !== null ? `At most ${formatQuota(k, caps[k])}.` : undefined)}
       />
       {!apiQuota && <InlineError error={save.error} />}
-      <div className="actions-row">
-        <button type="submit" disabled={save.busy}>
-          {save.busy ? "Saving…" : "Save quotas"}
-        </button>
-        <span className="muted small" role="status" data-testid="team-quotas-status">
-          {saved ? "Saved." : ""}
-        </span>
-      </div>
+      <SaveRow busy={save.busy} saved={saved} label="Save quotas" testId="team-quotas-status" />
     </form>
   );
 }
