@@ -22,11 +22,15 @@ export interface FaultPlan {
   nanLogits?: { seed: number };
   /** reset() rejects this many times. */
   failReset?: { count: number };
+  /** Every step takes at least `ms` longer (a slow engine: keeps requests running, or queued, for a test). */
+  slowSteps?: { ms: number };
 }
 
 export interface FaultCounters {
   steps: number;
   failedSteps: number;
+  /** The seeds of the sequences in the steps it failed. */
+  failedSeeds: number[];
   createSequence: number;
   failedCreateSequence: number;
   loadAdapter: number;
@@ -45,7 +49,7 @@ function injected(code: string, what: string): Error {
 
 export class FaultInjectingPort implements EnginePort {
   plan: FaultPlan;
-  readonly counters: FaultCounters = { steps: 0, failedSteps: 0, createSequence: 0, failedCreateSequence: 0, loadAdapter: 0, failedAdapterLoad: 0, resets: 0, seeds: [] };
+  readonly counters: FaultCounters = { steps: 0, failedSteps: 0, failedSeeds: [], createSequence: 0, failedCreateSequence: 0, loadAdapter: 0, failedAdapterLoad: 0, resets: 0, seeds: [] };
   /** Sequence id -> the seed it was created with (this engine's). */
   private readonly seedOf = new Map<number, number>();
 
@@ -118,10 +122,12 @@ export class FaultInjectingPort implements EnginePort {
 
   async step(items: PortStepItem[]): Promise<PortStepResult[]> {
     this.counters.steps++;
+    if (this.plan.slowSteps) await new Promise((r) => setTimeout(r, this.plan.slowSteps!.ms));
     const f = this.plan.failSteps;
     if (f && f.count > 0 && (f.seed === undefined || items.some((it) => this.seedOf.get(it.sequence) === f.seed))) {
       f.count--;
       this.counters.failedSteps++;
+      for (const it of items) this.counters.failedSeeds.push(this.seedOf.get(it.sequence) ?? -1);
       throw injected(f.code ?? "OUT_OF_MEMORY", `a step of ${items.length} items`);
     }
     const nan = this.plan.nanLogits;

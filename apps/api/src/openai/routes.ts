@@ -4,8 +4,9 @@
 //   GET  /v1/models
 // `model`: "auto" (input-aware retrieval, mixture of the top 3), "base" (no adapter), or an
 // adapter's name (that adapter alone). Auth: Authorization: Bearer <API key or session token>.
-// Extensions: `ignore_eos` (as in vLLM); responses carry `quiver.adapters` (what was used).
-// A client that disconnects cancels its generation at once.
+// Extensions: `ignore_eos` (as in vLLM); responses carry `quiver.adapters` (what was used) and,
+// at the end, `quiver.finish_reason` (Quiver's own: stop, length, context, cancelled...).
+// A client that disconnects cancels its generation at once, queued or running.
 import type { Request, RequestHandler, Response } from "express";
 import { z } from "zod";
 import { authenticate } from "../auth/principal.js";
@@ -22,6 +23,7 @@ function errorType(code: string): OpenAIErrorType {
   if (code === "FORBIDDEN") return "permission_error";
   if (code === "NOT_FOUND") return "not_found_error";
   if (code === "RATE_LIMITED" || code === "QUOTA_EXCEEDED" || code === "OVERLOADED") return "rate_limit_error";
+  if (code === "ENGINE_ERROR") return "server_error";
   if (code === "INTERNAL" || code === "MODEL_UNAVAILABLE" || code === "DATABASE_UNAVAILABLE") return "server_error";
   return "invalid_request_error";
 }
@@ -94,17 +96,26 @@ function chatPrompt(messages: z.infer<typeof chatBody>["messages"]): { prompt: s
   return { prompt, retrievalInput: lastUser ? text(lastUser.content) : prompt };
 }
 
-const finishReason = (r: string | undefined) => (r === "length" || r === "context" ? "length" : "stop");
+/**
+ * OpenAI's `finish_reason` here is "stop" or "length" only: strict clients refuse values
+ * outside OpenAI's list (pydantic-ai, LiteLLM). A generation that ended before the model ended
+ * it (its length, the context, a cancellation, the server stopping) reads "length", never
+ * "stop", so that a cut stream does not look complete; `quiver.finish_reason` says which.
+ */
+const finishReason = (r: string | undefined) => (r === "stop" ? "stop" : "length");
+
+/** A failed generation's error as the route answers it: a code of ours, else ENGINE_ERROR (the engine's own code in details.reason). */
+function generationError(e: { code: string; message: string } | undefined): QuiverError {
+  const code = e?.code ?? "ENGINE_ERROR";
+  if (code in httpStatusOf) return new QuiverError(code as keyof typeof httpStatusOf, e?.message ?? "The generation failed.");
+  return new QuiverError("ENGINE_ERROR", e?.message ?? "The generation failed.", { details: { reason: code } });
+}
 
 /** Runs one request: JSON at the end, or server-sent events as tokens come. */
 async function respond(req: Request, res: Response, live: LiveGeneration, stream: boolean, includeUsage: boolean, model: string, chat: boolean): Promise<void> {
   const id = `${chat ? "chatcmpl" : "cmpl"}-${live.id}`;
   const created = Math.floor(Date.now() / 1000);
   const object = chat ? "chat.completion.chunk" : "text_completion";
-  // A client that goes away cancels the generation (frees its KV cache at the next step).
-  res.on("close", () => {
-    if (!live.finished) live.cancel();
-  });
   const usageOf = (e: GenerationEvent) => e.usage && { prompt_tokens: e.usage.tokensIn, completion_tokens: e.usage.tokensOut, total_tokens: e.usage.tokensIn + e.usage.tokensOut };
   const quiverExt = (e: GenerationEvent) => ({ adapters: e.adapters?.map((a) => ({ id: a.adapterId, name: a.name, score: a.score, weight: a.weight })) });
   if (stream) {
@@ -126,7 +137,8 @@ async function respond(req: Request, res: Response, live: LiveGeneration, stream
         if (e.finishReason === "error" && e.error) {
           send({ error: { message: e.error.message, type: errorType(e.error.code), code: e.error.code } });
         } else {
-          send(chat ? { id, object, created, model, choices: [{ index: 0, delta: {}, finish_reason: finishReason(e.finishReason) }] } : { id, object, created, model, choices: [{ text: "", index: 0, logprobs: null, finish_reason: finishReason(e.finishReason) }] });
+          const quiver = { finish_reason: e.finishReason };
+          send(chat ? { id, object, created, model, choices: [{ index: 0, delta: {}, finish_reason: finishReason(e.finishReason) }], quiver } : { id, object, created, model, choices: [{ text: "", index: 0, logprobs: null, finish_reason: finishReason(e.finishReason) }], quiver });
           if (includeUsage) send({ id, object, created, model, choices: [], usage: usageOf(e) });
         }
       }
@@ -144,9 +156,9 @@ async function respond(req: Request, res: Response, live: LiveGeneration, stream
     if (e.done) last = e;
   }
   if (res.destroyed) return;
-  if (last?.finishReason === "error") throw new QuiverError("INTERNAL", last.error?.message ?? "generation failed");
+  if (last?.finishReason === "error") throw generationError(last.error);
   const usage = last && usageOf(last);
-  const quiver = adapters ? quiverExt(adapters) : undefined;
+  const quiver = { ...(adapters ? quiverExt(adapters) : {}), finish_reason: last?.finishReason };
   res.status(200).json(
     chat
       ? { id, object: "chat.completion", created, model, choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: finishReason(last?.finishReason), logprobs: null }], usage, quiver }
@@ -156,6 +168,15 @@ async function respond(req: Request, res: Response, live: LiveGeneration, stream
 
 export function openAIRoutes(services: Services): { completions: RequestHandler; chat: RequestHandler; models: RequestHandler } {
   const run = (chat: boolean): RequestHandler => async (req, res) => {
+    // A client that goes away cancels its generation at once (queued: it never reaches the
+    // engine; running: its KV cache is freed at the next step), even one that left while the
+    // request was still being admitted.
+    let live: LiveGeneration | undefined;
+    let gone = false;
+    res.on("close", () => {
+      gone = true;
+      if (live && !live.finished) live.cancel();
+    });
     try {
       const scope = await caller(services, req);
       const generation = services.generation;
@@ -173,7 +194,8 @@ export function openAIRoutes(services: Services): { completions: RequestHandler;
         ...(body.stop ? { stop: typeof body.stop === "string" ? [body.stop] : body.stop } : {}),
         ...(body.ignore_eos ? { ignoreEos: true } : {}),
       };
-      const live = await generation.start(scope, input, retrievalInput ? { retrievalInput } : {});
+      live = await generation.start(scope, input, retrievalInput ? { retrievalInput } : {});
+      if (gone) live.cancel();
       await respond(req, res, live, body.stream ?? false, body.stream_options?.include_usage ?? false, body.model, chat);
     } catch (err) {
       sendError(res, err);

@@ -57,19 +57,51 @@ async function reread(ctx: Context, id: string) {
  * A live event as the API sends it. The adapters it names are looked up (and filtered by what
  * the caller may see) only when the client selects `adapters`: `used` carries them to the
  * field resolver below, so a stream that asks for text alone costs no catalog reads.
+ *
+ * An iterator written out, not an async generator: a generator's return() waits until its
+ * pending `await` settles, that is until the generation's next event, so a client that
+ * unsubscribed (or disconnected) while its request was queued was only let go, and its
+ * generation cancelled, once the request had been admitted and prefilled. Here return()
+ * closes the event stream at once, which cancels the generation (`onClose`).
  */
-function eventStream(ctx: Context, events: AsyncIterableIterator<GenerationEvent>, stillAllowed: () => unknown) {
+function eventStream(ctx: Context, events: AsyncIterableIterator<GenerationEvent>, stillAllowed: () => unknown): AsyncIterableIterator<{ generationEvent: unknown }> {
   const access = accessCheck(ctx, stillAllowed);
-  return (async function* () {
-    try {
-      for await (const e of events) {
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await events.return?.();
+  };
+  const end = { value: undefined, done: true } as const;
+  return {
+    next: async () => {
+      if (closed) return end;
+      try {
+        const r = await events.next();
+        if (r.done || closed) {
+          await close();
+          return end;
+        }
         await access();
-        yield { generationEvent: { ...e, adapters: undefined, used: e.adapters ?? null, error: e.error ? `${e.error.code}: ${e.error.message}` : null } };
+        const e = r.value;
+        return { value: { generationEvent: { ...e, adapters: undefined, used: e.adapters ?? null, error: e.error ? `${e.error.code}: ${e.error.message}` : null } }, done: false };
+      } catch (err) {
+        await close();
+        throw err;
       }
-    } finally {
-      await events.return?.();
-    }
-  })();
+    },
+    return: async () => {
+      await close();
+      return end;
+    },
+    throw: async (err: unknown) => {
+      await close();
+      throw err;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 export const generationResolvers = {
