@@ -24,6 +24,8 @@ import { EmbeddingStore } from "./catalog/embeddings.js";
 import { QuotaStore } from "./catalog/quotas.js";
 import { ServerSettingsStore } from "./catalog/server-settings.js";
 import { HealthState } from "./observability/health-state.js";
+import { DatabaseWatch } from "./catalog/database-health.js";
+import { UsageLedger } from "./catalog/usage-ledger.js";
 
 export interface Services {
   config: Config;
@@ -54,6 +56,10 @@ export interface Services {
   metrics: Registry;
   /** Standing problems by component (engine, database, shutdown), for /healthz. */
   health: HealthState;
+  /** Whether the database is in reach (new requests are refused DATABASE_UNAVAILABLE while it is not). */
+  database: DatabaseWatch;
+  /** The usage outbox: generations' usage, written in order, held through a database outage. */
+  ledger: UsageLedger;
 }
 
 export function createServices(
@@ -69,6 +75,8 @@ export function createServices(
   const storage = new DirectoryStorage(path.join(config.dataDir, "adapters"));
   const metrics = new Registry();
   const health = new HealthState();
+  const database = new DatabaseWatch(catalog.prisma, health);
+  const ledger = new UsageLedger(generations, database);
   // Text generation needs the model's tokenizer and the encoder for retrieval.
   let scheduler: Scheduler | undefined;
   let retriever: Retriever | undefined;
@@ -78,7 +86,7 @@ export function createServices(
     const port = new NativeEnginePort(model.engine, { reopen: () => model.reopen() });
     scheduler = new Scheduler(port, { ...defaultSchedulerOptions, maxBatch: config.QUIVER_MAX_BATCH, maxQueue: config.QUIVER_MAX_QUEUE, teamShare: config.QUIVER_QUEUE_TEAM_SHARE }, { health });
     retriever = new Retriever(embeddings, parts.embedder.encoders);
-    generation = new GenerationService({ scheduler, port, retriever, embeddings, adapters, records: generations, quotas, storage, baseModelId: parts.model.baseModelId, metrics, weighting: config.weighting });
+    generation = new GenerationService({ scheduler, port, retriever, embeddings, adapters, records: generations, quotas, storage, baseModelId: parts.model.baseModelId, metrics, weighting: config.weighting, ledger });
   }
   return {
     config,
@@ -110,6 +118,8 @@ export function createServices(
     retriever,
     metrics,
     health,
+    database,
+    ledger,
     loginLimiter: new LoginLimiter({
       perPair: 10,
       pairWindowMs: 60_000,

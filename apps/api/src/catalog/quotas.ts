@@ -104,7 +104,7 @@ export class QuotaStore {
       await this.dropLapsed(tx, g.teamId, locked.nowMs);
       await this.checkGeneration(tx, g.teamId, g.apiKeyId, g.tokens, locked);
       const createdAt = new Date(locked.nowMs);
-      const generationId = await insertGeneration(tx, g, createdAt);
+      const generationId = await insertGeneration(tx, g, createdAt, this.holder);
       const reservation = await tx.quotaReservation.create({
         data: { teamId: g.teamId, apiKeyId: g.apiKeyId, kind: "GENERATION", generationId, tokens: g.tokens, holder: this.holder, createdAt, expiresAt: new Date(locked.nowMs + this.lease.leaseMs) },
         select: { id: true },

@@ -7,6 +7,7 @@ import { QuiverError } from "../errors.js";
 import type { PoolOwner, TeamScope } from "../auth/policy.js";
 import type { AdapterStore, ServingAdapterRecord } from "../catalog/adapters.js";
 import type { GenerationStore } from "../catalog/generations.js";
+import { UsageLedger } from "../catalog/usage-ledger.js";
 import type { QuotaStore } from "../catalog/quotas.js";
 import type { EmbeddingStore } from "../catalog/embeddings.js";
 import type { Retriever } from "../retriever/retriever.js";
@@ -16,6 +17,7 @@ import type { AdapterStorage } from "../pool/storage.js";
 import { Counter, Gauge, Histogram, type Registry } from "../observability/metrics.js";
 import type { EnginePort, Strategy } from "./engine-port.js";
 import type { FinishReason, Scheduler, SchedulerEvent, SubmitHandle } from "./scheduler.js";
+import { UsageMeter } from "./usage-meter.js";
 
 export type CompositionStrategy = "MIXTURE" | "FUSION" | "SELECTION" | "NONE";
 
@@ -53,9 +55,12 @@ export interface GenerationUsage {
 export interface GenerationEvent {
   generationId: string;
   delta?: string;
+  /** With a delta: the tokens delivered so far, this delta's included (billed before it went: usage-meter.ts). */
+  delivered?: { tokensIn: number; tokensOut: number };
   done: boolean;
   adapters?: UsedAdapter[];
-  finishReason?: FinishReason;
+  /** The scheduler's reasons, and "shutdown": the server stopped before it finished (GenerationService.drain). */
+  finishReason?: FinishReason | "shutdown";
   usage?: GenerationUsage;
   error?: { code: string; message: string };
 }
@@ -70,6 +75,8 @@ export class LiveGeneration {
   finished = false;
   /** The record's writes, in order (a late status write must not overwrite the final one). */
   writes: Promise<unknown> = Promise.resolve();
+  /** Set when the server ends it (shutdown): its cancellation is recorded as that, not as the client's. */
+  endReason: "shutdown" | undefined;
 
   constructor(
     readonly id: string,
@@ -138,6 +145,8 @@ export interface GenerationDeps {
   metrics: Registry;
   /** Weights of a retrieved mixture (QUIVER_MIXTURE_WEIGHTING; default uniform here). */
   weighting?: Weighting;
+  /** The usage outbox (durable usage; one over `records` without a database watch when omitted). */
+  ledger?: UsageLedger;
 }
 
 /** Finished generations stay replayable this long. */
@@ -145,11 +154,16 @@ const KEEP_MS = 5 * 60_000;
 
 export class GenerationService {
   private readonly live = new Map<string, LiveGeneration>();
+  /** Every usage write goes through it (catalog/usage-ledger.ts). */
+  readonly ledger: UsageLedger;
+  /** Why new generations are refused (shutdown, database out of reach), when they are. */
+  private refusal: (() => QuiverError | undefined) | undefined;
   private readonly generated: Counter;
   private readonly finishedTotal: Counter;
   private readonly ttft: Histogram;
 
   constructor(private readonly d: GenerationDeps) {
+    this.ledger = d.ledger ?? new UsageLedger(d.records);
     const s = d.scheduler.stats;
     d.metrics.add(new Gauge("quiver_queue_depth", "Generation requests waiting to start.", () => s.queued));
     d.metrics.add(new Gauge("quiver_running_batch_size", "Sequences in the running batch.", () => s.running));
@@ -157,6 +171,7 @@ export class GenerationService {
     d.metrics.add(new Gauge("quiver_adapter_slot_hits", "Requests that found their adapter already loaded.", () => s.adapters.hits));
     d.metrics.add(new Gauge("quiver_adapter_slot_misses", "Requests that had to load their adapter.", () => s.adapters.misses));
     d.metrics.add(new Gauge("quiver_adapters_resident", "Adapter versions loaded in the engine.", () => s.adapters.resident));
+    d.metrics.add(new Gauge("quiver_usage_outbox_entries", "Generations whose usage waits to be written (it grows while the database is out of reach).", () => this.ledger.size));
     this.generated = d.metrics.add(new Counter("quiver_generated_tokens_total", "Tokens generated (rate() of it is tokens/s)."));
     this.finishedTotal = d.metrics.add(new Counter("quiver_generations_total", "Generations finished, by finish reason."));
     this.ttft = d.metrics.add(new Histogram("quiver_time_to_first_token_seconds", "Time from request to first token.", [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]));
@@ -184,8 +199,25 @@ export class GenerationService {
     });
   }
 
+  /**
+   * New generations are refused with the error `why` returns, while it returns one (a
+   * shutdown: SHUTTING_DOWN; the database out of reach, or the usage outbox full:
+   * DATABASE_UNAVAILABLE). Running ones go on.
+   */
+  refuseNew(why: () => QuiverError | undefined): void {
+    const before = this.refusal;
+    this.refusal = before ? () => before() ?? why() : why;
+  }
+
+  private refused(): QuiverError | undefined {
+    if (this.ledger.full) return new QuiverError("DATABASE_UNAVAILABLE", "Usage cannot be written fast enough; try again shortly.", { details: { retryAfterSeconds: 2, reason: "usage outbox full" } });
+    return this.refusal?.();
+  }
+
   /** Validates, checks quotas, picks adapters, records and queues a generation. */
   async start(scope: TeamScope, raw: GenerateInput, options: { retrievalInput?: string } = {}): Promise<LiveGeneration> {
+    const refusal = this.refused();
+    if (refusal) throw refusal;
     const { principal, teamId } = scope;
     const parsed = generateInputSchema.safeParse(raw);
     if (!parsed.success) {
@@ -241,12 +273,21 @@ export class GenerationService {
     this.live.set(id, live);
     live.push({ generationId: id, done: false, adapters: used });
 
+    // Usage is billed ahead of delivery (usage-meter.ts): the record's progress and usage row
+    // are written through the outbox before the tokens they cover reach the client.
+    const tokensIn = prompt.length;
+    const meter = new UsageMeter({
+      maxTokens: input.maxTokens,
+      deliver: (text, tokensOut) => live.push({ generationId: id, done: false, delta: text, delivered: { tokensIn, tokensOut } }),
+      bill: (tokensOut, generated) => this.ledger.progress({ generationId: id, status: generated > 0 ? "DECODE" : "PREFILL", tokensIn, tokensOut, reserved: prompt.length + input.maxTokens }),
+      unmetered: () => this.ledger.degraded,
+    });
     const onEvent = (e: SchedulerEvent) => {
-      if (e.type === "started") live.writes = live.writes.then(() => this.d.records.setStatus(id, "PREFILL")).catch(() => undefined);
+      if (e.type === "started") meter.start();
       else if (e.type === "delta") {
         this.generated.inc({}, e.tokens);
-        if (e.text) live.push({ generationId: id, done: false, delta: e.text });
-      } else void this.complete(live, who, reservationId, e);
+        meter.push(e.text, e.tokens);
+      } else void this.complete(live, who, reservationId, e, meter);
     };
     try {
       live.handle = this.d.scheduler.submit(
@@ -272,33 +313,70 @@ export class GenerationService {
     return live;
   }
 
-  /** Every ending (done, cancelled, failed, refused by the scheduler, client gone) comes here once: it records the usage and frees the quota reservation. */
-  private async complete(live: LiveGeneration, who: { teamId: string; userId: string | null; apiKeyId: string | null }, reservationId: string, e: Extract<SchedulerEvent, { type: "done" }>): Promise<void> {
-    this.finishedTotal.inc({ reason: e.finishReason });
+  /**
+   * Every ending (done, cancelled, failed, refused by the scheduler, client gone, shutdown)
+   * comes here once: it writes the exact usage through the outbox (and so frees the quota
+   * reservation), then lets the held text and the done event go. While the database is out of
+   * reach the write waits in the outbox and the done event goes at once.
+   */
+  private async complete(live: LiveGeneration, _who: { teamId: string; userId: string | null; apiKeyId: string | null }, reservationId: string, e: Extract<SchedulerEvent, { type: "done" }>, meter?: UsageMeter): Promise<void> {
+    const shutdown = e.finishReason === "cancelled" && live.endReason === "shutdown";
+    const finishReason = shutdown ? "shutdown" : e.finishReason;
+    const error = shutdown ? { code: "SHUTDOWN", message: "The server shut down before this generation finished." } : e.error;
+    this.finishedTotal.inc({ reason: finishReason });
     if (e.timings.ttftMs !== null) this.ttft.observe(e.timings.ttftMs / 1000);
     const usage = { tokensIn: e.tokensIn, tokensOut: e.tokensOut, ...e.timings };
     await live.writes;
-    await this.d.records
-      .finish(
-        live.id,
-        {
-          status: e.finishReason === "cancelled" ? "CANCELLED" : e.finishReason === "error" ? "FAILED" : "DONE",
-          finishReason: e.finishReason,
-          errorCode: e.error?.code ?? null,
-          ...usage,
-        },
-        who,
-      )
-      .then(
-        () => this.d.quotas.settled(reservationId),
-        async (err: unknown) => {
-          console.error("[generation] recording failed:", err);
-          // The reservation's deletion failed with the record's transaction: free it on its own.
-          await this.d.quotas.release(reservationId).catch(() => undefined);
-        },
-      );
-    live.push({ generationId: live.id, done: true, finishReason: e.finishReason, usage, ...(e.error ? { error: e.error } : {}) });
+    await this.ledger.finish({
+      generationId: live.id,
+      status: e.finishReason === "cancelled" && !shutdown ? "CANCELLED" : e.finishReason === "error" || shutdown ? "FAILED" : "DONE",
+      finishReason,
+      errorCode: error?.code ?? null,
+      ...usage,
+      finishedAt: new Date(),
+      onCommitted: () => this.d.quotas.settled(reservationId),
+      // Never written (logged by the outbox): free the reservation on its own.
+      onDropped: () => void this.d.quotas.release(reservationId).catch(() => undefined),
+    });
+    meter?.end();
+    live.push({ generationId: live.id, done: true, finishReason, usage, ...(error ? { error } : {}) });
     setTimeout(() => this.live.delete(live.id), KEEP_MS).unref();
+  }
+
+  /** Generations this process is running now. */
+  get running(): number {
+    let n = 0;
+    for (const g of this.live.values()) if (!g.finished) n++;
+    return n;
+  }
+
+  /**
+   * Shutdown: lets running generations finish within `graceMs`, then ends the rest (finish
+   * reason "shutdown", FAILED with errorCode SHUTDOWN, their usage so far written) and waits
+   * for their endings (at most `endMs` more). Returns how many finished and how many were ended.
+   */
+  async drain(graceMs: number, endMs = 10_000): Promise<{ finished: number; ended: number }> {
+    const ended = (g: LiveGeneration) => (async () => {
+      for await (const e of g.subscribe()) if (e.done) break;
+    })();
+    const wait = (ms: number, p: Promise<unknown>) => {
+      let t: NodeJS.Timeout | undefined;
+      return Promise.race([p.then(() => true), new Promise<boolean>((r) => (t = setTimeout(() => r(false), ms)))]).finally(() => clearTimeout(t));
+    };
+    const first = [...this.live.values()].filter((g) => !g.finished);
+    await wait(graceMs, Promise.all(first.map(ended)));
+    let cut = 0;
+    const deadline = Date.now() + endMs;
+    // Generations admitted during the grace period count too.
+    for (let rest = [...this.live.values()].filter((g) => !g.finished); rest.length && Date.now() < deadline; rest = [...this.live.values()].filter((g) => !g.finished)) {
+      for (const g of rest) {
+        if (g.endReason !== "shutdown") cut++;
+        g.endReason = "shutdown";
+        g.cancel();
+      }
+      await wait(Math.max(1, deadline - Date.now()), Promise.all(rest.map(ended)));
+    }
+    return { finished: first.filter((g) => g.endReason !== "shutdown").length, ended: cut };
   }
 
   /** Waits for every live generation to finish (tests, shutdown). */
