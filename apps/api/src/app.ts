@@ -13,6 +13,12 @@ import { openEmbedder, type AdapterEmbedder } from "./retrieval-host.js";
 import { registerZoo, servedModel, type ZooRegistration } from "./zoo/serving.js";
 import { zooRetrieverHead } from "./zoo/manifest.js";
 import { encoderConfigFromEnv } from "./retriever/encoder-factory.js";
+import { Recovery } from "./recovery.js";
+import { QuiverError } from "./errors.js";
+import { databaseUnavailable } from "./catalog/database-health.js";
+
+/** At shutdown, how long the usage outbox may take to write what it holds (a database outage meanwhile). */
+export const SHUTDOWN_FLUSH_MS = 10_000;
 
 export interface Quiver {
   services: Services;
@@ -20,7 +26,13 @@ export interface Quiver {
   bootstrap: BootstrapResult | undefined;
   /** The zoo's adapters being registered in the background (when the zoo is served). */
   zooRegistration: Promise<ZooRegistration> | undefined;
-  close(): Promise<void>;
+  /**
+   * Stops gracefully: refuses new generations (SHUTTING_DOWN, /healthz degraded "shutdown"),
+   * lets running ones finish within `graceSeconds` (QUIVER_SHUTDOWN_GRACE_SECONDS), ends the
+   * rest (finish reason "shutdown"), writes the usage outbox, then closes the API, the engine
+   * and the catalog. Calling it again returns the same promise.
+   */
+  close(options?: { graceSeconds?: number }): Promise<void>;
 }
 
 export interface StartOptions {
@@ -35,6 +47,7 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
   const catalog =
     options.catalog ??
     (await openCatalog(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : { dataDir: path.join(config.dataDir, "db") }));
+  let recovery: Recovery | undefined;
   try {
     log(
       `[quiver] catalog: ${catalog.kind === "pglite" ? `embedded PGlite at ${options.catalog ? "(provided)" : path.join(config.dataDir, "db")}` : "PostgreSQL (DATABASE_URL)"}` +
@@ -65,6 +78,12 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
     }
     // (The re-embedding job calls onActivated long after this line.)
     const services = createServices(config, catalog, { model, embedder, embeddings });
+    // Before anything is admitted: this process's instance lock, the generations and adapter
+    // versions that stopped processes left running (recovery.ts).
+    recovery = await Recovery.start(services, log);
+    // New generations wait for the database: refused while it is out of reach (the HTTP gate
+    // refuses every request meanwhile; this covers the WebSocket and requests in progress).
+    services.generation?.refuseNew(() => (services.database.down ? databaseUnavailable(services.health.problem("database")) : undefined));
     const bootstrap = await bootstrapAdmin(services.identity, config);
     if (bootstrap) {
       log(`[quiver] first start: created the administrator ${bootstrap.email} and the team "Default".`);
@@ -86,24 +105,50 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
           )
         : undefined;
     zooRegistration?.catch((err: unknown) => log(`[quiver] zoo: registration stopped: ${(err as Error).message}`));
+    let closing: Promise<void> | undefined;
+    const shutdown = async (graceSeconds: number) => {
+      const generation = services.generation;
+      services.health.degrade("shutdown", `shutting down: running generations have ${graceSeconds} s to finish; new ones are refused`);
+      generation?.refuseNew(() =>
+        new QuiverError("SHUTTING_DOWN", "The server is shutting down: it finishes the generations it runs and starts no new ones. Try again shortly (another server, or this one once restarted).", {
+          details: { retryAfterSeconds: 5 },
+        }),
+      );
+      stopZoo.abort();
+      await zooRegistration?.catch(() => undefined);
+      if (generation) {
+        const running = generation.running;
+        if (running) log(`[quiver] shutdown: ${running} generations running; waiting up to ${graceSeconds} s for them`);
+        const r = await generation.drain(graceSeconds * 1000);
+        if (r.ended) log(`[quiver] shutdown: ${r.ended} generations did not finish in time and were ended (finish reason "shutdown")`);
+      }
+      await api.close();
+      await services.scheduler?.close();
+      await services.pool.idle();
+      await recovery?.close();
+      const left = await services.ledger.flush(SHUTDOWN_FLUSH_MS);
+      if (left) {
+        log(`[quiver] shutdown: the database stayed out of reach; usage of ${left} generations could not be written and is lost: ${JSON.stringify(services.ledger.unwritten())}`);
+      }
+      services.ledger.close();
+      services.database.close();
+      services.quotas.close();
+      await embedder?.close();
+      await model?.close();
+      await catalog.close();
+    };
     return {
       services,
       api,
       bootstrap,
       zooRegistration,
-      async close() {
-        stopZoo.abort();
-        await zooRegistration?.catch(() => undefined);
-        await api.close();
-        await services.scheduler?.close();
-        await services.pool.idle();
-        services.quotas.close();
-        await embedder?.close();
-        await model?.close();
-        await catalog.close();
+      close(options = {}) {
+        closing ??= shutdown(options.graceSeconds ?? config.QUIVER_SHUTDOWN_GRACE_SECONDS);
+        return closing;
       },
     };
   } catch (err) {
+    await recovery?.close();
     await catalog.close();
     throw err;
   }

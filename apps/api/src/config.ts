@@ -69,6 +69,8 @@ const schema = z.object({
   QUIVER_CORS_ORIGINS: z.string().default("*"),
   /** The largest share of the generation queue one team may hold (of QUIVER_MAX_QUEUE; at least 1 request). */
   QUIVER_QUEUE_TEAM_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+  /** On SIGTERM, how long running generations may go on finishing before they are ended (finish reason "shutdown"), seconds. */
+  QUIVER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).default(30),
   /**
    * Server settings until a server administrator first saves them (updateServerSettings):
    * the quotas a new team gets, the caps no team quota may exceed (unset: unlimited / no cap),

@@ -14,6 +14,8 @@ export type ErrorCode =
   | "RATE_LIMITED"
   | "QUOTA_EXCEEDED"
   | "OVERLOADED"
+  // the server is stopping (SIGTERM): it finishes what runs, admits nothing new (Retry-After)
+  | "SHUTTING_DOWN"
   // a GraphQL request past a limit (depth, aliases, cost, tokens...; details.limit names it)
   | "QUERY_TOO_COMPLEX"
   // adapters and their samples (details.reason names the precise check that failed)
@@ -41,6 +43,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   QUOTA_EXCEEDED: 429,
   OVERLOADED: 503,
+  SHUTTING_DOWN: 503,
   QUERY_TOO_COMPLEX: 400,
   ADAPTER_INVALID: 422,
   SAMPLES_INVALID: 422,

@@ -19,6 +19,8 @@ export interface Catalog {
   readonly prisma: PrismaClient;
   /** Migrations this open applied (empty when the database was current). */
   readonly appliedMigrations: string[];
+  /** The server's URL (postgres): the instance lock (instance-lock.ts) holds its own session there. */
+  readonly databaseUrl?: string;
   close(): Promise<void>;
 }
 
@@ -83,6 +85,7 @@ async function openPostgres(databaseUrl: string): Promise<Catalog> {
     kind: "postgres",
     prisma,
     appliedMigrations: applied,
+    databaseUrl,
     close: () => prisma.$disconnect(),
   };
 }

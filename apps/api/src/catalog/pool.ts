@@ -191,4 +191,26 @@ export class PoolStore {
   version(versionId: string) {
     return this.prisma.adapterVersion.findUnique({ where: { id: versionId }, select: { id: true, adapterId: true, storageUri: true, status: true } });
   }
+
+  /**
+   * Recovery: versions still PENDING (their process stopped before their embedding was
+   * stored and the version activated), registered at least `olderThanMs` ago by the
+   * database's clock, oldest first, with their adapter's samples and base model.
+   */
+  async pendingVersions(olderThanMs = 0): Promise<{ versionId: string; adapterId: string; teamId: string; baseModelId: string; samples: string[]; ageMs: number }[]> {
+    const rows = await this.prisma.$queryRaw<{ versionId: string; adapterId: string; ageMs: number }[]>`
+      SELECT v.id AS "versionId", v."adapterId", (EXTRACT(EPOCH FROM ((now() AT TIME ZONE 'UTC') - v."createdAt")) * 1000)::float8 AS "ageMs" FROM "AdapterVersion" v
+      WHERE v.status = 'PENDING' AND v."createdAt" <= (now() AT TIME ZONE 'UTC') - ${olderThanMs}::float8 * interval '1 millisecond'
+      ORDER BY v."createdAt" LIMIT 1000`;
+    if (!rows.length) return [];
+    const adapters = await this.prisma.adapter.findMany({
+      where: { id: { in: [...new Set(rows.map((r) => r.adapterId))] } },
+      select: { id: true, teamId: true, baseModelId: true, samples: { orderBy: { position: "asc" }, select: { text: true } } },
+    });
+    const byId = new Map(adapters.map((a) => [a.id, a]));
+    return rows.flatMap((r) => {
+      const a = byId.get(r.adapterId);
+      return a ? [{ versionId: r.versionId, adapterId: r.adapterId, teamId: a.teamId, baseModelId: a.baseModelId, samples: a.samples.map((x) => x.text), ageMs: r.ageMs }] : [];
+    });
+  }
 }

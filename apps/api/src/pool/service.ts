@@ -203,6 +203,38 @@ export class PoolService {
     return this.deps.store.versions(viewer, adapterId);
   }
 
+  /**
+   * Recovery: versions left PENDING by a process that stopped before their embedding was
+   * stored are embedded again and activated (in the background, as after an upload). One this
+   * server cannot finish (it has no model or encoder, or serves another base model) is left
+   * for a server that can until it is `failUnservableAfterMs` old, then FAILED with the
+   * reason, so that an adapter does not stay PENDING (holding its name) forever. Returns how
+   * many it resumed and failed.
+   */
+  async recoverPending(options: { olderThanMs?: number; failUnservableAfterMs?: number } = {}): Promise<{ resumed: number; failed: number }> {
+    const pending = await this.deps.store.pendingVersions(options.olderThanMs ?? 0);
+    let resumed = 0;
+    let failed = 0;
+    for (const p of pending) {
+      if (this.available && p.baseModelId === this.deps.model!.baseModelId) {
+        resumed++;
+        this.track(this.embedVersion(p.adapterId, p.versionId, p.samples));
+        continue;
+      }
+      if (p.ageMs < (options.failUnservableAfterMs ?? Infinity)) continue;
+      const why = this.available ? "it is for another base model than this server's" : "this server has no model and encoder to finish it";
+      const ok = await this.deps.store
+        .failVersion(p.adapterId, p.versionId, `INTERRUPTED: the server stopped before this version was ready, and ${why}; upload it again`)
+        .then(() => true)
+        .catch(() => false);
+      if (!ok) continue;
+      failed++;
+      const [adapter] = await this.deps.adapters.getForSystem([p.adapterId]);
+      if (adapter) this.deps.events.publish({ kind: "UPDATED", adapterId: adapter.id, teamId: adapter.team.id, visibility: adapter.visibility });
+    }
+    return { resumed, failed };
+  }
+
   /** Resolves when background embedding work has finished (shutdown, tests). */
   async idle(): Promise<void> {
     while (this.background.size) await Promise.allSettled([...this.background]);

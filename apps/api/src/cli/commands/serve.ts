@@ -48,16 +48,29 @@ export async function run(argv: string[]): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
+    // SIGTERM / SIGINT: a graceful stop (app.ts close(): new generations refused with
+    // SHUTTING_DOWN, running ones given QUIVER_SHUTDOWN_GRACE_SECONDS to finish, then ended
+    // with finish reason "shutdown", usage written, catalog closed). A second signal exits now.
     const stop = async (signal: string) => {
-      if (stopping) return;
+      if (stopping) {
+        console.log(`[quiver] ${signal} again: exiting now`);
+        process.exit(1);
+      }
       stopping = true;
-      console.log(`[quiver] ${signal}: shutting down`);
+      console.log(`[quiver] ${signal}: shutting down (running generations have ${config.QUIVER_SHUTDOWN_GRACE_SECONDS} s to finish)`);
       web?.kill("SIGTERM");
-      await quiver.close();
+      try {
+        await quiver.close();
+        console.log("[quiver] stopped");
+      } catch (err) {
+        console.error("[quiver] shutdown failed:", err);
+      }
+      // Whatever might still hold the event loop (an engine thread, a socket) does not keep the process.
+      setTimeout(() => process.exit(0), 5000).unref();
       resolve(0);
     };
-    process.once("SIGINT", () => void stop("SIGINT"));
-    process.once("SIGTERM", () => void stop("SIGTERM"));
+    process.on("SIGINT", () => void stop("SIGINT"));
+    process.on("SIGTERM", () => void stop("SIGTERM"));
     web?.once("exit", (code) => {
       if (!stopping) {
         console.error(`[quiver] the dashboard exited (code ${code}); stopping.`);
