@@ -55,12 +55,16 @@ export function accessCheck(ctx: Context, stillAllowed: () => unknown, options: 
   let checkedAt = Date.now();
   return async () => {
     if (!options.everyEvent && epoch === accessEpoch() && Date.now() - checkedAt < RECHECK_MS) return;
+    if (ctx.services.database.down) return;
     epoch = accessEpoch();
     checkedAt = Date.now();
     try {
       ctx.principal = await authenticate(ctx.services.identity, ctx.authorization);
       await stillAllowed();
     } catch (err) {
+      // The database out of reach: nothing can be re-read, and nothing can change meanwhile;
+      // the stream goes on with the access it had (checked again once the database is back).
+      if (ctx.services.database.failed(err)) return;
       if (err instanceof QuiverError && ["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"].includes(err.code)) {
         throw new QuiverError("ACCESS_REVOKED", `Your access changed while this subscription was open: ${err.message}`);
       }

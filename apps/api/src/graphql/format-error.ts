@@ -5,6 +5,7 @@ import { GraphQLError } from "graphql";
 import { unwrapResolverError } from "@apollo/server/errors";
 import { httpStatusOf, isQuiverError, type QuiverError } from "../errors.js";
 import { graphqlBoundError } from "./limits/limits.js";
+import { databaseUnavailable, isDatabaseUnavailable } from "../catalog/database-health.js";
 
 /** Codes that Apollo and graphql-js attach to errors in the request itself. */
 const requestErrorCodes = new Set([
@@ -37,6 +38,8 @@ export function quiverErrorOf(error: unknown): QuiverError | undefined {
   const original = unwrapResolverError(error);
   if (isQuiverError(original)) return original;
   if (original instanceof GraphQLError && isQuiverError(original.originalError)) return original.originalError;
+  // The database out of reach is the service's condition, not a bug: DATABASE_UNAVAILABLE (503, Retry-After).
+  if (isDatabaseUnavailable(original) || (original instanceof GraphQLError && isDatabaseUnavailable(original.originalError))) return databaseUnavailable();
   return undefined;
 }
 

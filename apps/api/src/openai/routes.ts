@@ -13,6 +13,7 @@ import { authenticate } from "../auth/principal.js";
 import { resolveScope, type TeamScope } from "../auth/policy.js";
 import { httpStatusOf, isQuiverError, QuiverError } from "../errors.js";
 import { setRetryAfter } from "../graphql/format-error.js";
+import { databaseUnavailable } from "../catalog/database-health.js";
 import type { Services } from "../services.js";
 import type { GenerateInput, GenerationEvent, LiveGeneration } from "../generation/generation-service.js";
 
@@ -24,12 +25,14 @@ function errorType(code: string): OpenAIErrorType {
   if (code === "NOT_FOUND") return "not_found_error";
   if (code === "RATE_LIMITED" || code === "QUOTA_EXCEEDED" || code === "OVERLOADED") return "rate_limit_error";
   if (code === "ENGINE_ERROR") return "server_error";
-  if (code === "INTERNAL" || code === "MODEL_UNAVAILABLE" || code === "DATABASE_UNAVAILABLE") return "server_error";
+  if (code === "INTERNAL" || code === "MODEL_UNAVAILABLE" || code === "DATABASE_UNAVAILABLE" || code === "SHUTTING_DOWN") return "server_error";
   return "invalid_request_error";
 }
 
-function sendError(res: Response, err: unknown): void {
+function sendError(res: Response, err: unknown, services?: Services): void {
   if (res.headersSent) return;
+  // The database out of reach: DATABASE_UNAVAILABLE (and the watch refuses what follows at once).
+  if (!isQuiverError(err) && services?.database.failed(err)) err = databaseUnavailable(services.health.problem("database"));
   const e = isQuiverError(err) ? err : undefined;
   if (!e) console.error("[openai] internal error:", err);
   const code = e?.code ?? "INTERNAL";
@@ -51,7 +54,8 @@ const common = {
   stop,
   seed: z.number().int().min(0).max(2 ** 31 - 1).nullish(),
   user: z.string().nullish(),
-  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  /** continuous_usage_stats (vLLM's extension): every text chunk carries the usage delivered so far. */
+  stream_options: z.object({ include_usage: z.boolean().nullish(), continuous_usage_stats: z.boolean().nullish() }).nullish(),
   /** vLLM's extension: generate exactly max_tokens (benchmarks). */
   ignore_eos: z.boolean().nullish(),
 };
@@ -112,7 +116,7 @@ function generationError(e: { code: string; message: string } | undefined): Quiv
 }
 
 /** Runs one request: JSON at the end, or server-sent events as tokens come. */
-async function respond(req: Request, res: Response, live: LiveGeneration, stream: boolean, includeUsage: boolean, model: string, chat: boolean): Promise<void> {
+async function respond(req: Request, res: Response, live: LiveGeneration, stream: boolean, includeUsage: boolean, model: string, chat: boolean, continuousUsage = false): Promise<void> {
   const id = `${chat ? "chatcmpl" : "cmpl"}-${live.id}`;
   const created = Math.floor(Date.now() / 1000);
   const object = chat ? "chat.completion.chunk" : "text_completion";
@@ -131,7 +135,8 @@ async function respond(req: Request, res: Response, live: LiveGeneration, stream
         continue;
       }
       if (e.delta) {
-        send(chat ? { id, object, created, model, choices: [{ index: 0, delta: { content: e.delta }, finish_reason: null }] } : { id, object, created, model, choices: [{ text: e.delta, index: 0, logprobs: null, finish_reason: null }] });
+        const usage = continuousUsage && e.delivered ? { usage: { prompt_tokens: e.delivered.tokensIn, completion_tokens: e.delivered.tokensOut, total_tokens: e.delivered.tokensIn + e.delivered.tokensOut } } : {};
+        send(chat ? { id, object, created, model, choices: [{ index: 0, delta: { content: e.delta }, finish_reason: null }], ...usage } : { id, object, created, model, choices: [{ text: e.delta, index: 0, logprobs: null, finish_reason: null }], ...usage });
       }
       if (e.done) {
         if (e.finishReason === "error" && e.error) {
@@ -196,9 +201,9 @@ export function openAIRoutes(services: Services): { completions: RequestHandler;
       };
       live = await generation.start(scope, input, retrievalInput ? { retrievalInput } : {});
       if (gone) live.cancel();
-      await respond(req, res, live, body.stream ?? false, body.stream_options?.include_usage ?? false, body.model, chat);
+      await respond(req, res, live, body.stream ?? false, body.stream_options?.include_usage ?? false, body.model, chat, body.stream_options?.continuous_usage_stats ?? false);
     } catch (err) {
-      sendError(res, err);
+      sendError(res, err, services);
     }
   };
   const models: RequestHandler = async (req, res) => {
@@ -207,7 +212,7 @@ export function openAIRoutes(services: Services): { completions: RequestHandler;
       const created = Math.floor(Date.now() / 1000);
       res.json({ object: "list", data: ["auto", "base", ...names].map((id) => ({ id, object: "model", created, owned_by: "quiver" })) });
     } catch (err) {
-      sendError(res, err);
+      sendError(res, err, services);
     }
   };
   return { completions: run(false), chat: run(true), models };

@@ -17,12 +17,16 @@ import { buildSchema } from "../graphql/schema.js";
 import { checkOperation, graphqlLimitsFrom, limitRules, limitsPlugin } from "../graphql/limits/index.js";
 import { passwordWork } from "../auth/password-work.js";
 import { httpStatusOf, isQuiverError, QuiverError, type ErrorCode } from "../errors.js";
+import { isDatabaseUnavailable } from "../catalog/database-health.js";
 import type { Services } from "../services.js";
 import { healthHandler } from "./health.js";
 import { cors } from "./cors.js";
 import { adapterUploadRoutes } from "../pool/upload-route.js";
 import { defaultUploadLimits } from "../pool/limits.js";
 import { openAIRoutes } from "../openai/routes.js";
+import { databaseUnavailable } from "../catalog/database-health.js";
+import { unwrapResolverError } from "@apollo/server/errors";
+import { GraphQLError } from "graphql";
 
 export interface ApiServer {
   httpServer: http.Server;
@@ -57,6 +61,10 @@ const jsonErrors: ErrorRequestHandler = (err, req, res, next) => {
   } else if (isQuiverError(err)) {
     setRetryAfter(res, err);
     res.status(httpStatusOf[err.code]).json(errorBody(err.code, err.message));
+  } else if (isDatabaseUnavailable(err)) {
+    const e = databaseUnavailable();
+    setRetryAfter(res, e);
+    res.status(503).json(errorBody(e.code, e.message));
   } else {
     console.error("[api] unhandled error:", err);
     res.status(500).json(errorBody("INTERNAL", "Internal server error"));
@@ -92,15 +100,22 @@ export async function startApiServer(services: Services, options: { port: number
       // a session revoked while the socket is open stops working at its next operation.
       onConnect: async (ctx) => {
         try {
+          if (services.database.down) throw databaseUnavailable();
           await createContext(services, { authorization: ctx.connectionParams?.authorization, team: undefined, clientAddress: undefined });
           return true;
-        } catch {
+        } catch (err) {
+          // The database out of reach: 1013 "try again later", not 4403 "forbidden".
+          if (isQuiverError(err) ? err.code === "DATABASE_UNAVAILABLE" : services.database.failed(err)) ctx.extra.socket.close(1013, "DATABASE_UNAVAILABLE");
           return false;
         }
       },
       // The limits, as over HTTP: tokens while parsing, the limit rules with graphql-js's
       // own, then cost and argument maxima with the variables; errors end the operation.
       onSubscribe: (_ctx, _id, payload) => {
+        if (services.database.down) {
+          const e = databaseUnavailable(services.health.problem("database"));
+          return [new GraphQLError(e.message, { extensions: { code: e.code, details: e.details, retryAfterSeconds: e.details?.retryAfterSeconds } })];
+        }
         const checked = checkOperation(schema, limits, payload);
         if (checked.errors) return [...checked.errors];
         return { schema, document: checked.document, operationName: payload.operationName, variableValues: payload.variables };
@@ -133,6 +148,19 @@ export async function startApiServer(services: Services, options: { port: number
     allowBatchedHttpRequests: false,
     plugins: [
       limitsPlugin<Context>(limits),
+      // A resolver that met the database out of reach tells the watch (new requests refused at once).
+      {
+        async requestDidStart() {
+          return {
+            async didEncounterErrors({ errors }) {
+              for (const e of errors) {
+                const original = unwrapResolverError(e);
+                if (services.database.failed(original instanceof GraphQLError && original.originalError ? original.originalError : original)) break;
+              }
+            },
+          };
+        },
+      },
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       {
@@ -156,6 +184,21 @@ export async function startApiServer(services: Services, options: { port: number
       return;
     }
     res.type("text/plain; version=0.0.4").send(services.metrics.render());
+  });
+  // While the database is out of reach every request that needs it is refused at once:
+  // 503 DATABASE_UNAVAILABLE with Retry-After (streams already running go on).
+  const gateCors = cors(services.config.QUIVER_CORS_ORIGINS);
+  app.use(["/graphql", "/v1"], (req, res, next) => {
+    if (!services.database.down || req.method === "OPTIONS") return next();
+    gateCors(req, res, () => {
+      const e = databaseUnavailable(services.health.problem("database"));
+      setRetryAfter(res, e);
+      if (/^\/v1\/(completions|chat\/completions|models)/.test(req.originalUrl)) {
+        res.status(503).json({ error: { message: e.message, type: "server_error", param: null, code: e.code } });
+      } else {
+        res.status(503).json({ errors: [{ message: e.message, extensions: { code: e.code, details: e.details } }] });
+      }
+    });
   });
   const uploads = adapterUploadRoutes(services, defaultUploadLimits(services.config.QUIVER_MAX_ADAPTER_BYTES));
   const uploadCors = cors(services.config.QUIVER_CORS_ORIGINS);
@@ -181,6 +224,7 @@ export async function startApiServer(services: Services, options: { port: number
             clientAddress: clientAddress(req),
           });
         } catch (err) {
+          if (!isQuiverError(err) && services.database.failed(err)) throw toGraphQLError(databaseUnavailable());
           throw isQuiverError(err) ? toGraphQLError(err) : err;
         }
       },
