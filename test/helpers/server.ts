@@ -16,6 +16,8 @@ export async function startTestServer(catalog: Catalog, env: Record<string, stri
     QUIVER_DATA_DIR: ".tmp/unused-data-dir",
     // Tests serve what they configure, never the repository's zoo (test/zoo sets its own).
     QUIVER_ZOO: "off",
+    // close() ends what still runs at once, as the tests' afterAll expects (shutdown.test.ts runs its own server).
+    QUIVER_SHUTDOWN_GRACE_SECONDS: "0",
     ...env,
   });
   return startQuiver(config, { catalog, log: options.log ?? (() => {}) });
