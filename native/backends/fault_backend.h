@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 
 #include "backend.h"
@@ -25,11 +26,22 @@ class FaultBackend final : public Backend {
  public:
   FaultBackend(std::unique_ptr<Backend> inner, int vocab) : in_(std::move(inner)), vocab_(vocab) {}
 
-  void arm(const FaultPlan& plan) { plan_ = plan; }
+  // The plan and the books are locked: adapters are read (and laid out) beside steps
+  // (Engine::adapter_read), so allocations come from two threads.
+  void arm(const FaultPlan& plan) {
+    std::lock_guard<std::mutex> lock(mu_);
+    plan_ = plan;
+  }
   // Allocations the engine holds through this backend (weights, caches, step buffers,
   // adapters), and their bytes.
-  int64_t live_allocations() const { return (int64_t)live_.size(); }
-  int64_t live_bytes() const { return live_bytes_; }
+  int64_t live_allocations() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return (int64_t)live_.size();
+  }
+  int64_t live_bytes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return live_bytes_;
+  }
   const Backend& inner() const { return *in_; }
 
   const char* name() const override { return in_->name(); }
@@ -41,18 +53,26 @@ class FaultBackend final : public Backend {
     return Status::Ok();
   }
   void release(float* p) override {
-    auto it = live_.find(p);
-    if (it != live_.end()) {
-      live_bytes_ -= (int64_t)it->second;
-      live_.erase(it);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = live_.find(p);
+      if (it != live_.end()) {
+        live_bytes_ -= (int64_t)it->second;
+        live_.erase(it);
+      }
     }
     in_->release(p);
   }
   Status upload(float* dst, const float* src, size_t n) override { return in_->upload(dst, src, n); }
   Status download(float* dst, const float* src, size_t n) override {
     QUIVER_TRY(in_->download(dst, src, n));
-    if (plan_.logit_index >= 0 && plan_.logit_index < vocab_)
-      for (size_t r = 0; r + (size_t)vocab_ <= n; r += (size_t)vocab_) dst[r + (size_t)plan_.logit_index] = plan_.logit_value;
+    FaultPlan plan;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      plan = plan_;
+    }
+    if (plan.logit_index >= 0 && plan.logit_index < vocab_)
+      for (size_t r = 0; r + (size_t)vocab_ <= n; r += (size_t)vocab_) dst[r + (size_t)plan.logit_index] = plan.logit_value;
     return Status::Ok();
   }
   Status copy(float* dst, const float* src, size_t n) override { return in_->copy(dst, src, n); }
@@ -100,7 +120,8 @@ class FaultBackend final : public Backend {
 
  private:
   // Counts a countdown down; true (and off) when it reaches the call that fails.
-  static bool fire(int* countdown) {
+  bool fire(int* countdown) {
+    std::lock_guard<std::mutex> lock(mu_);
     if (*countdown < 0) return false;
     if (*countdown > 0) {
       --*countdown;
@@ -110,6 +131,7 @@ class FaultBackend final : public Backend {
     return true;
   }
   void track(float* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
     live_[p] = bytes;
     live_bytes_ += (int64_t)bytes;
   }
@@ -120,6 +142,7 @@ class FaultBackend final : public Backend {
 
   std::unique_ptr<Backend> in_;
   int vocab_;
+  mutable std::mutex mu_;
   FaultPlan plan_;
   std::unordered_map<const float*, size_t> live_;
   int64_t live_bytes_ = 0;

@@ -16,6 +16,10 @@ struct quiver_trainer {
   std::unique_ptr<quiver::Trainer> impl;
 };
 
+struct quiver_adapter_staged {
+  quiver::StagedAdapter impl;
+};
+
 namespace {
 
 quiver_status fill(quiver_error* err, const quiver::Status& s) {
@@ -142,6 +146,39 @@ quiver_status quiver_adapter_init(quiver_engine* e, const char* dir, int32_t* ou
     *out_id = id;
     return quiver::Status::Ok();
   });
+}
+
+quiver_status quiver_adapter_read(const quiver_engine* e, const char* dir, int32_t prepare, quiver_adapter_staged** out,
+                                  quiver_error* err) {
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e || !dir || !out) return null_arg("engine, adapter_dir and out");
+    std::unique_ptr<quiver_adapter_staged> s(new quiver_adapter_staged());
+    QUIVER_TRY(e->impl.adapter_read(dir, prepare != 0, &s->impl));
+    *out = s.release();
+    return quiver::Status::Ok();
+  });
+}
+
+quiver_status quiver_adapter_add(quiver_engine* e, quiver_adapter_staged* staged, int32_t* out_id, quiver_error* err) {
+  std::unique_ptr<quiver_adapter_staged> s(staged);
+  return guarded(err, [&]() -> quiver::Status {
+    if (!e || !s || !out_id) {
+      if (e && s) e->impl.adapter_discard(&s->impl);
+      return null_arg("engine, staged and out_id");
+    }
+    int id = 0;
+    QUIVER_TRY(e->impl.adapter_add(std::move(s->impl), &id));
+    *out_id = id;
+    return quiver::Status::Ok();
+  });
+}
+
+void quiver_adapter_staged_free(quiver_engine* e, quiver_adapter_staged* staged) {
+  try {
+    if (e && staged) e->impl.adapter_discard(&staged->impl);
+    delete staged;
+  } catch (...) {
+  }
 }
 
 quiver_status quiver_adapter_free(quiver_engine* e, int32_t id, quiver_error* err) {

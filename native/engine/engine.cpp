@@ -126,7 +126,7 @@ void Engine::info(quiver_engine_info* out) const {
 
 // Places every module of `host` in backend memory; on failure, whatever it placed is
 // released and `dev` holds nothing.
-Status Engine::upload_adapter(const HostAdapter& host, DeviceAdapter* dev) {
+Status Engine::upload_adapter(const HostAdapter& host, DeviceAdapter* dev) const {
   const ModelConfig& c = host_.config;
   release_adapter(dev);
   dev->modules.assign(host.modules.size(), DeviceAdapter::Mod{});
@@ -147,7 +147,7 @@ Status Engine::upload_adapter(const HostAdapter& host, DeviceAdapter* dev) {
   return Status::Ok();
 }
 
-void Engine::release_adapter(DeviceAdapter* dev) {
+void Engine::release_adapter(DeviceAdapter* dev) const {
   for (float* p : dev->owned) be_->release(p);
   dev->owned.clear();
   dev->modules.clear();
@@ -155,13 +155,40 @@ void Engine::release_adapter(DeviceAdapter* dev) {
 }
 
 Status Engine::adapter_load(const std::string& dir, int* id) {
+  StagedAdapter staged;
+  QUIVER_TRY(adapter_read(dir, false, &staged));
+  return adapter_add(std::move(staged), id);
+}
+
+Status Engine::adapter_read(const std::string& dir, bool prepare, StagedAdapter* out) const {
+  QUIVER_TRY(WithContext(host_adapter_load(dir, host_.config, opt_.limits, &out->host), "adapter " + dir + ": "));
+  // Device memory is the engine thread's (a CUDA context, its streams): there the copy stays
+  // with the step that first uses the adapter.
+  if (prepare && be_->host_memory()) {
+    QUIVER_TRY(upload_adapter(out->host, &out->dev));
+    out->prepared = true;
+  }
+  return Status::Ok();
+}
+
+Status Engine::adapter_add(StagedAdapter&& staged, int* id) {
   std::unique_ptr<AdapterEntry> e(new AdapterEntry());
-  QUIVER_TRY(WithContext(host_adapter_load(dir, host_.config, opt_.limits, &e->host), "adapter " + dir + ": "));
+  // Moving the host copy keeps its buffers where they are, so a prepared `dev` that points
+  // into them (the reference backend uses host copies in place) stays valid.
+  e->host = std::move(staged.host);
+  e->dev = std::move(staged.dev);
+  e->prepared = staged.prepared;
+  staged.prepared = false;
   e->id = next_adapter_id_++;
   e->dev.order = (uint64_t)e->id;
   *id = e->id;
   adapters_[e->id] = std::move(e);
   return Status::Ok();
+}
+
+void Engine::adapter_discard(StagedAdapter* staged) const {
+  release_adapter(&staged->dev);
+  staged->prepared = false;
 }
 
 Status Engine::adapter_free(int id) {
@@ -209,7 +236,9 @@ Status Engine::make_resident(AdapterEntry* e, const std::set<int>& pinned) {
     victim->slot = -1;
     slots_[(size_t)slot] = -1;
   }
-  Status st = upload_adapter(e->host, &e->dev);
+  // Prepared when it was read: its layout is in place, nothing to copy in this step.
+  Status st = e->prepared ? Status::Ok() : upload_adapter(e->host, &e->dev);
+  e->prepared = false;
   if (!st.ok()) {
     // Nothing of the new adapter stays (upload_adapter released it); the victim comes back
     // from its host copy into the memory it left. If even that fails it stays REGISTERED,

@@ -44,6 +44,14 @@ struct AdapterEntry {
   int slot = -1;             // -1: REGISTERED only
   uint64_t last_used = 0;    // step tick, for LRU
   DeviceAdapter dev;
+  bool prepared = false;     // REGISTERED with `dev` already laid out (adapter_read's prepare): a slot copies nothing
+};
+
+// An adapter read off the engine's thread (Engine::adapter_read), waiting for adapter_add.
+struct StagedAdapter {
+  HostAdapter host;
+  DeviceAdapter dev;
+  bool prepared = false;     // `dev` holds the backend's layout (host-memory backends, when asked)
 };
 
 struct Sequence {
@@ -83,6 +91,14 @@ class Engine {
   void info(quiver_engine_info* out) const;
 
   Status adapter_load(const std::string& dir, int* id);
+  // adapter_load in two halves. adapter_read reads and validates the folder and, with
+  // `prepare` on a backend that keeps adapters in host memory, lays it out in the backend's
+  // layout; it reads only what init() fixed (the model's config, the limits, the backend),
+  // so it runs on any thread beside every call but the engine's destruction. adapter_add
+  // registers the result (cheap); adapter_discard frees one that will not be added.
+  Status adapter_read(const std::string& dir, bool prepare, StagedAdapter* out) const;
+  Status adapter_add(StagedAdapter&& staged, int* id);
+  void adapter_discard(StagedAdapter* staged) const;
   Status adapter_free(int id);
   Status adapter_info(int id, quiver_adapter_info* out) const;
 
@@ -103,8 +119,9 @@ class Engine {
 
  private:
   bool cancelled(int id);
-  Status upload_adapter(const HostAdapter& host, DeviceAdapter* dev);
-  void release_adapter(DeviceAdapter* dev);
+  // Both touch only `dev` and the backend's allocator (thread-safe on host-memory backends).
+  Status upload_adapter(const HostAdapter& host, DeviceAdapter* dev) const;
+  void release_adapter(DeviceAdapter* dev) const;
   // Makes `e` resident, evicting the least recently used adapter not in `pinned`.
   Status make_resident(AdapterEntry* e, const std::set<int>& pinned);
   Status ensure_kv(Sequence* s, int need);

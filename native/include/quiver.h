@@ -138,6 +138,19 @@ typedef struct quiver_adapter_info {
 /* Reads and validates a PEFT folder against the base model; registers it. */
 quiver_status quiver_adapter_init(quiver_engine* engine, const char* adapter_dir, int32_t* out_id,
                                   quiver_error* err);
+/* The same in two halves, so that the slow half runs beside steps. quiver_adapter_read reads and
+ * validates the folder and, with `prepare` where the backend keeps adapters in host memory (the
+ * CPU devices), lays it out in the backend's layout, so that taking a slot later copies nothing;
+ * it reads only what quiver_engine_init fixed, so it may run on any thread, concurrently with
+ * every call but quiver_engine_free. quiver_adapter_add registers what was read (cheap; with the
+ * engine's other calls) and takes `staged` in every case; quiver_adapter_staged_free drops one
+ * that will not be added. */
+typedef struct quiver_adapter_staged quiver_adapter_staged;
+quiver_status quiver_adapter_read(const quiver_engine* engine, const char* adapter_dir, int32_t prepare,
+                                  quiver_adapter_staged** out, quiver_error* err);
+quiver_status quiver_adapter_add(quiver_engine* engine, quiver_adapter_staged* staged, int32_t* out_id,
+                                 quiver_error* err);
+void quiver_adapter_staged_free(quiver_engine* engine, quiver_adapter_staged* staged);
 /* Forgets an adapter (and frees its slot); sequences that name it later fail with NOT_FOUND. */
 quiver_status quiver_adapter_free(quiver_engine* engine, int32_t adapter_id, quiver_error* err);
 quiver_status quiver_adapter_info_get(const quiver_engine* engine, int32_t adapter_id,

@@ -69,7 +69,8 @@ export interface NativeGenerateRequest {
 
 export interface NativeEngine {
   info(): NativeInfo;
-  loadAdapter(dir: string): Promise<number>;
+  /** Read (and, with prepare, laid out) on the engine's loader thread beside steps; registered on the engine thread. */
+  loadAdapter(dir: string, prepare?: boolean): Promise<number>;
   freeAdapter(id: number): Promise<void>;
   adapterInfo(id: number): Promise<NativeAdapterInfo>;
   createSequence(sampling: { temperature: number; topK: number; topP: number; seed: number }): Promise<number>;

@@ -1,6 +1,7 @@
 // The engine's TypeScript face: validates at the edge, converts once into what the
 // binding reads (typed arrays, numeric enums), and turns native failures into EngineErrors
-// with codes. Every call runs on the engine's own thread; promises settle in call order.
+// with codes. Every call runs on the engine's own thread and promises settle in call order,
+// except loadAdapter, whose reading runs beside the other calls (see loadAdapter).
 import { existsSync } from "node:fs";
 import path from "node:path";
 
@@ -180,10 +181,18 @@ export class Engine {
     }
   }
 
-  /** Validates a PEFT folder against the base model and registers it; resolves to its id. */
-  async loadAdapter(dir: string): Promise<number> {
+  /**
+   * Validates a PEFT folder against the base model and registers it; resolves to its id.
+   * The folder is read and validated on a loader thread of the engine's, beside steps and
+   * other calls (only the registration waits its turn on the engine thread), so a large
+   * adapter does not hold up running generations; it may resolve after calls made later.
+   * With `prepare`, on the CPU devices, the adapter is also laid out in the backend's layout
+   * there, so that the step that first uses it copies nothing (on CUDA the copy to the GPU
+   * stays with that step). Validation alone (load, inspect, unload) leaves it off.
+   */
+  async loadAdapter(dir: string, options: { prepare?: boolean } = {}): Promise<number> {
     check(typeof dir === "string" && dir.length > 0, "loadAdapter needs a folder");
-    return this.call(() => this.native.loadAdapter(path.resolve(dir)));
+    return this.call(() => this.native.loadAdapter(path.resolve(dir), options.prepare ?? false));
   }
 
   async unloadAdapter(id: number): Promise<void> {

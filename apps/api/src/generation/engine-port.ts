@@ -89,8 +89,9 @@ export class NativeEnginePort implements EnginePort {
     return this.tokenizer.streamDecoder();
   }
 
+  /** Read and laid out beside the steps (prepare): the step that first uses it copies nothing on the CPU devices. */
   loadAdapter(dir: string): Promise<number> {
-    return this.engine.loadAdapter(dir);
+    return this.engine.loadAdapter(dir, { prepare: true });
   }
 
   unloadAdapter(id: number): Promise<void> {
