@@ -4,7 +4,7 @@
 // once as the reference, once with the server stopped (pg_ctl stop -m fast) mid-load for ten
 // seconds. The streams in flight complete exactly (same text, same token count); a new
 // request meanwhile answers 503 DATABASE_UNAVAILABLE with Retry-After (OpenAI route and
-// GraphQL) and /healthz names the database; once the server is started again the API serves
+// GraphQL over HTTP; a new subscription gets the code) and /healthz answers 503; once the server is started again the API serves
 // without a restart and the usage written (records and usage rows) equals what was
 // delivered. Without the outbox the streams' usage is lost (the final write failed and was
 // only logged) and the streams stall or fail; without the gate new requests answer INTERNAL.
@@ -106,6 +106,7 @@ interface Ev {
     expect(gql.status).toBe(503);
     expect(gql.body).toMatchObject({ errors: [{ extensions: { code: "DATABASE_UNAVAILABLE" } }] });
     expect(Number(gql.retryAfter)).toBeGreaterThan(0);
+    await expect(subscribe(wsInput).done).rejects.toThrow(/DATABASE_UNAVAILABLE/);
     await waitUntil("/healthz names the database", async () => {
       const h = await request(server!.url, "/healthz");
       return h.status === 503;

@@ -114,7 +114,7 @@ export async function startApiServer(services: Services, options: { port: number
       onSubscribe: (_ctx, _id, payload) => {
         if (services.database.down) {
           const e = databaseUnavailable(services.health.problem("database"));
-          return [new GraphQLError(e.message, { extensions: { code: e.code, details: e.details, retryAfterSeconds: e.details?.retryAfterSeconds } })];
+          return [new GraphQLError(e.message, { originalError: e })];
         }
         const checked = checkOperation(schema, limits, payload);
         if (checked.errors) return [...checked.errors];
