@@ -123,14 +123,16 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
         if (r.ended) log(`[quiver] shutdown: ${r.ended} generations did not finish in time and were ended (finish reason "shutdown")`);
       }
       await api.close();
+      await recovery?.stop();
       await services.scheduler?.close();
       await services.pool.idle();
-      await recovery?.close();
       const left = await services.ledger.flush(SHUTDOWN_FLUSH_MS);
       if (left) {
         log(`[quiver] shutdown: the database stayed out of reach; usage of ${left} generations could not be written and is lost: ${JSON.stringify(services.ledger.unwritten())}`);
       }
       services.ledger.close();
+      // Held until the usage is written: no other process takes this one's generations for orphans meanwhile.
+      await recovery?.close();
       services.database.close();
       services.quotas.close();
       await embedder?.close();

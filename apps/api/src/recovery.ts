@@ -82,11 +82,17 @@ export class Recovery {
     }
   }
 
-  async close(): Promise<void> {
+  /** Stops the periodic passes (shutdown; the lock stays held until `close`). */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.stopUp?.();
     await this.pass;
+  }
+
+  /** Releases the instance lock: call once this process's usage is written (its generations are then ended). */
+  async close(): Promise<void> {
+    await this.stop();
+    this.stopUp?.();
     await this.lock?.close();
   }
 }
