@@ -7,7 +7,8 @@
 //    earlier one.
 //  - `progress` / `finish` resolve true once their write is committed, false at once while
 //    the database is out of reach (the write stays queued): callers never wait on an outage
-//    (streams keep streaming, done events go out).
+//    (streams keep streaming, done events go out), nor more than WAIT_MS on a database that
+//    hangs without failing (then false; the write still lands when it can).
 //  - A batch that fails because the database is out of reach stays at the head; the watch
 //    (database-health.ts) marks the database down (health "database", new requests refused)
 //    and probes it; the outbox retries with backoff (RETRY_MIN_MS doubling to RETRY_MAX_MS)
@@ -31,6 +32,8 @@ export const RETRY_MAX_MS = 2_000;
 export const MAX_ATTEMPTS = 3;
 export const MAX_BATCH = 256;
 export const MAX_ENTRIES = 10_000;
+/** Longest a caller waits for a write to commit (a database that hangs rather than fails). */
+export const WAIT_MS = 3_000;
 
 interface Entry {
   id: string;
@@ -53,7 +56,7 @@ export class UsageLedger {
   constructor(
     private readonly store: GenerationStore,
     private readonly watch?: DatabaseWatch,
-    private readonly options: { maxEntries?: number; log?: (line: string) => void } = {},
+    private readonly options: { maxEntries?: number; waitMs?: number; log?: (line: string) => void } = {},
   ) {
     watch?.onUp(() => this.retryNow());
   }
@@ -136,7 +139,16 @@ export class UsageLedger {
     merge(e);
     if (this.closed) return Promise.resolve(false);
     const entry = e;
-    const committed = this.degraded ? Promise.resolve(false) : new Promise<boolean>((resolve) => entry.waiters.push(resolve));
+    const committed = this.degraded
+      ? Promise.resolve(false)
+      : new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), this.options.waitMs ?? WAIT_MS);
+          timer.unref();
+          entry.waiters.push((ok) => {
+            clearTimeout(timer);
+            resolve(ok);
+          });
+        });
     this.kick();
     return committed;
   }

@@ -6,7 +6,10 @@
 //
 //     delivered <= billed <= delivered + BILL_AHEAD
 //
-// (billed: committed to the database; delivered: handed to the transport), and a process
+// (billed: committed to the database; delivered: handed to the transport, counting a token
+// whose text the decoder or a stop sequence still holds back, as the scheduler reports it:
+// its text goes with a later token's, at most a few tokens for a character split across
+// tokens), and a process
 // killed at any point leaves usage that covers every token its clients received and at most
 // BILL_AHEAD more; recovery ends the record with that usage. The ending writes the exact
 // count. While the database is out of reach (the outbox is degraded) tokens are not held:
