@@ -158,6 +158,9 @@ describeModel("faults stay small (stories260K, real engine behind the fault hook
     expect((await complete(50, { model: "fragile" })).status).toBe(200);
     expect(faulty.port.counters.loadAdapter).toBe(loadsBefore + 1);
     expect(faulty.scheduler.stats.engineResets).toBe(1);
+    const metrics = faulty.metrics.render();
+    expect(metrics).toMatch(/quiver_engine_resets 1\b/);
+    expect(metrics).toMatch(/quiver_engine_failed_steps [1-9]/);
   }, 60_000);
 
   /** Two slow streams hold both places of the batch until stopped. */

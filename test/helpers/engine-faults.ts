@@ -15,6 +15,8 @@ import { DirectoryStorage } from "../../apps/api/src/pool/storage.js";
 export interface FaultyGeneration {
   port: FaultInjectingPort;
   scheduler: Scheduler;
+  /** The generation service's metrics (a registry of its own: the server's keeps the first service's). */
+  metrics: Registry;
   /** The engine serving now (a new one after the scheduler re-created it). */
   engine(): Engine;
   close(): Promise<void>;
@@ -36,14 +38,16 @@ export async function installFaultyGeneration(quiver: Quiver, modelDir: string, 
   const c = s.config;
   const scheduler = new Scheduler(port, { ...defaultSchedulerOptions, maxBatch: c.QUIVER_MAX_BATCH, maxQueue: c.QUIVER_MAX_QUEUE, teamShare: c.QUIVER_QUEUE_TEAM_SHARE, ...options }, { health: s.health, log: () => {} });
   await s.scheduler?.close();
+  const metrics = new Registry();
   s.scheduler = scheduler;
   s.generation = new GenerationService({
     scheduler, port, retriever: s.retriever!, embeddings: s.embeddings, adapters: s.adapters, records: s.generations, quotas: s.quotas,
-    storage: new DirectoryStorage(path.join(c.dataDir, "adapters")), baseModelId: s.model!.baseModelId, metrics: new Registry(), weighting: c.weighting,
+    storage: new DirectoryStorage(path.join(c.dataDir, "adapters")), baseModelId: s.model!.baseModelId, metrics, weighting: c.weighting,
   });
   return {
     port,
     scheduler,
+    metrics,
     engine: () => engine,
     close: async () => {
       await scheduler.close();

@@ -168,6 +168,8 @@ export class GenerationService {
     d.metrics.add(new Gauge("quiver_queue_depth", "Generation requests waiting to start.", () => s.queued));
     d.metrics.add(new Gauge("quiver_running_batch_size", "Sequences in the running batch.", () => s.running));
     d.metrics.add(new Gauge("quiver_engine_steps", "Engine steps run since start.", () => s.steps));
+    d.metrics.add(new Gauge("quiver_engine_failed_steps", "Engine steps the engine rejected as a whole since start (their requests ended ENGINE_ERROR).", () => s.failedSteps));
+    d.metrics.add(new Gauge("quiver_engine_resets", "Times the engine was re-created after repeated failures since start.", () => s.engineResets));
     d.metrics.add(new Gauge("quiver_adapter_slot_hits", "Requests that found their adapter already loaded.", () => s.adapters.hits));
     d.metrics.add(new Gauge("quiver_adapter_slot_misses", "Requests that had to load their adapter.", () => s.adapters.misses));
     d.metrics.add(new Gauge("quiver_adapters_resident", "Adapter versions loaded in the engine.", () => s.adapters.resident));
