@@ -211,6 +211,28 @@ test("a request waiting for its adapter's load is cancelled at once and never re
   expect(engine.steps).toEqual([]);
 });
 
+test("a request cancelled while its sequence is being made ends once, never starts, and its sequence is freed", async () => {
+  class SlowCreate extends FakeEngine {
+    asked = 0;
+    override async createSequence(sp: Parameters<FakeEngine["createSequence"]>[0]): Promise<number> {
+      this.asked++;
+      await new Promise((r) => setTimeout(r, 50));
+      return super.createSequence(sp);
+    }
+  }
+  const engine = new SlowCreate();
+  const s = new Scheduler(engine, options());
+  const r = run(s, request({}, 5));
+  while (engine.asked === 0) await new Promise((res) => setTimeout(res, 1));
+  r.cancel();
+  expect(r.events).toEqual([expect.objectContaining({ type: "done", finishReason: "cancelled" })]);
+  await new Promise((res) => setTimeout(res, 100));
+  expect(r.events).toHaveLength(1);
+  expect(engine.liveSequences).toBe(0);
+  expect(engine.steps).toEqual([]);
+  expect((await run(s, request()).done).done.finishReason).toBe("length");
+});
+
 test("adapter loads run beside the steps: running streams keep decoding while a request waits for its adapter", async () => {
   const engine = new FakeEngine(4096);
   engine.stepDelayMs = 2;

@@ -439,6 +439,11 @@ export class Scheduler {
         await this.engineFault(`createSequence: ${describe(err)}`);
         continue;
       }
+      // Cancelled while its sequence was being made: it has ended already.
+      if (ENDED.has(job.state)) {
+        await this.port.freeSequence(seq).catch(() => undefined);
+        continue;
+      }
       const { req } = job;
       job.seq = seq;
       job.state = "PREFILL";
@@ -449,8 +454,6 @@ export class Scheduler {
       this.running.push(job);
       this.stats.running = this.running.length;
       this.emit(job, { type: "started" });
-      // Cancelled while its sequence was being made: it leaves at dropCancelled().
-      if (job.cancel) this.port.cancelSequence(seq);
     }
   }
 
