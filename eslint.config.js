@@ -2,7 +2,8 @@
 //  - the dashboard (apps/web) talks to the API through GraphQL only: no database, engine or
 //    API-internal imports;
 //  - only the catalog (apps/api/src/catalog) touches the database (Prisma, pg, PGlite, SQL);
-//  - only the engine package (native/src) loads the native binary.
+//  - only the engine package (native/src) loads the native binary;
+//  - the server never builds the engine's test doubles (the fault hook, the fake engine).
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 import globals from "globals";
@@ -13,6 +14,9 @@ const databaseModules = [
 ];
 const nativeBinary = [
   { group: ["**/*.node", "bindings", "node-gyp-build", "**/build/Release/*", "**/build/Debug/*"], message: "Only the engine package (native/src) loads the native binary; import @quiver/engine." },
+];
+const testDoubles = [
+  { group: ["**/engine-faults", "**/engine-faults.*", "**/fake-engine", "**/fake-engine.*"], message: "Tests only: the server never builds the engine's fault hook or the fake engine." },
 ];
 const apiInternals = [
   { group: ["@quiver/api", "@quiver/api/*", "@quiver/engine", "@quiver/engine/*", "**/apps/api/**", "**/native/**"], message: "The dashboard talks to the API through GraphQL only." },
@@ -63,8 +67,12 @@ export default tseslint.config(
     rules: { "no-restricted-syntax": ["error", forgedScope, ...systemReads] },
   },
   {
+    files: ["apps/api/src/**"],
+    rules: { "no-restricted-imports": ["error", { patterns: [...databaseModules, ...nativeBinary, ...testDoubles] }] },
+  },
+  {
     files: ["apps/api/src/catalog/**"],
-    rules: { "no-restricted-imports": ["error", { patterns: nativeBinary }] },
+    rules: { "no-restricted-imports": ["error", { patterns: [...nativeBinary, ...testDoubles] }] },
   },
   {
     files: ["native/src/**"],
