@@ -243,9 +243,13 @@ describeModel("faults stay small (stories260K, real engine behind the fault hook
     expect(last!.quiver?.finish_reason).toBe("cancelled");
   }, 60_000);
 
-  test("the server is up and serving after every fault", async () => {
+  test("the server is up and serving after every fault, and nothing is left held: every generation ended, every quota reservation freed", async () => {
     expect((await health()).status).toBe(200);
     const clean = await reference([99]);
     expect((await complete(99)).text).toBe(clean.get(99));
+    const prisma = quiver.services.catalog.prisma;
+    await waitUntil("every generation's end is written", async () => (await prisma.generation.count({ where: { status: { in: ["QUEUED", "PREFILL", "DECODE"] } } })) === 0);
+    expect(await prisma.quotaReservation.count({ where: { kind: "GENERATION" } })).toBe(0);
+    expect(faulty.scheduler.stats).toMatchObject({ queued: 0, running: 0 });
   });
 });
