@@ -1,8 +1,8 @@
 // A database outage under load loses nothing and needs no restart. `quiver serve` (a child
 // process, on stories260K) runs on a PostgreSQL server of this test's own (scripts/postgres.sh,
-// never the shared one); 64 streams (and one GraphQL subscription) run twice at temperature 0:
-// once as the reference, once with the server stopped (pg_ctl stop -m fast) mid-load for ten
-// seconds. The streams in flight complete exactly (same text, same token count); a new
+// never the shared one); 32 streams (and one GraphQL subscription) run twice at temperature 0:
+// once as the reference, once with the server stopped (pg_ctl stop -m fast) mid-load, for ten
+// seconds or until they have all ended if that takes longer. The streams in flight complete exactly (same text, same token count); a new
 // request meanwhile answers 503 DATABASE_UNAVAILABLE with Retry-After (OpenAI route and
 // GraphQL over HTTP; a new subscription gets the code) and /healthz answers 503; once the server is started again the API serves
 // without a restart and the usage written (records and usage rows) equals what was
@@ -29,7 +29,7 @@ const postgres = (cmd: "start" | "stop" | "halt" | "resume") => run("bash", [scr
 const skip = storiesSkipReason();
 if (skip) console.log(`Skipping the database outage test: ${skip}`);
 
-const STREAMS = 64;
+const STREAMS = 32;
 const MAX_TOKENS = 400;
 const OUTAGE_MS = 10_000;
 
@@ -112,10 +112,9 @@ interface Ev {
       return h.status === 503;
     });
 
-    // The streams in flight complete while the database is still down, exactly as without the outage.
+    // The streams in flight complete while the database is still down (it stays down until
+    // they have, ten seconds at least), exactly as without the outage.
     await Promise.all([...streams.map((s) => s.done), ws.done]);
-    const restartAt = Date.now();
-    expect(restartAt - stoppedAt).toBeLessThan(OUTAGE_MS);
     streams.forEach((s, i) => {
       expect({ i, status: s.status, finish: s.finish, tokens: s.tokens, usage: s.usage?.completion_tokens }).toEqual({ i, status: 200, finish: "length", tokens: MAX_TOKENS, usage: MAX_TOKENS });
       expect(s.text).toBe(reference[i]!.text);

@@ -1,6 +1,6 @@
 // SIGTERM under load ends every stream with a finish reason and loses no usage. `quiver serve`
-// (a child process, on stories260K, QUIVER_SHUTDOWN_GRACE_SECONDS=2) runs 64 streams and gets
-// SIGTERM while the first ones are half-way: new requests answer 503 SHUTTING_DOWN with
+// (a child process, on stories260K, QUIVER_SHUTDOWN_GRACE_SECONDS=3, 8 sequences at a time)
+// runs 96 streams of 200 tokens and gets SIGTERM as the first ones begin: new requests answer 503 SHUTTING_DOWN with
 // Retry-After and /healthz names the shutdown; running streams finish within the grace
 // period, the rest end with finish reason "shutdown" (quiver.finish_reason; their records
 // FAILED, errorCode SHUTDOWN); the process exits 0; and every record is ended with usage
@@ -22,9 +22,9 @@ const kinds: { kind: "pglite" | "postgres" }[] = [{ kind: "pglite" }];
 if (!pgSkip || process.env.QUIVER_REQUIRE_POSTGRES === "1") kinds.push({ kind: "postgres" });
 else console.log(`Skipping the PostgreSQL half of the shutdown test: ${pgSkip}`);
 
-const STREAMS = 64;
-const MAX_TOKENS = 400;
-const GRACE_SECONDS = 2;
+const STREAMS = 96;
+const MAX_TOKENS = 200;
+const GRACE_SECONDS = 3;
 
 (skip ? describe.skip : describe).each(kinds)("SIGTERM under load ($kind)", ({ kind }) => {
   let modelDir: string;
@@ -43,7 +43,8 @@ const GRACE_SECONDS = 2;
     server = await spawnServer({ QUIVER_MODEL: modelDir, QUIVER_DATA_DIR: dataDir, QUIVER_SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS), QUIVER_MAX_BATCH: "8", ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
     const token = await login(server.url);
     const streams = Array.from({ length: STREAMS }, (_, i) => openStream(server!.url, token, { prompt: `A small cat named ${i}`, max_tokens: MAX_TOKENS, temperature: 0, ignore_eos: true }));
-    await waitUntil("every stream started and some are mid-way", () => streams.every((s) => s.id !== undefined) && streams.some((s) => s.tokens >= 40), 30_000);
+    // The first wave has begun: it finishes within the grace period, later ones cannot.
+    await waitUntil("every stream started and the first are generating", () => streams.every((s) => s.id !== undefined) && streams.some((s) => s.tokens >= 10), 30_000);
     const signalledAt = Date.now();
     server.proc.kill("SIGTERM");
 

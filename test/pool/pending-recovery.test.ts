@@ -36,7 +36,8 @@ describe.each(kinds)("adapter versions left PENDING ($kind)", ({ kind }) => {
       ids.push(r.body.adapter!.id);
     }
     const status = async (id: string) =>
-      (await gql<{ adapter: { status: string; statusReason: string | null } }>(server!.url, `query($id: ID!) { adapter(id: $id) { status statusReason } }`, { id }, { authorization: `Bearer ${token}` })).data?.adapter;
+      (await gql<{ adapter: { status: string; statusReason: string | null; version: number | null } }>(server!.url, `query($id: ID!) { adapter(id: $id) { status statusReason version } }`, { id }, { authorization: `Bearer ${token}` })).data
+        ?.adapter;
     await waitUntil("both adapters ACTIVE", async () => (await status(ids[0]!))?.status === "ACTIVE" && (await status(ids[1]!))?.status === "ACTIVE", 30_000);
     server.proc.kill("SIGTERM");
     expect((await server.exited).code).toBe(0);
@@ -62,19 +63,11 @@ describe.each(kinds)("adapter versions left PENDING ($kind)", ({ kind }) => {
     server = await spawnServer(env);
     expect(server.log.join("\n")).toMatch(/\[recovery\] adapter versions left PENDING: 1 being embedded again, 1 FAILED/);
     token = await login(server.url);
+    // ACTIVE with its version served again: the version is activated only once its embedding is stored.
     await waitUntil("the resumable adapter ACTIVE again", async () => (await status(ids[0]!))?.status === "ACTIVE", 30_000);
-    expect(await status(ids[1]!)).toMatchObject({ status: "FAILED", statusReason: expect.stringMatching(/^INTERRUPTED: the server stopped before this version was ready/) });
+    expect(await status(ids[0]!)).toMatchObject({ status: "ACTIVE", version: 1 });
+    expect(await status(ids[1]!)).toMatchObject({ status: "FAILED", version: null, statusReason: expect.stringMatching(/^INTERRUPTED: the server stopped before this version was ready/) });
     server.proc.kill("SIGTERM");
     expect((await server.exited).code).toBe(0);
-    // Its embedding is back (retrieval finds it), its version is the served one.
-    const after = await openCatalog(databaseUrl ? { databaseUrl } : { dataDir: `${dataDir}/db` });
-    try {
-      const [e] = await after.prisma.$queryRaw<{ n: number }[]>`SELECT COUNT(*)::int AS n FROM "AdapterEmbedding" WHERE "adapterId" = ${ids[0]!}::uuid`;
-      expect(e!.n).toBeGreaterThan(0);
-      const a = await after.prisma.adapter.findUniqueOrThrow({ where: { id: ids[0]! }, select: { currentVersion: { select: { status: true } } } });
-      expect(a.currentVersion?.status).toBe("ACTIVE");
-    } finally {
-      await after.close();
-    }
   }, 120_000);
 });
