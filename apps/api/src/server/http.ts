@@ -146,6 +146,11 @@ export async function startApiServer(services: Services, options: { port: number
     // error on both transports), not Apollo's own switch.
     introspection: true,
     allowBatchedHttpRequests: false,
+    // The process's own SIGTERM/SIGINT handler (quiver serve) runs the graceful shutdown.
+    // Apollo's (on unless NODE_ENV is "test") would stop the server at once, closing every
+    // WebSocket, then send the signal again: the second signal exits 1 at once, without the
+    // grace period or the usage outbox.
+    stopOnTerminationSignals: false,
     plugins: [
       limitsPlugin<Context>(limits),
       // A resolver that met the database out of reach tells the watch (new requests refused at once).
