@@ -123,8 +123,13 @@ function teamsReadable(p: Principal): string[] {
   return p.memberships.filter((m) => rank[m.role] >= rank[minimumRole["adapter.read"]]).map((m) => m.teamId);
 }
 
-/** The caller as a viewer: what it may read across the teams it belongs to. */
-export function viewerOf(principal: Principal | undefined): Viewer {
+/**
+ * The caller as a viewer: what it may read across the teams it belongs to. A team header
+ * (X-Quiver-Team, connectionParams.team) that names a team the caller is not in is refused,
+ * also where the operation itself names no team.
+ */
+export function viewerOf(principal: Principal | undefined, header?: string | null): Viewer {
+  if (header) resolveScope(principal, { header }, "team.read");
   const p = requirePrincipal(principal);
   return { principal: p, readableTeamIds: teamsReadable(p) } as unknown as Viewer;
 }

@@ -31,8 +31,7 @@ export async function createContext(
 
 /** The caller as a viewer; a team header naming a team the caller is not in is refused. */
 export function viewer(ctx: Context): Viewer {
-  if (ctx.requestedTeamId !== undefined) resolveScope(ctx.principal, { header: ctx.requestedTeamId }, "team.read");
-  return viewerOf(ctx.principal);
+  return viewerOf(ctx.principal, ctx.requestedTeamId);
 }
 
 /** The team this operation acts in (a team argument, else the header, else the default), checked by the gate. */
@@ -70,5 +69,51 @@ export function accessCheck(ctx: Context, stillAllowed: () => unknown, options: 
       }
       throw err;
     }
+  };
+}
+
+/**
+ * A subscription's stream of events: each checked by `access` before it is sent, and mapped.
+ * An iterator written out, not an async generator: a generator's return() waits until its
+ * pending `await` settles (the next event), so a client that unsubscribed or disconnected
+ * would be let go only when its stream next had something to say (a queued generation
+ * admitted and prefilled, a pool event) and, if that never came, kept its listener for good.
+ * Here return() closes the source at once (which cancels a `generate` stream's generation).
+ */
+export function guardedStream<T, U>(events: AsyncIterableIterator<T>, access: () => Promise<void>, map: (e: T) => U): AsyncIterableIterator<U> {
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await events.return?.();
+  };
+  const end = { value: undefined, done: true } as const;
+  return {
+    next: async () => {
+      if (closed) return end;
+      try {
+        const r = await events.next();
+        if (r.done || closed) {
+          await close();
+          return end;
+        }
+        await access();
+        return { value: map(r.value), done: false };
+      } catch (err) {
+        await close();
+        throw err;
+      }
+    },
+    return: async () => {
+      await close();
+      return end;
+    },
+    throw: async (err: unknown) => {
+      await close();
+      throw err;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
   };
 }

@@ -9,7 +9,8 @@
 // A client that disconnects cancels its generation at once, queued or running.
 import type { Request, RequestHandler, Response } from "express";
 import { z } from "zod";
-import { authenticate } from "../auth/principal.js";
+import { authenticate, type Principal } from "../auth/principal.js";
+import { accessCheck } from "../graphql/context.js";
 import { resolveScope, type TeamScope } from "../auth/policy.js";
 import { httpStatusOf, isQuiverError, QuiverError } from "../errors.js";
 import { setRetryAfter } from "../graphql/format-error.js";
@@ -116,7 +117,7 @@ function generationError(e: { code: string; message: string } | undefined): Quiv
 }
 
 /** Runs one request: JSON at the end, or server-sent events as tokens come. */
-async function respond(req: Request, res: Response, live: LiveGeneration, stream: boolean, includeUsage: boolean, model: string, chat: boolean, continuousUsage = false): Promise<void> {
+async function respond(req: Request, res: Response, live: LiveGeneration, stream: boolean, includeUsage: boolean, model: string, chat: boolean, continuousUsage = false, access: () => Promise<void> = async () => undefined): Promise<void> {
   const id = `${chat ? "chatcmpl" : "cmpl"}-${live.id}`;
   const created = Math.floor(Date.now() / 1000);
   const object = chat ? "chat.completion.chunk" : "text_completion";
@@ -135,6 +136,15 @@ async function respond(req: Request, res: Response, live: LiveGeneration, stream
         continue;
       }
       if (e.delta) {
+        // A stream is a subscription too: access that ends (key revoked, member removed) ends it.
+        try {
+          await access();
+        } catch (err) {
+          live.cancel();
+          const code = isQuiverError(err) ? err.code : "INTERNAL";
+          send({ error: { message: isQuiverError(err) ? err.message : "Internal error", type: errorType(code), code } });
+          break;
+        }
         const usage = continuousUsage && e.delivered ? { usage: { prompt_tokens: e.delivered.tokensIn, completion_tokens: e.delivered.tokensOut, total_tokens: e.delivered.tokensIn + e.delivered.tokensOut } } : {};
         send(chat ? { id, object, created, model, choices: [{ index: 0, delta: { content: e.delta }, finish_reason: null }], ...usage } : { id, object, created, model, choices: [{ text: e.delta, index: 0, logprobs: null, finish_reason: null }], ...usage });
       }
@@ -201,7 +211,10 @@ export function openAIRoutes(services: Services): { completions: RequestHandler;
       };
       live = await generation.start(scope, input, retrievalInput ? { retrievalInput } : {});
       if (gone) live.cancel();
-      await respond(req, res, live, body.stream ?? false, body.stream_options?.include_usage ?? false, body.model, chat, body.stream_options?.continuous_usage_stats ?? false);
+      const header = req.headers["x-quiver-team"];
+      const watched = { services, principal: scope.principal as Principal | undefined, authorization: req.headers.authorization, requestedTeamId: typeof header === "string" ? header : undefined, clientAddress: "" };
+      const access = accessCheck(watched, () => resolveScope(watched.principal, { header: watched.requestedTeamId }, "generate"));
+      await respond(req, res, live, body.stream ?? false, body.stream_options?.include_usage ?? false, body.model, chat, body.stream_options?.continuous_usage_stats ?? false, access);
     } catch (err) {
       sendError(res, err, services);
     }

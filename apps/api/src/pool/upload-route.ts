@@ -249,7 +249,8 @@ export function adapterUploadRoutes(services: Services, configured: UploadLimits
       const principal = await authenticate(services.identity, req.headers.authorization);
       if (!principal) throw new QuiverError("UNAUTHENTICATED", "Sign in or send an API key.");
       const id = String(req.params.id ?? "");
-      const viewer = viewerOf(principal);
+      const header = req.headers["x-quiver-team"];
+      const viewer = viewerOf(principal, typeof header === "string" ? header : undefined);
       const adapter = uuid.safeParse(id).success ? await services.adapters.get(viewer, id) : null;
       if (!adapter) throw new QuiverError("NOT_FOUND", "No such adapter.");
       scopeForAdapter(viewer, adapter, "adapter.write");

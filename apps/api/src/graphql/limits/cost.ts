@@ -34,6 +34,7 @@ const arg = (name: string, fallback: number) => (args: Record<string, unknown>) 
 export const fieldCosts: Record<string, FieldCost> = {
   // A connection: the page size multiplies the whole connection (edges carry the count).
   "Query.adapters": { base: 1, size: arg("first", 25) },
+  "Query.publicAdapters": { base: 1, size: arg("first", 25) },
   "AdapterConnection.edges": { size: () => 1 },
   "Team.auditLog": { base: 1, size: arg("first", 50) },
   // The report's top-N lists are priced at 10 entries; `top` scales the report.

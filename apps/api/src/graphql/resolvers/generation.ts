@@ -2,7 +2,7 @@ import { z } from "zod";
 import { QuiverError } from "../../errors.js";
 import { ownsGeneration, scopeFor } from "../../auth/policy.js";
 import type { GenerateInput, GenerationEvent, GenerationService, UsedAdapter } from "../../generation/generation-service.js";
-import { accessCheck, scope, viewer, type Context } from "../context.js";
+import { accessCheck, guardedStream, scope, viewer, type Context } from "../context.js";
 import { parseArgs } from "./validate.js";
 
 const uuid = z.string().uuid();
@@ -65,43 +65,9 @@ async function reread(ctx: Context, id: string) {
  * closes the event stream at once, which cancels the generation (`onClose`).
  */
 function eventStream(ctx: Context, events: AsyncIterableIterator<GenerationEvent>, stillAllowed: () => unknown): AsyncIterableIterator<{ generationEvent: unknown }> {
-  const access = accessCheck(ctx, stillAllowed);
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await events.return?.();
-  };
-  const end = { value: undefined, done: true } as const;
-  return {
-    next: async () => {
-      if (closed) return end;
-      try {
-        const r = await events.next();
-        if (r.done || closed) {
-          await close();
-          return end;
-        }
-        await access();
-        const e = r.value;
-        return { value: { generationEvent: { ...e, adapters: undefined, used: e.adapters ?? null, error: e.error ? `${e.error.code}: ${e.error.message}` : null } }, done: false };
-      } catch (err) {
-        await close();
-        throw err;
-      }
-    },
-    return: async () => {
-      await close();
-      return end;
-    },
-    throw: async (err: unknown) => {
-      await close();
-      throw err;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+  return guardedStream(events, accessCheck(ctx, stillAllowed), (e) => ({
+    generationEvent: { ...e, adapters: undefined, used: e.adapters ?? null, error: e.error ? `${e.error.code}: ${e.error.message}` : null },
+  }));
 }
 
 export const generationResolvers = {

@@ -4,7 +4,7 @@ import { actorOf } from "../../auth/principal.js";
 import { requireAction, roleIn, scopeFor, scopeForAdapter, type Action, type TeamScope } from "../../auth/policy.js";
 import type { AdapterRecord } from "../../catalog/adapters.js";
 import type { PoolEvent } from "../../pool/events.js";
-import { accessCheck, scope, viewer, type Context } from "../context.js";
+import { accessCheck, guardedStream, scope, viewer, type Context } from "../context.js";
 import { parseArgs } from "./validate.js";
 
 const uuid = z.string().uuid();
@@ -95,17 +95,7 @@ export const poolResolvers = {
         const s = scope(ctx, "adapter.read", args.teamId);
         const events = ctx.services.poolEvents.subscribe(s.teamId);
         // Pool events are rare: access is read afresh before each one.
-        const access = accessCheck(ctx, () => scope(ctx, "adapter.read", args.teamId), { everyEvent: true });
-        return (async function* () {
-          try {
-            for await (const e of events) {
-              await access();
-              yield e;
-            }
-          } finally {
-            await events.return?.();
-          }
-        })();
+        return guardedStream(events, accessCheck(ctx, () => scope(ctx, "adapter.read", args.teamId), { everyEvent: true }), (e) => e);
       },
       resolve: (e: PoolEvent) => e,
     },

@@ -5,7 +5,7 @@ import { accessChanged, actorOf, type Principal } from "../../auth/principal.js"
 import { hashPassword, passwordRules } from "../../auth/passwords.js";
 import { newApiKey, newSessionToken, sha256 } from "../../auth/tokens.js";
 import type { Role } from "../../catalog/identity.js";
-import { scope, type Context } from "../context.js";
+import { scope, viewer, type Context } from "../context.js";
 import { parseArgs } from "./validate.js";
 
 const uuid = z.string().uuid();
@@ -159,6 +159,7 @@ export const teamResolvers = {
     },
     revokeInvitation: async (_: unknown, args: { id: string }, ctx: Context) => {
       const p = requireUser(requirePrincipal(ctx.principal));
+      viewer(ctx); // a team header must name one of the caller's teams
       const inv = uuid.safeParse(args.id).success ? await ctx.services.teams.getInvitation(args.id) : null;
       if (!inv || !allows(p, "team.read", inv.teamId)) throw new QuiverError("NOT_FOUND", "No such invitation.");
       authorize(p, "member.manage", inv.teamId);
@@ -232,6 +233,7 @@ export const teamResolvers = {
     },
     updateApiKeyLimits: async (_: unknown, args: unknown, ctx: Context) => {
       const p = requireUser(requirePrincipal(ctx.principal));
+      viewer(ctx); // a team header must name one of the caller's teams
       const { id, limits } = parseArgs(z.object({ id: z.string(), limits: apiKeyLimitsInput }), args);
       const key = uuid.safeParse(id).success ? await ctx.services.teams.getApiKey(id) : null;
       if (!key || !allows(p, "team.read", key.teamId)) throw new QuiverError("NOT_FOUND", "No such API key.");
@@ -240,6 +242,7 @@ export const teamResolvers = {
     },
     revokeApiKey: async (_: unknown, args: { id: string }, ctx: Context) => {
       const p = requireUser(requirePrincipal(ctx.principal));
+      viewer(ctx); // a team header must name one of the caller's teams
       const key = uuid.safeParse(args.id).success ? await ctx.services.teams.getApiKey(args.id) : null;
       if (!key || !allows(p, "team.read", key.teamId)) throw new QuiverError("NOT_FOUND", "No such API key.");
       authorize(p, "apikey.manage", key.teamId);
