@@ -9,17 +9,29 @@ import tseslint from "typescript-eslint";
 import globals from "globals";
 
 const databaseModules = [
-  { group: ["@prisma/*", "prisma", "pg", "pgvector", "pgvector/*", "@electric-sql/*", "pglite-prisma-adapter"], message: "Only the catalog (apps/api/src/catalog) touches the database." },
+  {
+    group: ["@prisma/*", "prisma", "pg", "pgvector", "pgvector/*", "@electric-sql/*", "pglite-prisma-adapter"],
+    message: "Only the catalog (apps/api/src/catalog) touches the database.",
+  },
   { group: ["**/catalog/generated", "**/catalog/generated/*"], message: "Only the catalog uses the generated Prisma client; call a catalog function." },
 ];
 const nativeBinary = [
-  { group: ["**/*.node", "bindings", "node-gyp-build", "**/build/Release/*", "**/build/Debug/*"], message: "Only the engine package (native/src) loads the native binary; import @quiver/engine." },
+  {
+    group: ["**/*.node", "bindings", "node-gyp-build", "**/build/Release/*", "**/build/Debug/*"],
+    message: "Only the engine package (native/src) loads the native binary; import @quiver/engine.",
+  },
 ];
 const testDoubles = [
-  { group: ["**/engine-faults", "**/engine-faults.*", "**/fake-engine", "**/fake-engine.*"], message: "Tests only: the server never builds the engine's fault hook or the fake engine." },
+  {
+    group: ["**/engine-faults", "**/engine-faults.*", "**/fake-engine", "**/fake-engine.*"],
+    message: "Tests only: the server never builds the engine's fault hook or the fake engine.",
+  },
 ];
 const apiInternals = [
-  { group: ["@quiver/api", "@quiver/api/*", "@quiver/engine", "@quiver/engine/*", "**/apps/api/**", "**/native/**"], message: "The dashboard talks to the API through GraphQL only." },
+  {
+    group: ["@quiver/api", "@quiver/api/*", "@quiver/engine", "@quiver/engine/*", "**/apps/api/**", "**/native/**"],
+    message: "The dashboard talks to the API through GraphQL only.",
+  },
 ];
 
 // The gate (auth/policy.ts, issue "one gate for every team boundary"): only the policy module
@@ -29,7 +41,10 @@ const forgedScope = {
   message: "Only auth/policy.ts makes a Viewer or TeamScope: resolve one through the gate (viewerOf, resolveScope, scopeFor).",
 };
 const systemReads = [
-  { selector: "CallExpression[callee.property.name='getForSystem']", message: "Request paths read adapters through the gate: adapters.get(viewer, id) / getMany(viewer, ids)." },
+  {
+    selector: "CallExpression[callee.property.name='getForSystem']",
+    message: "Request paths read adapters through the gate: adapters.get(viewer, id) / getMany(viewer, ids).",
+  },
   { selector: "CallExpression[callee.name='offlinePool']", message: "Request paths search the pool of the request's scope, not an offline pool." },
 ];
 

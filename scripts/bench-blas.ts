@@ -159,5 +159,7 @@ await engine.close();
 const report = { blas: hello.blas, numpy: hello.numpy, threads, kernels, rounds, rows };
 log("batch | engine ms/step (whole step) | OpenBLAS ms (products only) | engine GFLOP/s | OpenBLAS GFLOP/s | engine speed / OpenBLAS");
 for (const r of rows)
-  log(`${r.batch} | ${r.engineMs.toFixed(1)} | ${r.blasMs.toFixed(1)} (${r.blasLayout}) | ${r.engineGflops.toFixed(1)} | ${r.blasGflops.toFixed(1)} | ${r.engineVsBlas.toFixed(2)}`);
+  log(
+    `${r.batch} | ${r.engineMs.toFixed(1)} | ${r.blasMs.toFixed(1)} (${r.blasLayout}) | ${r.engineGflops.toFixed(1)} | ${r.blasGflops.toFixed(1)} | ${r.engineVsBlas.toFixed(2)}`,
+  );
 if (values.json) console.log(JSON.stringify(report));

@@ -10,8 +10,7 @@ const env = {
   ...process.env,
   CHECKPOINT_DISABLE: "1",
   PRISMA_HIDE_UPDATE_MESSAGE: "1",
-  PRISMA_SCHEMA_ENGINE_BINARY:
-    process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? path.join(root, "scripts", "prisma-schema-engine-stub.sh"),
+  PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? path.join(root, "scripts", "prisma-schema-engine-stub.sh"),
 };
 const prisma = path.join(root, "node_modules", "prisma", "build", "index.js");
 const r = spawnSync(process.execPath, [prisma, "generate"], { cwd: root, env, stdio: "inherit" });

@@ -13,9 +13,7 @@ rmSync(out, { force: true });
 const jest = path.join(root, "node_modules", "jest", "bin", "jest.js");
 const env = {
   ...process.env,
-  NODE_OPTIONS: [process.env.NODE_OPTIONS, "--experimental-vm-modules", "--no-warnings=ExperimentalWarning"]
-    .filter(Boolean)
-    .join(" "),
+  NODE_OPTIONS: [process.env.NODE_OPTIONS, "--experimental-vm-modules", "--no-warnings=ExperimentalWarning"].filter(Boolean).join(" "),
   NEXT_TELEMETRY_DISABLED: "1",
   CHECKPOINT_DISABLE: "1",
 };

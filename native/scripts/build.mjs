@@ -12,7 +12,6 @@ const require = createRequire(import.meta.url);
 const gyp = require.resolve("node-gyp/bin/node-gyp.js");
 const args = [gyp, "rebuild", "-j", String(Math.max(1, os.cpus().length))];
 const prefix = path.dirname(path.dirname(process.execPath));
-if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, "include", "node", "node_api.h")))
-  args.push(`--nodedir=${prefix}`);
+if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, "include", "node", "node_api.h"))) args.push(`--nodedir=${prefix}`);
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
 process.exit(r.status ?? 1);

@@ -263,7 +263,9 @@ async function main(): Promise<number> {
     try {
       report.bench = await benchEngine({ preset, device, log: (line) => console.log(`bench: ${line}`) });
       for (const r of report.bench.rows)
-        console.log(`${r.mode.padEnd(11)}${String(r.batch).padStart(4)}${r.tokensPerSecond.toFixed(1).padStart(11)} tokens/s${r.stepMs.toFixed(2).padStart(9)} ms/step`);
+        console.log(
+          `${r.mode.padEnd(11)}${String(r.batch).padStart(4)}${r.tokensPerSecond.toFixed(1).padStart(11)} tokens/s${r.stepMs.toFixed(2).padStart(9)} ms/step`,
+        );
       console.log(`ratios ${JSON.stringify(report.bench.ratios)}`);
     } catch (e) {
       report.benchError = message(e);

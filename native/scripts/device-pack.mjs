@@ -67,6 +67,8 @@ const xz = path.join(pack, "node.xz");
 if (!values["no-node"]) writeFileSync(xz, execFileSync("xz", ["-6", "-T0", "-c", process.execPath], { maxBuffer: 1 << 30 }));
 
 const mib = (p) => statSync(p).size / (1 << 20);
-const sizes = [path.join(pack, "device-check.mjs"), ...(values["no-node"] ? [] : [xz]), addon].map((p) => `${path.relative(path.dirname(native), p)} ${mib(p).toFixed(1)} MiB`);
+const sizes = [path.join(pack, "device-check.mjs"), ...(values["no-node"] ? [] : [xz]), addon].map(
+  (p) => `${path.relative(path.dirname(native), p)} ${mib(p).toFixed(1)} MiB`,
+);
 console.log(`device-pack: ${sizes.join(", ")}`);
 console.log(`carry: native/${dirName} native/build/Release/quiver.node; run: bash native/scripts/device-run.sh`);

@@ -18,13 +18,7 @@ import os from "node:os";
 import path from "node:path";
 
 import { Engine, type Device, type Strategy } from "./engine.js";
-import {
-  parameterCount,
-  PROJECTIONS,
-  writeSyntheticAdapter,
-  writeSyntheticModel,
-  type SyntheticModelSpec,
-} from "./synthetic.js";
+import { parameterCount, PROJECTIONS, writeSyntheticAdapter, writeSyntheticModel, type SyntheticModelSpec } from "./synthetic.js";
 
 export const BENCH_MODES = ["base", "mixture", "fusion", "selection", "sequential", "dense"] as const;
 export type BenchMode = (typeof BENCH_MODES)[number];
@@ -174,7 +168,9 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
   const log = options.log ?? (() => {});
   const dir = options.dataDir ?? path.join(os.tmpdir(), "quiver-bench", preset.name);
   const spec = preset.model;
-  log(`writing the synthetic model (${(parameterCount(spec) / 1e6).toFixed(1)}M parameters) and ${preset.adapters} adapters under ${dir} (reused when present)`);
+  log(
+    `writing the synthetic model (${(parameterCount(spec) / 1e6).toFixed(1)}M parameters) and ${preset.adapters} adapters under ${dir} (reused when present)`,
+  );
   writeSyntheticModel(path.join(dir, "model"), spec);
   const adapterDtype = options.adapterDtype ?? "F32";
   if (!["F32", "BF16", "F16"].includes(adapterDtype)) throw new Error(`unknown adapter dtype ${adapterDtype}; use F32, BF16 or F16`);
@@ -217,7 +213,10 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
 
     // Multiply-adds of one token through the base projections and head. (An adapter's deltas
     // take one multiply-add per f32 weight it holds: its bytes / 4.)
-    const q = info.numHeads * info.headDim, kv = info.numKvHeads * info.headDim, D = info.hiddenSize, H = info.intermediateSize;
+    const q = info.numHeads * info.headDim,
+      kv = info.numKvHeads * info.headDim,
+      D = info.hiddenSize,
+      H = info.intermediateSize;
     const baseMacs = info.numLayers * (D * q + 2 * D * kv + q * D + 3 * D * H) + info.vocabSize * D;
 
     const r = rng(7);
@@ -246,7 +245,15 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
       const runs = BENCH_MODES.map((mode) => {
         const strategy: Strategy = mode === "base" ? "none" : mode === "fusion" ? "fusion" : mode === "selection" ? "selection" : "mixture";
         const groups = mode === "sequential" ? picks.map((_, s) => [s]) : [picks.map((_, s) => s)];
-        return { mode, strategy, groups, kernel: (mode === "dense" ? "dense" : "gather") as "dense" | "gather", seqs: [] as number[][], next: [] as number[][], rounds: [] as number[] };
+        return {
+          mode,
+          strategy,
+          groups,
+          kernel: (mode === "dense" ? "dense" : "gather") as "dense" | "gather",
+          seqs: [] as number[][],
+          next: [] as number[][],
+          rounds: [] as number[],
+        };
       });
       const mapping = (strategy: Strategy, s: number) =>
         strategy === "none" ? [] : picks[s]!.map((i) => ({ adapter: ids[i]!, weight: 1 / picks[s]!.length }));
@@ -262,8 +269,16 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
       for (const run of runs)
         for (let g = 0; g < run.groups.length; g++) {
           run.seqs[g] = await Promise.all(run.groups[g]!.map(() => engine.createSequence()));
-          await stepGroup(run, g, run.groups[g]!.map((s) => prompts[s]!)); // prefill
-          await stepGroup(run, g, run.next[g]!.map((t) => [t])); // warm-up
+          await stepGroup(
+            run,
+            g,
+            run.groups[g]!.map((s) => prompts[s]!),
+          ); // prefill
+          await stepGroup(
+            run,
+            g,
+            run.next[g]!.map((t) => [t]),
+          ); // warm-up
         }
       const window: BenchProbes = { batch, memoryBandwidthGBs: await probe(), computeGflops: await computeProbe() };
       probes.push(window);
@@ -273,7 +288,12 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
         for (const run of runs) {
           const g = roundsRun % run.groups.length;
           const t0 = performance.now();
-          for (let d = 0; d < preset.decodeSteps; d++) await stepGroup(run, g, run.next[g]!.map((t) => [t]));
+          for (let d = 0; d < preset.decodeSteps; d++)
+            await stepGroup(
+              run,
+              g,
+              run.next[g]!.map((t) => [t]),
+            );
           run.rounds.push((performance.now() - t0) / 1000 / preset.decodeSteps);
           // A bandwidth probe after every mode's turn: the probe is sampled as often as a mode.
           window.memoryBandwidthGBs = Math.max(window.memoryBandwidthGBs, await probe());
@@ -348,18 +368,27 @@ export async function benchEngine(options: BenchOptions = {}): Promise<BenchRepo
     const rowAt = (mode: BenchMode) => rows.find((x) => x.mode === mode && x.batch === at)!;
     const peakAt = windowOf(at).computeGflops;
     const ceilings = {
-      mixtureVsSequential: peakAt === null ? null : (at / (rowAt("mixture").flopsPerStep / (peakAt * 1e9))) / tps("sequential", at),
+      mixtureVsSequential: peakAt === null ? null : at / (rowAt("mixture").flopsPerStep / (peakAt * 1e9)) / tps("sequential", at),
       denseVsGatherFlops: rowAt("dense").flopsPerStep / rowAt("mixture").flopsPerStep,
     };
-    const targetsMet = Object.fromEntries(
-      Object.entries(TARGETS).map(([k, v]) => [k, ratios[k as keyof Ratios] >= v]),
-    ) as Record<keyof typeof TARGETS, boolean>;
+    const targetsMet = Object.fromEntries(Object.entries(TARGETS).map(([k, v]) => [k, ratios[k as keyof Ratios] >= v])) as Record<
+      keyof typeof TARGETS,
+      boolean
+    >;
     return {
       preset: preset.name,
       device: info.device,
       kernels: info.kernels,
       threads: info.threads,
-      model: { parameters: info.numParameters, layers: info.numLayers, dim: info.hiddenSize, hidden: info.intermediateSize, vocab: info.vocabSize, weightBytes: info.weightBytes, dtype: spec.dtype },
+      model: {
+        parameters: info.numParameters,
+        layers: info.numLayers,
+        dim: info.hiddenSize,
+        hidden: info.intermediateSize,
+        vocab: info.vocabSize,
+        weightBytes: info.weightBytes,
+        dtype: spec.dtype,
+      },
       adapters: { count: ids.length, ranks: preset.ranks, modules: PROJECTIONS, dtype: adapterDtype, bytes: adapterBytes.reduce((a, b) => a + b, 0) },
       memoryBandwidthGBs: bandwidth,
       computeGflops: compute,

@@ -26,15 +26,25 @@ export function writeCharTokenizer(dir: string, options: { promptTemplate?: stri
     post_processor: null,
     decoder: { type: "Fuse" },
     model: {
-      type: "BPE", dropout: null, unk_token: "<unk>", continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: false, byte_fallback: false, ignore_merges: false,
+      type: "BPE",
+      dropout: null,
+      unk_token: "<unk>",
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
       vocab: Object.fromEntries(vocab.map((t, i) => [t, i])),
       merges: [],
     },
   };
   writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(tokenizer) + "\n");
   const config: Record<string, unknown> = {
-    tokenizer_class: "PreTrainedTokenizerFast", bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>", model_max_length: 1 << 30,
+    tokenizer_class: "PreTrainedTokenizerFast",
+    bos_token: "<s>",
+    eos_token: "</s>",
+    unk_token: "<unk>",
+    model_max_length: 1 << 30,
     ...(options.promptTemplate ? { quiver_prompt_template: options.promptTemplate } : {}),
   };
   writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify(config, null, 2) + "\n");

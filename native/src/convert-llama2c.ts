@@ -142,7 +142,11 @@ export function readLlama2cTokenizer(buf: Buffer, vocabSize: number): { pieces: 
  * merged piece's score.
  */
 export function tokenizerJson(pieces: string[], scores: number[], bos: number, eos: number): object {
-  const special = new Map<number, string>([[0, "<unk>"], [bos, "<s>"], [eos, "</s>"]]);
+  const special = new Map<number, string>([
+    [0, "<unk>"],
+    [bos, "<s>"],
+    [eos, "</s>"],
+  ]);
   const isByte = (p: string) => /^<0x[0-9A-F]{2}>$/.test(p);
   const vocab: Record<string, number> = {};
   const names = pieces.map((p, id) => special.get(id) ?? p.replaceAll(" ", SPACE));

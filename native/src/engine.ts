@@ -244,10 +244,7 @@ export class Engine {
    * One forward pass over sequences that each bring new tokens and their own adapter
    * mapping. With `logits`, also returns (items, vocab) logits after each item's last token.
    */
-  async step(
-    items: StepItem[],
-    options: { kernel?: LoraKernel; logits?: boolean } = {},
-  ): Promise<{ results: StepResult[]; logits: Float32Array | null }> {
+  async step(items: StepItem[], options: { kernel?: LoraKernel; logits?: boolean } = {}): Promise<{ results: StepResult[]; logits: Float32Array | null }> {
     const kernel = options.kernel ?? "gather";
     check(kernel in KERNELS, "kernel must be gather or dense");
     const native = items.map((it) => ({
@@ -294,10 +291,7 @@ export class Engine {
    * on a fresh sequence with the given sampling, and frees it. onText receives the text as
    * it becomes final.
    */
-  async generateText(
-    prompt: string,
-    options: GenerateOptions & { onText?: (delta: string) => void } = {},
-  ): Promise<Generation & { text: string }> {
+  async generateText(prompt: string, options: GenerateOptions & { onText?: (delta: string) => void } = {}): Promise<Generation & { text: string }> {
     const tok = this.tokenizer;
     if (!tok) throw new EngineError("FILE_MISSING", `${this.modelDir} has no tokenizer.json`);
     const ids = tok.encodePrompt(prompt);
@@ -305,10 +299,7 @@ export class Engine {
     const promptIds = bos >= 0 ? [bos, ...ids] : ids;
     if (promptIds.length === 0) throw new EngineError("INVALID_ARGUMENT", "empty prompt and the model has no bos_token_id");
     if (promptIds.length > this.info.maxContext)
-      throw new EngineError(
-        "CONTEXT_OVERFLOW",
-        `the prompt has ${promptIds.length} tokens; the context holds ${this.info.maxContext}`,
-      );
+      throw new EngineError("CONTEXT_OVERFLOW", `the prompt has ${promptIds.length} tokens; the context holds ${this.info.maxContext}`);
     const seq = await this.createSequence(options);
     const stream = tok.streamDecoder();
     try {

@@ -22,6 +22,27 @@ export { TextTokenizer } from "./tokenizer.js";
 export { convertLlama2c } from "./convert-llama2c.js";
 export { readSafetensors, writeSafetensors, type Dtype, type TensorToWrite } from "./safetensors.js";
 export { benchEngine, BENCH_MODES, PRESETS, TARGETS, type BenchProbes, type BenchReport, type BenchRow } from "./bench.js";
-export { writeSyntheticAdapter, writeSyntheticModel, projectionShape, shardFiles, loraTensorName, PROJECTIONS, type Projection, type SyntheticAdapterSpec, type SyntheticModelSpec } from "./synthetic.js";
-export { Trainer, MAX_TRAIN_RANK, TRAIN_DEVICES, type TrainBatch, type TrainDevice, type TrainMode, type TrainStats, type TrainerOptions, type TensorInfo, type TensorPart } from "./trainer.js";
+export {
+  writeSyntheticAdapter,
+  writeSyntheticModel,
+  projectionShape,
+  shardFiles,
+  loraTensorName,
+  PROJECTIONS,
+  type Projection,
+  type SyntheticAdapterSpec,
+  type SyntheticModelSpec,
+} from "./synthetic.js";
+export {
+  Trainer,
+  MAX_TRAIN_RANK,
+  TRAIN_DEVICES,
+  type TrainBatch,
+  type TrainDevice,
+  type TrainMode,
+  type TrainStats,
+  type TrainerOptions,
+  type TensorInfo,
+  type TensorPart,
+} from "./trainer.js";
 export { writeCharTokenizer, charVocabulary, CHAR_SPECIALS } from "./char-tokenizer.js";

@@ -47,12 +47,12 @@ export function f32ToF16(x: number): number {
     let h = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
+    if (rem > half || (rem === half && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // a carry into the exponent is right
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is right
   return sign | h;
 }
 
@@ -135,10 +135,7 @@ export function readSafetensors(file: string): Map<string, TensorRead> {
 export function readSafetensorsFile(file: string): { tensors: Map<string, TensorRead>; metadata: Record<string, string> } {
   const buf = readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8")) as Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] }
-  >;
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8")) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
   const metadata = (header.__metadata__ ?? {}) as unknown as Record<string, string>;
   const seen = new Set<string>();
   for (const name of headerKeys(buf.subarray(8, 8 + n).toString("utf8"))) {

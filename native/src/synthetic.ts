@@ -45,11 +45,18 @@ export function projectionShape(s: SyntheticModelSpec, m: Projection): [number, 
   const q = s.heads * head;
   const kv = s.kvHeads * head;
   switch (m) {
-    case "q_proj": return [s.dim, q];
-    case "k_proj": case "v_proj": return [s.dim, kv];
-    case "o_proj": return [q, s.dim];
-    case "gate_proj": case "up_proj": return [s.dim, s.hidden];
-    case "down_proj": return [s.hidden, s.dim];
+    case "q_proj":
+      return [s.dim, q];
+    case "k_proj":
+    case "v_proj":
+      return [s.dim, kv];
+    case "o_proj":
+      return [q, s.dim];
+    case "gate_proj":
+    case "up_proj":
+      return [s.dim, s.hidden];
+    case "down_proj":
+      return [s.hidden, s.dim];
   }
 }
 
@@ -90,7 +97,15 @@ export function writeSyntheticModel(dir: string, s: SyntheticModelSpec): void {
   mkdirSync(dir, { recursive: true });
   const st = { s: s.seed * 2654435761 || 1 };
   const t = (name: string, shape: number[], scale: number, offset = 0): TensorToWrite => ({
-    name, dtype: s.dtype, shape, data: fill(shape.reduce((a, b) => a * b, 1), scale, offset, st),
+    name,
+    dtype: s.dtype,
+    shape,
+    data: fill(
+      shape.reduce((a, b) => a * b, 1),
+      scale,
+      offset,
+      st,
+    ),
   });
   const tensors: TensorToWrite[] = [t("model.embed_tokens.weight", [s.vocab, s.dim], 1)];
   for (let l = 0; l < s.layers; l++) {
@@ -104,10 +119,22 @@ export function writeSyntheticModel(dir: string, s: SyntheticModelSpec): void {
   tensors.push(t("model.norm.weight", [s.dim], 0.1, 1));
   if (!s.tied) tensors.push(t("lm_head.weight", [s.vocab, s.dim], 1.7 / Math.sqrt(s.dim)));
   const config = {
-    architectures: ["LlamaForCausalLM"], model_type: "llama", hidden_size: s.dim, intermediate_size: s.hidden,
-    num_hidden_layers: s.layers, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, vocab_size: s.vocab,
-    max_position_embeddings: s.maxPos, rms_norm_eps: 1e-5, rope_theta: 10000, hidden_act: "silu",
-    tie_word_embeddings: s.tied, bos_token_id: 1, eos_token_id: 2, torch_dtype: s.dtype === "F32" ? "float32" : s.dtype === "F16" ? "float16" : "bfloat16",
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    hidden_size: s.dim,
+    intermediate_size: s.hidden,
+    num_hidden_layers: s.layers,
+    num_attention_heads: s.heads,
+    num_key_value_heads: s.kvHeads,
+    vocab_size: s.vocab,
+    max_position_embeddings: s.maxPos,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    hidden_act: "silu",
+    tie_word_embeddings: s.tied,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: s.dtype === "F32" ? "float32" : s.dtype === "F16" ? "float16" : "bfloat16",
   };
   const files = shardFiles(s);
   if (files.length === 1) {
@@ -146,8 +173,16 @@ export function writeSyntheticAdapter(dir: string, model: SyntheticModelSpec, a:
     }
   writeSafetensors(path.join(dir, "adapter_model.safetensors"), tensors);
   const config = {
-    peft_type: "LORA", task_type: "CAUSAL_LM", base_model_name_or_path: "quiver/synthetic-llama", r: a.rank,
-    lora_alpha: a.alpha, use_rslora: a.rslora, lora_dropout: 0, bias: "none", fan_in_fan_out: false, target_modules: [...a.modules],
+    peft_type: "LORA",
+    task_type: "CAUSAL_LM",
+    base_model_name_or_path: "quiver/synthetic-llama",
+    r: a.rank,
+    lora_alpha: a.alpha,
+    use_rslora: a.rslora,
+    lora_dropout: 0,
+    bias: "none",
+    fan_in_fan_out: false,
+    target_modules: [...a.modules],
     ...a.config,
   };
   writeFileSync(path.join(dir, "adapter_config.json"), JSON.stringify(config, null, 2) + "\n");

@@ -211,9 +211,17 @@ export class Trainer {
     const tensors: TensorToWrite[] = this.trainable().map((t) => ({ name: t.name, dtype: "F32", shape: t.shape, data: Float32Array.from(this.read(t.name)) }));
     writeSafetensors(path.join(dir, "adapter_model.safetensors"), tensors, { format: "pt" });
     const config = {
-      peft_type: "LORA", task_type: "CAUSAL_LM", base_model_name_or_path: meta.baseModel, r: this.options.rank,
-      lora_alpha: this.options.alpha, use_rslora: this.options.rslora, lora_dropout: 0, bias: "none", fan_in_fan_out: false,
-      target_modules: [...this.options.modules], ...meta.extra,
+      peft_type: "LORA",
+      task_type: "CAUSAL_LM",
+      base_model_name_or_path: meta.baseModel,
+      r: this.options.rank,
+      lora_alpha: this.options.alpha,
+      use_rslora: this.options.rslora,
+      lora_dropout: 0,
+      bias: "none",
+      fan_in_fan_out: false,
+      target_modules: [...this.options.modules],
+      ...meta.extra,
     };
     writeFileSync(path.join(dir, "adapter_config.json"), JSON.stringify(config, null, 2) + "\n");
   }
@@ -226,6 +234,7 @@ export class Trainer {
     const tensors: TensorToWrite[] = this.tensors.map((t) => ({ name: t.name, dtype: "F32", shape: t.shape, data: Float32Array.from(this.read(t.name)) }));
     writeSafetensors(path.join(dir, "model.safetensors"), tensors, { format: "pt" });
     for (const f of ["config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"])
-      if (existsSync(path.join(this.modelDir, f)) && path.resolve(this.modelDir) !== path.resolve(dir)) copyFileSync(path.join(this.modelDir, f), path.join(dir, f));
+      if (existsSync(path.join(this.modelDir, f)) && path.resolve(this.modelDir) !== path.resolve(dir))
+        copyFileSync(path.join(this.modelDir, f), path.join(dir, f));
   }
 }

@@ -54,7 +54,9 @@ describe("the run's verdict", () => {
   test("a GPU that nvidia-smi sees while every CUDA suite skips fails the run; without one the skips pass", () => {
     const gpuNoCuda = verdict({ gpuVisible: true, cuda: noCuda, results: cudaSkipped });
     expect(gpuNoCuda.ok).toBe(false);
-    expect(gpuNoCuda.problems.join("; ")).toMatch(/nvidia-smi sees a GPU but CUDA did not start \(no GPU: cudaGetDeviceCount returned 35\); the 2 CUDA tests skipped/);
+    expect(gpuNoCuda.problems.join("; ")).toMatch(
+      /nvidia-smi sees a GPU but CUDA did not start \(no GPU: cudaGetDeviceCount returned 35\); the 2 CUDA tests skipped/,
+    );
     expect(verdict({ gpuVisible: true, cuda: { available: true, reason: "" }, results: cudaSkipped }).ok).toBe(false);
     expect(verdict({ gpuVisible: false, cuda: noCuda, results: cudaSkipped })).toEqual({ ok: true, problems: [] });
     const ran = cudaSkipped.map((r) => ({ ...r, status: "passed" as const }));
@@ -73,7 +75,15 @@ describe("the run's verdict", () => {
     await expect(hang).rejects.toBeInstanceOf(TimeoutError);
     await expect(hang).rejects.toThrow("hangs timed out after 0.1 s");
     await expect(withTimeout(() => 1, 50, "sync")).resolves.toBeUndefined();
-    await expect(withTimeout(() => { throw new Error("boom"); }, 50, "throws")).rejects.toThrow("boom");
+    await expect(
+      withTimeout(
+        () => {
+          throw new Error("boom");
+        },
+        50,
+        "throws",
+      ),
+    ).rejects.toThrow("boom");
     await expect(withTimeout(async () => Promise.reject(new Error("late")), 50, "rejects")).rejects.toThrow("late");
   });
 });
@@ -123,7 +133,8 @@ test("the packed runner runs the engine's tests and counts failures", async () =
   expect(report.tests.passed).toBeGreaterThan(80);
   for (const device of ["cpu-reference", "cpu"])
     expect(byName.get(`parity.test.ts > parity with the reference on ${device} > mixture with zipf adapters`)?.status).toBe("passed");
-  const trainer = "training-device.test.ts > training on cuda-emulated > LoRA mode: rsLoRA on a subset of projections, at a mixture weight; the base has no gradients";
+  const trainer =
+    "training-device.test.ts > training on cuda-emulated > LoRA mode: rsLoRA on a subset of projections, at a mixture weight; the base has no gradients";
   expect(byName.get(trainer)?.status).toBe("passed");
   const cuda = byName.get("parity.test.ts > parity with the reference on cuda > mixture with zipf adapters");
   if (CUDA_AVAILABLE) expect(cuda?.status).toBe("passed");

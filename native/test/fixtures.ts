@@ -49,7 +49,17 @@ export interface ModelSpec {
 export const SMALL: ModelSpec = { vocab: 97, dim: 48, hidden: 76, layers: 2, heads: 4, kvHeads: 2, maxPos: 64, seed: 1 };
 
 export function refConfig(s: ModelSpec): RefConfig {
-  return { vocab: s.vocab, dim: s.dim, hidden: s.hidden, layers: s.layers, heads: s.heads, kvHeads: s.kvHeads, headDim: s.dim / s.heads, eps: 1e-5, theta: 10000 };
+  return {
+    vocab: s.vocab,
+    dim: s.dim,
+    hidden: s.hidden,
+    layers: s.layers,
+    heads: s.heads,
+    kvHeads: s.kvHeads,
+    headDim: s.dim / s.heads,
+    eps: 1e-5,
+    theta: 10000,
+  };
 }
 
 function synthetic(s: ModelSpec): SyntheticModelSpec {
@@ -57,15 +67,32 @@ function synthetic(s: ModelSpec): SyntheticModelSpec {
 }
 
 const PROJECTION: Record<ModuleName, Projection> = {
-  q: "q_proj", k: "k_proj", v: "v_proj", o: "o_proj", gate: "gate_proj", up: "up_proj", down: "down_proj",
+  q: "q_proj",
+  k: "k_proj",
+  v: "v_proj",
+  o: "o_proj",
+  gate: "gate_proj",
+  up: "up_proj",
+  down: "down_proj",
 };
 
 export function modelConfigJson(s: ModelSpec): Record<string, unknown> {
   return {
-    architectures: ["LlamaForCausalLM"], model_type: "llama", hidden_size: s.dim, intermediate_size: s.hidden,
-    num_hidden_layers: s.layers, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, vocab_size: s.vocab,
-    max_position_embeddings: s.maxPos, rms_norm_eps: 1e-5, rope_theta: 10000, hidden_act: "silu",
-    tie_word_embeddings: s.tied ?? false, bos_token_id: 1, eos_token_id: 2,
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    hidden_size: s.dim,
+    intermediate_size: s.hidden,
+    num_hidden_layers: s.layers,
+    num_attention_heads: s.heads,
+    num_key_value_heads: s.kvHeads,
+    vocab_size: s.vocab,
+    max_position_embeddings: s.maxPos,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    hidden_act: "silu",
+    tie_word_embeddings: s.tied ?? false,
+    bos_token_id: 1,
+    eos_token_id: 2,
   };
 }
 
@@ -83,10 +110,14 @@ export function readModel(dir: string, s: ModelSpec): RefModel {
     const p = `model.layers.${l}.`;
     return {
       attnNorm: get(p + "input_layernorm.weight"),
-      q: get(p + "self_attn.q_proj.weight"), k: get(p + "self_attn.k_proj.weight"),
-      v: get(p + "self_attn.v_proj.weight"), o: get(p + "self_attn.o_proj.weight"),
+      q: get(p + "self_attn.q_proj.weight"),
+      k: get(p + "self_attn.k_proj.weight"),
+      v: get(p + "self_attn.v_proj.weight"),
+      o: get(p + "self_attn.o_proj.weight"),
       ffnNorm: get(p + "post_attention_layernorm.weight"),
-      gate: get(p + "mlp.gate_proj.weight"), up: get(p + "mlp.up_proj.weight"), down: get(p + "mlp.down_proj.weight"),
+      gate: get(p + "mlp.gate_proj.weight"),
+      up: get(p + "mlp.up_proj.weight"),
+      down: get(p + "mlp.down_proj.weight"),
     };
   });
   const embed = get("model.embed_tokens.weight");
@@ -107,12 +138,27 @@ export interface AdapterSpec {
 /** Writes a PEFT folder for a model of config `c`; returns the adapter read back. */
 export function writeRandomAdapter(dir: string, c: RefConfig, s: AdapterSpec, extraConfig: Record<string, unknown> = {}): RefAdapter {
   const model: SyntheticModelSpec = {
-    vocab: c.vocab, dim: c.dim, hidden: c.hidden, layers: c.layers, heads: c.heads, kvHeads: c.kvHeads, maxPos: 64,
-    tied: false, dtype: "F32", seed: 0,
+    vocab: c.vocab,
+    dim: c.dim,
+    hidden: c.hidden,
+    layers: c.layers,
+    heads: c.heads,
+    kvHeads: c.kvHeads,
+    maxPos: 64,
+    tied: false,
+    dtype: "F32",
+    seed: 0,
   };
   writeSyntheticAdapter(dir, model, {
-    rank: s.rank, alpha: s.alpha, rslora: s.rslora ?? false, modules: s.modules.map((m) => PROJECTION[m]), seed: s.seed,
-    layers: s.layers, dtype: s.dtype, strength: 0.5, config: extraConfig,
+    rank: s.rank,
+    alpha: s.alpha,
+    rslora: s.rslora ?? false,
+    modules: s.modules.map((m) => PROJECTION[m]),
+    seed: s.seed,
+    layers: s.layers,
+    dtype: s.dtype,
+    strength: 0.5,
+    config: extraConfig,
   });
   const scale = s.rslora ? s.alpha / Math.sqrt(s.rank) : s.alpha / s.rank;
   const read = readSafetensors(path.join(dir, "adapter_model.safetensors"));
@@ -120,7 +166,10 @@ export function writeRandomAdapter(dir: string, c: RefConfig, s: AdapterSpec, ex
   for (const l of s.layers ?? Array.from({ length: c.layers }, (_, l) => l))
     for (const m of s.modules)
       adapter.set(`${l}.${m}`, {
-        rank: s.rank, scale, A: read.get(loraTensorName(l, PROJECTION[m], "A"))!.data, B: read.get(loraTensorName(l, PROJECTION[m], "B"))!.data,
+        rank: s.rank,
+        scale,
+        A: read.get(loraTensorName(l, PROJECTION[m], "A"))!.data,
+        B: read.get(loraTensorName(l, PROJECTION[m], "B"))!.data,
       });
   return adapter;
 }
@@ -156,7 +205,9 @@ export async function trainAndServe(t: Trainer, modelDir: string, adapterDir: st
   const engine = await Engine.open(modelDir, { device: "cpu" });
   const id = await engine.loadAdapter(adapterDir);
   const sq = await engine.createSequence({});
-  const { logits } = await engine.step([{ sequence: sq, tokens, strategy: "selection", adapters: [{ adapter: id, weight: 1 }], sample: false }], { logits: true });
+  const { logits } = await engine.step([{ sequence: sq, tokens, strategy: "selection", adapters: [{ adapter: id, weight: 1 }], sample: false }], {
+    logits: true,
+  });
   await engine.close();
   const z = Array.from(logits!);
   const mx = Math.max(...z);

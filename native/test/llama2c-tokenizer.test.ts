@@ -54,7 +54,7 @@ function llama2cEncode(text: string, pieces: string[], scores: number[]): number
 
 const TEXTS = [
   "Once upon a time, there was a little girl named Lily.",
-  "She said, \"I want to play with your ball, but I can't find it.\"\nThe end.",
+  'She said, "I want to play with your ball, but I can\'t find it."\nThe end.',
   "  two leading spaces and a trailing one ",
   "Tom's dog ran to the park; it was 3:45pm!",
   "naïve café — ünïcödé ✓ 日本語 🙂",

@@ -43,94 +43,111 @@ function samplesFor(strategy: Strategy, mappings: number[][], weights: number[])
   }));
 }
 
-for (const device of BACKENDS) for (const gemm of gemmVariants(device)) describeOn(device)(`parity with the reference on ${device}${gemm.label}`, () => {
-  let engine: Engine;
-  const pool: Pool = { ids: [], refs };
+for (const device of BACKENDS)
+  for (const gemm of gemmVariants(device))
+    describeOn(device)(`parity with the reference on ${device}${gemm.label}`, () => {
+      let engine: Engine;
+      const pool: Pool = { ids: [], refs };
 
-  beforeAll(async () => {
-    engine = await Engine.open(modelDir, { device, cublas: gemm.cublas, adapterSlots: 16 });
-    for (let i = 0; i < POOL.length; i++) pool.ids.push(await engine.loadAdapter(path.join(root, `adapter-${i}`)));
-  });
-  afterAll(() => engine?.close());
+      beforeAll(async () => {
+        engine = await Engine.open(modelDir, { device, cublas: gemm.cublas, adapterSlots: 16 });
+        for (let i = 0; i < POOL.length; i++) pool.ids.push(await engine.loadAdapter(path.join(root, `adapter-${i}`)));
+      });
+      afterAll(() => engine?.close());
 
-  test("the engine says what runs its products", () => {
-    if (device === "cuda-emulated" || device === "cuda") {
-      expect(engine.info.kernels).toBe(gemm.cublasCalls ? `${device}+cublas` : device);
-      expect(engine.info.deviceNote).toMatch(/^products on /);
-    } else {
-      expect(engine.info.deviceNote ?? "").toBe("");
-    }
-  });
+      test("the engine says what runs its products", () => {
+        if (device === "cuda-emulated" || device === "cuda") {
+          expect(engine.info.kernels).toBe(gemm.cublasCalls ? `${device}+cublas` : device);
+          expect(engine.info.deviceNote).toMatch(/^products on /);
+        } else {
+          expect(engine.info.deviceNote ?? "").toBe("");
+        }
+      });
 
-  test("base model: odd batch sizes, mixed prefill and decode", async () => {
-    for (const n of [1, 3, 7]) {
-      const r = await runScenario(engine, model, pool, samplesFor("none", Array.from({ length: n }, () => []), [1]), { seed: n });
-      expect(r.failures).toEqual([]);
-      expect(r.rows).toBeGreaterThanOrEqual(n * 3);
-    }
-  });
+      test("base model: odd batch sizes, mixed prefill and decode", async () => {
+        for (const n of [1, 3, 7]) {
+          const r = await runScenario(
+            engine,
+            model,
+            pool,
+            samplesFor(
+              "none",
+              Array.from({ length: n }, () => []),
+              [1],
+            ),
+            { seed: n },
+          );
+          expect(r.failures).toEqual([]);
+          expect(r.rows).toBeGreaterThanOrEqual(n * 3);
+        }
+      });
 
-  const strategies: Strategy[] = ["mixture", "fusion", "fusion-cat", "selection"];
-  const popularity = ["distinct", "identical", "zipf"] as const;
-  test.each(strategies.flatMap((s) => popularity.map((p) => [s, p] as const)))("%s with %s adapters", async (strategy, pop) => {
-    const mappings = drawMappings(pop, 7, 3, POOL.length, 5);
-    const r = await runScenario(engine, model, pool, samplesFor(strategy, mappings, [0.5, 0.3, 0.2]), { seed: 7 });
-    expect(r.failures).toEqual([]);
-  });
+      const strategies: Strategy[] = ["mixture", "fusion", "fusion-cat", "selection"];
+      const popularity = ["distinct", "identical", "zipf"] as const;
+      test.each(strategies.flatMap((s) => popularity.map((p) => [s, p] as const)))("%s with %s adapters", async (strategy, pop) => {
+        const mappings = drawMappings(pop, 7, 3, POOL.length, 5);
+        const r = await runScenario(engine, model, pool, samplesFor(strategy, mappings, [0.5, 0.3, 0.2]), { seed: 7 });
+        expect(r.failures).toEqual([]);
+      });
 
-  test("one batch mixes every strategy and samples without adapters", async () => {
-    const order: Strategy[] = ["mixture", "none", "fusion", "selection", "fusion-cat", "mixture", "none", "fusion", "selection"];
-    const mappings = drawMappings("zipf", order.length, 3, POOL.length, 9);
-    const samples = order.map((strategy, s) => ({ ...samplesFor(strategy, [mappings[s]!], [0.6, 0.25, 0.15])[0]!, joinAt: s % 3 }));
-    const r = await runScenario(engine, model, pool, samples, { seed: 3 });
-    expect(r.failures).toEqual([]);
-  });
+      test("one batch mixes every strategy and samples without adapters", async () => {
+        const order: Strategy[] = ["mixture", "none", "fusion", "selection", "fusion-cat", "mixture", "none", "fusion", "selection"];
+        const mappings = drawMappings("zipf", order.length, 3, POOL.length, 9);
+        const samples = order.map((strategy, s) => ({ ...samplesFor(strategy, [mappings[s]!], [0.6, 0.25, 0.15])[0]!, joinAt: s % 3 }));
+        const r = await runScenario(engine, model, pool, samples, { seed: 3 });
+        expect(r.failures).toEqual([]);
+      });
 
-  test("the paper's dense formulation gives the gather path's results", async () => {
-    const mappings = drawMappings("zipf", 5, 3, POOL.length, 21);
-    const r = await runScenario(engine, model, pool, samplesFor("mixture", mappings, [0.4, 0.4, 0.2]), { seed: 4, kernel: "dense" });
-    expect(r.failures).toEqual([]);
-  });
+      test("the paper's dense formulation gives the gather path's results", async () => {
+        const mappings = drawMappings("zipf", 5, 3, POOL.length, 21);
+        const r = await runScenario(engine, model, pool, samplesFor("mixture", mappings, [0.4, 0.4, 0.2]), { seed: 4, kernel: "dense" });
+        expect(r.failures).toEqual([]);
+      });
 
-  test("adapters change the output (so the comparisons above can fail)", async () => {
-    const mapping = [[0, 3, 6]];
-    const spec = (strategy: Strategy) => samplesFor(strategy, mapping, [0.4, 0.3, 0.3]).map((s) => ({ ...s, joinAt: 0 }));
-    const base = await runScenario(engine, model, pool, spec("none"), { seed: 2 });
-    const mixed = await runScenario(engine, model, pool, spec("mixture"), { seed: 2 });
-    const last = base.logits[0]!.length - 1;
-    let diff = 0;
-    base.logits[0]![last]!.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - mixed.logits[0]![last]![i]!))));
-    expect(diff).toBeGreaterThan(0.05);
-  });
-});
-
-for (const device of BACKENDS) for (const gemm of gemmVariants(device)) describeOn(device)(`batch invariance on ${device}${gemm.label}`, () => {
-  // Zipf: a mix of shared and own adapters. Identical: 12 samples on the same 3 adapters, so
-  // that the crowd's decode steps take the fast CPU path's chunked expand (many rows per
-  // adapter) and the lone sample's its adapter-by-adapter expand (cpu_fast.cpp).
-  test.each([
-    ["zipf", 6],
-    ["identical", 12],
-  ] as const)(`a sample's logits are the same ${gemm.batchInvariantBits ? "bits" : "within f32 rounding"} alone and among other samples (%s adapters, %i samples)`, async (popularity, n) => {
-    const engine = await Engine.open(modelDir, { device, cublas: gemm.cublas });
-    const pool: Pool = { ids: [], refs };
-    for (let i = 0; i < POOL.length; i++) pool.ids.push(await engine.loadAdapter(path.join(root, `adapter-${i}`)));
-    const mappings = drawMappings(popularity, n, 3, POOL.length, 33);
-    const all = samplesFor("mixture", mappings, [0.5, 0.3, 0.2]).map((s) => ({ ...s, joinAt: 0 }));
-    const alone = await runScenario(engine, model, pool, all.slice(0, 1), { seed: 8 });
-    const crowd = await runScenario(engine, model, pool, all, { seed: 8 });
-    expect(alone.failures).toEqual([]);
-    expect(crowd.failures).toEqual([]);
-    expect(crowd.logits[0]!.length).toBe(alone.logits[0]!.length);
-    crowd.logits[0]!.forEach((l, step) => {
-      const want = alone.logits[0]![step]!;
-      if (gemm.batchInvariantBits) expect(Array.from(l)).toEqual(Array.from(want));
-      // cuBLAS picks its kernels by shape, so a batch can change the summation order
-      else l.forEach((x, i) => expect(Math.abs(x - want[i]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(want[i]!))));
+      test("adapters change the output (so the comparisons above can fail)", async () => {
+        const mapping = [[0, 3, 6]];
+        const spec = (strategy: Strategy) => samplesFor(strategy, mapping, [0.4, 0.3, 0.3]).map((s) => ({ ...s, joinAt: 0 }));
+        const base = await runScenario(engine, model, pool, spec("none"), { seed: 2 });
+        const mixed = await runScenario(engine, model, pool, spec("mixture"), { seed: 2 });
+        const last = base.logits[0]!.length - 1;
+        let diff = 0;
+        base.logits[0]![last]!.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - mixed.logits[0]![last]![i]!))));
+        expect(diff).toBeGreaterThan(0.05);
+      });
     });
-    await engine.close();
-  });
-});
+
+for (const device of BACKENDS)
+  for (const gemm of gemmVariants(device))
+    describeOn(device)(`batch invariance on ${device}${gemm.label}`, () => {
+      // Zipf: a mix of shared and own adapters. Identical: 12 samples on the same 3 adapters, so
+      // that the crowd's decode steps take the fast CPU path's chunked expand (many rows per
+      // adapter) and the lone sample's its adapter-by-adapter expand (cpu_fast.cpp).
+      test.each([
+        ["zipf", 6],
+        ["identical", 12],
+      ] as const)(
+        `a sample's logits are the same ${gemm.batchInvariantBits ? "bits" : "within f32 rounding"} alone and among other samples (%s adapters, %i samples)`,
+        async (popularity, n) => {
+          const engine = await Engine.open(modelDir, { device, cublas: gemm.cublas });
+          const pool: Pool = { ids: [], refs };
+          for (let i = 0; i < POOL.length; i++) pool.ids.push(await engine.loadAdapter(path.join(root, `adapter-${i}`)));
+          const mappings = drawMappings(popularity, n, 3, POOL.length, 33);
+          const all = samplesFor("mixture", mappings, [0.5, 0.3, 0.2]).map((s) => ({ ...s, joinAt: 0 }));
+          const alone = await runScenario(engine, model, pool, all.slice(0, 1), { seed: 8 });
+          const crowd = await runScenario(engine, model, pool, all, { seed: 8 });
+          expect(alone.failures).toEqual([]);
+          expect(crowd.failures).toEqual([]);
+          expect(crowd.logits[0]!.length).toBe(alone.logits[0]!.length);
+          crowd.logits[0]!.forEach((l, step) => {
+            const want = alone.logits[0]![step]!;
+            if (gemm.batchInvariantBits) expect(Array.from(l)).toEqual(Array.from(want));
+            // cuBLAS picks its kernels by shape, so a batch can change the summation order
+            else l.forEach((x, i) => expect(Math.abs(x - want[i]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(want[i]!))));
+          });
+          await engine.close();
+        },
+      );
+    });
 
 describe("16-bit lanes", () => {
   test("on the CUDA device's code, adapters saved in bf16 or f16 take half the memory (their logits: the parity suites)", async () => {

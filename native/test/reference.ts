@@ -190,8 +190,7 @@ export class RefSequence {
         const mx = Math.max(...scores);
         const e = scores.map((s) => Math.exp(s - mx));
         const sum = e.reduce((a, b) => a + b, 0);
-        for (let t = 0; t <= pos; t++)
-          for (let i = 0; i < c.headDim; i++) att[h * c.headDim + i]! += (e[t]! / sum) * this.v[l]![t]![kvh * c.headDim + i]!;
+        for (let t = 0; t <= pos; t++) for (let i = 0; i < c.headDim; i++) att[h * c.headDim + i]! += (e[t]! / sum) * this.v[l]![t]![kvh * c.headDim + i]!;
       }
       const o = proj(L.o, att, l, "o", c.dim);
       x = x.map((val, i) => val + o[i]!);

@@ -21,129 +21,132 @@ const argmax = (v: ArrayLike<number>) => {
   return best;
 };
 
-for (const device of ["cpu", "cuda-emulated", "cuda"] as const) describeOn(device)(`sampling on ${device}`, () => {
-  let engine: Engine;
-  beforeAll(async () => {
-    engine = await Engine.open(modelDir, { device });
-  });
-  afterAll(() => engine?.close());
-
-  const generate = async (sampling: Parameters<Engine["createSequence"]>[0], maxTokens = 20, stopTokens: number[] = []) => {
-    const s = await engine.createSequence(sampling);
-    const g = await engine.generate(s, prompt, { maxTokens, stopTokens });
-    await engine.freeSequence(s);
-    return g;
-  };
-
-  test("greedy picks the argmax of the step's logits", async () => {
-    const s = await engine.createSequence();
-    const out = await engine.step([{ sequence: s, tokens: prompt }], { logits: true });
-    expect(out.results[0]!.token).toBe(argmax(out.logits!));
-    await engine.freeSequence(s);
-    const g = await generate({ temperature: 0 }, 1);
-    expect(g.tokens).toEqual([argmax(out.logits!)]);
-  });
-
-  test("a seed makes sampling reproducible; another seed gives another run", async () => {
-    const a = await generate({ temperature: 1.2, topP: 0.95, seed: 7 }, 30);
-    const b = await generate({ temperature: 1.2, topP: 0.95, seed: 7 }, 30);
-    const c = await generate({ temperature: 1.2, topP: 0.95, seed: 8 }, 30);
-    expect(b.tokens).toEqual(a.tokens);
-    expect(c.tokens).not.toEqual(a.tokens);
-  });
-
-  test("top-k = 1 and a tiny top-p are greedy", async () => {
-    const greedy = await generate({ temperature: 0 });
-    expect((await generate({ temperature: 1, topK: 1, seed: 3 })).tokens).toEqual(greedy.tokens);
-    expect((await generate({ temperature: 1, topP: 1e-6, seed: 3 })).tokens).toEqual(greedy.tokens);
-  });
-
-  test("top-k samples only among the k most likely tokens", async () => {
-    const s = await engine.createSequence({ temperature: 2, topK: 3, seed: 11 });
-    let tokens = prompt;
-    const seen = new Set<number>();
-    for (let i = 0; i < 25; i++) {
-      const out = await engine.step([{ sequence: s, tokens }], { logits: true });
-      const top3 = Array.from(out.logits!.keys()).sort((x, y) => out.logits![y]! - out.logits![x]!).slice(0, 3);
-      const t = out.results[0]!.token;
-      expect(top3).toContain(t);
-      seen.add(t);
-      tokens = [t];
-    }
-    expect(seen.size).toBeGreaterThan(1);
-    await engine.freeSequence(s);
-  });
-
-  test("a sampled sequence is the same alone and in a batch", async () => {
-    const run = async (mates: number) => {
-      const seqs = [await engine.createSequence({ temperature: 1, topK: 20, seed: 99 })];
-      for (let m = 0; m < mates; m++) seqs.push(await engine.createSequence({ temperature: 0.7, seed: m }));
-      let next = seqs.map((_, i) => (i === 0 ? prompt : [2 + i, 9, 4 * i]));
-      const mine: number[] = [];
-      for (let k = 0; k < 12; k++) {
-        const out = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: next[i]! })));
-        mine.push(out.results[0]!.token);
-        next = out.results.map((r) => [r.token]);
-      }
-      await Promise.all(seqs.map((s) => engine.freeSequence(s)));
-      return mine;
-    };
-    expect(await run(4)).toEqual(await run(0));
-  });
-
-  test("stop tokens end the generation and are not part of it", async () => {
-    const greedy = await generate({ temperature: 0 }, 10);
-    const stopAt = greedy.tokens.findIndex((t, i) => greedy.tokens.indexOf(t) === i && i >= 2);
-    const g = await generate({ temperature: 0 }, 10, [greedy.tokens[stopAt]!]);
-    expect(g.finishReason).toBe("stop");
-    expect(g.tokens).toEqual(greedy.tokens.slice(0, stopAt));
-    expect(greedy.finishReason).toBe("length");
-    expect(greedy.tokens).toHaveLength(10);
-  });
-
-  test("the context limit ends a generation", async () => {
-    const g = await generate({ temperature: 0 }, 1000);
-    expect(g.finishReason).toBe("context");
-    expect(g.tokens).toHaveLength(48 - prompt.length + 1);
-  });
-
-  test("cancel stops a running generation; free drops the cache at once", async () => {
-    // A long context, so the generation is still running when the third token reaches JS.
-    const longDir = path.join(root, "long");
-    writeRandomModel(longDir, { ...SMALL, maxPos: 8192, seed: 10 });
-    const long = await Engine.open(longDir, { device });
-    const s = await long.createSequence({ temperature: 1, seed: 1 });
-    let n = 0;
-    const g = await long.generate(s, prompt, {
-      maxTokens: 8000,
-      stopTokens: [],
-      onToken: () => {
-        if (++n === 3) long.cancelSequence(s);
-      },
+for (const device of ["cpu", "cuda-emulated", "cuda"] as const)
+  describeOn(device)(`sampling on ${device}`, () => {
+    let engine: Engine;
+    beforeAll(async () => {
+      engine = await Engine.open(modelDir, { device });
     });
-    expect(g.finishReason).toBe("cancelled");
-    expect(g.tokens.length).toBeLessThan(8000);
-    const later = await long.step([{ sequence: s, tokens: [1] }]);
-    expect(later.results[0]!.error?.code).toBe("CANCELLED");
-    await long.freeSequence(s);
-    await expect(long.sequenceLength(s)).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await long.close();
-  });
+    afterAll(() => engine?.close());
 
-  test("an onToken that throws cancels the generation and rejects with CALLBACK_FAILED", async () => {
-    const s = await engine.createSequence();
-    await expect(
-      engine.generate(s, prompt, {
-        maxTokens: 40,
+    const generate = async (sampling: Parameters<Engine["createSequence"]>[0], maxTokens = 20, stopTokens: number[] = []) => {
+      const s = await engine.createSequence(sampling);
+      const g = await engine.generate(s, prompt, { maxTokens, stopTokens });
+      await engine.freeSequence(s);
+      return g;
+    };
+
+    test("greedy picks the argmax of the step's logits", async () => {
+      const s = await engine.createSequence();
+      const out = await engine.step([{ sequence: s, tokens: prompt }], { logits: true });
+      expect(out.results[0]!.token).toBe(argmax(out.logits!));
+      await engine.freeSequence(s);
+      const g = await generate({ temperature: 0 }, 1);
+      expect(g.tokens).toEqual([argmax(out.logits!)]);
+    });
+
+    test("a seed makes sampling reproducible; another seed gives another run", async () => {
+      const a = await generate({ temperature: 1.2, topP: 0.95, seed: 7 }, 30);
+      const b = await generate({ temperature: 1.2, topP: 0.95, seed: 7 }, 30);
+      const c = await generate({ temperature: 1.2, topP: 0.95, seed: 8 }, 30);
+      expect(b.tokens).toEqual(a.tokens);
+      expect(c.tokens).not.toEqual(a.tokens);
+    });
+
+    test("top-k = 1 and a tiny top-p are greedy", async () => {
+      const greedy = await generate({ temperature: 0 });
+      expect((await generate({ temperature: 1, topK: 1, seed: 3 })).tokens).toEqual(greedy.tokens);
+      expect((await generate({ temperature: 1, topP: 1e-6, seed: 3 })).tokens).toEqual(greedy.tokens);
+    });
+
+    test("top-k samples only among the k most likely tokens", async () => {
+      const s = await engine.createSequence({ temperature: 2, topK: 3, seed: 11 });
+      let tokens = prompt;
+      const seen = new Set<number>();
+      for (let i = 0; i < 25; i++) {
+        const out = await engine.step([{ sequence: s, tokens }], { logits: true });
+        const top3 = Array.from(out.logits!.keys())
+          .sort((x, y) => out.logits![y]! - out.logits![x]!)
+          .slice(0, 3);
+        const t = out.results[0]!.token;
+        expect(top3).toContain(t);
+        seen.add(t);
+        tokens = [t];
+      }
+      expect(seen.size).toBeGreaterThan(1);
+      await engine.freeSequence(s);
+    });
+
+    test("a sampled sequence is the same alone and in a batch", async () => {
+      const run = async (mates: number) => {
+        const seqs = [await engine.createSequence({ temperature: 1, topK: 20, seed: 99 })];
+        for (let m = 0; m < mates; m++) seqs.push(await engine.createSequence({ temperature: 0.7, seed: m }));
+        let next = seqs.map((_, i) => (i === 0 ? prompt : [2 + i, 9, 4 * i]));
+        const mine: number[] = [];
+        for (let k = 0; k < 12; k++) {
+          const out = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: next[i]! })));
+          mine.push(out.results[0]!.token);
+          next = out.results.map((r) => [r.token]);
+        }
+        await Promise.all(seqs.map((s) => engine.freeSequence(s)));
+        return mine;
+      };
+      expect(await run(4)).toEqual(await run(0));
+    });
+
+    test("stop tokens end the generation and are not part of it", async () => {
+      const greedy = await generate({ temperature: 0 }, 10);
+      const stopAt = greedy.tokens.findIndex((t, i) => greedy.tokens.indexOf(t) === i && i >= 2);
+      const g = await generate({ temperature: 0 }, 10, [greedy.tokens[stopAt]!]);
+      expect(g.finishReason).toBe("stop");
+      expect(g.tokens).toEqual(greedy.tokens.slice(0, stopAt));
+      expect(greedy.finishReason).toBe("length");
+      expect(greedy.tokens).toHaveLength(10);
+    });
+
+    test("the context limit ends a generation", async () => {
+      const g = await generate({ temperature: 0 }, 1000);
+      expect(g.finishReason).toBe("context");
+      expect(g.tokens).toHaveLength(48 - prompt.length + 1);
+    });
+
+    test("cancel stops a running generation; free drops the cache at once", async () => {
+      // A long context, so the generation is still running when the third token reaches JS.
+      const longDir = path.join(root, "long");
+      writeRandomModel(longDir, { ...SMALL, maxPos: 8192, seed: 10 });
+      const long = await Engine.open(longDir, { device });
+      const s = await long.createSequence({ temperature: 1, seed: 1 });
+      let n = 0;
+      const g = await long.generate(s, prompt, {
+        maxTokens: 8000,
         stopTokens: [],
         onToken: () => {
-          throw new Error("consumer went away");
+          if (++n === 3) long.cancelSequence(s);
         },
-      }),
-    ).rejects.toMatchObject({ code: "CALLBACK_FAILED" });
-    await engine.freeSequence(s);
+      });
+      expect(g.finishReason).toBe("cancelled");
+      expect(g.tokens.length).toBeLessThan(8000);
+      const later = await long.step([{ sequence: s, tokens: [1] }]);
+      expect(later.results[0]!.error?.code).toBe("CANCELLED");
+      await long.freeSequence(s);
+      await expect(long.sequenceLength(s)).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await long.close();
+    });
+
+    test("an onToken that throws cancels the generation and rejects with CALLBACK_FAILED", async () => {
+      const s = await engine.createSequence();
+      await expect(
+        engine.generate(s, prompt, {
+          maxTokens: 40,
+          stopTokens: [],
+          onToken: () => {
+            throw new Error("consumer went away");
+          },
+        }),
+      ).rejects.toMatchObject({ code: "CALLBACK_FAILED" });
+      await engine.freeSequence(s);
+    });
   });
-});
 
 // Non-finite logits (the engine's test-only fault hook writes them into every logits row
 // before sampling): NaN or +inf fails the item with NON_FINITE, in every sampling mode;

@@ -96,13 +96,7 @@ export async function runScenario(
 }
 
 /** Adapter indexes for k adapters per sample drawn from a pool of n by a popularity law. */
-export function drawMappings(
-  popularity: "distinct" | "identical" | "zipf",
-  samples: number,
-  k: number,
-  n: number,
-  seed: number,
-): number[][] {
+export function drawMappings(popularity: "distinct" | "identical" | "zipf", samples: number, k: number, n: number, seed: number): number[][] {
   const r = rng(seed);
   const uniform = () => (r() + 1) / 2;
   const zipfWeights = Array.from({ length: n }, (_, i) => 1 / (i + 1));

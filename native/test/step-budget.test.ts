@@ -34,12 +34,31 @@ for (const device of ["cpu-reference", "cpu", "cuda-emulated", "cuda"] as const)
         const ids = [await engine.loadAdapter(adapterDirs[0]!), await engine.loadAdapter(adapterDirs[1]!)];
         const seqs = [await engine.createSequence(), await engine.createSequence({ temperature: 1, seed: 3 }), await engine.createSequence()];
         const items: StepItem[] = [
-          { sequence: seqs[0]!, tokens: [5, 9, 2, 7, 1, 3, 3, 8, 4, 6], strategy: "mixture", adapters: [{ adapter: ids[0]!, weight: 0.7 }, { adapter: ids[1]!, weight: 0.4 }] },
+          {
+            sequence: seqs[0]!,
+            tokens: [5, 9, 2, 7, 1, 3, 3, 8, 4, 6],
+            strategy: "mixture",
+            adapters: [
+              { adapter: ids[0]!, weight: 0.7 },
+              { adapter: ids[1]!, weight: 0.4 },
+            ],
+          },
           { sequence: seqs[1]!, tokens: [11, 12, 13], strategy: "selection", adapters: [{ adapter: ids[1]!, weight: 1 }] },
-          { sequence: seqs[2]!, tokens: [40], strategy: "fusion", adapters: [{ adapter: ids[0]!, weight: 0.5 }, { adapter: ids[1]!, weight: 0.5 }] },
+          {
+            sequence: seqs[2]!,
+            tokens: [40],
+            strategy: "fusion",
+            adapters: [
+              { adapter: ids[0]!, weight: 0.5 },
+              { adapter: ids[1]!, weight: 0.5 },
+            ],
+          },
         ];
         const first = await engine.step(items, { logits: true });
-        const second = await engine.step(items.map((it, i) => ({ ...it, tokens: [first.results[i]!.token] })), { logits: true });
+        const second = await engine.step(
+          items.map((it, i) => ({ ...it, tokens: [first.results[i]!.token] })),
+          { logits: true },
+        );
         const gen = await engine.generate(await engine.createSequence(), [1, 17, 42, 5, 77, 3, 9, 9, 60], { maxTokens: 6, stopTokens: [], prefillChunk: 256 });
         return {
           tokens: [first, second].map((o) => o.results.map((r) => r.token)),
@@ -86,9 +105,23 @@ for (const device of ["cpu-reference", "cpu", "cuda-emulated", "cuda"] as const)
       expect(out.results.map((r) => r.error?.code ?? "OK")).toEqual(["OK", "OUT_OF_MEMORY", "OUT_OF_MEMORY", "OUT_OF_MEMORY"]);
       expect(await Promise.all(seqs.map((s) => engine.sequenceLength(s)))).toEqual([6, 1, 1, 1]);
       // Run again, they give what an engine without the fault gives.
-      const again = await engine.step([{ sequence: a!, tokens: [8] }, { sequence: b!, tokens: [9] }, { sequence: d!, tokens: [10] }], { logits: true });
+      const again = await engine.step(
+        [
+          { sequence: a!, tokens: [8] },
+          { sequence: b!, tokens: [9] },
+          { sequence: d!, tokens: [10] },
+        ],
+        { logits: true },
+      );
       const ref = await prepare(plain);
-      const want = await plain.step([{ sequence: ref[1]!, tokens: [8] }, { sequence: ref[2]!, tokens: [9] }, { sequence: ref[3]!, tokens: [10] }], { logits: true });
+      const want = await plain.step(
+        [
+          { sequence: ref[1]!, tokens: [8] },
+          { sequence: ref[2]!, tokens: [9] },
+          { sequence: ref[3]!, tokens: [10] },
+        ],
+        { logits: true },
+      );
       expect(Array.from(again.logits!)).toEqual(Array.from(want.logits!));
       await engine.close();
       await plain.close();
@@ -102,29 +135,30 @@ for (const device of ["cpu-reference", "cpu", "cuda-emulated", "cuda"] as const)
     });
   });
 
-for (const device of ["cuda-emulated", "cuda"] as const) describeOn(device)(`the device backend's step buffers on ${device}`, () => {
-  test("the LoRA scratch holds the largest op's entries, not the sum over every op", async () => {
-    const engine = await Engine.open(modelDir, { device, testFaults: true });
-    const ids = [await engine.loadAdapter(adapterDirs[0]!), await engine.loadAdapter(adapterDirs[1]!)];
-    const [s, t] = [await engine.createSequence(), await engine.createSequence()];
-    await engine.step([
-      { sequence: s, tokens: [1, 2, 3, 4, 5], strategy: "mixture", adapters: ids.map((adapter) => ({ adapter, weight: 0.5 })) },
-      { sequence: t, tokens: [6], strategy: "selection", adapters: [{ adapter: ids[0]!, weight: 1 }] },
-    ]);
-    // Every (layer, module) op has both adapters: 5 rows x (4 + 6) + 1 row x 4 floats.
-    const perOp = 5 * (RANKS[0]! + RANKS[1]!) + RANKS[0]!;
-    expect((await engine.testState()).loraScratchBytes).toBe(4 * perOp);
-    await engine.close();
-  });
+for (const device of ["cuda-emulated", "cuda"] as const)
+  describeOn(device)(`the device backend's step buffers on ${device}`, () => {
+    test("the LoRA scratch holds the largest op's entries, not the sum over every op", async () => {
+      const engine = await Engine.open(modelDir, { device, testFaults: true });
+      const ids = [await engine.loadAdapter(adapterDirs[0]!), await engine.loadAdapter(adapterDirs[1]!)];
+      const [s, t] = [await engine.createSequence(), await engine.createSequence()];
+      await engine.step([
+        { sequence: s, tokens: [1, 2, 3, 4, 5], strategy: "mixture", adapters: ids.map((adapter) => ({ adapter, weight: 0.5 })) },
+        { sequence: t, tokens: [6], strategy: "selection", adapters: [{ adapter: ids[0]!, weight: 1 }] },
+      ]);
+      // Every (layer, module) op has both adapters: 5 rows x (4 + 6) + 1 row x 4 floats.
+      const perOp = 5 * (RANKS[0]! + RANKS[1]!) + RANKS[0]!;
+      expect((await engine.testState()).loraScratchBytes).toBe(4 * perOp);
+      await engine.close();
+    });
 
-  test("the attention scores hold each row's own context, not every row the step's longest", async () => {
-    const engine = await Engine.open(modelDir, { device, testFaults: true });
-    const long = await engine.createSequence();
-    await engine.step([{ sequence: long, tokens: Array.from({ length: 30 }, (_, i) => (i * 7) % SMALL.vocab) }]);
-    const shorts = await Promise.all(Array.from({ length: 7 }, () => engine.createSequence()));
-    await engine.step([{ sequence: long, tokens: [3] }, ...shorts.map((sequence, i) => ({ sequence, tokens: [i + 1] }))]);
-    // The long sequence's row sees 31 positions, each new one 1; per head.
-    expect((await engine.testState()).scoreBytes).toBe(4 * SMALL.heads * (31 + 7));
-    await engine.close();
+    test("the attention scores hold each row's own context, not every row the step's longest", async () => {
+      const engine = await Engine.open(modelDir, { device, testFaults: true });
+      const long = await engine.createSequence();
+      await engine.step([{ sequence: long, tokens: Array.from({ length: 30 }, (_, i) => (i * 7) % SMALL.vocab) }]);
+      const shorts = await Promise.all(Array.from({ length: 7 }, () => engine.createSequence()));
+      await engine.step([{ sequence: long, tokens: [3] }, ...shorts.map((sequence, i) => ({ sequence, tokens: [i + 1] }))]);
+      // The long sequence's row sees 31 positions, each new one 1; per head.
+      expect((await engine.testState()).scoreBytes).toBe(4 * SMALL.heads * (31 + 7));
+      await engine.close();
+    });
   });
-});

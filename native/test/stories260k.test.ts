@@ -19,10 +19,14 @@ describeIfModel("stories260K converted from llama2.c", () => {
 
   beforeAll(async () => {
     const r = await runCli([
-      "convert", "llama2c",
-      "--checkpoint", path.join(STORIES_DIR, "stories260K.bin"),
-      "--tokenizer", path.join(STORIES_DIR, "tok512.bin"),
-      "--out", out,
+      "convert",
+      "llama2c",
+      "--checkpoint",
+      path.join(STORIES_DIR, "stories260K.bin"),
+      "--tokenizer",
+      path.join(STORIES_DIR, "tok512.bin"),
+      "--out",
+      out,
     ]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);

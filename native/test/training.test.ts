@@ -64,7 +64,10 @@ describe("training: gradients", () => {
     // B starts at zero, which would make every gradient of A zero: give B values first
     const r = rng(3);
     for (const info of t.tensors.filter((x) => x.name.endsWith("lora_B.weight")))
-      t.write(info.name, Float64Array.from({ length: info.numel }, () => 0.3 * r()));
+      t.write(
+        info.name,
+        Float64Array.from({ length: info.numel }, () => 0.3 * r()),
+      );
     expect(t.tensors.filter((x) => x.trainable)).toHaveLength(2 * PROJECTIONS.length * SPEC.layers);
     expect(() => t.read("model.layers.0.self_attn.q_proj.weight", "grad")).toThrow(/frozen/);
     const { worst } = await gradCheck(t, randomBatch(2, 2, 9, SPEC.vocab), 4);
@@ -81,12 +84,21 @@ describe("training: gradients", () => {
   test("rsLoRA scaling and a subset of projections", async () => {
     const t = await Trainer.open(separate, { mode: "lora", precision: 64, rank: 4, alpha: 2, rslora: true, modules: ["v_proj", "down_proj"], seed: 8 });
     expect(t.tensors.filter((x) => x.trainable).map((x) => x.name.split(".").slice(-3).join("."))).toEqual([
-      "v_proj.lora_A.weight", "v_proj.lora_B.weight", "down_proj.lora_A.weight", "down_proj.lora_B.weight",
-      "v_proj.lora_A.weight", "v_proj.lora_B.weight", "down_proj.lora_A.weight", "down_proj.lora_B.weight",
+      "v_proj.lora_A.weight",
+      "v_proj.lora_B.weight",
+      "down_proj.lora_A.weight",
+      "down_proj.lora_B.weight",
+      "v_proj.lora_A.weight",
+      "v_proj.lora_B.weight",
+      "down_proj.lora_A.weight",
+      "down_proj.lora_B.weight",
     ]);
     const r = rng(9);
     for (const info of t.tensors.filter((x) => x.name.endsWith("lora_B.weight")))
-      t.write(info.name, Float64Array.from({ length: info.numel }, () => 0.3 * r()));
+      t.write(
+        info.name,
+        Float64Array.from({ length: info.numel }, () => 0.3 * r()),
+      );
     const { worst } = await gradCheck(t, randomBatch(3, 2, 6, SPEC.vocab), 5);
     t.close();
     expect(worst).toBeLessThan(1e-5);

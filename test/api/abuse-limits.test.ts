@@ -17,7 +17,10 @@ const METRICS_TOKEN = "metrics-token-0123456789abcdef";
 interface Answer {
   status: number;
   headers: http.IncomingHttpHeaders;
-  body: { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: { code?: string; details?: Record<string, unknown>; retryAfterSeconds?: number } }[] };
+  body: {
+    data?: Record<string, unknown> | null;
+    errors?: { message: string; extensions?: { code?: string; details?: Record<string, unknown>; retryAfterSeconds?: number } }[];
+  };
   ms: number;
 }
 
@@ -51,8 +54,19 @@ function post(url: string, body: unknown, options: { from?: string; headers?: Re
 }
 
 /** One operation over graphql-ws: its data, or the errors it ended with. */
-function overWebSocket(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: unknown; errors?: Answer["body"]["errors"]; ms: number }> {
-  const client = createClient({ url: url.replace(/^http/, "ws") + "/graphql", webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0, lazy: true });
+function overWebSocket(
+  url: string,
+  token: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<{ data?: unknown; errors?: Answer["body"]["errors"]; ms: number }> {
+  const client = createClient({
+    url: url.replace(/^http/, "ws") + "/graphql",
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+    lazy: true,
+  });
   const t0 = performance.now();
   return new Promise<{ data?: unknown; errors?: Answer["body"]["errors"]; ms: number }>((resolve, reject) => {
     let data: unknown;
@@ -63,7 +77,8 @@ function overWebSocket(url: string, token: string, query: string, variables: Rec
           if (v.errors?.length) resolve({ errors: v.errors as Answer["body"]["errors"], ms: performance.now() - t0 });
           else data = v.data;
         },
-        error: (e) => (Array.isArray(e) ? resolve({ errors: e as Answer["body"]["errors"], ms: performance.now() - t0 }) : reject(new Error(`socket: ${JSON.stringify(e)}`))),
+        error: (e) =>
+          Array.isArray(e) ? resolve({ errors: e as Answer["body"]["errors"], ms: performance.now() - t0 }) : reject(new Error(`socket: ${JSON.stringify(e)}`)),
         complete: () => resolve({ data, ms: performance.now() - t0 }),
       },
     );
@@ -130,13 +145,24 @@ describe("GraphQL documents past a limit are refused before execution", () => {
     ["a query 13 levels deep", () => ({ query: deep(13) }), "depth"],
     [
       "neighbours of neighbours with a large k",
-      () => ({ query: `query($k: Int!) { ${SENTINEL} adapter(id: "00000000-0000-0000-0000-000000000000") { neighbours(k: $k) { adapter { neighbours(k: $k) { adapter { neighbours(k: $k) { score } } } } } } }`, variables: { k: 50 } }),
+      () => ({
+        query: `query($k: Int!) { ${SENTINEL} adapter(id: "00000000-0000-0000-0000-000000000000") { neighbours(k: $k) { adapter { neighbours(k: $k) { adapter { neighbours(k: $k) { score } } } } } } }`,
+        variables: { k: 50 },
+      }),
       "cost",
     ],
-    ["100 adapters, each with a vector search for 50 neighbours", () => ({ query: `{ ${SENTINEL} adapters(first: 100) { edges { node { neighbours(k: 50) { score } } } } }` }), "cost"],
+    [
+      "100 adapters, each with a vector search for 50 neighbours",
+      () => ({ query: `{ ${SENTINEL} adapters(first: 100) { edges { node { neighbours(k: 50) { score } } } } }` }),
+      "cost",
+    ],
     ["31 aliases", () => ({ query: `{ ${SENTINEL} ` + Array.from({ length: 30 }, (_, i) => `v${i}: version`).join(" ") + " }" }), "aliases"],
     ["a 50,000-alias flood", () => ({ query: `{ ${SENTINEL} ` + Array.from({ length: 50_000 }, (_, i) => `a${i}: version`).join(" ") + " }" }), "tokens"],
-    ["two operations in one document, even with an operationName", () => ({ query: `query A { ${SENTINEL} } query B { version }`, operationName: "A" }), "operations"],
+    [
+      "two operations in one document, even with an operationName",
+      () => ({ query: `query A { ${SENTINEL} } query B { version }`, operationName: "A" }),
+      "operations",
+    ],
   ];
 
   test.each(cases)("over HTTP: %s", async (_name, make, limit) => {
@@ -203,7 +229,9 @@ describe("sign-in limits", () => {
     await attempt("one-more@example.test", "127.0.0.2");
     expect(credentialsSpy).not.toHaveBeenCalled();
     // Another address still signs in.
-    expect((await attempt("admin@example.test", "127.0.0.3", "correct-horse-battery-staple")).body.data).toMatchObject({ login: { token: expect.any(String) } });
+    expect((await attempt("admin@example.test", "127.0.0.3", "correct-horse-battery-staple")).body.data).toMatchObject({
+      login: { token: expect.any(String) },
+    });
   });
 
   test("one email from 21 addresses is refused after 20 failures", async () => {
@@ -216,7 +244,10 @@ describe("sign-in limits", () => {
   });
 
   test("an aliased login flood is refused before any password is checked, over HTTP and WebSocket", async () => {
-    const flood = "mutation { " + Array.from({ length: 25 }, (_, i) => `l${i}: login(email: "flood${i}@example.test", password: "wrong-password-123") { token }`).join(" ") + " }";
+    const flood =
+      "mutation { " +
+      Array.from({ length: 25 }, (_, i) => `l${i}: login(email: "flood${i}@example.test", password: "wrong-password-123") { token }`).join(" ") +
+      " }";
     const r = await post(url, { query: flood }, { from: "127.0.2.1" });
     expect(r.status).toBe(400);
     expect(r.body.errors![0]!.extensions).toMatchObject({ code: "QUERY_TOO_COMPLEX", details: { limit: "passwordFields", max: 1 } });
@@ -234,7 +265,10 @@ describe("sign-in limits", () => {
     expect(checked.length).toBeGreaterThanOrEqual(3);
     expect(busy.length).toBeGreaterThanOrEqual(1);
     expect(busy.length + checked.length).toBe(12);
-    expect(busy[0]!.body.errors![0]).toMatchObject({ message: expect.stringMatching(/busy/), extensions: { retryAfterSeconds: 1, details: { limit: "passwordHashQueue" } } });
+    expect(busy[0]!.body.errors![0]).toMatchObject({
+      message: expect.stringMatching(/busy/),
+      extensions: { retryAfterSeconds: 1, details: { limit: "passwordHashQueue" } },
+    });
     expect(busy[0]!.headers["retry-after"]).toBe("1");
   });
 });

@@ -16,8 +16,15 @@ interface ErrorBody {
 async function footprint(catalog: Catalog): Promise<Record<string, number>> {
   const p = catalog.prisma;
   const [users, teams, memberships, sessions, apiKeys, audit, adapters, usage, generations] = await Promise.all([
-    p.user.count(), p.team.count(), p.membership.count(), p.session.count(), p.apiKey.count(),
-    p.auditLogEntry.count(), p.adapter.count(), p.usageEvent.count(), p.generation.count(),
+    p.user.count(),
+    p.team.count(),
+    p.membership.count(),
+    p.session.count(),
+    p.apiKey.count(),
+    p.auditLogEntry.count(),
+    p.adapter.count(),
+    p.usageEvent.count(),
+    p.generation.count(),
   ]);
   return { users, teams, memberships, sessions, apiKeys, audit, adapters, usage, generations };
 }
@@ -52,7 +59,12 @@ describe.each(catalogKinds())("API on $kind", ({ open }) => {
     quiver = await startTestServer(catalog);
     url = quiver.api.url;
     token = await login(url);
-    const me = await gql<{ me: { memberships: { team: { id: string } }[] } }>(url, `{ me { memberships { team { id } } } }`, {}, { authorization: `Bearer ${token}` });
+    const me = await gql<{ me: { memberships: { team: { id: string } }[] } }>(
+      url,
+      `{ me { memberships { team { id } } } }`,
+      {},
+      { authorization: `Bearer ${token}` },
+    );
     teamId = me.data!.me.memberships[0]!.team.id;
   }, 120_000);
   afterAll(async () => {
@@ -71,7 +83,10 @@ describe.each(catalogKinds())("API on $kind", ({ open }) => {
     expect(quiver.bootstrap?.email).toBe(ADMIN_EMAIL);
     expect(quiver.bootstrap?.generatedPassword).toBeUndefined();
     const r = await gql<{ me: { email: string; isAdmin: boolean; memberships: { role: string; team: { name: string; viewerRole: string } }[] } }>(
-      url, `{ me { email isAdmin memberships { role team { name viewerRole } } } }`, {}, auth(),
+      url,
+      `{ me { email isAdmin memberships { role team { name viewerRole } } } }`,
+      {},
+      auth(),
     );
     expect(r.data!.me).toEqual({ email: ADMIN_EMAIL, isAdmin: true, memberships: [{ role: "OWNER", team: { name: "Default", viewerRole: "OWNER" } }] });
     const stored = await catalog.prisma.user.findUniqueOrThrow({ where: { email: ADMIN_EMAIL } });
@@ -95,7 +110,18 @@ describe.each(catalogKinds())("API on $kind", ({ open }) => {
 
   test("adapters: the team's own, searchable and paginated; another team's private ones never show", async () => {
     const model = await catalog.prisma.baseModel.create({
-      data: { name: "m-api", architecture: "LlamaForCausalLM", config: {}, hiddenSize: 64, numLayers: 2, vocabSize: 512, contextLength: 512, dtype: "f32", storageUri: "file:///x", contentHash: "0" },
+      data: {
+        name: "m-api",
+        architecture: "LlamaForCausalLM",
+        config: {},
+        hiddenSize: 64,
+        numLayers: 2,
+        vocabSize: 512,
+        contextLength: 512,
+        dtype: "f32",
+        storageUri: "file:///x",
+        contentHash: "0",
+      },
     });
     const other = await catalog.prisma.team.create({ data: { name: "Other", slug: "other" } });
     for (let i = 0; i < 7; i++) {
@@ -126,11 +152,21 @@ describe.each(catalogKinds())("API on $kind", ({ open }) => {
     // team's list only once an ADMIN has added it to the pool.
     const listed = async () => (await gql<Page>(url, q, { first: 20, pub: true }, auth())).data!.adapters.edges.map((e) => e.node.name);
     expect(await listed()).not.toContain("shared-task");
-    const catalogue = await gql<{ publicAdapters: { edges: { node: { id: string; name: string; inPool: boolean } }[] } }>(url, `{ publicAdapters(first: 50) { edges { node { id name inPool } } } }`, {}, auth());
+    const catalogue = await gql<{ publicAdapters: { edges: { node: { id: string; name: string; inPool: boolean } }[] } }>(
+      url,
+      `{ publicAdapters(first: 50) { edges { node { id name inPool } } } }`,
+      {},
+      auth(),
+    );
     const shared = catalogue.data!.publicAdapters.edges.map((e) => e.node).find((n) => n.name === "shared-task")!;
     expect(shared.inPool).toBe(false);
     expect(catalogue.data!.publicAdapters.edges.map((e) => e.node.name)).not.toContain("secret-task");
-    const added = await gql<{ addPublicAdapter: { inPool: boolean } }>(url, `mutation($a: ID!) { addPublicAdapter(adapterId: $a) { inPool } }`, { a: shared.id }, auth());
+    const added = await gql<{ addPublicAdapter: { inPool: boolean } }>(
+      url,
+      `mutation($a: ID!) { addPublicAdapter(adapterId: $a) { inPool } }`,
+      { a: shared.id },
+      auth(),
+    );
     expect(added.data!.addPublicAdapter.inPool).toBe(true);
     const visible = await listed();
     expect(visible).toContain("shared-task");
@@ -224,7 +260,9 @@ describe.each(catalogKinds())("API on $kind", ({ open }) => {
         body: JSON.stringify({ query: `mutation { login(email: "a@b.c", password: "${"x".repeat(limit)}") { token } }` }),
       });
       expect(res.status).toBe(413);
-      expect(await res.json()).toEqual({ errors: [{ message: `Request body too large: the limit is ${limit} bytes.`, extensions: { code: "PAYLOAD_TOO_LARGE" } }] });
+      expect(await res.json()).toEqual({
+        errors: [{ message: `Request body too large: the limit is ${limit} bytes.`, extensions: { code: "PAYLOAD_TOO_LARGE" } }],
+      });
     });
 
     test("a body that is not JSON", async () => {

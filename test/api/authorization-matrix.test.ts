@@ -16,7 +16,21 @@
 import { minimumRole, type Action } from "../../apps/api/src/auth/policy.js";
 import type { GraphQLResult } from "../helpers/server.js";
 import { SAMPLES } from "../helpers/pool.js";
-import { ask, createKey, inviteUser, leaks, plantedMarkers, rank, startGateFixture, subscribe, uploadAs, ROLES, type GateFixture, type Role, type TeamKey } from "../helpers/gate-fixture.js";
+import {
+  ask,
+  createKey,
+  inviteUser,
+  leaks,
+  plantedMarkers,
+  rank,
+  startGateFixture,
+  subscribe,
+  uploadAs,
+  ROLES,
+  type GateFixture,
+  type Role,
+  type TeamKey,
+} from "../helpers/gate-fixture.js";
 import { waitUntil } from "../helpers/wait.js";
 import { storiesSkipReason } from "../helpers/stories.js";
 
@@ -95,9 +109,16 @@ function q(f: Fixture, c: Caller, t: Target, query: string, variables: Record<st
 
 async function http(f: Fixture, c: Caller, route: string, init: { method?: string; body?: unknown; team?: string }): Promise<{ status: number; body: string }> {
   sent.push(JSON.stringify(init.body ?? null));
-  const headers: Record<string, string> = { ...(c.token ? { authorization: `Bearer ${c.token}` } : {}), ...(init.team !== undefined ? { "x-quiver-team": init.team } : {}) };
+  const headers: Record<string, string> = {
+    ...(c.token ? { authorization: `Bearer ${c.token}` } : {}),
+    ...(init.team !== undefined ? { "x-quiver-team": init.team } : {}),
+  };
   if (init.body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${f.url}${route}`, { method: init.method ?? "GET", headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
+  const res = await fetch(`${f.url}${route}`, {
+    method: init.method ?? "GET",
+    headers,
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
   return { status: res.status, body: await res.text() };
 }
 
@@ -107,7 +128,14 @@ async function throwawayMember(f: Fixture, target: Target): Promise<string> {
 }
 
 /** Runs a subscription until its first event or error; `trigger` runs every 200 ms until then. */
-async function firstEvent(f: Fixture, c: Caller, t: Target, query: string, variables: Record<string, unknown>, options: { trigger?: () => void; waitMs?: number } = {}): Promise<GraphQLResult> {
+async function firstEvent(
+  f: Fixture,
+  c: Caller,
+  t: Target,
+  query: string,
+  variables: Record<string, unknown>,
+  options: { trigger?: () => void; waitMs?: number } = {},
+): Promise<GraphQLResult> {
   sent.push(JSON.stringify(variables));
   const sub = subscribe(f.url, c.token, query, variables, hdr(f, t));
   const timer = options.trigger ? setInterval(options.trigger, 200) : undefined;
@@ -159,30 +187,63 @@ function generationOperations(): Operation[] {
     ["a MEMBER's generation", ofMember, memberOrAdmin],
   ];
   return [
-    { name: "query retrieve", needs: "adapter.read", run: (f, c, t) => q(f, c, t, `query($t: ID) { retrieve(input: "A cat in the garden", k: 20, teamId: $t) { ${retrievedSel(c, t)} } }`, { t: opt(f, t) }) },
     {
-      name: "mutation generate (auto)", needs: "generate",
-      run: (f, c, t) => q(f, c, t, `mutation($i: GenerateInput!) { generate(input: $i) { id adapters { ${retrievedSel(c, t)} } } }`, { i: { prompt: "A cat in the garden", strategy: "MIXTURE", k: 8, maxTokens: 2, teamId: opt(f, t) } }),
+      name: "query retrieve",
+      needs: "adapter.read",
+      run: (f, c, t) => q(f, c, t, `query($t: ID) { retrieve(input: "A cat in the garden", k: 20, teamId: $t) { ${retrievedSel(c, t)} } }`, { t: opt(f, t) }),
     },
     {
-      name: "subscription generate (auto)", needs: "generate",
-      run: (f, c, t) => firstEvent(f, c, t, `subscription($i: GenerateInput!) { generate(input: $i) { generationId adapters { ${retrievedSel(c, t)} } } }`, { i: { prompt: "A ship on the sea", strategy: "MIXTURE", k: 8, maxTokens: 2, teamId: opt(f, t) } }),
+      name: "mutation generate (auto)",
+      needs: "generate",
+      run: (f, c, t) =>
+        q(f, c, t, `mutation($i: GenerateInput!) { generate(input: $i) { id adapters { ${retrievedSel(c, t)} } } }`, {
+          i: { prompt: "A cat in the garden", strategy: "MIXTURE", k: 8, maxTokens: 2, teamId: opt(f, t) },
+        }),
+    },
+    {
+      name: "subscription generate (auto)",
+      needs: "generate",
+      run: (f, c, t) =>
+        firstEvent(f, c, t, `subscription($i: GenerateInput!) { generate(input: $i) { generationId adapters { ${retrievedSel(c, t)} } } }`, {
+          i: { prompt: "A ship on the sea", strategy: "MIXTURE", k: 8, maxTokens: 2, teamId: opt(f, t) },
+        }),
     },
     ...gens.flatMap(([whose, id, only]): Operation[] => [
-      { name: `subscription generation(id), ${whose}`, needs: "usage.read", only, run: (f, c, t) => firstEvent(f, c, t, `subscription($id: ID!) { generation(id: $id) { generationId done adapters { ${retrievedSel(c, t)} } } }`, { id: id(f, t) }) },
-      { name: `query generationRecord, ${whose}`, needs: "usage.read", only, run: (f, c, t) => q(f, c, t, `query($id: ID!) { generationRecord(id: $id) { id status adapters { ${retrievedSel(c, t)} } } }`, { id: id(f, t) }) },
-      { name: `mutation cancelGeneration, ${whose}`, needs: "generate", only: (c) => only(c) && c.role !== "VIEWER", run: (f, c, t) => q(f, c, t, `mutation($id: ID!) { cancelGeneration(id: $id) { id adapters { adapter { name description samples } } } }`, { id: id(f, t) }) },
+      {
+        name: `subscription generation(id), ${whose}`,
+        needs: "usage.read",
+        only,
+        run: (f, c, t) =>
+          firstEvent(f, c, t, `subscription($id: ID!) { generation(id: $id) { generationId done adapters { ${retrievedSel(c, t)} } } }`, { id: id(f, t) }),
+      },
+      {
+        name: `query generationRecord, ${whose}`,
+        needs: "usage.read",
+        only,
+        run: (f, c, t) => q(f, c, t, `query($id: ID!) { generationRecord(id: $id) { id status adapters { ${retrievedSel(c, t)} } } }`, { id: id(f, t) }),
+      },
+      {
+        name: `mutation cancelGeneration, ${whose}`,
+        needs: "generate",
+        only: (c) => only(c) && c.role !== "VIEWER",
+        run: (f, c, t) =>
+          q(f, c, t, `mutation($id: ID!) { cancelGeneration(id: $id) { id adapters { adapter { name description samples } } } }`, { id: id(f, t) }),
+      },
     ]),
     ...(["/v1/completions", "/v1/chat/completions"] as const).map((route): Operation => ({
       name: `POST ${route} (auto)`,
       needs: "generate",
       run: (f, c, t) => {
-        const body = route === "/v1/completions" ? { model: "auto", prompt: "A cat in the garden", max_tokens: 2 } : { model: "auto", messages: [{ role: "user", content: "A cat in the garden" }], max_tokens: 2 };
+        const body =
+          route === "/v1/completions"
+            ? { model: "auto", prompt: "A cat in the garden", max_tokens: 2 }
+            : { model: "auto", messages: [{ role: "user", content: "A cat in the garden" }], max_tokens: 2 };
         return http(f, c, route, { method: "POST", body, team: f.gate.teams[teamKey(t === "foreignHeader" ? "other" : t)].id });
       },
     })),
     {
-      name: "GET /v1/models", needs: "generate",
+      name: "GET /v1/models",
+      needs: "generate",
       run: (f, c, t) => http(f, c, "/v1/models", { team: f.gate.teams[teamKey(t === "foreignHeader" ? "other" : t)].id }),
     },
   ];
@@ -195,107 +256,278 @@ function firstPoolEvent(f: Fixture, c: Caller, t: Target): Promise<GraphQLResult
   const other = f.gate.teams.b;
   // The stale event names the other team's adapter by id: that id is ours, not a leak.
   sent.push(other.privateIds[1]!);
-  return firstEvent(f, c, t, `subscription($t: ID) { poolEvents(teamId: $t) { kind adapterId adapter { ${listSel(c, t)} } } }`, { t: opt(f, t) }, {
-    waitMs: 5000,
-    trigger: () => {
-      // An event that says PUBLIC for an adapter that is PRIVATE (a stale event): every subscriber gets it, the adapter must stay unreadable.
-      if (t === "own") events.publish({ kind: "UPDATED", adapterId: other.privateIds[1]!, teamId: other.id, visibility: "PUBLIC" });
-      events.publish({ kind: "UPDATED", adapterId: team.privateIds[0]!, teamId: team.id, visibility: "PRIVATE" });
-      // With the other team in the header: an event of the other team too, so that a subscription wrongly opened in it hears one.
-      if (t === "foreignHeader") events.publish({ kind: "UPDATED", adapterId: other.privateIds[0]!, teamId: other.id, visibility: "PRIVATE" });
+  return firstEvent(
+    f,
+    c,
+    t,
+    `subscription($t: ID) { poolEvents(teamId: $t) { kind adapterId adapter { ${listSel(c, t)} } } }`,
+    { t: opt(f, t) },
+    {
+      waitMs: 5000,
+      trigger: () => {
+        // An event that says PUBLIC for an adapter that is PRIVATE (a stale event): every subscriber gets it, the adapter must stay unreadable.
+        if (t === "own") events.publish({ kind: "UPDATED", adapterId: other.privateIds[1]!, teamId: other.id, visibility: "PUBLIC" });
+        events.publish({ kind: "UPDATED", adapterId: team.privateIds[0]!, teamId: team.id, visibility: "PRIVATE" });
+        // With the other team in the header: an event of the other team too, so that a subscription wrongly opened in it hears one.
+        if (t === "foreignHeader") events.publish({ kind: "UPDATED", adapterId: other.privateIds[0]!, teamId: other.id, visibility: "PRIVATE" });
+      },
     },
-  });
+  );
 }
 
 const OPERATIONS: Operation[] = [
   { name: "GET /healthz", needs: "public", noAuth: true, run: (f, c) => http(f, c, "/healthz", {}) },
   { name: "query version", needs: "public", run: (f, c, t) => q(f, c, t, `{ version }`) },
   { name: "GET /metrics", needs: "public", noAuth: true, run: (f, c) => http(f, c, "/metrics", {}) },
-  { name: "query invitationPreview", needs: "public", nullable: true, run: (f, c, t) => q(f, c, t, `{ invitationPreview(token: "qi_${"A".repeat(43)}") { email } }`) },
+  {
+    name: "query invitationPreview",
+    needs: "public",
+    nullable: true,
+    run: (f, c, t) => q(f, c, t, `{ invitationPreview(token: "qi_${"A".repeat(43)}") { email } }`),
+  },
   { name: "query me", needs: "public", nullable: true, run: (f, c, t) => q(f, c, t, `{ me { id email memberships { role team { id name } } } }`) },
   { name: "query teams", needs: "principal", run: (f, c, t) => q(f, c, t, `{ teams { id name viewerRole } }`) },
   { name: "query team", needs: "team.read", run: (f, c, t) => q(f, c, t, `query($t: ID!) { team(id: $t) { id name } }`, { t: req(f, t) }) },
-  { name: "Team.members", needs: "member.read", run: (f, c, t) => q(f, c, t, `query($t: ID!) { team(id: $t) { members { role user { email } } } }`, { t: req(f, t) }) },
+  {
+    name: "Team.members",
+    needs: "member.read",
+    run: (f, c, t) => q(f, c, t, `query($t: ID!) { team(id: $t) { members { role user { email } } } }`, { t: req(f, t) }),
+  },
   { name: "Team.quotas", needs: "team.read", run: (f, c, t) => q(f, c, t, `query($t: ID!) { team(id: $t) { quotas { tokensPerDay } } }`, { t: req(f, t) }) },
-  { name: "Team.invitations", needs: "member.manage", run: (f, c, t) => q(f, c, t, `query($t: ID!) { team(id: $t) { invitations { email } } }`, { t: req(f, t) }) },
+  {
+    name: "Team.invitations",
+    needs: "member.manage",
+    run: (f, c, t) => q(f, c, t, `query($t: ID!) { team(id: $t) { invitations { email } } }`, { t: req(f, t) }),
+  },
   { name: "Team.apiKeys", needs: "apikey.manage", run: (f, c, t) => q(f, c, t, `query($t: ID!) { team(id: $t) { apiKeys { prefix } } }`, { t: req(f, t) }) },
-  { name: "Team.auditLog", needs: "audit.read", run: (f, c, t) => q(f, c, t, `query($t: ID!) { team(id: $t) { auditLog { action metadata } } }`, { t: req(f, t) }) },
-  { name: "query adapters", needs: "adapter.read", run: (f, c, t) => q(f, c, t, `query($t: ID) { adapters(teamId: $t, first: 20) { totalCount edges { node { ${listSel(c, t)} } } } }`, { t: opt(f, t) }) },
-  { name: "query adapters(includePublic)", needs: "adapter.read", run: (f, c, t) => q(f, c, t, `query($t: ID) { adapters(teamId: $t, first: 20, includePublic: true) { totalCount edges { node { ${listSel(c, t)} } } } }`, { t: opt(f, t) }) },
-  { name: "query adapters(search: a marker)", needs: "adapter.read", run: (f, c, t) => q(f, c, t, `query($t: ID) { adapters(teamId: $t, search: "secret", includePublic: true) { totalCount edges { node { name description } } } }`, { t: opt(f, t) }) },
-  { name: "query adapter (private)", needs: "adapter.read", run: (f, c, t) => q(f, c, t, `query($id: ID!) { adapter(id: $id) { ${adapterSel(c, t)} } }`, { id: privateAdapter(f, t) }) },
+  {
+    name: "Team.auditLog",
+    needs: "audit.read",
+    run: (f, c, t) => q(f, c, t, `query($t: ID!) { team(id: $t) { auditLog { action metadata } } }`, { t: req(f, t) }),
+  },
+  {
+    name: "query adapters",
+    needs: "adapter.read",
+    run: (f, c, t) => q(f, c, t, `query($t: ID) { adapters(teamId: $t, first: 20) { totalCount edges { node { ${listSel(c, t)} } } } }`, { t: opt(f, t) }),
+  },
+  {
+    name: "query adapters(includePublic)",
+    needs: "adapter.read",
+    run: (f, c, t) =>
+      q(f, c, t, `query($t: ID) { adapters(teamId: $t, first: 20, includePublic: true) { totalCount edges { node { ${listSel(c, t)} } } } }`, { t: opt(f, t) }),
+  },
+  {
+    name: "query adapters(search: a marker)",
+    needs: "adapter.read",
+    run: (f, c, t) =>
+      q(f, c, t, `query($t: ID) { adapters(teamId: $t, search: "secret", includePublic: true) { totalCount edges { node { name description } } } }`, {
+        t: opt(f, t),
+      }),
+  },
+  {
+    name: "query adapter (private)",
+    needs: "adapter.read",
+    run: (f, c, t) => q(f, c, t, `query($id: ID!) { adapter(id: $id) { ${adapterSel(c, t)} } }`, { id: privateAdapter(f, t) }),
+  },
   {
     // The leak of issue 19: through a public adapter, neighbours searched the pool of the team in the header.
     // A user in no team has no pool to search neighbours in (NOT_FOUND).
-    name: "query adapter (another team's public one) with nested neighbours", needs: "principal", viewerChecked: true, only: (c) => c.kind !== "user" || c.role !== undefined,
-    run: (f, c, t) => q(f, c, t, `query($id: ID!) { adapter(id: $id) { ${adapterSel(c, t)} } }`, { id: t === "own" ? f.gate.teams.b.publicAdded.id : f.gate.teams.b.publicNotAdded.id }),
+    name: "query adapter (another team's public one) with nested neighbours",
+    needs: "principal",
+    viewerChecked: true,
+    only: (c) => c.kind !== "user" || c.role !== undefined,
+    run: (f, c, t) =>
+      q(f, c, t, `query($id: ID!) { adapter(id: $id) { ${adapterSel(c, t)} } }`, {
+        id: t === "own" ? f.gate.teams.b.publicAdded.id : f.gate.teams.b.publicNotAdded.id,
+      }),
   },
-  { name: "query publicAdapters", needs: "principal", viewerChecked: true, only: (c) => c.kind !== "user" || c.role !== undefined, run: (f, c, t) => q(f, c, t, `{ publicAdapters(first: 20) { totalCount edges { node { ${listSel(c, t)} } } } }`) },
-  { name: "query usage", needs: "usage.read", run: (f, c, t) => q(f, c, t, `query($t: ID) { usage(teamId: $t) { totals { requests } topAdapters { name adapterId adapter { ${listSel(c, t)} } } } }`, { t: opt(f, t) }) },
-  { name: "query poolMap", needs: "adapter.read", run: (f, c, t) => q(f, c, t, `query($t: ID) { poolMap(teamId: $t) { adapters { ${LEAF} inPool team { id } } similarity points { adapter { ${LEAF} } } } }`, { t: opt(f, t) }) },
-  { name: "query poolMap(includePublic)", needs: "adapter.read", run: (f, c, t) => q(f, c, t, `query($t: ID) { poolMap(teamId: $t, includePublic: true) { adapters { ${LEAF} inPool team { id } } points { adapter { ${LEAF} } } } }`, { t: opt(f, t) }) },
+  {
+    name: "query publicAdapters",
+    needs: "principal",
+    viewerChecked: true,
+    only: (c) => c.kind !== "user" || c.role !== undefined,
+    run: (f, c, t) => q(f, c, t, `{ publicAdapters(first: 20) { totalCount edges { node { ${listSel(c, t)} } } } }`),
+  },
+  {
+    name: "query usage",
+    needs: "usage.read",
+    run: (f, c, t) =>
+      q(f, c, t, `query($t: ID) { usage(teamId: $t) { totals { requests } topAdapters { name adapterId adapter { ${listSel(c, t)} } } } }`, { t: opt(f, t) }),
+  },
+  {
+    name: "query poolMap",
+    needs: "adapter.read",
+    run: (f, c, t) =>
+      q(f, c, t, `query($t: ID) { poolMap(teamId: $t) { adapters { ${LEAF} inPool team { id } } similarity points { adapter { ${LEAF} } } } }`, {
+        t: opt(f, t),
+      }),
+  },
+  {
+    name: "query poolMap(includePublic)",
+    needs: "adapter.read",
+    run: (f, c, t) =>
+      q(f, c, t, `query($t: ID) { poolMap(teamId: $t, includePublic: true) { adapters { ${LEAF} inPool team { id } } points { adapter { ${LEAF} } } } }`, {
+        t: opt(f, t),
+      }),
+  },
   { name: "subscription poolEvents", needs: "adapter.read", run: (f, c, t) => firstPoolEvent(f, c, t) },
   {
-    name: "POST /v1/adapters", needs: "adapter.write",
+    name: "POST /v1/adapters",
+    needs: "adapter.write",
     run: async (f, c, t) => {
-      const r = await uploadAs(f.url, c.token, { name: `up-${Math.random().toString(36).slice(2, 10)}`, samples: SAMPLES, teamId: opt(f, t) ?? undefined }, f.gate.files(5), { team: hdr(f, t) });
+      const r = await uploadAs(
+        f.url,
+        c.token,
+        { name: `up-${Math.random().toString(36).slice(2, 10)}`, samples: SAMPLES, teamId: opt(f, t) ?? undefined },
+        f.gate.files(5),
+        { team: hdr(f, t) },
+      );
       return { status: r.status === 201 ? 200 : r.status, body: JSON.stringify(r.body) };
     },
   },
   {
-    name: "POST /v1/adapters (PUBLIC)", needs: "adapter.publish",
+    name: "POST /v1/adapters (PUBLIC)",
+    needs: "adapter.publish",
     run: async (f, c, t) => {
-      const r = await uploadAs(f.url, c.token, { name: `pub-${Math.random().toString(36).slice(2, 10)}`, samples: SAMPLES, visibility: "PUBLIC", teamId: opt(f, t) ?? undefined }, f.gate.files(6), { team: hdr(f, t) });
+      const r = await uploadAs(
+        f.url,
+        c.token,
+        { name: `pub-${Math.random().toString(36).slice(2, 10)}`, samples: SAMPLES, visibility: "PUBLIC", teamId: opt(f, t) ?? undefined },
+        f.gate.files(6),
+        { team: hdr(f, t) },
+      );
       return { status: r.status === 201 ? 200 : r.status, body: JSON.stringify(r.body) };
     },
   },
   {
-    name: "POST /v1/adapters/:id/versions", needs: "adapter.write",
+    name: "POST /v1/adapters/:id/versions",
+    needs: "adapter.write",
     run: async (f, c, t) => {
-      const r = await uploadAs(f.url, c.token, {}, f.gate.files(7), { route: `/v1/adapters/${await f.freshAdapter(t === "other" ? "other" : "own")}/versions`, team: hdr(f, t) });
+      const r = await uploadAs(f.url, c.token, {}, f.gate.files(7), {
+        route: `/v1/adapters/${await f.freshAdapter(t === "other" ? "other" : "own")}/versions`,
+        team: hdr(f, t),
+      });
       return { status: r.status === 201 ? 200 : r.status, body: JSON.stringify(r.body) };
     },
   },
-  { name: "mutation updateAdapter", needs: "adapter.write", run: async (f, c, t) => q(f, c, t, `mutation($id: ID!) { updateAdapter(id: $id, changes: { description: "x" }) { id } }`, { id: await f.freshAdapter(t === "other" ? "other" : "own") }) },
-  { name: "mutation updateAdapter (publish)", needs: "adapter.publish", run: async (f, c, t) => q(f, c, t, `mutation($id: ID!) { updateAdapter(id: $id, changes: { visibility: PUBLIC }) { id visibility } }`, { id: await f.freshAdapter(t === "other" ? "other" : "own") }) },
-  { name: "mutation setAdapterSamples", needs: "adapter.write", run: async (f, c, t) => q(f, c, t, `mutation($id: ID!, $s: [String!]!) { setAdapterSamples(id: $id, samples: $s) { id } }`, { id: await f.freshAdapter(t === "other" ? "other" : "own"), s: SAMPLES }) },
-  { name: "mutation disableAdapter", needs: "adapter.write", run: async (f, c, t) => q(f, c, t, `mutation($id: ID!) { disableAdapter(id: $id) { id } }`, { id: await f.freshAdapter(t === "other" ? "other" : "own") }) },
-  { name: "mutation enableAdapter", needs: "adapter.write", run: async (f, c, t) => q(f, c, t, `mutation($id: ID!) { enableAdapter(id: $id) { id } }`, { id: await f.freshAdapter(t === "other" ? "other" : "own") }) },
-  { name: "mutation deleteAdapter", needs: "adapter.delete", run: async (f, c, t) => q(f, c, t, `mutation($id: ID!) { deleteAdapter(id: $id) }`, { id: await f.freshAdapter(t === "other" ? "other" : "own") }) },
   {
-    name: "mutation addPublicAdapter", needs: "pool.manage",
-    run: (f, c, t) => q(f, c, t, `mutation($a: ID!, $t: ID) { addPublicAdapter(adapterId: $a, teamId: $t) { ${adapterSel(c, t)} } }`, { a: f.gate.toggle.id, t: opt(f, t) }),
+    name: "mutation updateAdapter",
+    needs: "adapter.write",
+    run: async (f, c, t) =>
+      q(f, c, t, `mutation($id: ID!) { updateAdapter(id: $id, changes: { description: "x" }) { id } }`, {
+        id: await f.freshAdapter(t === "other" ? "other" : "own"),
+      }),
   },
   {
-    name: "mutation removePublicAdapter", needs: "pool.manage",
+    name: "mutation updateAdapter (publish)",
+    needs: "adapter.publish",
+    run: async (f, c, t) =>
+      q(f, c, t, `mutation($id: ID!) { updateAdapter(id: $id, changes: { visibility: PUBLIC }) { id visibility } }`, {
+        id: await f.freshAdapter(t === "other" ? "other" : "own"),
+      }),
+  },
+  {
+    name: "mutation setAdapterSamples",
+    needs: "adapter.write",
+    run: async (f, c, t) =>
+      q(f, c, t, `mutation($id: ID!, $s: [String!]!) { setAdapterSamples(id: $id, samples: $s) { id } }`, {
+        id: await f.freshAdapter(t === "other" ? "other" : "own"),
+        s: SAMPLES,
+      }),
+  },
+  {
+    name: "mutation disableAdapter",
+    needs: "adapter.write",
+    run: async (f, c, t) => q(f, c, t, `mutation($id: ID!) { disableAdapter(id: $id) { id } }`, { id: await f.freshAdapter(t === "other" ? "other" : "own") }),
+  },
+  {
+    name: "mutation enableAdapter",
+    needs: "adapter.write",
+    run: async (f, c, t) => q(f, c, t, `mutation($id: ID!) { enableAdapter(id: $id) { id } }`, { id: await f.freshAdapter(t === "other" ? "other" : "own") }),
+  },
+  {
+    name: "mutation deleteAdapter",
+    needs: "adapter.delete",
+    run: async (f, c, t) => q(f, c, t, `mutation($id: ID!) { deleteAdapter(id: $id) }`, { id: await f.freshAdapter(t === "other" ? "other" : "own") }),
+  },
+  {
+    name: "mutation addPublicAdapter",
+    needs: "pool.manage",
+    run: (f, c, t) =>
+      q(f, c, t, `mutation($a: ID!, $t: ID) { addPublicAdapter(adapterId: $a, teamId: $t) { ${adapterSel(c, t)} } }`, { a: f.gate.toggle.id, t: opt(f, t) }),
+  },
+  {
+    name: "mutation removePublicAdapter",
+    needs: "pool.manage",
     run: async (f, c, t) => {
       const team = f.gate.teams[teamKey(t)];
-      await ask(f.gate, team.ownerToken, `mutation($a: ID!, $t: ID) { addPublicAdapter(adapterId: $a, teamId: $t) { id } }`, { a: f.gate.toggle.id, t: team.id });
+      await ask(f.gate, team.ownerToken, `mutation($a: ID!, $t: ID) { addPublicAdapter(adapterId: $a, teamId: $t) { id } }`, {
+        a: f.gate.toggle.id,
+        t: team.id,
+      });
       return q(f, c, t, `mutation($a: ID!, $t: ID) { removePublicAdapter(adapterId: $a, teamId: $t) }`, { a: f.gate.toggle.id, t: opt(f, t) });
     },
   },
-  { name: "mutation createTeam", needs: "user", usersOnly: true, run: (f, c, t) => q(f, c, t, `mutation($s: String!) { createTeam(name: "T", slug: $s) { id } }`, { s: `t-${Math.random().toString(36).slice(2, 10)}` }) },
-  { name: "mutation updateTeam (name)", needs: "team.manage", usersOnly: true, run: (f, c, t) => q(f, c, t, `mutation($t: ID!) { updateTeam(id: $t, name: "Renamed") { name } }`, { t: req(f, t) }) },
-  { name: "mutation inviteMember", needs: "member.manage", usersOnly: true, run: (f, c, t) => q(f, c, t, `mutation($t: ID!) { inviteMember(teamId: $t, email: "invitee@example.test", role: VIEWER) { invitation { id } } }`, { t: req(f, t) }) },
   {
-    name: "mutation revokeInvitation", needs: "member.manage", usersOnly: true,
+    name: "mutation createTeam",
+    needs: "user",
+    usersOnly: true,
+    run: (f, c, t) => q(f, c, t, `mutation($s: String!) { createTeam(name: "T", slug: $s) { id } }`, { s: `t-${Math.random().toString(36).slice(2, 10)}` }),
+  },
+  {
+    name: "mutation updateTeam (name)",
+    needs: "team.manage",
+    usersOnly: true,
+    run: (f, c, t) => q(f, c, t, `mutation($t: ID!) { updateTeam(id: $t, name: "Renamed") { name } }`, { t: req(f, t) }),
+  },
+  {
+    name: "mutation inviteMember",
+    needs: "member.manage",
+    usersOnly: true,
+    run: (f, c, t) =>
+      q(f, c, t, `mutation($t: ID!) { inviteMember(teamId: $t, email: "invitee@example.test", role: VIEWER) { invitation { id } } }`, { t: req(f, t) }),
+  },
+  {
+    name: "mutation revokeInvitation",
+    needs: "member.manage",
+    usersOnly: true,
     run: async (f, c, t) => {
       const team = f.gate.teams[teamKey(t)];
-      const inv = await ask<{ inviteMember: { invitation: { id: string } } }>(f.gate, team.ownerToken, `mutation($t: ID!) { inviteMember(teamId: $t, email: "revokee@example.test", role: VIEWER) { invitation { id } } }`, { t: team.id });
+      const inv = await ask<{ inviteMember: { invitation: { id: string } } }>(
+        f.gate,
+        team.ownerToken,
+        `mutation($t: ID!) { inviteMember(teamId: $t, email: "revokee@example.test", role: VIEWER) { invitation { id } } }`,
+        { t: team.id },
+      );
       return q(f, c, t, `mutation($id: ID!) { revokeInvitation(id: $id) { id } }`, { id: inv.data!.inviteMember.invitation.id });
     },
   },
   {
-    name: "mutation changeMemberRole", needs: "member.manage", usersOnly: true,
-    run: async (f, c, t) => q(f, c, t, `mutation($t: ID!, $u: ID!) { changeMemberRole(teamId: $t, userId: $u, role: MEMBER) { role } }`, { t: req(f, t), u: await throwawayMember(f, t) }),
+    name: "mutation changeMemberRole",
+    needs: "member.manage",
+    usersOnly: true,
+    run: async (f, c, t) =>
+      q(f, c, t, `mutation($t: ID!, $u: ID!) { changeMemberRole(teamId: $t, userId: $u, role: MEMBER) { role } }`, {
+        t: req(f, t),
+        u: await throwawayMember(f, t),
+      }),
   },
   {
-    name: "mutation removeMember (someone else)", needs: "member.manage", usersOnly: true,
+    name: "mutation removeMember (someone else)",
+    needs: "member.manage",
+    usersOnly: true,
     run: async (f, c, t) => q(f, c, t, `mutation($t: ID!, $u: ID!) { removeMember(teamId: $t, userId: $u) }`, { t: req(f, t), u: await throwawayMember(f, t) }),
   },
-  { name: "mutation createApiKey (VIEWER)", needs: "apikey.manage", usersOnly: true, run: (f, c, t) => q(f, c, t, `mutation($t: ID!) { createApiKey(teamId: $t, name: "m", role: VIEWER) { secret } }`, { t: req(f, t) }) },
   {
-    name: "mutation revokeApiKey", needs: "apikey.manage", usersOnly: true,
+    name: "mutation createApiKey (VIEWER)",
+    needs: "apikey.manage",
+    usersOnly: true,
+    run: (f, c, t) => q(f, c, t, `mutation($t: ID!) { createApiKey(teamId: $t, name: "m", role: VIEWER) { secret } }`, { t: req(f, t) }),
+  },
+  {
+    name: "mutation revokeApiKey",
+    needs: "apikey.manage",
+    usersOnly: true,
     run: async (f, c, t) => {
       const team = f.gate.teams[teamKey(t)];
       const k = await createKey(f.url, team.ownerToken, team.id, "VIEWER", "victim");
@@ -344,7 +576,20 @@ beforeAll(async () => {
   const url = gate.url;
   const prisma = gate.quiver.services.catalog.prisma;
   const own = gate.teams.a;
-  const model = await prisma.baseModel.create({ data: { name: "m", architecture: "LlamaForCausalLM", config: {}, hiddenSize: 8, numLayers: 1, vocabSize: 8, contextLength: 8, dtype: "f32", storageUri: "file:///m", contentHash: "0" } });
+  const model = await prisma.baseModel.create({
+    data: {
+      name: "m",
+      architecture: "LlamaForCausalLM",
+      config: {},
+      hiddenSize: 8,
+      numLayers: 1,
+      vocabSize: 8,
+      contextLength: 8,
+      dtype: "f32",
+      storageUri: "file:///m",
+      contentHash: "0",
+    },
+  });
   let fresh = 0;
   fixture = {
     gate,
@@ -353,7 +598,15 @@ beforeAll(async () => {
     memberGeneration: "",
     otherGeneration: gate.teams.b.generationIds[0] ?? "",
     freshAdapter: async (team) => {
-      const a = await prisma.adapter.create({ data: { teamId: gate.teams[team === "own" ? "a" : "b"].id, name: `fresh-${++fresh}`, description: `fresh ${fresh}`, baseModelId: model.id, status: "ACTIVE" } });
+      const a = await prisma.adapter.create({
+        data: {
+          teamId: gate.teams[team === "own" ? "a" : "b"].id,
+          name: `fresh-${++fresh}`,
+          description: `fresh ${fresh}`,
+          baseModelId: model.id,
+          status: "ACTIVE",
+        },
+      });
       return a.id;
     },
   };
@@ -364,7 +617,14 @@ beforeAll(async () => {
     if (role !== "OWNER") ({ token, userId } = await inviteUser(url, own.ownerToken, own.id, `${role.toLowerCase()}-caller@example.test`, role));
     callers.push({ label: `${role} user`, kind: "user", role, memberOf: ["a"], token, userId, deep: role === "MEMBER" });
     // The VIEWER key asks deep: issue 19's leak was a VIEWER key's.
-    callers.push({ label: `${role} API key`, kind: "apiKey", role, memberOf: ["a"], token: (await createKey(url, own.ownerToken, own.id, role, role)).secret, deep: role === "VIEWER" });
+    callers.push({
+      label: `${role} API key`,
+      kind: "apiKey",
+      role,
+      memberOf: ["a"],
+      token: (await createKey(url, own.ownerToken, own.id, role, role)).secret,
+      deep: role === "VIEWER",
+    });
   }
 
   // An ADMIN demoted to VIEWER (its ADMIN key is capped to VIEWER), and an ADMIN removed from the team (its key is revoked).
@@ -372,17 +632,30 @@ beforeAll(async () => {
   const demotedKey = await createKey(url, demoted.token, own.id, "ADMIN", "demoted-admin-key");
   const removed = await inviteUser(url, own.ownerToken, own.id, "removed-caller@example.test", "ADMIN");
   const removedKey = await createKey(url, removed.token, own.id, "ADMIN", "removed-admin-key");
-  const demote = await ask(gate, own.ownerToken, `mutation($t: ID!, $u: ID!) { changeMemberRole(teamId: $t, userId: $u, role: VIEWER) { role } }`, { t: own.id, u: demoted.userId });
+  const demote = await ask(gate, own.ownerToken, `mutation($t: ID!, $u: ID!) { changeMemberRole(teamId: $t, userId: $u, role: VIEWER) { role } }`, {
+    t: own.id,
+    u: demoted.userId,
+  });
   const remove = await ask(gate, own.ownerToken, `mutation($t: ID!, $u: ID!) { removeMember(teamId: $t, userId: $u) }`, { t: own.id, u: removed.userId });
   if (demote.errors || remove.errors) throw new Error(`demote/remove failed: ${JSON.stringify([demote.errors, remove.errors])}`);
-  callers.push({ label: "ADMIN demoted to VIEWER (user)", kind: "user", role: "VIEWER", memberOf: ["a"], token: demoted.token, userId: demoted.userId, deep: true });
+  callers.push({
+    label: "ADMIN demoted to VIEWER (user)",
+    kind: "user",
+    role: "VIEWER",
+    memberOf: ["a"],
+    token: demoted.token,
+    userId: demoted.userId,
+    deep: true,
+  });
   callers.push({ label: "ADMIN key of a member demoted to VIEWER", kind: "apiKey", role: "VIEWER", memberOf: ["a"], token: demotedKey.secret });
   callers.push({ label: "removed ADMIN (user)", kind: "user", memberOf: [], token: removed.token, userId: removed.userId, deep: true });
   callers.push({ label: "key of a removed ADMIN", kind: "revoked", memberOf: [], token: removedKey.secret, deep: true });
 
   if (!gate.storiesSkip) {
     const member = callers.find((c) => c.label === "MEMBER user")!;
-    const g = await ask<{ generate: { id: string } }>(gate, member.token, `mutation($i: GenerateInput!) { generate(input: $i) { id } }`, { i: { prompt: "A cat in the garden", strategy: "MIXTURE", k: 8, maxTokens: 2 } });
+    const g = await ask<{ generate: { id: string } }>(gate, member.token, `mutation($i: GenerateInput!) { generate(input: $i) { id } }`, {
+      i: { prompt: "A cat in the garden", strategy: "MIXTURE", k: 8, maxTokens: 2 },
+    });
     fixture.memberGeneration = g.data!.generate.id;
     await gate.quiver.services.generation!.idle();
   }
@@ -404,7 +677,11 @@ function ownPool(f: Fixture): string[] {
 }
 
 async function completion(f: Fixture, token: string | undefined, model: string, team?: string): Promise<{ status: number; body: string; adapters: string[] }> {
-  const r = await http(f, { label: "", kind: "user", memberOf: [], token }, "/v1/completions", { method: "POST", body: { model, prompt: "A cat in the garden", max_tokens: 2 }, ...(team ? { team } : {}) });
+  const r = await http(f, { label: "", kind: "user", memberOf: [], token }, "/v1/completions", {
+    method: "POST",
+    body: { model, prompt: "A cat in the garden", max_tokens: 2 },
+    ...(team ? { team } : {}),
+  });
   const adapters = r.status === 200 ? ((JSON.parse(r.body) as { quiver?: { adapters?: { name: string }[] } }).quiver?.adapters ?? []).map((x) => x.name) : [];
   return { ...r, adapters };
 }
@@ -420,12 +697,20 @@ describe("issue 19: neighbours through a public adapter", () => {
     for (const p of publics) {
       for (const header of [b.id, c.id, NOWHERE, "not-a-team"]) {
         const r = await ask<Answer>(fixture.gate, viewerKey.token, NEIGHBOURS, { id: p.id }, header);
-        expect({ through: p.name, header, code: r.errors?.[0]?.extensions?.code, data: r.data }).toEqual({ through: p.name, header, code: "NOT_FOUND", data: { adapter: null } });
+        expect({ through: p.name, header, code: r.errors?.[0]?.extensions?.code, data: r.data }).toEqual({
+          through: p.name,
+          header,
+          code: "NOT_FOUND",
+          data: { adapter: null },
+        });
         expect(leaks(fixture.gate, ["a"], r)).toEqual([]);
       }
       // Without a header, the neighbours come from the own team's pool.
       const own = await ask<Answer>(fixture.gate, viewerKey.token, NEIGHBOURS, { id: p.id });
-      expect({ through: p.name, neighbours: sorted(own.data!.adapter!.neighbours.map((n) => n.adapter.name)) }).toEqual({ through: p.name, neighbours: ownPool(fixture).filter((n) => n !== p.name) });
+      expect({ through: p.name, neighbours: sorted(own.data!.adapter!.neighbours.map((n) => n.adapter.name)) }).toEqual({
+        through: p.name,
+        neighbours: ownPool(fixture).filter((n) => n !== p.name),
+      });
       expect(leaks(fixture.gate, ["a"], own)).toEqual([]);
     }
   }, 60_000);
@@ -440,7 +725,8 @@ describe("issue 19: neighbours through a public adapter", () => {
 
 describe("the team's pool: its own ACTIVE adapters and the public ones it added", () => {
   const names = (xs: { name: string }[] | undefined) => sorted((xs ?? []).map((x) => x.name));
-  const removeToggle = () => ask(fixture.gate, fixture.gate.teams.a.ownerToken, `mutation($a: ID!) { removePublicAdapter(adapterId: $a) }`, { a: fixture.gate.toggle.id });
+  const removeToggle = () =>
+    ask(fixture.gate, fixture.gate.teams.a.ownerToken, `mutation($a: ID!) { removePublicAdapter(adapterId: $a) }`, { a: fixture.gate.toggle.id });
 
   test("retrieval, the adapter list, the pool map, neighbours and inPool", async () => {
     await removeToggle();
@@ -476,48 +762,69 @@ describe("the team's pool: its own ACTIVE adapters and the public ones it added"
     expect(names(r.data!.adapter.neighbours.map((n) => n.adapter))).toEqual(pool.filter((n) => n !== a.privateNames[0]));
     const inPool = Object.fromEntries(r.data!.publicAdapters.edges.map((e) => [e.node.name, e.node.inPool]));
     expect(inPool).toEqual({
-      [a.publicAdded.name]: true, [a.publicNotAdded.name]: true, [b.publicAdded.name]: true, [c.publicAdded.name]: true,
-      [b.publicNotAdded.name]: false, [c.publicNotAdded.name]: false, [fixture.gate.toggle.name]: false,
+      [a.publicAdded.name]: true,
+      [a.publicNotAdded.name]: true,
+      [b.publicAdded.name]: true,
+      [c.publicAdded.name]: true,
+      [b.publicNotAdded.name]: false,
+      [c.publicNotAdded.name]: false,
+      [fixture.gate.toggle.name]: false,
     });
     expect(leaks(fixture.gate, ["a"], r)).toEqual([]);
   });
 
-  (STORIES_SKIP ? test.skip : test)("retrieve, model auto, model names, /v1/models and pinned adapterIds", async () => {
-    await removeToggle();
-    const { a, b } = fixture.gate.teams;
-    const key = callerNamed("MEMBER API key").token;
-    const pool = ownPool(fixture);
-    const r = await ask<{ retrieve: { adapter: { name: string } }[]; generate: { adapters: { adapter: { name: string } }[] } }>(
-      fixture.gate,
-      key,
-      `mutation { generate(input: { prompt: "A cat in the garden", strategy: MIXTURE, k: 8, maxTokens: 2 }) { adapters { adapter { name } } } }`,
-    );
-    expect(names(r.data!.generate.adapters.map((x) => x.adapter))).toEqual(pool);
-    const retrieved = await ask<{ retrieve: { adapter: { name: string } }[] }>(fixture.gate, key, `{ retrieve(input: "A ship on the sea", k: 50) { adapter { name } } }`);
-    expect(names(retrieved.data!.retrieve.map((x) => x.adapter))).toEqual(pool);
-    const models = await http(fixture, { label: "", kind: "apiKey", memberOf: ["a"], token: key }, "/v1/models", {});
-    expect(sorted((JSON.parse(models.body) as { data: { id: string }[] }).data.map((m) => m.id))).toEqual(sorted(["auto", "base", ...pool]));
-    const auto = await completion(fixture, key, "auto");
-    expect(auto.status).toBe(200);
-    expect(auto.adapters.every((n) => pool.includes(n))).toBe(true);
-    // By name: the own team's and the added public ones; not another team's private or unadded public ones.
-    expect(await completion(fixture, key, b.publicAdded.name)).toMatchObject({ status: 200, adapters: [b.publicAdded.name] });
-    expect(await completion(fixture, key, a.privateNames[1]!)).toMatchObject({ status: 200, adapters: [a.privateNames[1]] });
-    for (const model of [b.publicNotAdded.name, b.privateNames[0]!, fixture.gate.toggle.name]) {
-      const res = await completion(fixture, key, model);
-      expect({ model, status: res.status }).toEqual({ model, status: 404 });
-      expect(leaks(fixture.gate, ["a"], res.body, model)).toEqual([]);
-    }
-    // Pinned by id, likewise.
-    const pin = (ids: string[]) => ask<{ generate: { adapters: { adapter: { name: string } }[] } }>(fixture.gate, key, `mutation($i: GenerateInput!) { generate(input: $i) { adapters { adapter { name } } } }`, { i: { prompt: "x", strategy: "MIXTURE", adapterIds: ids, maxTokens: 1 } });
-    expect(names((await pin([b.publicAdded.id, a.privateIds[0]!])).data!.generate.adapters.map((x) => x.adapter))).toEqual(sorted([b.publicAdded.name, a.privateNames[0]!]));
-    for (const id of [b.publicNotAdded.id, b.privateIds[0]!, fixture.gate.toggle.id, NOWHERE]) {
-      const res = await pin([id]);
-      expect({ id, code: res.errors?.[0]?.extensions?.code }).toEqual({ id, code: "NOT_FOUND" });
-      expect(leaks(fixture.gate, ["a"], res, id)).toEqual([]);
-    }
-    await fixture.gate.quiver.services.generation!.idle();
-  }, 60_000);
+  (STORIES_SKIP ? test.skip : test)(
+    "retrieve, model auto, model names, /v1/models and pinned adapterIds",
+    async () => {
+      await removeToggle();
+      const { a, b } = fixture.gate.teams;
+      const key = callerNamed("MEMBER API key").token;
+      const pool = ownPool(fixture);
+      const r = await ask<{ retrieve: { adapter: { name: string } }[]; generate: { adapters: { adapter: { name: string } }[] } }>(
+        fixture.gate,
+        key,
+        `mutation { generate(input: { prompt: "A cat in the garden", strategy: MIXTURE, k: 8, maxTokens: 2 }) { adapters { adapter { name } } } }`,
+      );
+      expect(names(r.data!.generate.adapters.map((x) => x.adapter))).toEqual(pool);
+      const retrieved = await ask<{ retrieve: { adapter: { name: string } }[] }>(
+        fixture.gate,
+        key,
+        `{ retrieve(input: "A ship on the sea", k: 50) { adapter { name } } }`,
+      );
+      expect(names(retrieved.data!.retrieve.map((x) => x.adapter))).toEqual(pool);
+      const models = await http(fixture, { label: "", kind: "apiKey", memberOf: ["a"], token: key }, "/v1/models", {});
+      expect(sorted((JSON.parse(models.body) as { data: { id: string }[] }).data.map((m) => m.id))).toEqual(sorted(["auto", "base", ...pool]));
+      const auto = await completion(fixture, key, "auto");
+      expect(auto.status).toBe(200);
+      expect(auto.adapters.every((n) => pool.includes(n))).toBe(true);
+      // By name: the own team's and the added public ones; not another team's private or unadded public ones.
+      expect(await completion(fixture, key, b.publicAdded.name)).toMatchObject({ status: 200, adapters: [b.publicAdded.name] });
+      expect(await completion(fixture, key, a.privateNames[1]!)).toMatchObject({ status: 200, adapters: [a.privateNames[1]] });
+      for (const model of [b.publicNotAdded.name, b.privateNames[0]!, fixture.gate.toggle.name]) {
+        const res = await completion(fixture, key, model);
+        expect({ model, status: res.status }).toEqual({ model, status: 404 });
+        expect(leaks(fixture.gate, ["a"], res.body, model)).toEqual([]);
+      }
+      // Pinned by id, likewise.
+      const pin = (ids: string[]) =>
+        ask<{ generate: { adapters: { adapter: { name: string } }[] } }>(
+          fixture.gate,
+          key,
+          `mutation($i: GenerateInput!) { generate(input: $i) { adapters { adapter { name } } } }`,
+          { i: { prompt: "x", strategy: "MIXTURE", adapterIds: ids, maxTokens: 1 } },
+        );
+      expect(names((await pin([b.publicAdded.id, a.privateIds[0]!])).data!.generate.adapters.map((x) => x.adapter))).toEqual(
+        sorted([b.publicAdded.name, a.privateNames[0]!]),
+      );
+      for (const id of [b.publicNotAdded.id, b.privateIds[0]!, fixture.gate.toggle.id, NOWHERE]) {
+        const res = await pin([id]);
+        expect({ id, code: res.errors?.[0]?.extensions?.code }).toEqual({ id, code: "NOT_FOUND" });
+        expect(leaks(fixture.gate, ["a"], res, id)).toEqual([]);
+      }
+      await fixture.gate.quiver.services.generation!.idle();
+    },
+    60_000,
+  );
 
   test("an ADMIN adds and removes another team's public adapter; a MEMBER may not; private and own adapters cannot be added", async () => {
     await removeToggle();
@@ -525,15 +832,33 @@ describe("the team's pool: its own ACTIVE adapters and the public ones it added"
     const admin = callerNamed("ADMIN user").token;
     const member = callerNamed("MEMBER user").token;
     const toggle = fixture.gate.toggle;
-    const inPool = async () => (await ask<{ adapter: { inPool: boolean } }>(fixture.gate, member, `query($id: ID!) { adapter(id: $id) { inPool } }`, { id: toggle.id })).data!.adapter.inPool;
-    const withPublic = async () => names((await ask<{ adapters: { edges: { node: { name: string } }[] } }>(fixture.gate, member, `{ adapters(first: 50, includePublic: true) { edges { node { name } } } }`)).data!.adapters.edges.map((e) => e.node));
-    const add = (token: string | undefined, id: string) => ask<{ addPublicAdapter: { name: string; inPool: boolean } | null }>(fixture.gate, token, `mutation($a: ID!) { addPublicAdapter(adapterId: $a) { name inPool } }`, { a: id });
+    const inPool = async () =>
+      (await ask<{ adapter: { inPool: boolean } }>(fixture.gate, member, `query($id: ID!) { adapter(id: $id) { inPool } }`, { id: toggle.id })).data!.adapter
+        .inPool;
+    const withPublic = async () =>
+      names(
+        (
+          await ask<{ adapters: { edges: { node: { name: string } }[] } }>(
+            fixture.gate,
+            member,
+            `{ adapters(first: 50, includePublic: true) { edges { node { name } } } }`,
+          )
+        ).data!.adapters.edges.map((e) => e.node),
+      );
+    const add = (token: string | undefined, id: string) =>
+      ask<{ addPublicAdapter: { name: string; inPool: boolean } | null }>(
+        fixture.gate,
+        token,
+        `mutation($a: ID!) { addPublicAdapter(adapterId: $a) { name inPool } }`,
+        { a: id },
+      );
     expect((await add(member, toggle.id)).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     expect(await inPool()).toBe(false);
     expect((await add(admin, toggle.id)).data).toEqual({ addPublicAdapter: { name: toggle.name, inPool: true } });
     expect(await inPool()).toBe(true);
     expect(await withPublic()).toEqual(sorted([...ownPool(fixture), toggle.name]));
-    const remove = (token: string | undefined) => ask<{ removePublicAdapter: boolean }>(fixture.gate, token, `mutation($a: ID!) { removePublicAdapter(adapterId: $a) }`, { a: toggle.id });
+    const remove = (token: string | undefined) =>
+      ask<{ removePublicAdapter: boolean }>(fixture.gate, token, `mutation($a: ID!) { removePublicAdapter(adapterId: $a) }`, { a: toggle.id });
     expect((await remove(member)).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     expect((await remove(admin)).data).toEqual({ removePublicAdapter: true });
     expect((await remove(admin)).data).toEqual({ removePublicAdapter: false });
@@ -550,11 +875,20 @@ describe("the team's pool: its own ACTIVE adapters and the public ones it added"
     const { a, b } = fixture.gate.teams;
     const key = callerNamed("VIEWER API key").token;
     const setVisibility = async (v: string) => {
-      const r = await ask(fixture.gate, b.ownerToken, `mutation($id: ID!, $v: Visibility!) { updateAdapter(id: $id, changes: { visibility: $v }) { id } }`, { id: b.publicAdded.id, v });
+      const r = await ask(fixture.gate, b.ownerToken, `mutation($id: ID!, $v: Visibility!) { updateAdapter(id: $id, changes: { visibility: $v }) { id } }`, {
+        id: b.publicAdded.id,
+        v,
+      });
       expect(r.errors).toBeUndefined();
     };
     const view = async () => {
-      const r = await ask<{ adapter: { name: string } | null; adapters: { edges: { node: { name: string } }[] }; poolMap: { adapters: { name: string }[] }; publicAdapters: { edges: { node: { name: string } }[] }; mine: { neighbours: { adapter: { name: string } }[] } }>(
+      const r = await ask<{
+        adapter: { name: string } | null;
+        adapters: { edges: { node: { name: string } }[] };
+        poolMap: { adapters: { name: string }[] };
+        publicAdapters: { edges: { node: { name: string } }[] };
+        mine: { neighbours: { adapter: { name: string } }[] };
+      }>(
         fixture.gate,
         key,
         `query($id: ID!, $mine: ID!) { adapter(id: $id) { name } adapters(first: 50, includePublic: true) { edges { node { name } } } poolMap(includePublic: true) { adapters { name } } publicAdapters(first: 50) { edges { node { name } } } mine: adapter(id: $mine) { neighbours(k: 50) { adapter { name } } } }`,
@@ -633,7 +967,15 @@ describe.each(cases)("$op.name on the $target team", ({ op, target }) => {
         const foreign = target === "other" || (target === "foreignHeader" && !HEADER_NOT_CHECKED.has(op.name)) || caller.role === undefined;
         const authenticated = caller.kind === "user" || caller.kind === "apiKey";
         // Within the own team a role too low is FORBIDDEN, or NOT_FOUND where the object is not the caller's (another member's generation).
-        const expectedCode = !authenticated ? "UNAUTHENTICATED" : op.usersOnly && caller.kind === "apiKey" ? "FORBIDDEN" : foreign ? "NOT_FOUND" : ["FORBIDDEN", "NOT_FOUND"].includes(code) ? code : "FORBIDDEN or NOT_FOUND";
+        const expectedCode = !authenticated
+          ? "UNAUTHENTICATED"
+          : op.usersOnly && caller.kind === "apiKey"
+            ? "FORBIDDEN"
+            : foreign
+              ? "NOT_FOUND"
+              : ["FORBIDDEN", "NOT_FOUND"].includes(code)
+                ? code
+                : "FORBIDDEN or NOT_FOUND";
         expected.push(`${caller.label} denied with ${expectedCode}`);
       }
       // No response, allowed or denied, shows a marker of a team the caller is not in.

@@ -14,26 +14,39 @@ const skip = storiesSkipReason();
 if (skip) console.log(`Skipping the bench load test: ${skip}`);
 
 interface Report {
-  phases: { concurrency: number; requests: number; mismatches: number; ratio: number; rounds: number; roundRatios: number[]; engineTokensPerS: number; apiTokensPerS: number }[];
+  phases: {
+    concurrency: number;
+    requests: number;
+    mismatches: number;
+    ratio: number;
+    rounds: number;
+    roundRatios: number[];
+    engineTokensPerS: number;
+    apiTokensPerS: number;
+  }[];
 }
 
-(skip ? test.skip : test)("bench load --rounds 2 alternates the phases and checks every round's streams", async () => {
-  const { stdout } = await run(process.execPath, [quiver, "bench", "load", "--concurrency", "3,5", "--tokens", "4", "--rounds", "2", "--json"], {
-    cwd: repoRoot,
-    env: { ...process.env, NODE_OPTIONS: "" },
-  });
-  const lines = stdout.trim().split("\n");
-  expect(lines).toContain("each figure is the fastest of 2 alternating rounds; API/engine round by round:");
-  const report = JSON.parse(lines.at(-1)!) as Report;
-  expect(report.phases.map((p) => p.concurrency)).toEqual([3, 5]);
-  for (const p of report.phases) {
-    expect(p).toMatchObject({ requests: p.concurrency, mismatches: 0, rounds: 2 });
-    expect(p.roundRatios).toHaveLength(2);
-    for (const r of p.roundRatios) expect(r).toBeGreaterThan(0);
-    expect(p.engineTokensPerS).toBeGreaterThan(0);
-    expect(p.apiTokensPerS).toBeGreaterThan(0);
-  }
-}, 120_000);
+(skip ? test.skip : test)(
+  "bench load --rounds 2 alternates the phases and checks every round's streams",
+  async () => {
+    const { stdout } = await run(process.execPath, [quiver, "bench", "load", "--concurrency", "3,5", "--tokens", "4", "--rounds", "2", "--json"], {
+      cwd: repoRoot,
+      env: { ...process.env, NODE_OPTIONS: "" },
+    });
+    const lines = stdout.trim().split("\n");
+    expect(lines).toContain("each figure is the fastest of 2 alternating rounds; API/engine round by round:");
+    const report = JSON.parse(lines.at(-1)!) as Report;
+    expect(report.phases.map((p) => p.concurrency)).toEqual([3, 5]);
+    for (const p of report.phases) {
+      expect(p).toMatchObject({ requests: p.concurrency, mismatches: 0, rounds: 2 });
+      expect(p.roundRatios).toHaveLength(2);
+      for (const r of p.roundRatios) expect(r).toBeGreaterThan(0);
+      expect(p.engineTokensPerS).toBeGreaterThan(0);
+      expect(p.apiTokensPerS).toBeGreaterThan(0);
+    }
+  },
+  120_000,
+);
 
 test("bench load refuses --rounds outside 1..10", async () => {
   const err = await run(process.execPath, [quiver, "bench", "load", "--rounds", "0"], { cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: "" } }).then(

@@ -9,7 +9,11 @@ test("a generated admin password is returned once and signs in", async () => {
   try {
     const pw = quiver.bootstrap?.generatedPassword;
     expect(pw).toMatch(/^[A-Za-z0-9_-]{24}$/);
-    const r = await gql<{ login: { user: { email: string } } }>(quiver.api.url, `mutation($p: String!) { login(email: "root@example.test", password: $p) { user { email } } }`, { p: pw });
+    const r = await gql<{ login: { user: { email: string } } }>(
+      quiver.api.url,
+      `mutation($p: String!) { login(email: "root@example.test", password: $p) { user { email } } }`,
+      { p: pw },
+    );
     expect(r.data?.login.user.email).toBe("root@example.test");
   } finally {
     await quiver.close();

@@ -17,7 +17,10 @@ import { installFakeGeneration, type GatedEngine } from "../helpers/generation.j
 interface Answer {
   status: number;
   retryAfter: string | null;
-  body: { data?: Record<string, { id: string } | null> | null; errors?: { message: string; extensions: { code: string; details?: Record<string, unknown> } }[] };
+  body: {
+    data?: Record<string, { id: string } | null> | null;
+    errors?: { message: string; extensions: { code: string; details?: Record<string, unknown> } }[];
+  };
 }
 
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -26,18 +29,28 @@ const SMALL = { prompt: "", strategy: "NONE", maxTokens: 2 };
 
 /** POST /graphql, keeping the Retry-After header. */
 async function post(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<Answer> {
-  const res = await fetch(`${url}/graphql`, { method: "POST", headers: { "content-type": "application/json", ...auth(token) }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...auth(token) },
+    body: JSON.stringify({ query, variables }),
+  });
   return { status: res.status, retryAfter: res.headers.get("retry-after"), body: (await res.json()) as Answer["body"] };
 }
 
-const generate = (url: string, token: string, teamId: string, input: Record<string, unknown> = SMALL) => post(url, token, GENERATE, { i: { ...input, teamId } });
+const generate = (url: string, token: string, teamId: string, input: Record<string, unknown> = SMALL) =>
+  post(url, token, GENERATE, { i: { ...input, teamId } });
 const admitted = (answers: Answer[]) => answers.filter((a) => a.body.data?.generate);
 const refused = (answers: Answer[]) => answers.filter((a) => a.body.errors?.length);
 const codeOf = (a: Answer) => a.body.errors?.[0]?.extensions.code;
 const detailsOf = (a: Answer) => a.body.errors?.[0]?.extensions.details ?? {};
 
 async function newTeam(url: string, admin: string, slug: string, quotas: Record<string, number | null>): Promise<string> {
-  const t = await gql<{ createTeam: { id: string } }>(url, `mutation($s: String!) { createTeam(name: "Quota team", slug: $s) { id } }`, { s: slug }, auth(admin));
+  const t = await gql<{ createTeam: { id: string } }>(
+    url,
+    `mutation($s: String!) { createTeam(name: "Quota team", slug: $s) { id } }`,
+    { s: slug },
+    auth(admin),
+  );
   const id = t.data!.createTeam.id;
   const q = await gql(url, `mutation($t: ID!, $q: QuotaInput!) { setTeamQuotas(teamId: $t, quotas: $q) { id } }`, { t: id, q: quotas }, auth(admin));
   expect(q.errors).toBeUndefined();
@@ -100,7 +113,11 @@ describe.each(catalogKinds())("quotas under concurrency ($kind)", ({ open }) => 
       expect(seconds).toBeLessThanOrEqual(60);
       expect(detailsOf(a).retryAfterSeconds).toBe(seconds);
     }
-    const res = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json", "x-quiver-team": teamId, ...auth(admin) }, body: JSON.stringify({ model: "base", prompt: "", max_tokens: 2 }) });
+    const res = await fetch(`${url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-quiver-team": teamId, ...auth(admin) },
+      body: JSON.stringify({ model: "base", prompt: "", max_tokens: 2 }),
+    });
     expect(res.status).toBe(429);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(((await res.json()) as { error: { code: string; type: string } }).error).toMatchObject({ code: "QUOTA_EXCEEDED", type: "rate_limit_error" });
@@ -141,8 +158,17 @@ describe("quota administration, API key limits and the queue share (pglite)", ()
     engines.push(installFakeGeneration(quiver).engine);
     defaultTeam = (await gql<{ teams: { id: string }[] }>(url, `{ teams { id } }`, {}, auth(admin))).data!.teams[0]!.id;
     // A user who is no server administrator, owning a team of their own.
-    const inv = await gql<{ inviteMember: { token: string } }>(url, `mutation($t: ID!) { inviteMember(teamId: $t, email: "owner@example.test", role: VIEWER) { token } }`, { t: defaultTeam }, auth(admin));
-    const acc = await gql<{ acceptInvitation: { token: string } }>(url, `mutation($k: String!) { acceptInvitation(token: $k, password: "a-long-password-1") { token } }`, { k: inv.data!.inviteMember.token });
+    const inv = await gql<{ inviteMember: { token: string } }>(
+      url,
+      `mutation($t: ID!) { inviteMember(teamId: $t, email: "owner@example.test", role: VIEWER) { token } }`,
+      { t: defaultTeam },
+      auth(admin),
+    );
+    const acc = await gql<{ acceptInvitation: { token: string } }>(
+      url,
+      `mutation($k: String!) { acceptInvitation(token: $k, password: "a-long-password-1") { token } }`,
+      { k: inv.data!.inviteMember.token },
+    );
     owner = acc.data!.acceptInvitation.token;
     const t = await gql<{ createTeam: { id: string } }>(url, `mutation { createTeam(name: "Owned", slug: "owned") { id } }`, {}, auth(owner));
     ownTeam = t.data!.createTeam.id;
@@ -155,7 +181,14 @@ describe("quota administration, API key limits and the queue share (pglite)", ()
   });
 
   const quotasOf = async (teamId: string, token: string) =>
-    (await gql<{ team: { quotas: Record<string, number | null> } }>(url, `query($t: ID!) { team(id: $t) { quotas { tokensPerDay requestsPerMinute concurrentGenerations storageBytes } } }`, { t: teamId }, auth(token))).data!.team.quotas;
+    (
+      await gql<{ team: { quotas: Record<string, number | null> } }>(
+        url,
+        `query($t: ID!) { team(id: $t) { quotas { tokensPerDay requestsPerMinute concurrentGenerations storageBytes } } }`,
+        { t: teamId },
+        auth(token),
+      )
+    ).data!.team.quotas;
 
   const SETTINGS = `defaultQuotas { tokensPerDay requestsPerMinute concurrentGenerations storageBytes } maxQuotas { concurrentGenerations requestsPerMinute } teamCreation updatedAt`;
 
@@ -171,12 +204,22 @@ describe("quota administration, API key limits and the queue share (pglite)", ()
     });
     expect((await gql(url, `{ serverSettings { teamCreation } }`, {}, auth(owner))).errors![0]!.extensions!.code).toBe("FORBIDDEN");
     expect((await gql(url, `{ serverSettings { teamCreation } }`)).errors![0]!.extensions!.code).toBe("UNAUTHENTICATED");
-    const key = await gql<{ createApiKey: { secret: string } }>(url, `mutation($t: ID!) { createApiKey(teamId: $t, name: "admin-key", role: OWNER) { secret } }`, { t: defaultTeam }, auth(admin));
+    const key = await gql<{ createApiKey: { secret: string } }>(
+      url,
+      `mutation($t: ID!) { createApiKey(teamId: $t, name: "admin-key", role: OWNER) { secret } }`,
+      { t: defaultTeam },
+      auth(admin),
+    );
     expect((await gql(url, `{ serverSettings { teamCreation } }`, {}, auth(key.data!.createApiKey.secret))).errors![0]!.extensions!.code).toBe("FORBIDDEN");
     const byOwner = await gql(url, `mutation { updateServerSettings(input: { teamCreation: false }) { teamCreation } }`, {}, auth(owner));
     expect(byOwner.errors![0]!.extensions!.code).toBe("FORBIDDEN");
     // Defaults stay within the caps.
-    const tooHigh = await gql(url, `mutation { updateServerSettings(input: { defaultQuotas: { concurrentGenerations: 21 } }) { teamCreation } }`, {}, auth(admin));
+    const tooHigh = await gql(
+      url,
+      `mutation { updateServerSettings(input: { defaultQuotas: { concurrentGenerations: 21 } }) { teamCreation } }`,
+      {},
+      auth(admin),
+    );
     expect(tooHigh.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", details: { argument: "defaultQuotas.concurrentGenerations" } });
   });
 
@@ -191,7 +234,12 @@ describe("quota administration, API key limits and the queue share (pglite)", ()
     const refusedTeam = await gql(url, `mutation { createTeam(name: "No", slug: "not-allowed") { id } }`, {}, auth(owner));
     expect(refusedTeam.errors![0]!.extensions).toMatchObject({ code: "FORBIDDEN", details: { reason: "TEAM_CREATION_DISABLED" } });
     const byAdmin = await gql<{ createTeam: { id: string } }>(url, `mutation { createTeam(name: "Yes", slug: "by-admin") { id } }`, {}, auth(admin));
-    expect(await quotasOf(byAdmin.data!.createTeam.id, admin)).toEqual({ requestsPerMinute: 100, concurrentGenerations: 7, tokensPerDay: null, storageBytes: null });
+    expect(await quotasOf(byAdmin.data!.createTeam.id, admin)).toEqual({
+      requestsPerMinute: 100,
+      concurrentGenerations: 7,
+      tokensPerDay: null,
+      storageBytes: null,
+    });
     await gql(url, `mutation { updateServerSettings(input: { teamCreation: true }) { teamCreation } }`, {}, auth(admin));
     expect((await gql(url, `mutation { createTeam(name: "Again", slug: "allowed-again") { id } }`, {}, auth(owner))).errors).toBeUndefined();
   });
@@ -204,16 +252,29 @@ describe("quota administration, API key limits and the queue share (pglite)", ()
     const above = await gql(url, set, { t: ownTeam, q: { concurrentGenerations: 21 } }, auth(admin));
     expect(above.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", details: { argument: "quotas.concurrentGenerations", maximum: 20 } });
     expect((await gql(url, set, { t: ownTeam, q: { concurrentGenerations: null } }, auth(admin))).errors![0]!.extensions!.code).toBe("BAD_USER_INPUT");
-    const ok = await gql<{ setTeamQuotas: { quotas: Record<string, number | null> } }>(url, set, { t: ownTeam, q: { concurrentGenerations: 12, tokensPerDay: 5000, storageBytes: 1e9 } }, auth(admin));
+    const ok = await gql<{ setTeamQuotas: { quotas: Record<string, number | null> } }>(
+      url,
+      set,
+      { t: ownTeam, q: { concurrentGenerations: 12, tokensPerDay: 5000, storageBytes: 1e9 } },
+      auth(admin),
+    );
     expect(ok.data!.setTeamQuotas.quotas).toEqual({ concurrentGenerations: 12, tokensPerDay: 5000, storageBytes: 1e9 });
     const missing = await gql(url, set, { t: "00000000-0000-4000-8000-000000000000", q: { tokensPerDay: 1 } }, auth(admin));
     expect(missing.errors![0]!.extensions!.code).toBe("NOT_FOUND");
     // The team sees who changed its quotas.
-    const log = await gql<{ team: { auditLog: { action: string; actor: { email: string } | null }[] } }>(url, `query($t: ID!) { team(id: $t) { auditLog(first: 5) { action actor { email } } } }`, { t: ownTeam }, auth(owner));
+    const log = await gql<{ team: { auditLog: { action: string; actor: { email: string } | null }[] } }>(
+      url,
+      `query($t: ID!) { team(id: $t) { auditLog(first: 5) { action actor { email } } } }`,
+      { t: ownTeam },
+      auth(owner),
+    );
     expect(log.data!.team.auditLog[0]).toEqual({ action: "team.quotas", actor: { email: "admin@example.test" } });
     await gql(url, `mutation { updateServerSettings(input: { maxQuotas: { concurrentGenerations: 10 } }) { teamCreation } }`, {}, auth(admin));
     expect(await quotasOf(ownTeam, owner)).toMatchObject({ concurrentGenerations: 10, tokensPerDay: 5000 });
-    const settingsAudit = await quiver.services.catalog.prisma.auditLogEntry.findFirst({ where: { action: "server.settings" }, orderBy: { createdAt: "desc" } });
+    const settingsAudit = await quiver.services.catalog.prisma.auditLogEntry.findFirst({
+      where: { action: "server.settings" },
+      orderBy: { createdAt: "desc" },
+    });
     expect(settingsAudit).toMatchObject({ teamId: null, metadata: { teamsClamped: { concurrentGenerations: expect.any(Number) } } });
   });
 
@@ -243,12 +304,17 @@ describe("quota administration, API key limits and the queue share (pglite)", ()
       expect(raised.data!.updateApiKeyLimits.limits.concurrentGenerations).toBe(2);
       expect(admitted(await Promise.all(Array.from({ length: 4 }, () => generate(url, secret, ownTeam))))).toHaveLength(1);
       // Keys do not change keys, and other teams' keys are not found.
-      expect((await gql(url, `mutation($id: ID!) { updateApiKeyLimits(id: $id, limits: { tokensPerDay: 1 }) { id } }`, { id: apiKey.id }, auth(secret))).errors![0]!.extensions!.code).toBe("FORBIDDEN");
+      expect(
+        (await gql(url, `mutation($id: ID!) { updateApiKeyLimits(id: $id, limits: { tokensPerDay: 1 }) { id } }`, { id: apiKey.id }, auth(secret))).errors![0]!
+          .extensions!.code,
+      ).toBe("FORBIDDEN");
     } finally {
       engine.open();
     }
     await quiver.services.generation!.idle();
-    const actions = (await quiver.services.catalog.prisma.auditLogEntry.findMany({ where: { teamId: ownTeam, targetId: apiKey.id }, select: { action: true } })).map((a) => a.action);
+    const actions = (
+      await quiver.services.catalog.prisma.auditLogEntry.findMany({ where: { teamId: ownTeam, targetId: apiKey.id }, select: { action: true } })
+    ).map((a) => a.action);
     expect(actions.sort()).toEqual(["apikey.create", "apikey.limits"]);
   });
 
@@ -271,7 +337,11 @@ describe("quota administration, API key limits and the queue share (pglite)", ()
         expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(1);
         expect(detailsOf(a).retryAfterSeconds).toBe(Number(a.retryAfter));
       }
-      const openai = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json", "x-quiver-team": defaultTeam, ...auth(admin) }, body: JSON.stringify({ model: "base", prompt: "", max_tokens: 2 }) });
+      const openai = await fetch(`${url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-quiver-team": defaultTeam, ...auth(admin) },
+        body: JSON.stringify({ model: "base", prompt: "", max_tokens: 2 }),
+      });
       expect(openai.status).toBe(503);
       expect(Number(openai.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
       // The other team still gets in.

@@ -7,7 +7,18 @@
 // signed out, the key revoked, or the member demoted below the needed role or removed (a
 // generation whose stream is revoked is cancelled). A generation's record, stream and
 // cancellation belong to its creator and to the team's ADMIN and OWNER.
-import { ask, createKey, inviteUser, leaks, plantedMarkers, startGateFixture, subscribe, type GateFixture, type Role, type Subscription } from "../helpers/gate-fixture.js";
+import {
+  ask,
+  createKey,
+  inviteUser,
+  leaks,
+  plantedMarkers,
+  startGateFixture,
+  subscribe,
+  type GateFixture,
+  type Role,
+  type Subscription,
+} from "../helpers/gate-fixture.js";
 import { storiesSkipReason } from "../helpers/stories.js";
 import { waitUntil } from "../helpers/wait.js";
 
@@ -31,7 +42,11 @@ const code = (r: { errors?: { extensions?: { code?: unknown } }[] }) => r.errors
 const owner = () => f.teams.a.ownerToken;
 
 async function changeRole(userId: string, role: Role): Promise<void> {
-  const r = await ask(f, owner(), `mutation($t: ID!, $u: ID!, $r: Role!) { changeMemberRole(teamId: $t, userId: $u, role: $r) { role } }`, { t: f.teams.a.id, u: userId, r: role });
+  const r = await ask(f, owner(), `mutation($t: ID!, $u: ID!, $r: Role!) { changeMemberRole(teamId: $t, userId: $u, role: $r) { role } }`, {
+    t: f.teams.a.id,
+    u: userId,
+    r: role,
+  });
   expect(r.errors).toBeUndefined();
 }
 async function removeMember(userId: string): Promise<void> {
@@ -39,14 +54,23 @@ async function removeMember(userId: string): Promise<void> {
   expect(r.errors).toBeUndefined();
 }
 async function keyRoles(): Promise<Record<string, { role: string; revoked: boolean }>> {
-  const r = await ask<{ team: { apiKeys: { name: string; role: string; revokedAt: string | null }[] } }>(f, owner(), `query($t: ID!) { team(id: $t) { apiKeys(includeRevoked: true) { name role revokedAt } } }`, { t: f.teams.a.id });
+  const r = await ask<{ team: { apiKeys: { name: string; role: string; revokedAt: string | null }[] } }>(
+    f,
+    owner(),
+    `query($t: ID!) { team(id: $t) { apiKeys(includeRevoked: true) { name role revokedAt } } }`,
+    { t: f.teams.a.id },
+  );
   return Object.fromEntries(r.data!.team.apiKeys.map((k) => [k.name, { role: k.role, revoked: k.revokedAt !== null }]));
 }
 /** A fresh adapter row of team a (for deletion and edits). */
 async function freshAdapter(): Promise<string> {
   const prisma = f.quiver.services.catalog.prisma;
   const model = await prisma.baseModel.findFirstOrThrow();
-  return (await prisma.adapter.create({ data: { teamId: f.teams.a.id, name: `fresh-${Math.random().toString(36).slice(2, 10)}`, baseModelId: model.id, status: "ACTIVE" } })).id;
+  return (
+    await prisma.adapter.create({
+      data: { teamId: f.teams.a.id, name: `fresh-${Math.random().toString(36).slice(2, 10)}`, baseModelId: model.id, status: "ACTIVE" },
+    })
+  ).id;
 }
 
 /** What an ADMIN (key or user) may do and a VIEWER may not, each as the code it got (undefined: allowed). */
@@ -57,13 +81,33 @@ async function adminThings(token: string): Promise<Record<string, unknown>> {
     "add a public adapter to the pool": code(await ask(f, token, `mutation($id: ID!) { addPublicAdapter(adapterId: $id) { id } }`, { id: f.toggle.id })),
     "remove it again": code(await ask(f, token, `mutation($id: ID!) { removePublicAdapter(adapterId: $id) }`, { id: f.toggle.id })),
     "delete an adapter": code(await ask(f, token, `mutation($id: ID!) { deleteAdapter(id: $id) }`, { id: await freshAdapter() })),
-    "publish an adapter": code(await ask(f, token, `mutation($id: ID!) { updateAdapter(id: $id, changes: { visibility: PUBLIC }) { id } }`, { id: await freshAdapter() })),
-    "edit an adapter (MEMBER)": code(await ask(f, token, `mutation($id: ID!) { updateAdapter(id: $id, changes: { description: "edited" }) { id } }`, { id: await freshAdapter() })),
+    "publish an adapter": code(
+      await ask(f, token, `mutation($id: ID!) { updateAdapter(id: $id, changes: { visibility: PUBLIC }) { id } }`, { id: await freshAdapter() }),
+    ),
+    "edit an adapter (MEMBER)": code(
+      await ask(f, token, `mutation($id: ID!) { updateAdapter(id: $id, changes: { description: "edited" }) { id } }`, { id: await freshAdapter() }),
+    ),
     "read the adapters (VIEWER)": code(await ask(f, token, `{ adapters(first: 5) { totalCount } }`)),
   };
 }
-const ALLOWED_TO_ADMIN = { "audit log": undefined, "add a public adapter to the pool": undefined, "remove it again": undefined, "delete an adapter": undefined, "publish an adapter": undefined, "edit an adapter (MEMBER)": undefined, "read the adapters (VIEWER)": undefined };
-const ALLOWED_TO_VIEWER = { "audit log": "FORBIDDEN", "add a public adapter to the pool": "FORBIDDEN", "remove it again": "FORBIDDEN", "delete an adapter": "FORBIDDEN", "publish an adapter": "FORBIDDEN", "edit an adapter (MEMBER)": "FORBIDDEN", "read the adapters (VIEWER)": undefined };
+const ALLOWED_TO_ADMIN = {
+  "audit log": undefined,
+  "add a public adapter to the pool": undefined,
+  "remove it again": undefined,
+  "delete an adapter": undefined,
+  "publish an adapter": undefined,
+  "edit an adapter (MEMBER)": undefined,
+  "read the adapters (VIEWER)": undefined,
+};
+const ALLOWED_TO_VIEWER = {
+  "audit log": "FORBIDDEN",
+  "add a public adapter to the pool": "FORBIDDEN",
+  "remove it again": "FORBIDDEN",
+  "delete an adapter": "FORBIDDEN",
+  "publish an adapter": "FORBIDDEN",
+  "edit an adapter (MEMBER)": "FORBIDDEN",
+  "read the adapters (VIEWER)": undefined,
+};
 
 const LONG = { prompt: "Once upon a time", strategy: "NONE", maxTokens: 450, ignoreEos: true };
 
@@ -72,9 +116,17 @@ const LONG = { prompt: "Once upon a time", strategy: "NONE", maxTokens: 450, ign
  * longer than an HTTP round trip (stories260K alone writes 450 tokens in tens of ms).
  */
 async function withBusyEngine<T>(fn: () => Promise<T>): Promise<T> {
-  const subs = Array.from({ length: 8 }, (_, i) => subscribe(f.url, owner(), `subscription($i: GenerateInput!) { generate(input: $i) { delta done } }`, { i: { ...LONG, prompt: `Busy ${i}`, temperature: 1, seed: i } }));
+  const subs = Array.from({ length: 8 }, (_, i) =>
+    subscribe(f.url, owner(), `subscription($i: GenerateInput!) { generate(input: $i) { delta done } }`, {
+      i: { ...LONG, prompt: `Busy ${i}`, temperature: 1, seed: i },
+    }),
+  );
   try {
-    await waitUntil("the background streams are generating", () => subs.every((s) => s.events.some((e) => (e.data as { generate: { delta: string | null } } | null)?.generate.delta)), 30_000);
+    await waitUntil(
+      "the background streams are generating",
+      () => subs.every((s) => s.events.some((e) => (e.data as { generate: { delta: string | null } } | null)?.generate.delta)),
+      30_000,
+    );
     return await fn();
   } finally {
     await Promise.all(subs.map((s) => s.stop()));
@@ -92,10 +144,15 @@ describe("demotion and removal", () => {
     expect(await adminThings(key.secret)).toEqual(ALLOWED_TO_ADMIN);
 
     await changeRole(admin.userId, "VIEWER");
-    expect(await keyRoles()).toMatchObject({ "demoted-admin-key": { role: "VIEWER", revoked: false }, "bystander-admin-key": { role: "ADMIN", revoked: false } });
+    expect(await keyRoles()).toMatchObject({
+      "demoted-admin-key": { role: "VIEWER", revoked: false },
+      "bystander-admin-key": { role: "ADMIN", revoked: false },
+    });
     expect(await adminThings(key.secret)).toEqual(ALLOWED_TO_VIEWER);
     expect(await adminThings(admin.token)).toEqual(ALLOWED_TO_VIEWER);
-    expect(code(await ask(f, admin.token, `mutation($t: ID!) { createApiKey(teamId: $t, name: "again", role: VIEWER) { secret } }`, { t: f.teams.a.id }))).toBe("FORBIDDEN");
+    expect(code(await ask(f, admin.token, `mutation($t: ID!) { createApiKey(teamId: $t, name: "again", role: VIEWER) { secret } }`, { t: f.teams.a.id }))).toBe(
+      "FORBIDDEN",
+    );
     expect(await adminThings(bystanderKey.secret)).toEqual(ALLOWED_TO_ADMIN);
     // Promoting the member again does not raise the capped key.
     await changeRole(admin.userId, "ADMIN");
@@ -115,7 +172,10 @@ describe("demotion and removal", () => {
   test("removing a member revokes their keys; their session no longer reaches the team", async () => {
     const a = f.teams.a;
     const admin = await member("ADMIN");
-    const keys = [await createKey(f.url, admin.token, a.id, "ADMIN", "removed-admin-key"), await createKey(f.url, admin.token, a.id, "VIEWER", "removed-viewer-key")];
+    const keys = [
+      await createKey(f.url, admin.token, a.id, "ADMIN", "removed-admin-key"),
+      await createKey(f.url, admin.token, a.id, "VIEWER", "removed-viewer-key"),
+    ];
     expect(code(await ask(f, keys[0]!.secret, `{ adapters { totalCount } }`))).toBeUndefined();
     await removeMember(admin.userId);
     expect(await keyRoles()).toMatchObject({ "removed-admin-key": { revoked: true }, "removed-viewer-key": { revoked: true } });
@@ -147,7 +207,8 @@ describe("open poolEvents subscriptions", () => {
   const POOL_EVENTS = `subscription { poolEvents { kind adapterId adapter { name description samples } } }`;
   let seq = 0;
   /** Publishes an update of team a's private adapter (every member sees it). */
-  const publish = () => f.quiver.services.poolEvents.publish({ kind: "UPDATED", adapterId: f.teams.a.privateIds[seq++ % 2]!, teamId: f.teams.a.id, visibility: "PRIVATE" });
+  const publish = () =>
+    f.quiver.services.poolEvents.publish({ kind: "UPDATED", adapterId: f.teams.a.privateIds[seq++ % 2]!, teamId: f.teams.a.id, visibility: "PRIVATE" });
 
   /** Opens the subscriptions and waits until each has seen one event of the team. */
   async function open(tokens: string[]): Promise<Subscription[]> {
@@ -230,48 +291,60 @@ describe("generation streams", () => {
     return { sub, id };
   }
 
-  withModel("a generate stream ends with ACCESS_REVOKED when its key is revoked, and its generation is cancelled", async () => {
-    const key = await createKey(f.url, owner(), f.teams.a.id, "MEMBER", "streaming-key");
-    const { sub, id, end } = await withBusyEngine(async () => {
-      const r = await streamThenChange(key.secret, async () => {
-        expect(code(await ask(f, owner(), `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: key.id }))).toBeUndefined();
+  withModel(
+    "a generate stream ends with ACCESS_REVOKED when its key is revoked, and its generation is cancelled",
+    async () => {
+      const key = await createKey(f.url, owner(), f.teams.a.id, "MEMBER", "streaming-key");
+      const { sub, id, end } = await withBusyEngine(async () => {
+        const r = await streamThenChange(key.secret, async () => {
+          expect(code(await ask(f, owner(), `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: key.id }))).toBeUndefined();
+        });
+        return { ...r, end: await r.sub.ended };
       });
-      return { ...r, end: await r.sub.ended };
-    });
-    expect(end.errors?.[0]?.extensions?.code).toBe("ACCESS_REVOKED");
-    expect(events(sub, "generate").some((e) => e.done)).toBe(false);
-    const record = await settled(id);
-    expect(record.status).toBe("CANCELLED");
-    expect(record.tokensOut).toBeLessThan(450);
-    await sub.stop();
-  }, 90_000);
+      expect(end.errors?.[0]?.extensions?.code).toBe("ACCESS_REVOKED");
+      expect(events(sub, "generate").some((e) => e.done)).toBe(false);
+      const record = await settled(id);
+      expect(record.status).toBe("CANCELLED");
+      expect(record.tokensOut).toBeLessThan(450);
+      await sub.stop();
+    },
+    90_000,
+  );
 
-  withModel("a generate stream ends with ACCESS_REVOKED when its MEMBER is demoted to VIEWER, and its generation is cancelled", async () => {
-    const m = await member("MEMBER");
-    const { sub, id, end } = await withBusyEngine(async () => {
-      const r = await streamThenChange(m.token, () => changeRole(m.userId, "VIEWER"));
-      return { ...r, end: await r.sub.ended };
-    });
-    expect(end.errors?.[0]?.extensions?.code).toBe("ACCESS_REVOKED");
-    expect((await settled(id)).status).toBe("CANCELLED");
-    await sub.stop();
-  }, 90_000);
+  withModel(
+    "a generate stream ends with ACCESS_REVOKED when its MEMBER is demoted to VIEWER, and its generation is cancelled",
+    async () => {
+      const m = await member("MEMBER");
+      const { sub, id, end } = await withBusyEngine(async () => {
+        const r = await streamThenChange(m.token, () => changeRole(m.userId, "VIEWER"));
+        return { ...r, end: await r.sub.ended };
+      });
+      expect(end.errors?.[0]?.extensions?.code).toBe("ACCESS_REVOKED");
+      expect((await settled(id)).status).toBe("CANCELLED");
+      await sub.stop();
+    },
+    90_000,
+  );
 
-  withModel("an ADMIN watching a MEMBER's generation loses the stream when demoted; the generation goes on", async () => {
-    const m = await member("MEMBER");
-    const watcher = await member("ADMIN");
-    const { watch, id, end } = await withBusyEngine(async () => {
-      const started = await ask<{ generate: { id: string } }>(f, m.token, `mutation($i: GenerateInput!) { generate(input: $i) { id } }`, { i: LONG });
-      const id = started.data!.generate.id;
-      const watch = subscribe(f.url, watcher.token, `subscription($id: ID!) { generation(id: $id) { ${EVENT} } }`, { id });
-      await waitUntil("the watcher sees the stream", () => watch.events.length > 0, 30_000);
-      await changeRole(watcher.userId, "VIEWER");
-      return { watch, id, end: await watch.ended };
-    });
-    expect(end.errors?.[0]?.extensions?.code).toBe("ACCESS_REVOKED");
-    expect((await settled(id)).status).toBe("DONE");
-    await watch.stop();
-  }, 90_000);
+  withModel(
+    "an ADMIN watching a MEMBER's generation loses the stream when demoted; the generation goes on",
+    async () => {
+      const m = await member("MEMBER");
+      const watcher = await member("ADMIN");
+      const { watch, id, end } = await withBusyEngine(async () => {
+        const started = await ask<{ generate: { id: string } }>(f, m.token, `mutation($i: GenerateInput!) { generate(input: $i) { id } }`, { i: LONG });
+        const id = started.data!.generate.id;
+        const watch = subscribe(f.url, watcher.token, `subscription($id: ID!) { generation(id: $id) { ${EVENT} } }`, { id });
+        await waitUntil("the watcher sees the stream", () => watch.events.length > 0, 30_000);
+        await changeRole(watcher.userId, "VIEWER");
+        return { watch, id, end: await watch.ended };
+      });
+      expect(end.errors?.[0]?.extensions?.code).toBe("ACCESS_REVOKED");
+      expect((await settled(id)).status).toBe("DONE");
+      await watch.stop();
+    },
+    90_000,
+  );
 });
 
 describe("a generation belongs to its creator and the team's ADMIN and OWNER", () => {
@@ -293,57 +366,77 @@ describe("a generation belongs to its creator and the team's ADMIN and OWNER", (
     }
   }
 
-  withModel("VIEWERs and other members get NOT_FOUND for its record, stream and cancellation; the creator and ADMIN get them", async () => {
-    const creator = await member("MEMBER");
-    const otherMember = await member("MEMBER");
-    const viewer = await member("VIEWER");
-    const admin = await member("ADMIN");
-    const memberKey = await createKey(f.url, owner(), f.teams.a.id, "MEMBER", "another-member-key");
-    const creatorKey = await createKey(f.url, owner(), f.teams.a.id, "MEMBER", "creating-member-key");
-    const g = await ask<{ generate: { id: string } }>(f, creator.token, `mutation { generate(input: { prompt: "A cat", strategy: NONE, maxTokens: 2 }) { id } }`);
-    const byKey = await ask<{ generate: { id: string } }>(f, creatorKey.secret, `mutation { generate(input: { prompt: "A cat", strategy: NONE, maxTokens: 2 }) { id } }`);
-    const id = g.data!.generate.id;
-    const keyId = byKey.data!.generate.id;
-    await f.quiver.services.generation!.idle();
-    const access = async (token: string, gid: string) => {
-      const stream = await watch(token, gid);
-      return { record: code(await ask(f, token, RECORD, { id: gid })) ?? "ok", stream: stream === "event" ? "ok" : stream, cancel: code(await ask(f, token, CANCEL, { id: gid })) ?? "ok" };
-    };
-    const denied = { record: "NOT_FOUND", stream: "NOT_FOUND", cancel: "NOT_FOUND" };
-    const ok = { record: "ok", stream: "ok", cancel: "ok" };
-    expect({
-      viewer: await access(viewer.token, id),
-      "another member": await access(otherMember.token, id),
-      "a MEMBER key": await access(memberKey.secret, id),
-      creator: await access(creator.token, id),
-      admin: await access(admin.token, id),
-      owner: await access(owner(), id),
-      "the key that made one": await access(creatorKey.secret, keyId),
-      "the member against a key's": await access(otherMember.token, keyId),
-    }).toEqual({
-      viewer: denied,
-      "another member": denied,
-      "a MEMBER key": denied,
-      creator: ok,
-      admin: ok,
-      owner: ok,
-      "the key that made one": ok,
-      "the member against a key's": denied,
-    });
-  }, 60_000);
-
-  withModel("another MEMBER cannot cancel a running generation; the team's ADMIN can", async () => {
-    const creator = await member("MEMBER");
-    const otherMember = await member("MEMBER");
-    const admin = await member("ADMIN");
-    const outcome = await withBusyEngine(async () => {
-      const g = await ask<{ generate: { id: string } }>(f, creator.token, `mutation($i: GenerateInput!) { generate(input: $i) { id } }`, { i: LONG });
+  withModel(
+    "VIEWERs and other members get NOT_FOUND for its record, stream and cancellation; the creator and ADMIN get them",
+    async () => {
+      const creator = await member("MEMBER");
+      const otherMember = await member("MEMBER");
+      const viewer = await member("VIEWER");
+      const admin = await member("ADMIN");
+      const memberKey = await createKey(f.url, owner(), f.teams.a.id, "MEMBER", "another-member-key");
+      const creatorKey = await createKey(f.url, owner(), f.teams.a.id, "MEMBER", "creating-member-key");
+      const g = await ask<{ generate: { id: string } }>(
+        f,
+        creator.token,
+        `mutation { generate(input: { prompt: "A cat", strategy: NONE, maxTokens: 2 }) { id } }`,
+      );
+      const byKey = await ask<{ generate: { id: string } }>(
+        f,
+        creatorKey.secret,
+        `mutation { generate(input: { prompt: "A cat", strategy: NONE, maxTokens: 2 }) { id } }`,
+      );
       const id = g.data!.generate.id;
-      const refused = code(await ask(f, otherMember.token, CANCEL, { id }));
-      const stillRunning = f.quiver.services.generation!.get(id)?.finished === false;
-      const cancelled = await ask<{ cancelGeneration: { status: string } }>(f, admin.token, CANCEL, { id });
-      return { id, refused, stillRunning, cancelled: cancelled.data?.cancelGeneration.status ?? code(cancelled) };
-    });
-    expect(outcome).toMatchObject({ refused: "NOT_FOUND", stillRunning: true, cancelled: "CANCELLED" });
-  }, 90_000);
+      const keyId = byKey.data!.generate.id;
+      await f.quiver.services.generation!.idle();
+      const access = async (token: string, gid: string) => {
+        const stream = await watch(token, gid);
+        return {
+          record: code(await ask(f, token, RECORD, { id: gid })) ?? "ok",
+          stream: stream === "event" ? "ok" : stream,
+          cancel: code(await ask(f, token, CANCEL, { id: gid })) ?? "ok",
+        };
+      };
+      const denied = { record: "NOT_FOUND", stream: "NOT_FOUND", cancel: "NOT_FOUND" };
+      const ok = { record: "ok", stream: "ok", cancel: "ok" };
+      expect({
+        viewer: await access(viewer.token, id),
+        "another member": await access(otherMember.token, id),
+        "a MEMBER key": await access(memberKey.secret, id),
+        creator: await access(creator.token, id),
+        admin: await access(admin.token, id),
+        owner: await access(owner(), id),
+        "the key that made one": await access(creatorKey.secret, keyId),
+        "the member against a key's": await access(otherMember.token, keyId),
+      }).toEqual({
+        viewer: denied,
+        "another member": denied,
+        "a MEMBER key": denied,
+        creator: ok,
+        admin: ok,
+        owner: ok,
+        "the key that made one": ok,
+        "the member against a key's": denied,
+      });
+    },
+    60_000,
+  );
+
+  withModel(
+    "another MEMBER cannot cancel a running generation; the team's ADMIN can",
+    async () => {
+      const creator = await member("MEMBER");
+      const otherMember = await member("MEMBER");
+      const admin = await member("ADMIN");
+      const outcome = await withBusyEngine(async () => {
+        const g = await ask<{ generate: { id: string } }>(f, creator.token, `mutation($i: GenerateInput!) { generate(input: $i) { id } }`, { i: LONG });
+        const id = g.data!.generate.id;
+        const refused = code(await ask(f, otherMember.token, CANCEL, { id }));
+        const stillRunning = f.quiver.services.generation!.get(id)?.finished === false;
+        const cancelled = await ask<{ cancelGeneration: { status: string } }>(f, admin.token, CANCEL, { id });
+        return { id, refused, stillRunning, cancelled: cancelled.data?.cancelGeneration.status ?? code(cancelled) };
+      });
+      expect(outcome).toMatchObject({ refused: "NOT_FOUND", stillRunning: true, cancelled: "CANCELLED" });
+    },
+    90_000,
+  );
 });

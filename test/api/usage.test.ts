@@ -77,13 +77,26 @@ describe.each(catalogKinds())("usage on $kind", ({ open }) => {
     const other = await p.team.create({ data: { name: "Other", slug: "other" } });
     const key = await p.apiKey.create({ data: { teamId, name: "svc", prefix: "qk_00000000", secretHash: "h", role: "MEMBER", createdById: user.id } });
     keyId = key.id;
-    const model = await p.baseModel.create({ data: { name: "m", architecture: "LlamaForCausalLM", config: {}, hiddenSize: 8, numLayers: 1, vocabSize: 8, contextLength: 8, dtype: "f32", storageUri: "file:///m", contentHash: "0" } });
+    const model = await p.baseModel.create({
+      data: {
+        name: "m",
+        architecture: "LlamaForCausalLM",
+        config: {},
+        hiddenSize: 8,
+        numLayers: 1,
+        vocabSize: 8,
+        contextLength: 8,
+        dtype: "f32",
+        storageUri: "file:///m",
+        contentHash: "0",
+      },
+    });
     adapterIds = [];
     for (let i = 0; i < 4; i++) adapterIds.push((await p.adapter.create({ data: { teamId, name: `a${i}`, baseModelId: model.id } })).id);
 
     // Known traffic: 3 days, uneven hours, all statuses and strategies, 0-3 adapters each.
     let seed = 12345;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const strategies = ["MIXTURE", "FUSION", "SELECTION", "NONE"] as const;
     for (let i = 0; i < 120; i++) {
       const status = i % 11 === 0 ? "FAILED" : i % 13 === 0 ? "CANCELLED" : "DONE";
@@ -104,14 +117,25 @@ describe.each(catalogKinds())("usage on $kind", ({ open }) => {
     for (const g of gens) {
       await p.generation.create({
         data: {
-          teamId, userId: g.viaKey ? null : user.id, apiKeyId: g.viaKey ? keyId : null, strategy: g.strategy, k: g.adapters.length, status: g.status,
-          tokensIn: g.tokensIn, tokensOut: g.tokensOut, ttftMs: g.ttftMs, totalMs: g.totalMs, createdAt: g.createdAt,
+          teamId,
+          userId: g.viaKey ? null : user.id,
+          apiKeyId: g.viaKey ? keyId : null,
+          strategy: g.strategy,
+          k: g.adapters.length,
+          status: g.status,
+          tokensIn: g.tokensIn,
+          tokensOut: g.tokensOut,
+          ttftMs: g.ttftMs,
+          totalMs: g.totalMs,
+          createdAt: g.createdAt,
           adapters: { create: g.adapters.map((a, position) => ({ adapterId: adapterIds[a]!, adapterName: `a${a}`, position, weight: 1 / g.adapters.length })) },
         },
       });
     }
     // Another team's traffic in the same window must not count.
-    await p.generation.create({ data: { teamId: other.id, strategy: "MIXTURE", k: 1, status: "DONE", tokensIn: 999, tokensOut: 999, createdAt: new Date(DAY0 + 3600_000) } });
+    await p.generation.create({
+      data: { teamId: other.id, strategy: "MIXTURE", k: 1, status: "DONE", tokensIn: 999, tokensOut: 999, createdAt: new Date(DAY0 + 3600_000) },
+    });
   }, 120_000);
   afterAll(() => quiver?.close());
 

@@ -43,9 +43,24 @@ describe.each(catalogKinds())("catalog on $kind", ({ open }) => {
       SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`;
     expect(tables.map((t) => t.tablename)).toEqual(
       expect.arrayContaining([
-        "Adapter", "AdapterEmbedding", "AdapterSample", "AdapterVersion", "ApiKey", "AuditLogEntry", "BaseModel",
-        "EmbeddingJob", "Encoder", "Generation", "GenerationAdapter", "Invitation", "Membership", "Session", "Team",
-        "UsageEvent", "User", "_prisma_migrations",
+        "Adapter",
+        "AdapterEmbedding",
+        "AdapterSample",
+        "AdapterVersion",
+        "ApiKey",
+        "AuditLogEntry",
+        "BaseModel",
+        "EmbeddingJob",
+        "Encoder",
+        "Generation",
+        "GenerationAdapter",
+        "Invitation",
+        "Membership",
+        "Session",
+        "Team",
+        "UsageEvent",
+        "User",
+        "_prisma_migrations",
       ]),
     );
   });
@@ -57,9 +72,7 @@ describe.each(catalogKinds())("catalog on $kind", ({ open }) => {
     const user = await catalog.prisma.user.create({
       data: { email: `live-${tag}@example.test`, name: "Live", passwordHash: "x", createdAt: created },
     });
-    const [first, second] = await Promise.all(
-      ["first", "second"].map((n) => catalog.prisma.team.create({ data: { name: `Team ${n}`, slug: `${n}-${tag}` } })),
-    );
+    const [first, second] = await Promise.all(["first", "second"].map((n) => catalog.prisma.team.create({ data: { name: `Team ${n}`, slug: `${n}-${tag}` } })));
     await catalog.prisma.membership.create({ data: { userId: user.id, teamId: second!.id, role: "VIEWER", createdAt: new Date("2026-03-01T00:00:00Z") } });
     await catalog.prisma.membership.create({ data: { userId: user.id, teamId: first!.id, role: "OWNER", createdAt: new Date("2026-02-01T00:00:00Z") } });
     const now = new Date("2026-06-01T12:00:00Z");
@@ -125,7 +138,10 @@ describe.each(catalogKinds())("catalog on $kind", ({ open }) => {
       await tx.$executeRawUnsafe("SET LOCAL enable_sort = off");
       return tx.$queryRawUnsafe<Record<string, string>[]>(`EXPLAIN ${sql}`, pgvector.toSql(query));
     });
-    const text = plan.map((row) => Object.values(row)[0]).join("\n").replace(/'\[[^\]]*\]'/g, "'[...]'");
+    const text = plan
+      .map((row) => Object.values(row)[0])
+      .join("\n")
+      .replace(/'\[[^\]]*\]'/g, "'[...]'");
     expect(text).toContain("AdapterEmbedding_hnsw_cosine_512");
     const top = await catalog.prisma.$queryRawUnsafe<{ adapterId: string; score: number }[]>(sql, pgvector.toSql(query));
     expect(top[0]!.adapterId).toBe(adapters[123]);
@@ -154,8 +170,16 @@ async function seedPool(catalog: Catalog, count: number, _tag: number): Promise<
   const team = await catalog.prisma.team.create({ data: { name: `Team ${n}`, slug: `team-${n}-${Date.now()}` } });
   const model = await catalog.prisma.baseModel.create({
     data: {
-      name: `model-${n}-${Date.now()}`, architecture: "LlamaForCausalLM", config: {}, hiddenSize: 64, numLayers: 2,
-      vocabSize: 512, contextLength: 512, dtype: "f32", storageUri: "file:///dev/null", contentHash: "0",
+      name: `model-${n}-${Date.now()}`,
+      architecture: "LlamaForCausalLM",
+      config: {},
+      hiddenSize: 64,
+      numLayers: 2,
+      vocabSize: 512,
+      contextLength: 512,
+      dtype: "f32",
+      storageUri: "file:///dev/null",
+      contentHash: "0",
     },
   });
   await catalog.prisma.encoder.upsert({

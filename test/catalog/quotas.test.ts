@@ -7,7 +7,14 @@ import { QuotaStore, type GenerationAdmission } from "../../apps/api/src/catalog
 import { catalogKinds, freshPostgresDatabase, postgresSkipReason } from "../helpers/catalogs.js";
 
 const admission = (teamId: string, extra: Partial<GenerationAdmission> = {}): GenerationAdmission => ({
-  teamId, userId: null, apiKeyId: null, strategy: "NONE", k: 0, adapters: [], tokens: 10, ...extra,
+  teamId,
+  userId: null,
+  apiKeyId: null,
+  strategy: "NONE",
+  k: 0,
+  adapters: [],
+  tokens: 10,
+  ...extra,
 });
 
 /** Runs all at once; returns the fulfilled values and the rejections' codes. */
@@ -36,7 +43,8 @@ describe.each(catalogKinds())("quota store ($kind)", ({ open }) => {
     await catalog?.close();
   });
 
-  const team = async (data: Record<string, unknown> = {}) => (await catalog.prisma.team.create({ data: { name: "T", slug: `t-${++n}-${Date.now()}`, ...data } })).id;
+  const team = async (data: Record<string, unknown> = {}) =>
+    (await catalog.prisma.team.create({ data: { name: "T", slug: `t-${++n}-${Date.now()}`, ...data } })).id;
   const live = (teamId: string) => catalog.prisma.quotaReservation.count({ where: { teamId } });
 
   test("50 parallel admissions against a concurrency quota of 3 admit exactly 3; finishing one frees its slot", async () => {
@@ -70,7 +78,10 @@ describe.each(catalogKinds())("quota store ($kind)", ({ open }) => {
     const teamId = await team({ quotaTokensPerDay: 100 });
     const { ok, errors } = await together(10, () => quotas.admitGeneration(admission(teamId, { tokens: 30 })));
     expect(ok).toHaveLength(3);
-    expect(errors[0]).toMatchObject({ code: "QUOTA_EXCEEDED", details: { quota: "tokensPerDay", limit: 100, used: 90, reserved: 90, requested: 30, retryAfterSeconds: 1 } });
+    expect(errors[0]).toMatchObject({
+      code: "QUOTA_EXCEEDED",
+      details: { quota: "tokensPerDay", limit: 100, used: 90, reserved: 90, requested: 30, retryAfterSeconds: 1 },
+    });
     // Settling one at 5 tokens: 5 used + 60 reserved + 30 fits in 100.
     await records.finish(ok[0]!.generationId, { ...finished, tokensIn: 2, tokensOut: 3 }, { teamId, userId: null, apiKeyId: null });
     const more = await together(5, () => quotas.admitGeneration(admission(teamId, { tokens: 30 })));
@@ -83,10 +94,15 @@ describe.each(catalogKinds())("quota store ($kind)", ({ open }) => {
   test("an API key's limits apply under the team's quotas, to that key alone", async () => {
     const teamId = await team({ quotaConcurrent: 10 });
     const user = await catalog.prisma.user.create({ data: { email: `k${n}@example.test`, passwordHash: "x" } });
-    const key = await catalog.prisma.apiKey.create({ data: { teamId, name: "k", prefix: `qk_${n}${Date.now()}`, secretHash: `h${n}${Date.now()}`, role: "MEMBER", createdById: user.id, limitConcurrent: 1 } });
+    const key = await catalog.prisma.apiKey.create({
+      data: { teamId, name: "k", prefix: `qk_${n}${Date.now()}`, secretHash: `h${n}${Date.now()}`, role: "MEMBER", createdById: user.id, limitConcurrent: 1 },
+    });
     const viaKey = await together(5, () => quotas.admitGeneration(admission(teamId, { apiKeyId: key.id })));
     expect(viaKey.ok).toHaveLength(1);
-    expect(viaKey.errors[0]).toMatchObject({ code: "QUOTA_EXCEEDED", details: { quota: "concurrentGenerations", scope: "apiKey", limit: 1, apiKeyId: key.id } });
+    expect(viaKey.errors[0]).toMatchObject({
+      code: "QUOTA_EXCEEDED",
+      details: { quota: "concurrentGenerations", scope: "apiKey", limit: 1, apiKeyId: key.id },
+    });
     const others = await together(5, () => quotas.admitGeneration(admission(teamId)));
     expect(others.ok).toHaveLength(5);
   });

@@ -60,7 +60,18 @@ describeSeeded("dashboard: adapter pool with 500 adapters", () => {
   async function seedPool(teamId: string, otherTeamId: string): Promise<void> {
     const p = catalog.prisma;
     const model = await p.baseModel.create({
-      data: { name: "pool-test-model", architecture: "LlamaForCausalLM", config: {}, hiddenSize: 8, numLayers: 1, vocabSize: 8, contextLength: 8, dtype: "f32", storageUri: "file:///m", contentHash: "0" },
+      data: {
+        name: "pool-test-model",
+        architecture: "LlamaForCausalLM",
+        config: {},
+        hiddenSize: 8,
+        numLayers: 1,
+        vocabSize: 8,
+        contextLength: 8,
+        dtype: "f32",
+        storageUri: "file:///m",
+        contentHash: "0",
+      },
     });
     const adapters: {
       id: string;
@@ -83,14 +94,25 @@ describeSeeded("dashboard: adapter pool with 500 adapters", () => {
         description: `LoRA for ${tasks[i % tasks.length]} tasks, variant ${i}.`,
         visibility: i % 10 === 0 ? "PUBLIC" : "PRIVATE",
         status,
-        statusReason: status === "FAILED" ? "adapter_config.json: target module w_proj is not in the base model" : status === "DISABLED" ? "disabled by an admin" : null,
+        statusReason:
+          status === "FAILED" ? "adapter_config.json: target module w_proj is not in the base model" : status === "DISABLED" ? "disabled by an admin" : null,
         baseModelId: model.id,
         // Updated in an order unrelated to the names: i * 7 mod POOL minutes after t0.
         updatedAt: new Date(t0 + ((i * 7) % POOL) * 60_000),
       });
     }
     for (let i = 0; i < PUBLIC_ELSEWHERE; i++) {
-      adapters.push({ id: randomUUID(), teamId: otherTeamId, name: `shared-${String(i).padStart(2, "0")}`, description: "Published by another team.", visibility: "PUBLIC", status: "ACTIVE", statusReason: null, baseModelId: model.id, updatedAt: new Date(t0) });
+      adapters.push({
+        id: randomUUID(),
+        teamId: otherTeamId,
+        name: `shared-${String(i).padStart(2, "0")}`,
+        description: "Published by another team.",
+        visibility: "PUBLIC",
+        status: "ACTIVE",
+        statusReason: null,
+        baseModelId: model.id,
+        updatedAt: new Date(t0),
+      });
     }
     await p.adapter.createMany({ data: adapters });
     await p.adapterVersion.createMany({
@@ -143,7 +165,11 @@ describeSeeded("dashboard: adapter pool with 500 adapters", () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 
-  const firstNames = (n = 3) => page.locator("[data-testid=adapter-row] td:first-child .strong").allTextContents().then((t) => t.slice(0, n));
+  const firstNames = (n = 3) =>
+    page
+      .locator("[data-testid=adapter-row] td:first-child .strong")
+      .allTextContents()
+      .then((t) => t.slice(0, n));
 
   test("the pool page renders its first page in under a second", async () => {
     await signIn(page, serve.webUrl, owner.email, owner.password);
@@ -155,8 +181,12 @@ describeSeeded("dashboard: adapter pool with 500 adapters", () => {
       await page.goto(`${serve.webUrl}/adapters`);
       await page.waitForFunction("window.__rowsAt !== null");
       const at = await page.evaluate<number>("window.__rowsAt");
-      const nav = await page.evaluate<{ domContentLoaded: number }>(`(() => { const n = performance.getEntriesByType("navigation")[0]; return { domContentLoaded: n.domContentLoadedEventEnd }; })()`);
-      console.log(`adapter pool (${POOL} adapters), load ${load + 1}: DOMContentLoaded ${nav.domContentLoaded.toFixed(0)} ms, first ${25} rows ${at.toFixed(0)} ms after navigation start`);
+      const nav = await page.evaluate<{ domContentLoaded: number }>(
+        `(() => { const n = performance.getEntriesByType("navigation")[0]; return { domContentLoaded: n.domContentLoadedEventEnd }; })()`,
+      );
+      console.log(
+        `adapter pool (${POOL} adapters), load ${load + 1}: DOMContentLoaded ${nav.domContentLoaded.toFixed(0)} ms, first ${25} rows ${at.toFixed(0)} ms after navigation start`,
+      );
       rowsAt = Math.min(rowsAt, at);
     }
     expect(rowsAt).toBeLessThan(1000);
@@ -211,7 +241,10 @@ describeSeeded("dashboard: adapter pool with 500 adapters", () => {
     await waitUntil("page 2 in this order shows", async () => (await firstNames(1))[0] === reversed[25]);
     await expect(firstNames(25)).resolves.toEqual(reversed.slice(25, 50));
 
-    await page.getByRole("columnheader", { name: /Updated/ }).getByRole("button").click();
+    await page
+      .getByRole("columnheader", { name: /Updated/ })
+      .getByRole("button")
+      .click();
     await waitUntil("the update order applies from the first page", async () => (await firstNames(1))[0] === byUpdate[0]);
     await expect(page.getByTestId("pager-status").textContent()).resolves.toBe(`Page 1 of 20 · 1–25 of ${POOL}`);
     await expect(firstNames(25)).resolves.toEqual(byUpdate.slice(0, 25));

@@ -57,13 +57,23 @@ describeLive("dashboard: catalogue of public adapters, server settings and limit
     return r.data;
   };
   const statusOf = async (teamId: string, name: string) => {
-    const d = await gql<{ adapters: { edges: { node: { name: string; status: string } }[] } }>(`query($t: ID!, $s: String!) { adapters(teamId: $t, search: $s) { edges { node { name status } } } }`, { t: teamId, s: name });
+    const d = await gql<{ adapters: { edges: { node: { name: string; status: string } }[] } }>(
+      `query($t: ID!, $s: String!) { adapters(teamId: $t, search: $s) { edges { node { name status } } } }`,
+      { t: teamId, s: name },
+    );
     return d.adapters.edges.find((e) => e.node.name === name)?.node.status;
   };
   /** Invites `who` into the default team with `role` and accepts: their account exists after. */
   const join = async (who: { email: string; password: string }, role: string) => {
-    const invite = await gql<{ inviteMember: { token: string } }>(`mutation($t: ID!, $e: String!, $r: Role!) { inviteMember(teamId: $t, email: $e, role: $r) { token } }`, { t: defaultTeamId, e: who.email, r: role });
-    await gql(`mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p) { token } }`, { t: invite.inviteMember.token, p: who.password }, "");
+    const invite = await gql<{ inviteMember: { token: string } }>(
+      `mutation($t: ID!, $e: String!, $r: Role!) { inviteMember(teamId: $t, email: $e, role: $r) { token } }`,
+      { t: defaultTeamId, e: who.email, r: role },
+    );
+    await gql(
+      `mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p) { token } }`,
+      { t: invite.inviteMember.token, p: who.password },
+      "",
+    );
   };
   const open = async (who: keyof typeof pages, account: { email: string; password: string }) => {
     const context = await browser.newContext({ viewport: laptop });
@@ -90,19 +100,40 @@ describeLive("dashboard: catalogue of public adapters, server settings and limit
       // One upload in progress per team: a second one is refused with a wait.
       QUIVER_UPLOADS_PER_TEAM: "1",
     });
-    token = (await gql<{ login: { token: string } }>(`mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }`, { e: owner.email, p: owner.password }, "")).login.token;
+    token = (
+      await gql<{ login: { token: string } }>(
+        `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }`,
+        { e: owner.email, p: owner.password },
+        "",
+      )
+    ).login.token;
     defaultTeamId = (await gql<{ teams: { id: string }[] }>(`{ teams { id } }`)).teams[0]!.id;
     publishersId = (await gql<{ createTeam: { id: string } }>(`mutation { createTeam(name: "Publishers", slug: "publishers") { id } }`)).createTeam.id;
     const published = await upload(
       serve.apiUrl,
       token,
-      { name: "forecast", description: "Weather forecasts for the coast, published for every team.", visibility: "PUBLIC", teamId: publishersId, samples: weather },
+      {
+        name: "forecast",
+        description: "Weather forecasts for the coast, published for every team.",
+        visibility: "PUBLIC",
+        teamId: publishersId,
+        samples: weather,
+      },
       adapterFiles(storiesAdapter(41)),
     );
     expect(published.status).toBe(201);
-    const own = await upload(serve.apiUrl, token, { name: "numbers", description: "Questions about numbers", teamId: defaultTeamId, samples: numbers }, adapterFiles(storiesAdapter(42)));
+    const own = await upload(
+      serve.apiUrl,
+      token,
+      { name: "numbers", description: "Questions about numbers", teamId: defaultTeamId, samples: numbers },
+      adapterFiles(storiesAdapter(42)),
+    );
     expect(own.status).toBe(201);
-    await waitUntil("the seeded adapters are active", async () => (await statusOf(publishersId, "forecast")) === "ACTIVE" && (await statusOf(defaultTeamId, "numbers")) === "ACTIVE", 20_000);
+    await waitUntil(
+      "the seeded adapters are active",
+      async () => (await statusOf(publishersId, "forecast")) === "ACTIVE" && (await statusOf(defaultTeamId, "numbers")) === "ACTIVE",
+      20_000,
+    );
     await join(teamAdmin, "ADMIN");
     await join(member, "MEMBER");
     await join(viewer, "VIEWER");
@@ -129,7 +160,11 @@ describeLive("dashboard: catalogue of public adapters, server settings and limit
     await expect(row.getByTestId("in-pool").textContent()).resolves.toBe("Not in pool");
     await expect(row.getAttribute("data-in-pool")).resolves.toBe("false");
     // Not added yet: the team's pool does not include it.
-    const before = await gql<{ adapters: { edges: { node: { name: string } }[] } }>(`{ adapters(includePublic: true) { edges { node { name } } } }`, {}, await bearerOf(page));
+    const before = await gql<{ adapters: { edges: { node: { name: string } }[] } }>(
+      `{ adapters(includePublic: true) { edges { node { name } } } }`,
+      {},
+      await bearerOf(page),
+    );
     expect(before.adapters.edges.map((e) => e.node.name)).toEqual(["numbers"]);
     await page.getByRole("searchbox", { name: "Search public adapters" }).fill("no-such-adapter");
     await page.getByTestId("catalogue-empty").waitFor();
@@ -221,10 +256,18 @@ describeLive("dashboard: catalogue of public adapters, server settings and limit
     await page.getByTestId("settings-status").filter({ hasText: "Saved." }).waitFor();
     await expect(form.getByTestId("quota-error").count()).resolves.toBe(0);
     await expect(page.getByTestId("settings-saved-at").textContent()).resolves.toMatch(/^Last saved /);
-    const saved = await gql<{ serverSettings: { defaultQuotas: { tokensPerDay: number | null }; maxQuotas: { tokensPerDay: number | null; requestsPerMinute: number | null }; teamCreation: boolean } }>(
-      `{ serverSettings { defaultQuotas { tokensPerDay } maxQuotas { tokensPerDay requestsPerMinute } teamCreation } }`,
-    );
-    expect(saved.serverSettings).toEqual({ defaultQuotas: { tokensPerDay: 5000 }, maxQuotas: { tokensPerDay: 100000, requestsPerMinute: null }, teamCreation: false });
+    const saved = await gql<{
+      serverSettings: {
+        defaultQuotas: { tokensPerDay: number | null };
+        maxQuotas: { tokensPerDay: number | null; requestsPerMinute: number | null };
+        teamCreation: boolean;
+      };
+    }>(`{ serverSettings { defaultQuotas { tokensPerDay } maxQuotas { tokensPerDay requestsPerMinute } teamCreation } }`);
+    expect(saved.serverSettings).toEqual({
+      defaultQuotas: { tokensPerDay: 5000 },
+      maxQuotas: { tokensPerDay: 100000, requestsPerMinute: null },
+      teamCreation: false,
+    });
     // Read again, the page shows what was saved.
     await page.reload();
     await expect(page.getByTestId("default-quotas").getByLabel("Tokens per day").inputValue()).resolves.toBe("5000");
@@ -272,7 +315,9 @@ describeLive("dashboard: catalogue of public adapters, server settings and limit
     await form.getByLabel("Requests per minute").fill("1");
     await form.getByRole("button", { name: "Save quotas" }).click();
     await section.getByTestId("team-quotas-status").filter({ hasText: "Saved." }).waitFor();
-    const team = await gql<{ team: { quotas: { requestsPerMinute: number | null } } }>(`query($id: ID!) { team(id: $id) { quotas { requestsPerMinute } } }`, { id: defaultTeamId });
+    const team = await gql<{ team: { quotas: { requestsPerMinute: number | null } } }>(`query($id: ID!) { team(id: $id) { quotas { requestsPerMinute } } }`, {
+      id: defaultTeamId,
+    });
     expect(team.team.quotas.requestsPerMinute).toBe(1);
     await screenshotBothWidths(page, "server-settings-team-quotas");
 
@@ -299,7 +344,13 @@ describeLive("dashboard: catalogue of public adapters, server settings and limit
     // then nothing (the request stays open).
     const boundary = "quiver-held-upload";
     const url = new URL(`${serve.apiUrl}/v1/adapters`);
-    const held = http.request({ hostname: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": `multipart/form-data; boundary=${boundary}` } });
+    const held = http.request({
+      hostname: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": `multipart/form-data; boundary=${boundary}` },
+    });
     held.on("error", () => undefined);
     let heldAnswer: string | undefined;
     held.on("response", (res) => {
@@ -321,7 +372,9 @@ describeLive("dashboard: catalogue of public adapters, server settings and limit
       await new Promise((r) => setTimeout(r, 500));
       await waitUntil("the held upload has the team's slot", async () => {
         if (heldAnswer) throw new Error(`the held upload was answered: ${heldAnswer}`);
-        const probe = await upload(serve.apiUrl, token, { name: "probe", teamId: defaultTeamId, samples: stories }, [{ filename: "adapter_config.json", data: Buffer.from("{}") }]);
+        const probe = await upload(serve.apiUrl, token, { name: "probe", teamId: defaultTeamId, samples: stories }, [
+          { filename: "adapter_config.json", data: Buffer.from("{}") },
+        ]);
         return probe.status === 429;
       });
 
@@ -356,11 +409,16 @@ describeLive("dashboard: catalogue of public adapters, server settings and limit
     const page = pages.viewer;
     await nav(page).getByRole("link", { name: "Adapters", exact: true }).click();
     await page.getByTestId("live-status").filter({ hasText: "Live" }).waitFor();
-    const users = await gql<{ team: { members: { user: { id: string; email: string } }[] } }>(`query($id: ID!) { team(id: $id) { members { user { id email } } } }`, { id: defaultTeamId });
+    const users = await gql<{ team: { members: { user: { id: string; email: string } }[] } }>(
+      `query($id: ID!) { team(id: $id) { members { user { id email } } } }`,
+      { id: defaultTeamId },
+    );
     const viewerId = users.team.members.find((m) => m.user.email === viewer.email)!.user.id;
     await gql(`mutation($t: ID!, $u: ID!) { removeMember(teamId: $t, userId: $u) }`, { t: defaultTeamId, u: viewerId });
     // The next pool event of the team finds the viewer no longer in it.
-    const numbersId = (await gql<{ adapters: { edges: { node: { id: string } }[] } }>(`{ adapters(teamId: "${defaultTeamId}", search: "numbers") { edges { node { id } } } }`)).adapters.edges[0]!.node.id;
+    const numbersId = (
+      await gql<{ adapters: { edges: { node: { id: string } }[] } }>(`{ adapters(teamId: "${defaultTeamId}", search: "numbers") { edges { node { id } } } }`)
+    ).adapters.edges[0]!.node.id;
     await gql(`mutation($id: ID!) { updateAdapter(id: $id, changes: { description: "Questions about numbers, revised." }) { id } }`, { id: numbersId });
     const notice = page.getByTestId("access-revoked");
     await notice.waitFor();

@@ -53,7 +53,10 @@ describeLive("dashboard: live pool, adapter page, pool map and playground on sto
     return r.data;
   };
   const statusOf = async (name: string) => {
-    const d = await gql<{ adapters: { edges: { node: { name: string; status: string } }[] } }>(`query($s: String!) { adapters(search: $s) { edges { node { name status } } } }`, { s: name });
+    const d = await gql<{ adapters: { edges: { node: { name: string; status: string } }[] } }>(
+      `query($s: String!) { adapters(search: $s) { edges { node { name status } } } }`,
+      { s: name },
+    );
     return d.adapters.edges.find((e) => e.node.name === name)?.node.status;
   };
   const row = (name: string) => page.locator(`[data-testid=adapter-row][data-name="${name}"]`);
@@ -61,8 +64,20 @@ describeLive("dashboard: live pool, adapter page, pool map and playground on sto
   beforeAll(async () => {
     if (skip) throw new Error(`browser tests are required here (QUIVER_REQUIRE_BROWSER=1) but: ${skip}`);
     dataDir = mkdtempSync(path.join(os.tmpdir(), "quiver-data-"));
-    serve = await startServe({ QUIVER_DATA_DIR: dataDir, QUIVER_MODEL: convertStories(), QUIVER_DEVICE: "cpu", QUIVER_ADMIN_EMAIL: owner.email, QUIVER_ADMIN_PASSWORD: owner.password });
-    token = (await gql<{ login: { token: string } }>(`mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }`, { e: owner.email, p: owner.password }, "")).login.token;
+    serve = await startServe({
+      QUIVER_DATA_DIR: dataDir,
+      QUIVER_MODEL: convertStories(),
+      QUIVER_DEVICE: "cpu",
+      QUIVER_ADMIN_EMAIL: owner.email,
+      QUIVER_ADMIN_PASSWORD: owner.password,
+    });
+    token = (
+      await gql<{ login: { token: string } }>(
+        `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }`,
+        { e: owner.email, p: owner.password },
+        "",
+      )
+    ).login.token;
     teamId = (await gql<{ teams: { id: string }[] }>(`{ teams { id } }`)).teams[0]!.id;
     let seed = 11;
     for (const [name, samples] of Object.entries(topics)) {
@@ -151,7 +166,12 @@ describeLive("dashboard: live pool, adapter page, pool map and playground on sto
 
   test("an adapter uploaded by another client appears in the open table as it becomes ACTIVE", async () => {
     await expect(row("stories-extra").count()).resolves.toBe(0);
-    const r = await upload(serve.apiUrl, token, { name: "stories-extra", samples: animals.map((s) => s.replace("Tell", "Write")) }, adapterFiles(storiesAdapter(21)));
+    const r = await upload(
+      serve.apiUrl,
+      token,
+      { name: "stories-extra", samples: animals.map((s) => s.replace("Tell", "Write")) },
+      adapterFiles(storiesAdapter(21)),
+    );
     expect(r.status).toBe(201);
     await row("stories-extra").waitFor();
     await page.locator('[data-testid=adapter-row][data-name="stories-extra"][data-status=ACTIVE]').waitFor({ timeout: 15_000 });
@@ -226,7 +246,11 @@ describeLive("dashboard: live pool, adapter page, pool map and playground on sto
       })).observe(document.body, { subtree: true, childList: true, characterData: true });`);
     await page.getByRole("button", { name: "Run 3 side by side" }).click();
     await waitUntil("all three runs finish", async () => (await page.locator("[data-testid=run][data-status=done]").count()) === 3, 30_000);
-    await expect(page.locator("[data-testid=run]").evaluateAll((runs) => runs.map((r) => r.getAttribute("data-strategy")))).resolves.toEqual(["MIXTURE", "FUSION", "NONE"]);
+    await expect(page.locator("[data-testid=run]").evaluateAll((runs) => runs.map((r) => r.getAttribute("data-strategy")))).resolves.toEqual([
+      "MIXTURE",
+      "FUSION",
+      "NONE",
+    ]);
     const steps = await page.evaluate<Record<string, number>>("Object.fromEntries(Object.entries(window.__lengths).map(([k, v]) => [k, v.size]))");
     // At least the prompt alone, some text, and the whole text (the browser renders several
     // deltas that arrive within one frame together).
@@ -307,8 +331,15 @@ describeLive("dashboard: live pool, adapter page, pool map and playground on sto
   }, 30_000);
 
   test("a VIEWER sees the pool, the adapter and retrieval, but no upload, edit, delete or run controls", async () => {
-    const invite = await gql<{ inviteMember: { token: string } }>(`mutation($t: ID!, $e: String!) { inviteMember(teamId: $t, email: $e, role: VIEWER) { token } }`, { t: teamId, e: viewer.email });
-    await gql(`mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, name: "Vic Viewer") { token } }`, { t: invite.inviteMember.token, p: viewer.password }, "");
+    const invite = await gql<{ inviteMember: { token: string } }>(
+      `mutation($t: ID!, $e: String!) { inviteMember(teamId: $t, email: $e, role: VIEWER) { token } }`,
+      { t: teamId, e: viewer.email },
+    );
+    await gql(
+      `mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, name: "Vic Viewer") { token } }`,
+      { t: invite.inviteMember.token, p: viewer.password },
+      "",
+    );
     const context = await browser.newContext({ viewport: laptop });
     const viewerPage = await context.newPage();
     collectConsoleErrors(viewerPage, consoleErrors, "viewer");
@@ -337,7 +368,9 @@ describeLive("dashboard: live pool, adapter page, pool map and playground on sto
   test("no console errors in the browser besides the two refusals the first test provoked", () => {
     // Chromium logs every 4xx answer as a console error: the upload form's CONFLICT (409) and
     // ADAPTER_INVALID (422) answers are expected there, and nothing else.
-    const provoked = [409, 422].map((s) => `[owner] Failed to load resource: the server responded with a status of ${s} (${s === 409 ? "Conflict" : "Unprocessable Entity"})`);
+    const provoked = [409, 422].map(
+      (s) => `[owner] Failed to load resource: the server responded with a status of ${s} (${s === 409 ? "Conflict" : "Unprocessable Entity"})`,
+    );
     expect(consoleErrors.filter((e) => !provoked.includes(e))).toEqual([]);
     expect(consoleErrors.filter((e) => provoked.includes(e))).toEqual(provoked);
   });

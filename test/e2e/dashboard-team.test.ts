@@ -178,7 +178,12 @@ describeBrowser("dashboard: team, invitations and API keys", () => {
     await select.selectOption("ADMIN");
     const ownerToken = await page.evaluate<string>("localStorage.getItem('quiver.token')");
     await waitUntil("the API has the invitee as ADMIN", async () => {
-      const r = await apiGraphql<{ teams: { members: { role: string; user: { email: string } }[] }[] }>(serve.apiUrl, "{ teams { members { role user { email } } } }", {}, ownerToken);
+      const r = await apiGraphql<{ teams: { members: { role: string; user: { email: string } }[] }[] }>(
+        serve.apiUrl,
+        "{ teams { members { role user { email } } } }",
+        {},
+        ownerToken,
+      );
       return r.data!.teams[0]!.members.some((m) => m.user.email === invitee.email && m.role === "ADMIN");
     });
     await waitUntil("the row shows the saved role", async () => (await select.isEnabled()) && (await select.inputValue()) === "ADMIN");
@@ -197,7 +202,12 @@ describeBrowser("dashboard: team, invitations and API keys", () => {
 
   test("a signed-in user joins a second team as themselves", async () => {
     const ownerToken = await page.evaluate<string>("localStorage.getItem('quiver.token')");
-    const created = await apiGraphql<{ createTeam: { id: string } }>(serve.apiUrl, `mutation { createTeam(name: "Research", slug: "research") { id } }`, {}, ownerToken);
+    const created = await apiGraphql<{ createTeam: { id: string } }>(
+      serve.apiUrl,
+      `mutation { createTeam(name: "Research", slug: "research") { id } }`,
+      {},
+      ownerToken,
+    );
     const invited = await apiGraphql<{ inviteMember: { token: string } }>(
       serve.apiUrl,
       `mutation($t: ID!, $e: String!) { inviteMember(teamId: $t, email: $e, role: MEMBER) { token } }`,

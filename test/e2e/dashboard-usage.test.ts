@@ -67,11 +67,32 @@ describeSeeded("dashboard: usage charts over seeded traffic", () => {
     const p = catalog.prisma;
     teamId = (await p.team.findFirstOrThrow({ where: { slug: "default" } })).id;
     userId = (await p.user.findFirstOrThrow({ where: { email: owner.email } })).id;
-    const session = (await apiGraphql<{ login: { token: string } }>(serve.apiUrl, `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }`, { e: owner.email, p: owner.password })).data!.login.token;
-    const key = await apiGraphql<{ createApiKey: { apiKey: { id: string } } }>(serve.apiUrl, `mutation($t: ID!) { createApiKey(teamId: $t, name: "batch-service") { apiKey { id } } }`, { t: teamId }, session);
+    const session = (
+      await apiGraphql<{ login: { token: string } }>(serve.apiUrl, `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }`, {
+        e: owner.email,
+        p: owner.password,
+      })
+    ).data!.login.token;
+    const key = await apiGraphql<{ createApiKey: { apiKey: { id: string } } }>(
+      serve.apiUrl,
+      `mutation($t: ID!) { createApiKey(teamId: $t, name: "batch-service") { apiKey { id } } }`,
+      { t: teamId },
+      session,
+    );
     keyId = key.data!.createApiKey.apiKey.id;
     const model = await p.baseModel.create({
-      data: { name: "usage-test-model", architecture: "LlamaForCausalLM", config: {}, hiddenSize: 8, numLayers: 1, vocabSize: 8, contextLength: 8, dtype: "f32", storageUri: "file:///m", contentHash: "0" },
+      data: {
+        name: "usage-test-model",
+        architecture: "LlamaForCausalLM",
+        config: {},
+        hiddenSize: 8,
+        numLayers: 1,
+        vocabSize: 8,
+        contextLength: 8,
+        dtype: "f32",
+        storageUri: "file:///m",
+        contentHash: "0",
+      },
     });
     adapterIds = [];
     for (const name of adapterNames) adapterIds.push((await p.adapter.create({ data: { teamId, name, baseModelId: model.id, status: "ACTIVE" } })).id);
@@ -120,7 +141,9 @@ describeSeeded("dashboard: usage charts over seeded traffic", () => {
           ttftMs: g.status === "FAILED" ? null : 30 + g.tokensIn,
           totalMs: g.status === "FAILED" ? null : 200 + 10 * g.tokensOut,
           createdAt: g.createdAt,
-          adapters: { create: g.adapters.map((a, position) => ({ adapterId: adapterIds[a]!, adapterName: adapterNames[a]!, position, weight: 1 / g.adapters.length })) },
+          adapters: {
+            create: g.adapters.map((a, position) => ({ adapterId: adapterIds[a]!, adapterName: adapterNames[a]!, position, weight: 1 / g.adapters.length })),
+          },
         },
       });
     }
@@ -156,7 +179,14 @@ describeSeeded("dashboard: usage charts over seeded traffic", () => {
   }, 60_000);
 
   test("the totals, the requests and errors bars and the top lists show the seeded traffic", async () => {
-    for (const [hoursBack, count] of [[0, 6], [1, 3], [3, 9], [7, 4], [20, 5]] as const) await seed(hoursBack, count);
+    for (const [hoursBack, count] of [
+      [0, 6],
+      [1, 3],
+      [3, 9],
+      [7, 4],
+      [20, 5],
+    ] as const)
+      await seed(hoursBack, count);
     await page.getByRole("button", { name: "Refresh" }).click();
     await page.getByTestId("chart-requests").waitFor();
     expect(await text("usage-total-requests")).toBe(String(gens.length));
@@ -208,7 +238,9 @@ describeSeeded("dashboard: usage charts over seeded traffic", () => {
   test("daily buckets over the last 7 days add the same traffic up by day", async () => {
     await page.getByLabel("Range", { exact: true }).selectOption("7d");
     await waitUntil("daily buckets show", async () => (await page.locator("[data-testid=chart-requests] .chart-data tbody tr").count()) === 7);
-    const values = await page.locator("[data-testid=chart-requests] rect[data-series=requests]").evaluateAll((rects) => rects.map((r) => Number(r.getAttribute("data-value"))));
+    const values = await page
+      .locator("[data-testid=chart-requests] rect[data-series=requests]")
+      .evaluateAll((rects) => rects.map((r) => Number(r.getAttribute("data-value"))));
     expect(values.reduce((a, b) => a + b, 0)).toBe(gens.length);
     expect(await text("usage-total-requests")).toBe(String(gens.length));
   }, 30_000);

@@ -36,7 +36,13 @@ describeModel("adapter loads beside running streams (stories260K, 256 MiB adapte
   let adapterDir: string;
   beforeAll(async () => {
     adapterDir = tempDir("big-adapter");
-    writeSyntheticAdapter(adapterDir, STORIES_SPEC, { rank: RANK, alpha: 8, rslora: false, modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], seed: 1 });
+    writeSyntheticAdapter(adapterDir, STORIES_SPEC, {
+      rank: RANK,
+      alpha: 8,
+      rslora: false,
+      modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+      seed: 1,
+    });
     engine = await Engine.open(convertStories(), { device: "cpu", maxRank: 16384, maxAdapterBytes: 512 * 2 ** 20 });
   }, 120_000);
   afterAll(async () => {
@@ -57,24 +63,35 @@ describeModel("adapter loads beside running streams (stories260K, 256 MiB adapte
     const handles = new Set<{ cancel(): void }>();
     const ended: Promise<void>[] = [];
     const request = (seed: number, over: Partial<GenerationRequest> = {}): GenerationRequest => ({
-      id: `s${seed}`, teamId: "t", prompt: [engine.info.bosTokenId], sampling: { temperature: 0, topK: 0, topP: 1, seed }, maxTokens: 500, stopSequences: [], ignoreEos: true, strategy: "none", adapters: [], ...over,
+      id: `s${seed}`,
+      teamId: "t",
+      prompt: [engine.info.bosTokenId],
+      sampling: { temperature: 0, topK: 0, topP: 1, seed },
+      maxTokens: 500,
+      stopSequences: [],
+      ignoreEos: true,
+      strategy: "none",
+      adapters: [],
+      ...over,
     });
     const stream = (seed: number) => {
       let prev = -1;
-      ended.push(new Promise<void>((resolve) => {
-        const h = s.submit(request(seed), (e) => {
-          if (e.type === "delta" && seed % STREAMS === 0) {
-            const now = performance.now();
-            if (prev >= 0) gaps.push({ at: now, gap: now - prev });
-            prev = now;
-          } else if (e.type === "done") {
-            handles.delete(h);
-            resolve();
-            if (!stopping) stream(seed + STREAMS);
-          }
-        });
-        handles.add(h);
-      }));
+      ended.push(
+        new Promise<void>((resolve) => {
+          const h = s.submit(request(seed), (e) => {
+            if (e.type === "delta" && seed % STREAMS === 0) {
+              const now = performance.now();
+              if (prev >= 0) gaps.push({ at: now, gap: now - prev });
+              prev = now;
+            } else if (e.type === "done") {
+              handles.delete(h);
+              resolve();
+              if (!stopping) stream(seed + STREAMS);
+            }
+          });
+          handles.add(h);
+        }),
+      );
     };
     for (let i = 0; i < STREAMS; i++) stream(i);
     await new Promise((r) => setTimeout(r, 300));

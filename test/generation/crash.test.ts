@@ -53,12 +53,17 @@ interface Row {
     const env = { QUIVER_MODEL: modelDir, QUIVER_DATA_DIR: tempDir("crash-data"), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
     server = await spawnServer(env);
     const token = await login(server.url);
-    const streams = Array.from({ length: STREAMS }, (_, i) => openStream(server!.url, token, { prompt: `Once upon a time, in story ${i},`, max_tokens: MAX_TOKENS, temperature: 0, ignore_eos: true }));
+    const streams = Array.from({ length: STREAMS }, (_, i) =>
+      openStream(server!.url, token, { prompt: `Once upon a time, in story ${i},`, max_tokens: MAX_TOKENS, temperature: 0, ignore_eos: true }),
+    );
     // Every request admitted (its first chunk names it), the first wave (QUIVER_MAX_BATCH, 32)
     // finished, the second well into its tokens, the rest queued.
     await waitUntil(
       "every stream started, some finished and some mid-way",
-      () => streams.every((s) => s.id !== undefined) && streams.some((s) => s.finish !== undefined) && streams.some((s) => s.finish === undefined && s.tokens >= 40),
+      () =>
+        streams.every((s) => s.id !== undefined) &&
+        streams.some((s) => s.finish !== undefined) &&
+        streams.some((s) => s.finish === undefined && s.tokens >= 40),
       40_000,
     );
     server.proc.kill("SIGKILL");
@@ -116,7 +121,9 @@ interface Row {
         delivered += s.tokens;
         billed += r.tokensOut;
       }
-      console.log(`crash (${kind}): ${finished.length} streams finished before the kill, ${cut.length} cut (${cut.filter((s) => s.tokens > 0).length} mid-stream); ${delivered} tokens delivered, ${billed} billed`);
+      console.log(
+        `crash (${kind}): ${finished.length} streams finished before the kill, ${cut.length} cut (${cut.filter((s) => s.tokens > 0).length} mid-stream); ${delivered} tokens delivered, ${billed} billed`,
+      );
     } finally {
       await catalog.close();
     }

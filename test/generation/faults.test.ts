@@ -41,15 +41,41 @@ describeModel("faults stay small (stories260K, real engine behind the fault hook
 
   beforeAll(async () => {
     const modelDir = convertStories();
-    quiver = await startTestServer(await openCatalog({}), { QUIVER_MODEL: modelDir, QUIVER_DATA_DIR: tempDir("faults-data"), QUIVER_DEVICE: "cpu", QUIVER_MAX_BATCH: "2" });
+    quiver = await startTestServer(await openCatalog({}), {
+      QUIVER_MODEL: modelDir,
+      QUIVER_DATA_DIR: tempDir("faults-data"),
+      QUIVER_DEVICE: "cpu",
+      QUIVER_MAX_BATCH: "2",
+    });
     url = quiver.api.url;
     token = await login(url);
-    expect((await upload(url, token, { name: "fragile", samples: Array.from({ length: 10 }, (_, i) => `A story about a fox, part ${i}.`) }, adapterFiles(storiesAdapter(3)))).status).toBe(201);
+    expect(
+      (
+        await upload(
+          url,
+          token,
+          { name: "fragile", samples: Array.from({ length: 10 }, (_, i) => `A story about a fox, part ${i}.`) },
+          adapterFiles(storiesAdapter(3)),
+        )
+      ).status,
+    ).toBe(201);
     await quiver.services.pool.idle();
     const team = await quiver.services.catalog.prisma.team.findFirstOrThrow();
-    key = (await gql<{ createApiKey: { secret: string } }>(url, `mutation($t: ID!) { createApiKey(teamId: $t, name: "faults", role: MEMBER) { secret } }`, { t: team.id }, { authorization: `Bearer ${token}` })).data!.createApiKey.secret;
+    key = (
+      await gql<{ createApiKey: { secret: string } }>(
+        url,
+        `mutation($t: ID!) { createApiKey(teamId: $t, name: "faults", role: MEMBER) { secret } }`,
+        { t: team.id },
+        { authorization: `Bearer ${token}` },
+      )
+    ).data!.createApiKey.secret;
     faulty = await installFaultyGeneration(quiver, modelDir, { resetAfterFailures: 3, resetBackoffMs: 1500 });
-    ws = createClient({ url: url.replace("http", "ws") + "/graphql", webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 });
+    ws = createClient({
+      url: url.replace("http", "ws") + "/graphql",
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+    });
   }, 180_000);
   afterAll(async () => {
     await ws?.dispose();
@@ -167,13 +193,21 @@ describeModel("faults stay small (stories260K, real engine behind the fault hook
   async function fillBatch(): Promise<() => Promise<void>> {
     faulty.port.plan = { slowSteps: { ms: 20 } };
     const stops: (() => void)[] = [];
-    await Promise.all([901, 902].map((seed) => new Promise<void>((running, failed) => {
-      const stop = ws.subscribe<{ generate: { delta: string | null } }>(
-        { query: `subscription($i: GenerateInput!) { generate(input: $i) { delta } }`, variables: { i: { prompt: "Busy", strategy: "NONE", maxTokens: 400, ignoreEos: true, seed } } },
-        { next: (v) => v.data?.generate.delta && running(), error: failed, complete: () => undefined },
-      );
-      stops.push(stop);
-    })));
+    await Promise.all(
+      [901, 902].map(
+        (seed) =>
+          new Promise<void>((running, failed) => {
+            const stop = ws.subscribe<{ generate: { delta: string | null } }>(
+              {
+                query: `subscription($i: GenerateInput!) { generate(input: $i) { delta } }`,
+                variables: { i: { prompt: "Busy", strategy: "NONE", maxTokens: 400, ignoreEos: true, seed } },
+              },
+              { next: (v) => v.data?.generate.delta && running(), error: failed, complete: () => undefined },
+            );
+            stops.push(stop);
+          }),
+      ),
+    );
     return async () => {
       for (const stop of stops) stop();
       await quiver.services.generation!.idle();
@@ -185,7 +219,10 @@ describeModel("faults stay small (stories260K, real engine behind the fault hook
     let id = "";
     await new Promise<void>((resolve, reject) => {
       const stop = ws.subscribe<{ generate: { generationId: string } }>(
-        { query: `subscription($i: GenerateInput!) { generate(input: $i) { generationId } }`, variables: { i: { prompt: "Queued", strategy: "NONE", maxTokens: 8, seed: 777 } } },
+        {
+          query: `subscription($i: GenerateInput!) { generate(input: $i) { generationId } }`,
+          variables: { i: { prompt: "Queued", strategy: "NONE", maxTokens: 8, seed: 777 } },
+        },
         {
           next: (v) => {
             id = v.data!.generate.generationId;
@@ -198,7 +235,11 @@ describeModel("faults stay small (stories260K, real engine behind the fault hook
       );
     });
     // Cancelled while the batch is still full: not after the busy streams let it in.
-    await waitUntil("the queued generation is cancelled", async () => (await quiver.services.catalog.prisma.generation.findUniqueOrThrow({ where: { id } })).status === "CANCELLED", 5_000);
+    await waitUntil(
+      "the queued generation is cancelled",
+      async () => (await quiver.services.catalog.prisma.generation.findUniqueOrThrow({ where: { id } })).status === "CANCELLED",
+      5_000,
+    );
     expect(quiver.services.scheduler!.stats.running).toBe(2);
     await release();
     const rec = await quiver.services.catalog.prisma.generation.findUniqueOrThrow({ where: { id } });
@@ -219,7 +260,11 @@ describeModel("faults stay small (stories260K, real engine behind the fault hook
     const first = new TextDecoder().decode((await reader.read()).value);
     const id = /"id":"cmpl-([0-9a-f-]+)"/.exec(first)![1]!;
     controller.abort();
-    await waitUntil("the queued generation is cancelled", async () => (await quiver.services.catalog.prisma.generation.findUniqueOrThrow({ where: { id } })).status === "CANCELLED", 5_000);
+    await waitUntil(
+      "the queued generation is cancelled",
+      async () => (await quiver.services.catalog.prisma.generation.findUniqueOrThrow({ where: { id } })).status === "CANCELLED",
+      5_000,
+    );
     expect(quiver.services.scheduler!.stats.running).toBe(2);
     await release();
     expect(faulty.port.counters.seeds).not.toContain(778);
@@ -235,7 +280,12 @@ describeModel("faults stay small (stories260K, real engine behind the fault hook
       last = chunk;
       if (!cancelled && chunk.choices[0]?.text) {
         cancelled = true;
-        const m = await gql<{ cancelGeneration: { status: string; finishReason: string } }>(url, `mutation($id: ID!) { cancelGeneration(id: $id) { status finishReason } }`, { id: chunk.id.replace(/^cmpl-/, "") }, { authorization: `Bearer ${token}` });
+        const m = await gql<{ cancelGeneration: { status: string; finishReason: string } }>(
+          url,
+          `mutation($id: ID!) { cancelGeneration(id: $id) { status finishReason } }`,
+          { id: chunk.id.replace(/^cmpl-/, "") },
+          { authorization: `Bearer ${token}` },
+        );
         expect(m.data!.cancelGeneration).toEqual({ status: "CANCELLED", finishReason: "cancelled" });
       }
     }
@@ -248,7 +298,10 @@ describeModel("faults stay small (stories260K, real engine behind the fault hook
     const clean = await reference([99]);
     expect((await complete(99)).text).toBe(clean.get(99));
     const prisma = quiver.services.catalog.prisma;
-    await waitUntil("every generation's end is written", async () => (await prisma.generation.count({ where: { status: { in: ["QUEUED", "PREFILL", "DECODE"] } } })) === 0);
+    await waitUntil(
+      "every generation's end is written",
+      async () => (await prisma.generation.count({ where: { status: { in: ["QUEUED", "PREFILL", "DECODE"] } } })) === 0,
+    );
     expect(await prisma.quotaReservation.count({ where: { kind: "GENERATION" } })).toBe(0);
     expect(faulty.scheduler.stats).toMatchObject({ queued: 0, running: 0 });
   });

@@ -17,7 +17,10 @@ if (skip) console.log(`Skipping the generation end-to-end tests: ${skip}`);
 const describeModel = skip ? describe.skip : describe;
 
 const TOPICS: Record<string, string[]> = {
-  animals: Array.from({ length: 10 }, (_, i) => `Tell a story about a ${["cat", "dog", "bird", "fox", "bear", "frog", "duck", "lion", "fish", "owl"][i]} in the forest.`),
+  animals: Array.from(
+    { length: 10 },
+    (_, i) => `Tell a story about a ${["cat", "dog", "bird", "fox", "bear", "frog", "duck", "lion", "fish", "owl"][i]} in the forest.`,
+  ),
   numbers: Array.from({ length: 10 }, (_, i) => `What is ${i + 2} times ${i + 5}? Give the number.`),
   weather: Array.from({ length: 10 }, (_, i) => `Describe the weather on day ${i + 1}: rain, sun, wind or snow.`),
 };
@@ -50,7 +53,12 @@ describeModel.each(catalogKinds())("generation on stories260K ($kind)", ({ open 
       expect(r.status).toBe(201);
     }
     await quiver.services.pool.idle();
-    client = createClient({ url: url.replace("http", "ws") + "/graphql", webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 });
+    client = createClient({
+      url: url.replace("http", "ws") + "/graphql",
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+    });
   }, 180_000);
   afterAll(async () => {
     await client?.dispose();
@@ -108,7 +116,16 @@ describeModel.each(catalogKinds())("generation on stories260K ($kind)", ({ open 
   test("greedy output is the same alone and in a full batch of others", async () => {
     const input = { prompt: "What is 3 times 4?", k: 2, strategy: "MIXTURE", maxTokens: 24 };
     const alone = text(await stream(input));
-    const others = Array.from({ length: 12 }, (_, i) => stream({ prompt: `Describe the weather on day ${i}.`, k: 1 + (i % 3), strategy: ["MIXTURE", "FUSION", "SELECTION"][i % 3], maxTokens: 16 + i, temperature: i % 2 ? 0.8 : 0, seed: i }));
+    const others = Array.from({ length: 12 }, (_, i) =>
+      stream({
+        prompt: `Describe the weather on day ${i}.`,
+        k: 1 + (i % 3),
+        strategy: ["MIXTURE", "FUSION", "SELECTION"][i % 3],
+        maxTokens: 16 + i,
+        temperature: i % 2 ? 0.8 : 0,
+        seed: i,
+      }),
+    );
     const together = stream(input);
     const results = await Promise.all([together, ...others]);
     expect(text(results[0]!)).toBe(alone);
@@ -119,14 +136,18 @@ describeModel.each(catalogKinds())("generation on stories260K ($kind)", ({ open 
   // in about 25 ms. The background streams are stopped (and so cancelled) afterwards.
   async function withBusyEngine<T>(fn: () => Promise<T>): Promise<T> {
     const stops: (() => void)[] = [];
-    const started = Array.from({ length: 8 }, (_, i) => new Promise<void>((running) => {
-      void stream({ prompt: `Busy ${i}`, strategy: "NONE", maxTokens: 450, ignoreEos: true, temperature: 1, seed: i }, (e, stop) => {
-        if (e.delta) {
-          stops.push(stop);
-          running();
-        }
-      }).finally(running);
-    }));
+    const started = Array.from(
+      { length: 8 },
+      (_, i) =>
+        new Promise<void>((running) => {
+          void stream({ prompt: `Busy ${i}`, strategy: "NONE", maxTokens: 450, ignoreEos: true, temperature: 1, seed: i }, (e, stop) => {
+            if (e.delta) {
+              stops.push(stop);
+              running();
+            }
+          }).finally(running);
+        }),
+    );
     await Promise.all(started);
     try {
       return await fn();
@@ -138,20 +159,33 @@ describeModel.each(catalogKinds())("generation on stories260K ($kind)", ({ open 
 
   test("generate (mutation) then generation(id) replays the stream; cancelGeneration stops it", async () => {
     const { id, c } = await withBusyEngine(async () => {
-      const m = await gql<{ generate: { id: string; status: string } }>(url, `mutation($i: GenerateInput!) { generate(input: $i) { id status } }`, { i: { prompt: "Once upon a time", maxTokens: 450, strategy: "NONE", ignoreEos: true } }, auth());
+      const m = await gql<{ generate: { id: string; status: string } }>(
+        url,
+        `mutation($i: GenerateInput!) { generate(input: $i) { id status } }`,
+        { i: { prompt: "Once upon a time", maxTokens: 450, strategy: "NONE", ignoreEos: true } },
+        auth(),
+      );
       const id = m.data!.generate.id;
-      const c = await gql<{ cancelGeneration: { status: string; finishReason: string; usage: { tokensOut: number } } }>(url, `mutation($id: ID!) { cancelGeneration(id: $id) { status finishReason usage { tokensOut } } }`, { id }, auth());
+      const c = await gql<{ cancelGeneration: { status: string; finishReason: string; usage: { tokensOut: number } } }>(
+        url,
+        `mutation($id: ID!) { cancelGeneration(id: $id) { status finishReason usage { tokensOut } } }`,
+        { id },
+        auth(),
+      );
       return { id, c };
     });
     expect(c.data!.cancelGeneration).toMatchObject({ status: "CANCELLED", finishReason: "cancelled" });
     expect(c.data!.cancelGeneration.usage.tokensOut).toBeLessThan(450);
     const replay: Ev[] = await new Promise((resolve, reject) => {
       const evs: Ev[] = [];
-      client.subscribe<{ generation: Ev }>({ query: `subscription($id: ID!) { generation(id: $id) { ${EVENT} } }`, variables: { id } }, {
-        next: (v) => (v.errors ? reject(new Error(JSON.stringify(v.errors))) : evs.push(v.data!.generation)),
-        error: reject,
-        complete: () => resolve(evs),
-      });
+      client.subscribe<{ generation: Ev }>(
+        { query: `subscription($id: ID!) { generation(id: $id) { ${EVENT} } }`, variables: { id } },
+        {
+          next: (v) => (v.errors ? reject(new Error(JSON.stringify(v.errors))) : evs.push(v.data!.generation)),
+          error: reject,
+          complete: () => resolve(evs),
+        },
+      );
     });
     expect(replay[0]!.generationId).toBe(id);
     expect(replay.at(-1)).toMatchObject({ done: true, finishReason: "cancelled" });
@@ -197,10 +231,18 @@ describeModel.each(catalogKinds())("generation on stories260K ($kind)", ({ open 
     try {
       const r = await gql(url, `mutation($i: GenerateInput!) { generate(input: $i) { id } }`, { i: { prompt: "cat", adapterIds: [animals.id] } }, auth());
       expect(r.errors![0]!.extensions!.code).toBe("NOT_FOUND");
-      const retrieved = await gql<{ retrieve: { adapter: { name: string } }[] }>(url, `{ retrieve(input: "Tell a story about a cat in the forest.", k: 3) { adapter { name } } }`, {}, auth());
+      const retrieved = await gql<{ retrieve: { adapter: { name: string } }[] }>(
+        url,
+        `{ retrieve(input: "Tell a story about a cat in the forest.", k: 3) { adapter { name } } }`,
+        {},
+        auth(),
+      );
       expect(retrieved.data!.retrieve.map((x) => x.adapter.name)).not.toContain("animals");
     } finally {
-      await quiver.services.catalog.prisma.adapter.update({ where: { id: animals.id }, data: { teamId: (await quiver.services.catalog.prisma.team.findFirstOrThrow({ where: { slug: "default" } })).id } });
+      await quiver.services.catalog.prisma.adapter.update({
+        where: { id: animals.id },
+        data: { teamId: (await quiver.services.catalog.prisma.team.findFirstOrThrow({ where: { slug: "default" } })).id },
+      });
     }
   });
 
@@ -208,7 +250,12 @@ describeModel.each(catalogKinds())("generation on stories260K ($kind)", ({ open 
     const rows = await quiver.services.catalog.prisma.generation.findMany({ where: { status: "DONE" } });
     expect(rows.length).toBeGreaterThan(10);
     expect(rows.every((r) => r.tokensOut > 0 && r.totalMs !== null && r.ttftMs !== null)).toBe(true);
-    const usage = await gql<{ usage: { totals: { requests: number; tokensOut: number } } }>(url, `{ usage(groupBy: HOUR, from: "${new Date(Date.now() - 3600_000).toISOString()}") { totals { requests tokensOut } } }`, {}, auth());
+    const usage = await gql<{ usage: { totals: { requests: number; tokensOut: number } } }>(
+      url,
+      `{ usage(groupBy: HOUR, from: "${new Date(Date.now() - 3600_000).toISOString()}") { totals { requests tokensOut } } }`,
+      {},
+      auth(),
+    );
     const all = await quiver.services.catalog.prisma.generation.aggregate({ _count: true, _sum: { tokensOut: true } });
     expect(usage.data!.usage.totals).toEqual({ requests: all._count, tokensOut: all._sum.tokensOut });
     const metrics = await (await fetch(`${url}/metrics`)).text();

@@ -23,14 +23,23 @@ describeIt("OpenAI-compatible API (PostgreSQL, stories260K)", () => {
   let client: OpenAI;
 
   beforeAll(async () => {
-    quiver = await startTestServer(await openCatalog({ databaseUrl: await freshPostgresDatabase() }), { QUIVER_MODEL: convertStories(), QUIVER_DATA_DIR: tempDir("openai-data"), QUIVER_DEVICE: "cpu" });
+    quiver = await startTestServer(await openCatalog({ databaseUrl: await freshPostgresDatabase() }), {
+      QUIVER_MODEL: convertStories(),
+      QUIVER_DATA_DIR: tempDir("openai-data"),
+      QUIVER_DEVICE: "cpu",
+    });
     url = quiver.api.url;
     const token = await login(url);
     const samples = Array.from({ length: 12 }, (_, i) => `Tell a story about a ${["cat", "dog", "bird", "fox", "bear", "frog"][i % 6]} number ${i}.`);
     expect((await upload(url, token, { name: "storyteller", samples }, adapterFiles(storiesAdapter(5)))).status).toBe(201);
     await quiver.services.pool.idle();
     const team = await quiver.services.catalog.prisma.team.findFirstOrThrow();
-    const k = await gql<{ createApiKey: { secret: string } }>(url, `mutation($t: ID!) { createApiKey(teamId: $t, name: "openai", role: MEMBER) { secret } }`, { t: team.id }, { authorization: `Bearer ${token}` });
+    const k = await gql<{ createApiKey: { secret: string } }>(
+      url,
+      `mutation($t: ID!) { createApiKey(teamId: $t, name: "openai", role: MEMBER) { secret } }`,
+      { t: team.id },
+      { authorization: `Bearer ${token}` },
+    );
     key = k.data!.createApiKey.secret;
     client = new OpenAI({ apiKey: key, baseURL: `${url}/v1`, maxRetries: 0 });
   }, 180_000);
@@ -55,7 +64,10 @@ describeIt("OpenAI-compatible API (PostgreSQL, stories260K)", () => {
   test("chat completions, streamed, with an adapter chosen by name", async () => {
     const stream = await client.chat.completions.create({
       model: "storyteller",
-      messages: [{ role: "system", content: "You tell short stories." }, { role: "user", content: "Tell a story about a cat." }],
+      messages: [
+        { role: "system", content: "You tell short stories." },
+        { role: "user", content: "Tell a story about a cat." },
+      ],
       max_tokens: 16,
       temperature: 0,
       stream: true,
@@ -84,13 +96,19 @@ describeIt("OpenAI-compatible API (PostgreSQL, stories260K)", () => {
   });
 
   test("errors arrive in OpenAI's shape, and the service keeps serving", async () => {
-    await expect(new OpenAI({ apiKey: "qk_00000000_" + "A".repeat(43), baseURL: `${url}/v1`, maxRetries: 0 }).completions.create({ model: "auto", prompt: "x" })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    await expect(
+      new OpenAI({ apiKey: "qk_00000000_" + "A".repeat(43), baseURL: `${url}/v1`, maxRetries: 0 }).completions.create({ model: "auto", prompt: "x" }),
+    ).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
     await expect(client.completions.create({ model: "no-such-adapter", prompt: "x" })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(client.completions.create({ model: "auto", prompt: "x", max_tokens: -1 })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(client.completions.create({ model: "auto", prompt: "x", n: 2 })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(client.completions.create({ model: "auto", prompt: "word ".repeat(2000) })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     for (const body of ["{ not json", JSON.stringify({ model: "auto" }), JSON.stringify({ model: "auto", prompt: 5, stream: true })]) {
-      const res = await fetch(`${url}/v1/completions`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body });
+      const res = await fetch(`${url}/v1/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body,
+      });
       expect(res.status).toBe(400);
       const json = (await res.json()) as { error: { type: string; code: string; message: string } };
       expect(json.error).toMatchObject({ type: "invalid_request_error", code: "BAD_USER_INPUT" });

@@ -54,7 +54,8 @@ interface Ev {
       pgSkip = ((err as { stderr?: string }).stderr || (err as Error).message).trim();
     }
     if (pgSkip) {
-      if (process.env.QUIVER_REQUIRE_POSTGRES === "1") throw new Error(`PostgreSQL is required here (QUIVER_REQUIRE_POSTGRES=1) but its server could not start: ${pgSkip}`);
+      if (process.env.QUIVER_REQUIRE_POSTGRES === "1")
+        throw new Error(`PostgreSQL is required here (QUIVER_REQUIRE_POSTGRES=1) but its server could not start: ${pgSkip}`);
       console.log(`Skipping the database outage test: ${pgSkip}`);
     }
   }, 60_000);
@@ -69,7 +70,11 @@ interface Ev {
     const done = new Promise<void>((resolve, reject) => {
       client!.subscribe<{ generate: Ev }>(
         { query: `subscription($i: GenerateInput!) { generate(input: $i) { delta done finishReason usage { tokensOut } } }`, variables: { i: input } },
-        { next: (v) => (v.errors ? reject(new Error(JSON.stringify(v.errors))) : events.push(v.data!.generate)), error: (e) => reject(e instanceof Error ? e : new Error(JSON.stringify(e))), complete: () => resolve() },
+        {
+          next: (v) => (v.errors ? reject(new Error(JSON.stringify(v.errors))) : events.push(v.data!.generate)),
+          error: (e) => reject(e instanceof Error ? e : new Error(JSON.stringify(e))),
+          complete: () => resolve(),
+        },
       );
     });
     return { events, done };
@@ -80,8 +85,19 @@ interface Ev {
     if (pgSkip) return;
     server = await spawnServer({ QUIVER_MODEL: convertStories(), QUIVER_DATA_DIR: tempDir("outage-data"), DATABASE_URL: url! });
     const token = await login(server.url);
-    client = createClient({ url: server.url.replace("http", "ws") + "/graphql", webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0, lazy: false });
-    const bodies = Array.from({ length: STREAMS }, (_, i) => ({ prompt: `The little dog number ${i} ran`, max_tokens: MAX_TOKENS, temperature: 0, ignore_eos: true }));
+    client = createClient({
+      url: server.url.replace("http", "ws") + "/graphql",
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+      lazy: false,
+    });
+    const bodies = Array.from({ length: STREAMS }, (_, i) => ({
+      prompt: `The little dog number ${i} ran`,
+      max_tokens: MAX_TOKENS,
+      temperature: 0,
+      ignore_eos: true,
+    }));
     const wsInput = { prompt: "The old owl said", strategy: "NONE", maxTokens: MAX_TOKENS, temperature: 0, ignoreEos: true };
 
     // The reference run.
@@ -93,7 +109,11 @@ interface Ev {
     // The same under an outage.
     const streams = bodies.map((b) => openStream(server!.url, token, b));
     const ws = subscribe(wsInput);
-    await waitUntil("every stream started and some are mid-way", () => streams.every((s) => s.id !== undefined) && streams.some((s) => s.tokens >= 40) && ws.events.length > 5, 30_000);
+    await waitUntil(
+      "every stream started and some are mid-way",
+      () => streams.every((s) => s.id !== undefined) && streams.some((s) => s.tokens >= 40) && ws.events.length > 5,
+      30_000,
+    );
     const stoppedAt = Date.now();
     await postgres("halt");
 
@@ -116,7 +136,13 @@ interface Ev {
     // they have, ten seconds at least), exactly as without the outage.
     await Promise.all([...streams.map((s) => s.done), ws.done]);
     streams.forEach((s, i) => {
-      expect({ i, status: s.status, finish: s.finish, tokens: s.tokens, usage: s.usage?.completion_tokens }).toEqual({ i, status: 200, finish: "length", tokens: MAX_TOKENS, usage: MAX_TOKENS });
+      expect({ i, status: s.status, finish: s.finish, tokens: s.tokens, usage: s.usage?.completion_tokens }).toEqual({
+        i,
+        status: 200,
+        finish: "length",
+        tokens: MAX_TOKENS,
+        usage: MAX_TOKENS,
+      });
       expect(s.text).toBe(reference[i]!.text);
     });
     expect(streams.some((s) => s.lastTokenAt > stoppedAt)).toBe(true);
@@ -146,12 +172,16 @@ interface Ev {
       await waitUntil(
         "the usage outbox flushed",
         async () => {
-          const [r] = await catalog.prisma.$queryRaw<{ n: number }[]>`SELECT COUNT(*)::int AS n FROM "Generation" WHERE id::text = ANY(${ids}) AND status = 'DONE'`;
+          const [r] = await catalog.prisma.$queryRaw<
+            { n: number }[]
+          >`SELECT COUNT(*)::int AS n FROM "Generation" WHERE id::text = ANY(${ids}) AND status = 'DONE'`;
           return r!.n === ids.length;
         },
         10_000,
       );
-      const rows = await catalog.prisma.$queryRaw<{ id: string; tokensIn: number; tokensOut: number; usageIn: number; usageOut: number; reservations: number }[]>`
+      const rows = await catalog.prisma.$queryRaw<
+        { id: string; tokensIn: number; tokensOut: number; usageIn: number; usageOut: number; reservations: number }[]
+      >`
         SELECT g.id::text, g."tokensIn", g."tokensOut", u."tokensIn" AS "usageIn", u."tokensOut" AS "usageOut",
           (SELECT COUNT(*)::int FROM "QuotaReservation" r WHERE r."generationId" = g.id) AS reservations
         FROM "Generation" g JOIN "UsageEvent" u ON u."generationId" = g.id WHERE g.id::text = ANY(${ids})`;
@@ -159,7 +189,12 @@ interface Ev {
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const s of streams) {
         const r = byId.get(s.id!)!;
-        expect({ tokensOut: r.tokensOut, usageOut: r.usageOut, usageIn: r.usageIn, reservations: r.reservations }).toEqual({ tokensOut: s.tokens, usageOut: s.tokens, usageIn: s.usage!.prompt_tokens, reservations: 0 });
+        expect({ tokensOut: r.tokensOut, usageOut: r.usageOut, usageIn: r.usageIn, reservations: r.reservations }).toEqual({
+          tokensOut: s.tokens,
+          usageOut: s.tokens,
+          usageIn: s.usage!.prompt_tokens,
+          reservations: 0,
+        });
       }
       const delivered = streams.reduce((a, s) => a + s.tokens, 0);
       expect(rows.reduce((a, r) => a + r.usageOut, 0)).toBe(delivered);
@@ -167,7 +202,9 @@ interface Ev {
       await catalog.close();
     }
     expect(server.log.join("\n")).toMatch(/\[database\] back in reach/);
-    console.log(`outage: ${streams.filter((s) => s.lastTokenAt > stoppedAt).length} of ${STREAMS} streams received tokens while the database was down; the server said:\n${server.log.filter((l) => /\[(database|usage|instance|recovery)\]/.test(l)).join("\n")}`);
+    console.log(
+      `outage: ${streams.filter((s) => s.lastTokenAt > stoppedAt).length} of ${STREAMS} streams received tokens while the database was down; the server said:\n${server.log.filter((l) => /\[(database|usage|instance|recovery)\]/.test(l)).join("\n")}`,
+    );
     await client.dispose();
     client = undefined;
     server.proc.kill("SIGTERM");

@@ -40,11 +40,23 @@ const GRACE_SECONDS = 3;
     const databaseUrl = kind === "postgres" ? await freshPostgresDatabase() : undefined;
     const dataDir = tempDir("shutdown-data");
     // Eight sequences at a time (QUIVER_MAX_BATCH): the streams outlast the grace period.
-    server = await spawnServer({ QUIVER_MODEL: modelDir, QUIVER_DATA_DIR: dataDir, QUIVER_SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS), QUIVER_MAX_BATCH: "8", ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
+    server = await spawnServer({
+      QUIVER_MODEL: modelDir,
+      QUIVER_DATA_DIR: dataDir,
+      QUIVER_SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS),
+      QUIVER_MAX_BATCH: "8",
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    });
     const token = await login(server.url);
-    const streams = Array.from({ length: STREAMS }, (_, i) => openStream(server!.url, token, { prompt: `A small cat named ${i}`, max_tokens: MAX_TOKENS, temperature: 0, ignore_eos: true }));
+    const streams = Array.from({ length: STREAMS }, (_, i) =>
+      openStream(server!.url, token, { prompt: `A small cat named ${i}`, max_tokens: MAX_TOKENS, temperature: 0, ignore_eos: true }),
+    );
     // The first wave has begun: it finishes within the grace period, later ones cannot.
-    await waitUntil("every stream started and the first are generating", () => streams.every((s) => s.id !== undefined) && streams.some((s) => s.tokens >= 10), 30_000);
+    await waitUntil(
+      "every stream started and the first are generating",
+      () => streams.every((s) => s.id !== undefined) && streams.some((s) => s.tokens >= 10),
+      30_000,
+    );
     const signalledAt = Date.now();
     server.proc.kill("SIGTERM");
 
@@ -79,7 +91,9 @@ const GRACE_SECONDS = 3;
     // No usage lost: every record ended, with the usage its client received, in its usage row too.
     const catalog: Catalog = await openCatalog(databaseUrl ? { databaseUrl } : { dataDir: `${dataDir}/db` });
     try {
-      const rows = await catalog.prisma.$queryRaw<{ id: string; status: string; finishReason: string; errorCode: string | null; tokensIn: number; tokensOut: number; usageIn: number; usageOut: number }[]>`
+      const rows = await catalog.prisma.$queryRaw<
+        { id: string; status: string; finishReason: string; errorCode: string | null; tokensIn: number; tokensOut: number; usageIn: number; usageOut: number }[]
+      >`
         SELECT g.id::text, g.status::text, g."finishReason", g."errorCode", g."tokensIn", g."tokensOut", u."tokensIn" AS "usageIn", u."tokensOut" AS "usageOut"
         FROM "Generation" g JOIN "UsageEvent" u ON u."generationId" = g.id`;
       const byId = new Map(rows.map((r) => [r.id, r]));
@@ -92,7 +106,9 @@ const GRACE_SECONDS = 3;
         if (s.tokens === MAX_TOKENS) expect(r).toMatchObject({ status: "DONE", finishReason: "length" });
         else expect(r).toMatchObject({ status: "FAILED", finishReason: "shutdown", errorCode: "SHUTDOWN" });
       }
-      console.log(`shutdown (${kind}): ${finished.length} streams finished in the grace period, ${ended.length} ended by the shutdown (${ended.filter((s) => s.tokens > 0).length} mid-stream)`);
+      console.log(
+        `shutdown (${kind}): ${finished.length} streams finished in the grace period, ${ended.length} ended by the shutdown (${ended.filter((s) => s.tokens > 0).length} mid-stream)`,
+      );
     } finally {
       await catalog.close();
     }

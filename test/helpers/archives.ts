@@ -57,7 +57,10 @@ export function makeZip(entries: ZipEntry[]): Buffer {
   return Buffer.concat([...locals, cd, end]);
 }
 
-export async function makeTar(entries: { name: string; data?: Buffer; type?: "file" | "symlink" | "directory"; linkname?: string }[], gzip: boolean): Promise<Buffer> {
+export async function makeTar(
+  entries: { name: string; data?: Buffer; type?: "file" | "symlink" | "directory"; linkname?: string }[],
+  gzip: boolean,
+): Promise<Buffer> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   pack.on("data", (c: unknown) => {
@@ -83,7 +86,13 @@ export function tarHeader(name: string, size: number): Buffer {
   h.write("0000000\0", 108, "ascii");
   h.write("0000000\0", 116, "ascii");
   h.write(size.toString(8).padStart(11, "0") + "\0", 124, "ascii");
-  h.write(Math.floor(Date.now() / 1000).toString(8).padStart(11, "0") + "\0", 136, "ascii");
+  h.write(
+    Math.floor(Date.now() / 1000)
+      .toString(8)
+      .padStart(11, "0") + "\0",
+    136,
+    "ascii",
+  );
   h.write("0", 156, "ascii");
   h.write("ustar\0" + "00", 257, "ascii");
   h.write("        ", 148, "ascii");
@@ -115,7 +124,10 @@ export function gzippedZeros(bytes: number): Buffer {
  */
 export async function tgzWithSkippedZeros(files: { filename: string; data: Buffer }[], junkName: string, junkBytes: number): Promise<Buffer> {
   const padding = (512 - (junkBytes % 512)) % 512;
-  const rest = await makeTar(files.map((f) => ({ name: f.filename, data: f.data })), false);
+  const rest = await makeTar(
+    files.map((f) => ({ name: f.filename, data: f.data })),
+    false,
+  );
   return Buffer.concat([gzipSync(tarHeader(junkName, junkBytes)), gzippedZeros(junkBytes + padding), gzipSync(rest)]);
 }
 

@@ -118,7 +118,10 @@ export async function signIn(page: Page, webUrl: string, email: string, password
   await page.fill("#password", password);
   await page.click("button[type=submit]");
   await page.waitForURL(/\/adapters$/);
-  await page.getByTestId("adapter-count").filter({ hasText: /adapters?$/ }).waitFor();
+  await page
+    .getByTestId("adapter-count")
+    .filter({ hasText: /adapters?$/ })
+    .waitFor();
 }
 
 export const laptop = { width: 1280, height: 800 };

@@ -29,11 +29,23 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 60_00
   }
   const proc = spawn(process.execPath, [path.join(repoRoot, "apps", "api", "bin", "quiver.js"), "serve"], {
     cwd: repoRoot,
-    env: { ...base, PORT: "0", HOST: "127.0.0.1", QUIVER_WEB: "off", QUIVER_ZOO: "off", QUIVER_DEVICE: "cpu", QUIVER_ADMIN_EMAIL: ADMIN_EMAIL, QUIVER_ADMIN_PASSWORD: ADMIN_PASSWORD, ...env },
+    env: {
+      ...base,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      QUIVER_WEB: "off",
+      QUIVER_ZOO: "off",
+      QUIVER_DEVICE: "cpu",
+      QUIVER_ADMIN_EMAIL: ADMIN_EMAIL,
+      QUIVER_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const log: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`quiver serve did not start in ${timeoutMs} ms:\n${log.join("\n")}`)), timeoutMs);
     const onLine = (line: string) => {
@@ -88,54 +100,80 @@ export interface ClientStream {
 
 /** POSTs a streamed /v1/completions and reads it as it comes. */
 export function openStream(url: string, token: string, body: Record<string, unknown>): ClientStream {
-  const s: ClientStream = { id: undefined, tokens: 0, text: "", finish: undefined, quiverFinish: undefined, usage: undefined, error: undefined, status: undefined, retryAfter: undefined, lastTokenAt: 0, done: Promise.resolve() };
+  const s: ClientStream = {
+    id: undefined,
+    tokens: 0,
+    text: "",
+    finish: undefined,
+    quiverFinish: undefined,
+    usage: undefined,
+    error: undefined,
+    status: undefined,
+    retryAfter: undefined,
+    lastTokenAt: 0,
+    done: Promise.resolve(),
+  };
   s.done = new Promise<void>((resolve) => {
     const payload = JSON.stringify({ model: "base", stream: true, stream_options: { include_usage: true, continuous_usage_stats: true }, ...body });
-    const req = http.request(`${url}/v1/completions`, { method: "POST", agent: false, headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "content-length": Buffer.byteLength(payload) } }, (res) => {
-      s.status = res.statusCode;
-      s.retryAfter = res.headers["retry-after"] as string | undefined;
-      let buf = "";
-      res.setEncoding("utf8");
-      res.on("data", (d: string) => {
-        buf += d;
-        let at: number;
-        while ((at = buf.indexOf("\n\n")) >= 0) {
-          const event = buf.slice(0, at);
-          buf = buf.slice(at + 2);
-          for (const line of event.split("\n")) {
-            if (!line.startsWith("data: ")) continue;
-            const data = line.slice(6);
-            if (data === "[DONE]") continue;
-            const c = JSON.parse(data) as { id?: string; choices?: { text?: string; finish_reason?: string | null }[]; usage?: ClientStream["usage"]; error?: ClientStream["error"]; quiver?: { finish_reason?: string } };
-            if (c.id && !s.id) s.id = c.id.replace(/^cmpl-/, "");
-            const choice = c.choices?.[0];
-            if (choice?.text) {
-              s.tokens = c.usage?.completion_tokens ?? s.tokens + 1;
-              s.text += choice.text;
-              s.lastTokenAt = Date.now();
+    const req = http.request(
+      `${url}/v1/completions`,
+      {
+        method: "POST",
+        agent: false,
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "content-length": Buffer.byteLength(payload) },
+      },
+      (res) => {
+        s.status = res.statusCode;
+        s.retryAfter = res.headers["retry-after"] as string | undefined;
+        let buf = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => {
+          buf += d;
+          let at: number;
+          while ((at = buf.indexOf("\n\n")) >= 0) {
+            const event = buf.slice(0, at);
+            buf = buf.slice(at + 2);
+            for (const line of event.split("\n")) {
+              if (!line.startsWith("data: ")) continue;
+              const data = line.slice(6);
+              if (data === "[DONE]") continue;
+              const c = JSON.parse(data) as {
+                id?: string;
+                choices?: { text?: string; finish_reason?: string | null }[];
+                usage?: ClientStream["usage"];
+                error?: ClientStream["error"];
+                quiver?: { finish_reason?: string };
+              };
+              if (c.id && !s.id) s.id = c.id.replace(/^cmpl-/, "");
+              const choice = c.choices?.[0];
+              if (choice?.text) {
+                s.tokens = c.usage?.completion_tokens ?? s.tokens + 1;
+                s.text += choice.text;
+                s.lastTokenAt = Date.now();
+              }
+              if (choice?.finish_reason) {
+                s.finish = choice.finish_reason;
+                s.quiverFinish = c.quiver?.finish_reason;
+              }
+              if (c.usage && !c.choices?.length) s.usage = c.usage;
+              if (c.error) s.error = c.error;
             }
-            if (choice?.finish_reason) {
-              s.finish = choice.finish_reason;
-              s.quiverFinish = c.quiver?.finish_reason;
+          }
+        });
+        res.on("end", () => {
+          if (s.status !== 200 && buf.trim()) {
+            try {
+              s.error = (JSON.parse(buf) as { error?: ClientStream["error"] }).error;
+            } catch {
+              // not JSON
             }
-            if (c.usage && !c.choices?.length) s.usage = c.usage;
-            if (c.error) s.error = c.error;
           }
-        }
-      });
-      res.on("end", () => {
-        if (s.status !== 200 && buf.trim()) {
-          try {
-            s.error = (JSON.parse(buf) as { error?: ClientStream["error"] }).error;
-          } catch {
-            // not JSON
-          }
-        }
-        resolve();
-      });
-      res.on("error", () => resolve());
-      res.on("close", () => resolve());
-    });
+          resolve();
+        });
+        res.on("error", () => resolve());
+        res.on("close", () => resolve());
+      },
+    );
     req.on("error", () => resolve());
     req.end(payload);
   });
@@ -143,7 +181,11 @@ export function openStream(url: string, token: string, body: Record<string, unkn
 }
 
 /** A plain JSON request (status, body, Retry-After). */
-export async function request(url: string, pathname: string, init: { method?: string; token?: string; body?: unknown } = {}): Promise<{ status: number; body: unknown; retryAfter: string | null }> {
+export async function request(
+  url: string,
+  pathname: string,
+  init: { method?: string; token?: string; body?: unknown } = {},
+): Promise<{ status: number; body: unknown; retryAfter: string | null }> {
   const res = await fetch(`${url}${pathname}`, {
     method: init.method ?? (init.body === undefined ? "GET" : "POST"),
     headers: { "content-type": "application/json", ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },

@@ -24,7 +24,8 @@ export interface FaultyGeneration {
 
 export async function installFaultyGeneration(quiver: Quiver, modelDir: string, options: Partial<SchedulerOptions> = {}): Promise<FaultyGeneration> {
   const s = quiver.services;
-  const open = () => Engine.open(modelDir, { device: "cpu", maxRank: s.config.QUIVER_MAX_RANK, maxAdapterBytes: s.config.QUIVER_MAX_ADAPTER_BYTES, testFaults: true });
+  const open = () =>
+    Engine.open(modelDir, { device: "cpu", maxRank: s.config.QUIVER_MAX_RANK, maxAdapterBytes: s.config.QUIVER_MAX_ADAPTER_BYTES, testFaults: true });
   let engine = await open();
   const native = new NativeEnginePort(engine, {
     reopen: async () => {
@@ -36,13 +37,26 @@ export async function installFaultyGeneration(quiver: Quiver, modelDir: string, 
   });
   const port = new FaultInjectingPort(native, {}, (on) => engine.setTestFaults(on ? { logitIndex: 0, logitValue: Number.NaN } : {}));
   const c = s.config;
-  const scheduler = new Scheduler(port, { ...defaultSchedulerOptions, maxBatch: c.QUIVER_MAX_BATCH, maxQueue: c.QUIVER_MAX_QUEUE, teamShare: c.QUIVER_QUEUE_TEAM_SHARE, ...options }, { health: s.health, log: () => {} });
+  const scheduler = new Scheduler(
+    port,
+    { ...defaultSchedulerOptions, maxBatch: c.QUIVER_MAX_BATCH, maxQueue: c.QUIVER_MAX_QUEUE, teamShare: c.QUIVER_QUEUE_TEAM_SHARE, ...options },
+    { health: s.health, log: () => {} },
+  );
   await s.scheduler?.close();
   const metrics = new Registry();
   s.scheduler = scheduler;
   s.generation = new GenerationService({
-    scheduler, port, retriever: s.retriever!, embeddings: s.embeddings, adapters: s.adapters, records: s.generations, quotas: s.quotas,
-    storage: new DirectoryStorage(path.join(c.dataDir, "adapters")), baseModelId: s.model!.baseModelId, metrics, weighting: c.weighting,
+    scheduler,
+    port,
+    retriever: s.retriever!,
+    embeddings: s.embeddings,
+    adapters: s.adapters,
+    records: s.generations,
+    quotas: s.quotas,
+    storage: new DirectoryStorage(path.join(c.dataDir, "adapters")),
+    baseModelId: s.model!.baseModelId,
+    metrics,
+    weighting: c.weighting,
   });
   return {
     port,

@@ -25,7 +25,11 @@ async function storm(rounds: number) {
   const engine = new FakeEngine();
   engine.loadDelayMs = 2;
   const port = new FaultInjectingPort(engine, {}, (on) => engine.poisonLogits(on));
-  const s = new Scheduler(port, { maxBatch: 4, maxQueue: 100, tokenBudget: 64, prefillChunk: 64, adapterBudget: 8, resetAfterFailures: 2, resetBackoffMs: 5 }, { log: () => {} });
+  const s = new Scheduler(
+    port,
+    { maxBatch: 4, maxQueue: 100, tokenBudget: 64, prefillChunk: 64, adapterBudget: 8, resetAfterFailures: 2, resetBackoffMs: 5 },
+    { log: () => {} },
+  );
   const ends = new Map<string, number>();
   const all: Promise<void>[] = [];
   let refused = 0;
@@ -35,8 +39,14 @@ async function storm(rounds: number) {
     port.plan = plan;
     for (let i = 0; i < 6; i++) {
       const req: GenerationRequest = {
-        id: `r${round}-${i}`, teamId: `team-${i % 2}`, prompt: [1, 104, 105], sampling: { temperature: 0, topK: 0, topP: 1, seed: round * 10 + i }, maxTokens: 3 + i, stopSequences: [],
-        strategy: i % 2 ? "selection" : "none", adapters: i % 2 ? [{ key: `k${i}`, dir: `/adapters/${i}`, weight: 1 }] : [],
+        id: `r${round}-${i}`,
+        teamId: `team-${i % 2}`,
+        prompt: [1, 104, 105],
+        sampling: { temperature: 0, topK: 0, topP: 1, seed: round * 10 + i },
+        maxTokens: 3 + i,
+        stopSequences: [],
+        strategy: i % 2 ? "selection" : "none",
+        adapters: i % 2 ? [{ key: `k${i}`, dir: `/adapters/${i}`, weight: 1 }] : [],
       };
       let handle: { cancel(): void };
       let ended!: () => void;
@@ -66,8 +76,16 @@ async function storm(rounds: number) {
   await s.close();
   await new Promise((r) => setTimeout(r, 50));
   return {
-    finished, submitted: all.length, refused, ended: [...ends.values()].reduce((a, b) => a + b, 0), endedTwice: [...ends.values()].filter((c) => c !== 1).length,
-    queued: s.stats.queued, running: s.stats.running, liveSequences: engine.liveSequences, failedSteps: s.stats.failedSteps, resets: s.stats.engineResets,
+    finished,
+    submitted: all.length,
+    refused,
+    ended: [...ends.values()].reduce((a, b) => a + b, 0),
+    endedTwice: [...ends.values()].filter((c) => c !== 1).length,
+    queued: s.stats.queued,
+    running: s.stats.running,
+    liveSequences: engine.liveSequences,
+    failedSteps: s.stats.failedSteps,
+    resets: s.stats.engineResets,
   };
 }
 

@@ -65,7 +65,13 @@ export interface GateFixture {
 export const bearer = (token: string | undefined): Record<string, string> => (token ? { authorization: `Bearer ${token}` } : {});
 
 /** GraphQL over HTTP with an optional X-Quiver-Team header. */
-export function ask<T = Record<string, unknown>>(f: { url: string }, token: string | undefined, query: string, variables: Record<string, unknown> = {}, team?: string): Promise<GraphQLResult<T>> {
+export function ask<T = Record<string, unknown>>(
+  f: { url: string },
+  token: string | undefined,
+  query: string,
+  variables: Record<string, unknown> = {},
+  team?: string,
+): Promise<GraphQLResult<T>> {
   return gql<T>(f.url, query, variables, { ...bearer(token), ...(team !== undefined ? { "x-quiver-team": team } : {}) });
 }
 
@@ -96,15 +102,29 @@ function must<T>(r: GraphQLResult<T>, what: string): T {
 }
 
 /** Creates a user by invitation into `teamId` (as `role`), returning its session token and id. */
-export async function inviteUser(url: string, inviterToken: string, teamId: string, email: string, role: Role, existingToken?: string): Promise<{ token: string; userId: string }> {
+export async function inviteUser(
+  url: string,
+  inviterToken: string,
+  teamId: string,
+  email: string,
+  role: Role,
+  existingToken?: string,
+): Promise<{ token: string; userId: string }> {
   const inv = must(
-    await gql<{ inviteMember: { token: string } }>(url, `mutation($t: ID!, $e: String!, $r: Role!) { inviteMember(teamId: $t, email: $e, role: $r) { token } }`, { t: teamId, e: email, r: role }, bearer(inviterToken)),
+    await gql<{ inviteMember: { token: string } }>(
+      url,
+      `mutation($t: ID!, $e: String!, $r: Role!) { inviteMember(teamId: $t, email: $e, role: $r) { token } }`,
+      { t: teamId, e: email, r: role },
+      bearer(inviterToken),
+    ),
     `inviting ${email}`,
   );
   const acc = must(
     await gql<{ acceptInvitation: { token: string; user: { id: string } } }>(
       url,
-      existingToken ? `mutation($k: String!) { acceptInvitation(token: $k) { token user { id } } }` : `mutation($k: String!) { acceptInvitation(token: $k, password: "${PASSWORD}") { token user { id } } }`,
+      existingToken
+        ? `mutation($k: String!) { acceptInvitation(token: $k) { token user { id } } }`
+        : `mutation($k: String!) { acceptInvitation(token: $k, password: "${PASSWORD}") { token user { id } } }`,
       { k: inv.inviteMember.token },
       bearer(existingToken),
     ),
@@ -114,9 +134,20 @@ export async function inviteUser(url: string, inviterToken: string, teamId: stri
 }
 
 /** An API key of `teamId` made by the user of `creatorToken`. */
-export async function createKey(url: string, creatorToken: string, teamId: string, role: Role, name = `key-${role.toLowerCase()}`): Promise<{ id: string; secret: string }> {
+export async function createKey(
+  url: string,
+  creatorToken: string,
+  teamId: string,
+  role: Role,
+  name = `key-${role.toLowerCase()}`,
+): Promise<{ id: string; secret: string }> {
   const r = must(
-    await gql<{ createApiKey: { secret: string; apiKey: { id: string } } }>(url, `mutation($t: ID!, $n: String!, $r: Role!) { createApiKey(teamId: $t, name: $n, role: $r) { secret apiKey { id } } }`, { t: teamId, n: name, r: role }, bearer(creatorToken)),
+    await gql<{ createApiKey: { secret: string; apiKey: { id: string } } }>(
+      url,
+      `mutation($t: ID!, $n: String!, $r: Role!) { createApiKey(teamId: $t, name: $n, role: $r) { secret apiKey { id } } }`,
+      { t: teamId, n: name, r: role },
+      bearer(creatorToken),
+    ),
     `creating a ${role} key`,
   );
   return { id: r.createApiKey.apiKey.id, secret: r.createApiKey.secret };
@@ -135,12 +166,22 @@ export async function startGateFixture(env: Record<string, string> = {}): Promis
     const files = (seed: number) => adapterFiles(storiesSkip ? writeAdapter({ seed }) : storiesAdapter(seed));
 
     // Teams b and c, each owned by a user who belongs to no other team.
-    const owners: Record<TeamKey, { token: string; userId: string; teamId: string; slug: string }> = { a: { token: adminToken, userId: adminUser.id, teamId: teamA.id, slug: teamA.slug } } as never;
+    const owners: Record<TeamKey, { token: string; userId: string; teamId: string; slug: string }> = {
+      a: { token: adminToken, userId: adminUser.id, teamId: teamA.id, slug: teamA.slug },
+    } as never;
     for (const t of ["b", "c"] as const) {
       const email = `${t}-owner@example.test`;
       const u = await inviteUser(url, adminToken, teamA.id, email, "VIEWER");
       const slug = `team-${t}`;
-      const created = must(await gql<{ createTeam: { id: string } }>(url, `mutation($s: String!, $n: String!) { createTeam(name: $n, slug: $s) { id } }`, { s: slug, n: `Team ${t.toUpperCase()}` }, bearer(u.token)), "createTeam");
+      const created = must(
+        await gql<{ createTeam: { id: string } }>(
+          url,
+          `mutation($s: String!, $n: String!) { createTeam(name: $n, slug: $s) { id } }`,
+          { s: slug, n: `Team ${t.toUpperCase()}` },
+          bearer(u.token),
+        ),
+        "createTeam",
+      );
       await prisma.membership.delete({ where: { userId_teamId: { userId: u.userId, teamId: teamA.id } } });
       owners[t] = { token: u.token, userId: u.userId, teamId: created.createTeam.id, slug };
     }
@@ -159,8 +200,20 @@ export async function startGateFixture(env: Record<string, string> = {}): Promis
         await put(t, `${m.name}-1`, `${m.description}: the first private adapter of team ${t}`, markedSamples(m.sample, "A cat in the garden"), "PRIVATE"),
         await put(t, `${m.name}-2`, `${m.description}: the second private adapter of team ${t}`, markedSamples(m.sample, "A ship on the sea"), "PRIVATE"),
       ];
-      const publicAdded = await put(t, `${t}-public-added`, `a public adapter of team ${t} that the other teams use`, markedSamples(`${t}-open`, "A dog in the park"), "PUBLIC");
-      const publicNotAdded = await put(t, `${t}-public-notadded`, `a public adapter of team ${t} that no other team added`, markedSamples(`${t}-shelf`, "A bird in the sky"), "PUBLIC");
+      const publicAdded = await put(
+        t,
+        `${t}-public-added`,
+        `a public adapter of team ${t} that the other teams use`,
+        markedSamples(`${t}-open`, "A dog in the park"),
+        "PUBLIC",
+      );
+      const publicNotAdded = await put(
+        t,
+        `${t}-public-notadded`,
+        `a public adapter of team ${t} that no other team added`,
+        markedSamples(`${t}-shelf`, "A bird in the sky"),
+        "PUBLIC",
+      );
       teams[t] = {
         key: t,
         id: owners[t].teamId,
@@ -175,7 +228,13 @@ export async function startGateFixture(env: Record<string, string> = {}): Promis
         markers: [m.name, m.description, m.sample, ...priv.map((p) => p.id)],
       };
     }
-    const toggle = await put("c", "c-public-toggle", "a public adapter of team c that tests add and remove", markedSamples("c-toggle", "A train in the hills"), "PUBLIC");
+    const toggle = await put(
+      "c",
+      "c-public-toggle",
+      "a public adapter of team c that tests add and remove",
+      markedSamples("c-toggle", "A train in the hills"),
+      "PUBLIC",
+    );
     await quiver.services.pool.idle();
     const states = await prisma.adapter.findMany({ select: { name: true, status: true, _count: { select: { embeddings: true } } } });
     const unready = states.filter((s) => s.status !== "ACTIVE" || s._count.embeddings === 0);
@@ -184,7 +243,13 @@ export async function startGateFixture(env: Record<string, string> = {}): Promis
     // Every team adds the other teams' "added" public adapters to its pool.
     for (const t of TEAM_KEYS) {
       for (const o of TEAM_KEYS.filter((x) => x !== t)) {
-        must(await ask(quiver.api, owners[t].token, `mutation($a: ID!, $t: ID) { addPublicAdapter(adapterId: $a, teamId: $t) { id } }`, { a: teams[o].publicAdded.id, t: teams[t].id }), "addPublicAdapter");
+        must(
+          await ask(quiver.api, owners[t].token, `mutation($a: ID!, $t: ID) { addPublicAdapter(adapterId: $a, teamId: $t) { id } }`, {
+            a: teams[o].publicAdded.id,
+            t: teams[t].id,
+          }),
+          "addPublicAdapter",
+        );
       }
     }
 
@@ -192,7 +257,9 @@ export async function startGateFixture(env: Record<string, string> = {}): Promis
     if (!storiesSkip) {
       for (const t of TEAM_KEYS) {
         const g = must(
-          await ask<{ generate: { id: string } }>(quiver.api, owners[t].token, `mutation($i: GenerateInput!) { generate(input: $i) { id } }`, { i: { prompt: "Once upon a time", strategy: "MIXTURE", adapterIds: teams[t].privateIds, maxTokens: 2, teamId: teams[t].id } }),
+          await ask<{ generate: { id: string } }>(quiver.api, owners[t].token, `mutation($i: GenerateInput!) { generate(input: $i) { id } }`, {
+            i: { prompt: "Once upon a time", strategy: "MIXTURE", adapterIds: teams[t].privateIds, maxTokens: 2, teamId: teams[t].id },
+          }),
           "generate",
         );
         teams[t].generationIds.push(g.generate.id);

@@ -39,12 +39,34 @@ export function installFakeGeneration(quiver: Quiver, options: Partial<Scheduler
   const s = quiver.services;
   const engine = new GatedEngine(4096);
   const c = s.config;
-  const scheduler = new Scheduler(engine, { ...defaultSchedulerOptions, maxBatch: c.QUIVER_MAX_BATCH, maxQueue: c.QUIVER_MAX_QUEUE, teamShare: c.QUIVER_QUEUE_TEAM_SHARE, ...options });
-  const noRetriever = new Proxy({}, { get: () => { throw new Error("the fake engine serves strategy NONE only"); } }) as Retriever;
+  const scheduler = new Scheduler(engine, {
+    ...defaultSchedulerOptions,
+    maxBatch: c.QUIVER_MAX_BATCH,
+    maxQueue: c.QUIVER_MAX_QUEUE,
+    teamShare: c.QUIVER_QUEUE_TEAM_SHARE,
+    ...options,
+  });
+  const noRetriever = new Proxy(
+    {},
+    {
+      get: () => {
+        throw new Error("the fake engine serves strategy NONE only");
+      },
+    },
+  ) as Retriever;
   const noStorage = { localDir: () => "" } as unknown as AdapterStorage;
   s.scheduler = scheduler;
   s.generation = new GenerationService({
-    scheduler, port: engine, retriever: noRetriever, embeddings: s.embeddings, adapters: s.adapters, records: s.generations, quotas: s.quotas, storage: noStorage, baseModelId: "fake", metrics: new Registry(),
+    scheduler,
+    port: engine,
+    retriever: noRetriever,
+    embeddings: s.embeddings,
+    adapters: s.adapters,
+    records: s.generations,
+    quotas: s.quotas,
+    storage: noStorage,
+    baseModelId: "fake",
+    metrics: new Registry(),
   });
   return { engine, scheduler };
 }

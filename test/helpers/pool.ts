@@ -24,7 +24,13 @@ export function writeModel(spec = MODEL): string {
 
 export function writeAdapter(opts: { rank?: number; modules?: Projection[]; seed?: number; model?: SyntheticModelSpec } = {}): string {
   const dir = tempDir("adapter");
-  writeSyntheticAdapter(dir, opts.model ?? MODEL, { rank: opts.rank ?? 4, alpha: 8, rslora: false, modules: opts.modules ?? ["q_proj", "v_proj"], seed: opts.seed ?? 3 });
+  writeSyntheticAdapter(dir, opts.model ?? MODEL, {
+    rank: opts.rank ?? 4,
+    alpha: 8,
+    rslora: false,
+    modules: opts.modules ?? ["q_proj", "v_proj"],
+    seed: opts.seed ?? 3,
+  });
   return dir;
 }
 
@@ -33,7 +39,13 @@ export const SAMPLES = Array.from({ length: 12 }, (_, i) => `Translate sentence 
 export async function startPoolServer(catalog: Catalog, env: Record<string, string> = {}): Promise<{ quiver: Quiver; dataDir: string; modelDir: string }> {
   const modelDir = writeModel();
   const dataDir = tempDir("data");
-  const quiver = await startTestServer(catalog, { QUIVER_MODEL: modelDir, QUIVER_DATA_DIR: dataDir, QUIVER_MAX_ADAPTER_BYTES: String(1024 * 1024), QUIVER_DEVICE: "cpu", ...env });
+  const quiver = await startTestServer(catalog, {
+    QUIVER_MODEL: modelDir,
+    QUIVER_DATA_DIR: dataDir,
+    QUIVER_MAX_ADAPTER_BYTES: String(1024 * 1024),
+    QUIVER_DEVICE: "cpu",
+    ...env,
+  });
   return { quiver, dataDir, modelDir };
 }
 
@@ -52,7 +64,13 @@ export async function upload(
   fields: Record<string, string | string[] | undefined>,
   files: UploadFile[],
   route = "/v1/adapters",
-): Promise<{ status: number; body: { adapter?: { id: string; status: string; version: number }; errors?: { message: string; extensions: { code: string; details?: { reason?: string } } }[] } }> {
+): Promise<{
+  status: number;
+  body: {
+    adapter?: { id: string; status: string; version: number };
+    errors?: { message: string; extensions: { code: string; details?: { reason?: string } } }[];
+  };
+}> {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined) continue;

@@ -19,7 +19,18 @@ export function convertStories(): string {
   return out;
 }
 
-export const STORIES_SPEC: SyntheticModelSpec = { vocab: 512, dim: 64, hidden: 172, layers: 5, heads: 8, kvHeads: 4, maxPos: 512, tied: true, dtype: "F32", seed: 0 };
+export const STORIES_SPEC: SyntheticModelSpec = {
+  vocab: 512,
+  dim: 64,
+  hidden: 172,
+  layers: 5,
+  heads: 8,
+  kvHeads: 4,
+  maxPos: 512,
+  tied: true,
+  dtype: "F32",
+  seed: 0,
+};
 
 export function storiesAdapter(seed: number, rank = 4): string {
   const dir = tempDir("stories-adapter");

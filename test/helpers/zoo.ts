@@ -18,7 +18,12 @@ const PLACES = ["beach", "harbour", "island", "lighthouse", "reef", "bay", "coas
 const TASKS: Array<{ name: string; cluster: string; description: string; text: (i: number) => string }> = [
   { name: "add", cluster: "math", description: "Add two numbers.", text: (i) => `What is ${i + 2} plus ${2 * i + 5}? Give the sum.` },
   { name: "multiply", cluster: "math", description: "Multiply two numbers.", text: (i) => `What is ${i + 3} times ${i + 7}? Give the product.` },
-  { name: "forest-story", cluster: "stories", description: "A story about an animal in the forest.", text: (i) => `Tell a story about a ${ANIMALS[i]} in the forest.` },
+  {
+    name: "forest-story",
+    cluster: "stories",
+    description: "A story about an animal in the forest.",
+    text: (i) => `Tell a story about a ${ANIMALS[i]} in the forest.`,
+  },
   { name: "sea-story", cluster: "stories", description: "A story at the seaside.", text: (i) => `Tell a story about a day at the ${PLACES[i]} by the sea.` },
 ];
 
@@ -31,9 +36,24 @@ export function writeFixtureZoo(): string {
   convertLlama2c(path.join(STORIES_DIR, "stories260K.bin"), path.join(STORIES_DIR, "tok512.bin"), model);
   writeFileSync(path.join(model, "tokenizer_config.json"), JSON.stringify({ quiver_prompt_template: "{prompt}\n" }) + "\n");
   const tasks: ZooTask[] = TASKS.map((t, n) => {
-    writeSyntheticAdapter(path.join(dir, "adapters", t.name), STORIES_SPEC, { rank: 4, alpha: 8, rslora: false, modules: ["q_proj", "v_proj", "o_proj", "down_proj"], seed: 11 + n, strength: 0.5 });
+    writeSyntheticAdapter(path.join(dir, "adapters", t.name), STORIES_SPEC, {
+      rank: 4,
+      alpha: 8,
+      rslora: false,
+      modules: ["q_proj", "v_proj", "o_proj", "down_proj"],
+      seed: 11 + n,
+      strength: 0.5,
+    });
     const items = [10, 11].map((i) => ({ input: t.text(i), answer: "placeholder" }));
-    return { name: t.name, cluster: t.cluster, description: t.description, adapter: `adapters/${t.name}`, samples: Array.from({ length: 10 }, (_, i) => t.text(i)), validation: items.slice(0, 1), test: items };
+    return {
+      name: t.name,
+      cluster: t.cluster,
+      description: t.description,
+      adapter: `adapters/${t.name}`,
+      samples: Array.from({ length: 10 }, (_, i) => t.text(i)),
+      validation: items.slice(0, 1),
+      test: items,
+    };
   });
   const manifest: ZooManifest = {
     format: ZOO_FORMAT,

@@ -28,7 +28,10 @@ describePg("the pool under concurrent writers (PostgreSQL)", () => {
   beforeAll(async () => {
     if (skip) throw new Error(`PostgreSQL is required here (QUIVER_REQUIRE_POSTGRES=1) but: ${skip}`);
     // Races in the catalog, not the upload limits (upload-limits.test.ts): room for every writer.
-    ({ quiver, dataDir } = await startPoolServer(await openCatalog({ databaseUrl: await freshPostgresDatabase() }), { QUIVER_UPLOADS_PER_TEAM: "32", QUIVER_UPLOADS_PER_SERVER: "32" }));
+    ({ quiver, dataDir } = await startPoolServer(await openCatalog({ databaseUrl: await freshPostgresDatabase() }), {
+      QUIVER_UPLOADS_PER_TEAM: "32",
+      QUIVER_UPLOADS_PER_SERVER: "32",
+    }));
     url = quiver.api.url;
     token = await login(url);
   }, 120_000);
@@ -67,7 +70,9 @@ describePg("the pool under concurrent writers (PostgreSQL)", () => {
   test("deletes racing uploads of the same name", async () => {
     const id = (await quiver.services.catalog.prisma.adapter.findFirstOrThrow({ where: { name: "same-name" } })).id;
     const work = [
-      ...Array.from({ length: 3 }, () => gql(url, `mutation($id: ID!) { deleteAdapter(id: $id) }`, { id }, auth()).then((r) => (r.errors ? r.errors[0]!.extensions!.code! : "deleted"))),
+      ...Array.from({ length: 3 }, () =>
+        gql(url, `mutation($id: ID!) { deleteAdapter(id: $id) }`, { id }, auth()).then((r) => (r.errors ? r.errors[0]!.extensions!.code! : "deleted")),
+      ),
       ...Array.from({ length: 4 }, (_, i) => upload(url, token, { name: "same-name", samples: SAMPLES }, files[i % 2]!).then((r) => String(r.status))),
     ];
     const outcomes = await Promise.all(work);
@@ -83,9 +88,16 @@ describePg("the pool under concurrent writers (PostgreSQL)", () => {
     const ids = created.map((r) => r.body.adapter!.id);
     const ops = ids.flatMap((id, i) => [
       upload(url, token, {}, files[(i + 1) % 2]!, `/v1/adapters/${id}/versions`).then((r) => r.status),
-      gql(url, `mutation($id: ID!, $s: [String!]!) { setAdapterSamples(id: $id, samples: $s) { id } }`, { id, s: SAMPLES.map((s) => `${s} (${i})`) }, auth()).then((r) => (r.errors ? r.errors[0]!.extensions!.code : 200)),
+      gql(
+        url,
+        `mutation($id: ID!, $s: [String!]!) { setAdapterSamples(id: $id, samples: $s) { id } }`,
+        { id, s: SAMPLES.map((s) => `${s} (${i})`) },
+        auth(),
+      ).then((r) => (r.errors ? r.errors[0]!.extensions!.code : 200)),
       gql(url, `mutation($id: ID!) { disableAdapter(id: $id) { id } }`, { id }, auth()).then((r) => (r.errors ? r.errors[0]!.extensions!.code : 200)),
-      ...(i % 2 ? [gql(url, `mutation($id: ID!) { deleteAdapter(id: $id) }`, { id }, auth()).then((r) => (r.errors ? r.errors[0]!.extensions!.code : 200))] : []),
+      ...(i % 2
+        ? [gql(url, `mutation($id: ID!) { deleteAdapter(id: $id) }`, { id }, auth()).then((r) => (r.errors ? r.errors[0]!.extensions!.code : 200))]
+        : []),
     ]);
     const outcomes = await Promise.all(ops);
     // Racing a delete, an edit may find the adapter gone; nothing else may fail.

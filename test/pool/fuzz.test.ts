@@ -20,7 +20,7 @@ const HTTP_ITERATIONS = 200;
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  const next = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const next = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]! };
 }
 type Rng = ReturnType<typeof rng>;
@@ -31,13 +31,29 @@ const configKeys = ["peft_type", "r", "lora_alpha", "target_modules", "use_rslor
 function mutateConfig(r: Rng, text: string): string {
   const json = JSON.parse(text) as Record<string, unknown>;
   switch (r.int(7)) {
-    case 0: delete json[r.pick(configKeys)]; return JSON.stringify(json);
-    case 1: json[r.pick(configKeys)] = r.pick(weird); return JSON.stringify(json);
-    case 2: json.r = r.int(300) - 20; return JSON.stringify(json);
-    case 3: json.target_modules = Array.from({ length: r.int(4) }, () => r.pick(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head", ".*"])); return JSON.stringify(json);
-    case 4: return text.slice(0, r.int(text.length));
-    case 5: { const i = r.int(text.length); return text.slice(0, i) + String.fromCharCode(r.int(256)) + text.slice(i + 1); }
-    default: json.lora_alpha = r.pick([0, -8, Number.MAX_VALUE, "8", 16]); return JSON.stringify(json);
+    case 0:
+      delete json[r.pick(configKeys)];
+      return JSON.stringify(json);
+    case 1:
+      json[r.pick(configKeys)] = r.pick(weird);
+      return JSON.stringify(json);
+    case 2:
+      json.r = r.int(300) - 20;
+      return JSON.stringify(json);
+    case 3:
+      json.target_modules = Array.from({ length: r.int(4) }, () =>
+        r.pick(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head", ".*"]),
+      );
+      return JSON.stringify(json);
+    case 4:
+      return text.slice(0, r.int(text.length));
+    case 5: {
+      const i = r.int(text.length);
+      return text.slice(0, i) + String.fromCharCode(r.int(256)) + text.slice(i + 1);
+    }
+    default:
+      json.lora_alpha = r.pick([0, -8, Number.MAX_VALUE, "8", 16]);
+      return JSON.stringify(json);
   }
 }
 
@@ -45,29 +61,52 @@ function mutateWeights(r: Rng, buf: Buffer): Buffer {
   const out = Buffer.from(buf);
   const headerLen = Number(out.readBigUInt64LE(0));
   switch (r.int(8)) {
-    case 0: return out.subarray(0, r.int(out.length));
-    case 1: for (let i = 0, n = 1 + r.int(10); i < n; i++) out[r.int(out.length)] = r.int(256); return out;
-    case 2: for (let i = 0, n = 1 + r.int(4); i < n; i++) out[8 + r.int(headerLen)] = r.int(256); return out;
-    case 3: out.writeBigUInt64LE(BigInt(r.pick([0, 1, headerLen - 1, headerLen + 1, out.length, 2 ** 40, r.int(1 << 20)])), 0); return out;
-    case 4: { const at = 8 + headerLen + 4 * r.int((out.length - 8 - headerLen) / 4); out.writeFloatLE(r.pick([Number.NaN, Infinity, -Infinity]), at); return out; }
-    case 5: case 6: {
+    case 0:
+      return out.subarray(0, r.int(out.length));
+    case 1:
+      for (let i = 0, n = 1 + r.int(10); i < n; i++) out[r.int(out.length)] = r.int(256);
+      return out;
+    case 2:
+      for (let i = 0, n = 1 + r.int(4); i < n; i++) out[8 + r.int(headerLen)] = r.int(256);
+      return out;
+    case 3:
+      out.writeBigUInt64LE(BigInt(r.pick([0, 1, headerLen - 1, headerLen + 1, out.length, 2 ** 40, r.int(1 << 20)])), 0);
+      return out;
+    case 4: {
+      const at = 8 + headerLen + 4 * r.int((out.length - 8 - headerLen) / 4);
+      out.writeFloatLE(r.pick([Number.NaN, Infinity, -Infinity]), at);
+      return out;
+    }
+    case 5:
+    case 6: {
       const header = JSON.parse(out.subarray(8, 8 + headerLen).toString()) as Record<string, { dtype: string; shape: number[]; data_offsets: number[] }>;
       const names = Object.keys(header).filter((k) => k !== "__metadata__");
       const name = r.pick(names);
       const e = header[name]!;
       switch (r.int(5)) {
-        case 0: e.dtype = r.pick(["F64", "I8", "BF16", "F16", "U8", "bogus"]); break;
-        case 1: e.shape = e.shape.map((d) => d + r.pick([-1, 1, 0])); break;
-        case 2: e.data_offsets = [e.data_offsets[0]! + r.int(64), e.data_offsets[1]! + r.int(64)]; break;
-        case 3: header[name.replace(/layers\.\d+/, `layers.${r.int(9)}`).replace("lora_A", r.pick(["lora_A", "lora_B", "lora_C"]))] = e; delete header[name]; break;
-        default: delete header[name];
+        case 0:
+          e.dtype = r.pick(["F64", "I8", "BF16", "F16", "U8", "bogus"]);
+          break;
+        case 1:
+          e.shape = e.shape.map((d) => d + r.pick([-1, 1, 0]));
+          break;
+        case 2:
+          e.data_offsets = [e.data_offsets[0]! + r.int(64), e.data_offsets[1]! + r.int(64)];
+          break;
+        case 3:
+          header[name.replace(/layers\.\d+/, `layers.${r.int(9)}`).replace("lora_A", r.pick(["lora_A", "lora_B", "lora_C"]))] = e;
+          delete header[name];
+          break;
+        default:
+          delete header[name];
       }
       const json = Buffer.from(JSON.stringify(header));
       const len = Buffer.alloc(8);
       len.writeBigUInt64LE(BigInt(json.length));
       return Buffer.concat([len, json, out.subarray(8 + headerLen)]);
     }
-    default: return Buffer.concat([out, Buffer.alloc(r.int(64))]);
+    default:
+      return Buffer.concat([out, Buffer.alloc(r.int(64))]);
   }
 }
 

@@ -36,8 +36,14 @@ describe.each(kinds)("adapter versions left PENDING ($kind)", ({ kind }) => {
       ids.push(r.body.adapter!.id);
     }
     const status = async (id: string) =>
-      (await gql<{ adapter: { status: string; statusReason: string | null; version: number | null } }>(server!.url, `query($id: ID!) { adapter(id: $id) { status statusReason version } }`, { id }, { authorization: `Bearer ${token}` })).data
-        ?.adapter;
+      (
+        await gql<{ adapter: { status: string; statusReason: string | null; version: number | null } }>(
+          server!.url,
+          `query($id: ID!) { adapter(id: $id) { status statusReason version } }`,
+          { id },
+          { authorization: `Bearer ${token}` },
+        )
+      ).data?.adapter;
     await waitUntil("both adapters ACTIVE", async () => (await status(ids[0]!))?.status === "ACTIVE" && (await status(ids[1]!))?.status === "ACTIVE", 30_000);
     server.proc.kill("SIGTERM");
     expect((await server.exited).code).toBe(0);
@@ -66,7 +72,11 @@ describe.each(kinds)("adapter versions left PENDING ($kind)", ({ kind }) => {
     // ACTIVE with its version served again: the version is activated only once its embedding is stored.
     await waitUntil("the resumable adapter ACTIVE again", async () => (await status(ids[0]!))?.status === "ACTIVE", 30_000);
     expect(await status(ids[0]!)).toMatchObject({ status: "ACTIVE", version: 1 });
-    expect(await status(ids[1]!)).toMatchObject({ status: "FAILED", version: null, statusReason: expect.stringMatching(/^INTERRUPTED: the server stopped before this version was ready/) });
+    expect(await status(ids[1]!)).toMatchObject({
+      status: "FAILED",
+      version: null,
+      statusReason: expect.stringMatching(/^INTERRUPTED: the server stopped before this version was ready/),
+    });
     server.proc.kill("SIGTERM");
     expect((await server.exited).code).toBe(0);
   }, 120_000);

@@ -40,7 +40,12 @@ beforeAll(async () => {
   url = quiver.api.url;
   token = await login(url);
   teamA = (await catalog.prisma.team.findFirstOrThrow()).id;
-  const created = await gql<{ createTeam: { id: string } }>(url, `mutation { createTeam(name: "Second", slug: "second") { id } }`, {}, { authorization: `Bearer ${token}` });
+  const created = await gql<{ createTeam: { id: string } }>(
+    url,
+    `mutation { createTeam(name: "Second", slug: "second") { id } }`,
+    {},
+    { authorization: `Bearer ${token}` },
+  );
   teamB = created.data!.createTeam.id;
 }, 120_000);
 afterAll(() => quiver?.close());
@@ -75,7 +80,10 @@ function heldUpload(fields: Record<string, string>, file: UploadFile, sentBytes 
     Object.entries(fields)
       .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
       .join("") + `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
-  const req = http.request(`${url}/v1/adapters`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": `multipart/form-data; boundary=${boundary}` } });
+  const req = http.request(`${url}/v1/adapters`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": `multipart/form-data; boundary=${boundary}` },
+  });
   const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
     req.on("response", (res) => {
       let body = "";
@@ -105,7 +113,10 @@ async function footprint() {
 }
 
 async function tgzOf(files: UploadFile[]): Promise<Buffer> {
-  return makeTar(files.map((f) => ({ name: f.filename, data: f.data })), true);
+  return makeTar(
+    files.map((f) => ({ name: f.filename, data: f.data })),
+    true,
+  );
 }
 
 describe("archive bombs in skipped entries", () => {
@@ -135,7 +146,10 @@ describe("archive bombs in skipped entries", () => {
     const files = good(8);
     const tgz = await tgzWithSkippedZeros(files, "junk/zeros.bin", 16 * 1024);
     const zip = zipWithSkippedZeros(files, "junk/zeros.bin", 16 * 1024);
-    for (const [filename, data] of [["ok.tar.gz", tgz], ["ok.zip", zip]] as const) {
+    for (const [filename, data] of [
+      ["ok.tar.gz", tgz],
+      ["ok.zip", zip],
+    ] as const) {
       const r = await post({ name: fresh("junk-ok"), samples: SAMPLES }, [{ filename, data }]);
       expect({ filename, status: r.status }).toEqual({ filename, status: 201 });
     }
@@ -151,7 +165,9 @@ describe("concurrent uploads", () => {
   test(`${PER_TEAM} uploads of one team are admitted, the next is refused with RATE_LIMITED and Retry-After; another team's still is, up to the server's ${PER_SERVER}`, async () => {
     const before = await footprint();
     const archive = await tgzOf(good(11));
-    const held = Array.from({ length: PER_TEAM }, () => heldUpload({ name: fresh("held"), samples: JSON.stringify(SAMPLES), teamId: teamA }, { filename: "a.tar.gz", data: archive }));
+    const held = Array.from({ length: PER_TEAM }, () =>
+      heldUpload({ name: fresh("held"), samples: JSON.stringify(SAMPLES), teamId: teamA }, { filename: "a.tar.gz", data: archive }),
+    );
     await waitUntil(`${PER_TEAM} uploads hold their slots`, () => staged().length === PER_TEAM);
 
     const refused = await post({ name: fresh("one-too-many"), samples: SAMPLES, teamId: teamA }, [{ filename: "a.tar.gz", data: archive }]);
@@ -188,19 +204,27 @@ describe("concurrent uploads", () => {
 
   test("aborted uploads give their slots back", async () => {
     const archive = await tgzOf(good(21));
-    const held = Array.from({ length: PER_TEAM }, () => heldUpload({ name: fresh("aborted"), samples: JSON.stringify(SAMPLES), teamId: teamA }, { filename: "a.tar.gz", data: archive }, 200));
+    const held = Array.from({ length: PER_TEAM }, () =>
+      heldUpload({ name: fresh("aborted"), samples: JSON.stringify(SAMPLES), teamId: teamA }, { filename: "a.tar.gz", data: archive }, 200),
+    );
     await waitUntil("the team is at its limit", () => staged().length === PER_TEAM);
     for (const h of held) h.abort();
     await waitUntil("the aborted uploads are cleaned up", () => staged().length === 0);
     // Both slots come back (the server notices the closed connections on its own time).
     const statuses: number[] = [];
-    await waitUntil("an upload is admitted again", async () => {
-      const r = await post({ name: fresh("after-abort"), samples: SAMPLES, teamId: teamA }, [{ filename: "a.tar.gz", data: archive }]);
-      statuses.push(r.status);
-      return r.status !== 429;
-    }, 5000);
+    await waitUntil(
+      "an upload is admitted again",
+      async () => {
+        const r = await post({ name: fresh("after-abort"), samples: SAMPLES, teamId: teamA }, [{ filename: "a.tar.gz", data: archive }]);
+        statuses.push(r.status);
+        return r.status !== 429;
+      },
+      5000,
+    );
     expect(statuses.at(-1)).toBe(201);
-    const twoAtOnce = Array.from({ length: PER_TEAM }, () => heldUpload({ name: fresh("again"), samples: JSON.stringify(SAMPLES), teamId: teamA }, { filename: "a.tar.gz", data: archive }));
+    const twoAtOnce = Array.from({ length: PER_TEAM }, () =>
+      heldUpload({ name: fresh("again"), samples: JSON.stringify(SAMPLES), teamId: teamA }, { filename: "a.tar.gz", data: archive }),
+    );
     await waitUntil("both slots are free again", () => staged().length === PER_TEAM);
     for (const h of twoAtOnce) h.abort();
   });
@@ -209,7 +233,11 @@ describe("concurrent uploads", () => {
     const bomb = await tgzWithSkippedZeros(good(), "junk/zeros.bin", 16 * MiB);
     const failures: [string, () => Promise<Answer>, number][] = [
       ["a refused archive", () => post({ name: fresh("bomb"), samples: SAMPLES, teamId: teamA }, [{ filename: "bomb.tgz", data: bomb }]), 422],
-      ["an adapter for another model", () => post({ name: fresh("mismatch"), samples: SAMPLES, teamId: teamA }, adapterFiles(writeAdapter({ model: OTHER_MODEL }))), 422],
+      [
+        "an adapter for another model",
+        () => post({ name: fresh("mismatch"), samples: SAMPLES, teamId: teamA }, adapterFiles(writeAdapter({ model: OTHER_MODEL }))),
+        422,
+      ],
       ["a name conflict", () => post({ name: "taken", samples: SAMPLES, teamId: teamA }, good(31)), 409],
       ["a server error", () => post({ name: fresh("boom"), samples: SAMPLES, teamId: teamA }, good(32)), 500],
     ];
@@ -217,7 +245,8 @@ describe("concurrent uploads", () => {
     const silence = jest.spyOn(console, "error").mockImplementation(() => undefined);
     try {
       for (const [what, fail, status] of failures) {
-        const register = what === "a server error" ? jest.spyOn(quiver.services.pool, "register").mockRejectedValue(new Error("the disk is on fire")) : undefined;
+        const register =
+          what === "a server error" ? jest.spyOn(quiver.services.pool, "register").mockRejectedValue(new Error("the disk is on fire")) : undefined;
         try {
           // More failures than the team has slots: a leaked slot would refuse the later ones.
           for (let i = 0; i <= PER_TEAM; i++) expect({ what, status: (await fail()).status }).toEqual({ what, status });

@@ -34,7 +34,19 @@ afterAll(() => quiver?.close());
 const auth = () => ({ authorization: `Bearer ${token}` });
 
 async function adapterState(id: string) {
-  const r = await gql<{ adapter: { status: string; statusReason: string | null; version: number; rank: number; targetModules: string[]; contentHash: string; byteSize: number; samples: string[]; versions: { version: number; status: string }[] } }>(
+  const r = await gql<{
+    adapter: {
+      status: string;
+      statusReason: string | null;
+      version: number;
+      rank: number;
+      targetModules: string[];
+      contentHash: string;
+      byteSize: number;
+      samples: string[];
+      versions: { version: number; status: string }[];
+    };
+  }>(
     url,
     `query($id: ID!) { adapter(id: $id) { status statusReason version rank targetModules contentHash byteSize samples versions { version status } } }`,
     { id },
@@ -45,12 +57,31 @@ async function adapterState(id: string) {
 
 async function footprint() {
   const p = catalog.prisma;
-  const [adapters, versions, samples, embeddings, audit] = await Promise.all([p.adapter.count(), p.adapterVersion.count(), p.adapterSample.count(), p.adapterEmbedding.count(), p.auditLogEntry.count()]);
-  return { adapters, versions, samples, embeddings, audit, files: filesUnder(path.join(dataDir, "adapters")), staging: filesUnder(path.join(dataDir, "staging")) };
+  const [adapters, versions, samples, embeddings, audit] = await Promise.all([
+    p.adapter.count(),
+    p.adapterVersion.count(),
+    p.adapterSample.count(),
+    p.adapterEmbedding.count(),
+    p.auditLogEntry.count(),
+  ]);
+  return {
+    adapters,
+    versions,
+    samples,
+    embeddings,
+    audit,
+    files: filesUnder(path.join(dataDir, "adapters")),
+    staging: filesUnder(path.join(dataDir, "staging")),
+  };
 }
 
 test("an upload becomes ACTIVE once embedded, with its LoRA shape recorded and events streamed", async () => {
-  const client = createClient({ url: url.replace("http", "ws") + "/graphql", webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 });
+  const client = createClient({
+    url: url.replace("http", "ws") + "/graphql",
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+  });
   const subscribers = quiver.services.poolEvents.subscriberCount;
   const events: { kind: string; adapter: { name: string; status: string } | null }[] = [];
   const unsubscribe = client.subscribe<{ poolEvents: { kind: string; adapter: { name: string; status: string } | null } }>(
@@ -68,8 +99,14 @@ test("an upload becomes ACTIVE once embedded, with its LoRA shape recorded and e
   const a = await adapterState(r.body.adapter!.id);
   const weights = readFileSync(path.join(dir, "adapter_model.safetensors"));
   expect(a).toMatchObject({
-    status: "ACTIVE", statusReason: null, version: 1, rank: 4, targetModules: ["q_proj", "v_proj", "down_proj"],
-    contentHash: createHash("sha256").update(weights).digest("hex"), byteSize: weights.length, samples: SAMPLES,
+    status: "ACTIVE",
+    statusReason: null,
+    version: 1,
+    rank: 4,
+    targetModules: ["q_proj", "v_proj", "down_proj"],
+    contentHash: createHash("sha256").update(weights).digest("hex"),
+    byteSize: weights.length,
+    samples: SAMPLES,
   });
   const emb = await catalog.prisma.adapterEmbedding.findMany({ where: { adapterId: r.body.adapter!.id } });
   expect(emb).toHaveLength(1);
@@ -84,9 +121,25 @@ test("an upload becomes ACTIVE once embedded, with its LoRA shape recorded and e
 test("archives: zip, tar and tar.gz with the files at the root or in one folder", async () => {
   const files = adapterFiles(writeAdapter({ seed: 11 }));
   const zip = makeZip(files.map((f) => ({ name: `my-adapter/${f.filename}`, data: f.data, deflate: true })));
-  const tar = await makeTar([{ name: "adapter", type: "directory" }, ...files.map((f) => ({ name: `adapter/${f.filename}`, data: f.data })), { name: "adapter/README.md", data: Buffer.from("hi") }], false);
-  const tgz = await makeTar(files.map((f) => ({ name: f.filename, data: f.data })), true);
-  for (const [i, [filename, data]] of ([["a.zip", zip], ["a.tar", tar], ["a.tar.gz", tgz]] as const).entries()) {
+  const tar = await makeTar(
+    [
+      { name: "adapter", type: "directory" },
+      ...files.map((f) => ({ name: `adapter/${f.filename}`, data: f.data })),
+      { name: "adapter/README.md", data: Buffer.from("hi") },
+    ],
+    false,
+  );
+  const tgz = await makeTar(
+    files.map((f) => ({ name: f.filename, data: f.data })),
+    true,
+  );
+  for (const [i, [filename, data]] of (
+    [
+      ["a.zip", zip],
+      ["a.tar", tar],
+      ["a.tar.gz", tgz],
+    ] as const
+  ).entries()) {
     const r = await upload(url, token, { name: `archived-${i}`, samples: SAMPLES }, [{ filename, data }]);
     expect({ filename, status: r.status }).toEqual({ filename, status: 201 });
   }
@@ -98,7 +151,12 @@ describe("uploads that must fail leave nothing behind", () => {
   let viewerKey: string;
   beforeAll(async () => {
     const team = await catalog.prisma.team.findFirstOrThrow();
-    const key = await gql<{ createApiKey: { secret: string } }>(url, `mutation($t: ID!) { createApiKey(teamId: $t, name: "viewer", role: VIEWER) { secret } }`, { t: team.id }, auth());
+    const key = await gql<{ createApiKey: { secret: string } }>(
+      url,
+      `mutation($t: ID!) { createApiKey(teamId: $t, name: "viewer", role: VIEWER) { secret } }`,
+      { t: team.id },
+      auth(),
+    );
     viewerKey = key.data!.createApiKey.secret;
   });
   beforeEach(async () => {
@@ -112,11 +170,18 @@ describe("uploads that must fail leave nothing behind", () => {
 
   const good = () => adapterFiles(writeAdapter({ seed: 21 }));
   const expectError = (r: Awaited<ReturnType<typeof upload>>, status: number, code: string, reason?: string) => {
-    expect({ status: r.status, code: r.body.errors?.[0]?.extensions.code, ...(reason ? { reason: r.body.errors?.[0]?.extensions.details?.reason } : {}) }).toEqual({ status, code, ...(reason ? { reason } : {}) });
+    expect({
+      status: r.status,
+      code: r.body.errors?.[0]?.extensions.code,
+      ...(reason ? { reason: r.body.errors?.[0]?.extensions.details?.reason } : {}),
+    }).toEqual({ status, code, ...(reason ? { reason } : {}) });
   };
 
   test("a zip bomb", async () => {
-    const bomb = makeZip([{ name: "adapter_model.safetensors", data: Buffer.alloc(900 * 1024), deflate: true }, { name: "adapter_config.json", data: good()[0]!.data }]);
+    const bomb = makeZip([
+      { name: "adapter_model.safetensors", data: Buffer.alloc(900 * 1024), deflate: true },
+      { name: "adapter_config.json", data: good()[0]!.data },
+    ]);
     expect(bomb.length).toBeLessThan(10_000);
     const r = await upload(url, token, { name: "bomb", samples: SAMPLES }, [{ filename: "bomb.zip", data: bomb }]);
     expectError(r, 422, "ADAPTER_INVALID", "COMPRESSION_RATIO");
@@ -124,23 +189,44 @@ describe("uploads that must fail leave nothing behind", () => {
 
   test("a path traversal name in an archive (zip and tar)", async () => {
     const [config, weights] = good();
-    const zip = makeZip([{ name: "../adapter_config.json", data: config!.data }, { name: "adapter_model.safetensors", data: weights!.data }]);
+    const zip = makeZip([
+      { name: "../adapter_config.json", data: config!.data },
+      { name: "adapter_model.safetensors", data: weights!.data },
+    ]);
     expectError(await upload(url, token, { name: "escape", samples: SAMPLES }, [{ filename: "x.zip", data: zip }]), 422, "ADAPTER_INVALID", "UNSAFE_PATH");
-    const tar = await makeTar([{ name: "/etc/adapter_config.json", data: config!.data }, { name: "adapter_model.safetensors", data: weights!.data }], true);
+    const tar = await makeTar(
+      [
+        { name: "/etc/adapter_config.json", data: config!.data },
+        { name: "adapter_model.safetensors", data: weights!.data },
+      ],
+      true,
+    );
     expectError(await upload(url, token, { name: "escape", samples: SAMPLES }, [{ filename: "x.tgz", data: tar }]), 422, "ADAPTER_INVALID", "UNSAFE_PATH");
-    const link = await makeTar([{ name: "adapter_config.json", type: "symlink", linkname: "/etc/passwd" }, { name: "adapter_model.safetensors", data: weights!.data }], false);
+    const link = await makeTar(
+      [
+        { name: "adapter_config.json", type: "symlink", linkname: "/etc/passwd" },
+        { name: "adapter_model.safetensors", data: weights!.data },
+      ],
+      false,
+    );
     expectError(await upload(url, token, { name: "escape", samples: SAMPLES }, [{ filename: "x.tar", data: link }]), 422, "ADAPTER_INVALID", "UNSAFE_PATH");
   });
 
   test("a file over the size limit", async () => {
     const [config] = good();
-    const r = await upload(url, token, { name: "huge", samples: SAMPLES }, [config!, { filename: "adapter_model.safetensors", data: Buffer.alloc(1024 * 1024 + 10) }]);
+    const r = await upload(url, token, { name: "huge", samples: SAMPLES }, [
+      config!,
+      { filename: "adapter_model.safetensors", data: Buffer.alloc(1024 * 1024 + 10) },
+    ]);
     expectError(r, 413, "PAYLOAD_TOO_LARGE");
   });
 
   test("a truncated safetensors file", async () => {
     const [config, weights] = good();
-    const r = await upload(url, token, { name: "truncated", samples: SAMPLES }, [config!, { filename: weights!.filename, data: weights!.data.subarray(0, weights!.data.length - 100) }]);
+    const r = await upload(url, token, { name: "truncated", samples: SAMPLES }, [
+      config!,
+      { filename: weights!.filename, data: weights!.data.subarray(0, weights!.data.length - 100) },
+    ]);
     expectError(r, 422, "ADAPTER_INVALID", "FILE_CORRUPT");
   });
 
@@ -167,9 +253,25 @@ describe("uploads that must fail leave nothing behind", () => {
   test("a config that disagrees with the weights", async () => {
     const [config, weights] = good();
     const wrongRank = { ...JSON.parse(config!.data.toString()), r: 8 };
-    expectError(await upload(url, token, { name: "mismatch", samples: SAMPLES }, [{ filename: config!.filename, data: Buffer.from(JSON.stringify(wrongRank)) }, weights!]), 422, "ADAPTER_INVALID", "CONFIG_MISMATCH");
+    expectError(
+      await upload(url, token, { name: "mismatch", samples: SAMPLES }, [
+        { filename: config!.filename, data: Buffer.from(JSON.stringify(wrongRank)) },
+        weights!,
+      ]),
+      422,
+      "ADAPTER_INVALID",
+      "CONFIG_MISMATCH",
+    );
     const wrongModules = { ...JSON.parse(config!.data.toString()), target_modules: ["q_proj", "k_proj"] };
-    expectError(await upload(url, token, { name: "mismatch", samples: SAMPLES }, [{ filename: config!.filename, data: Buffer.from(JSON.stringify(wrongModules)) }, weights!]), 422, "ADAPTER_INVALID", "CONFIG_MISMATCH");
+    expectError(
+      await upload(url, token, { name: "mismatch", samples: SAMPLES }, [
+        { filename: config!.filename, data: Buffer.from(JSON.stringify(wrongModules)) },
+        weights!,
+      ]),
+      422,
+      "ADAPTER_INVALID",
+      "CONFIG_MISMATCH",
+    );
   });
 
   test("a duplicate name", async () => {
@@ -178,14 +280,24 @@ describe("uploads that must fail leave nothing behind", () => {
 
   test("too few, duplicate or malformed samples, checked before any byte is read", async () => {
     expectError(await upload(url, token, { name: "few", samples: SAMPLES.slice(0, 5) }, good()), 422, "SAMPLES_INVALID", "TOO_FEW_SAMPLES");
-    expectError(await upload(url, token, { name: "dups", samples: [...SAMPLES.slice(0, 11), SAMPLES[0]!] }, good()), 422, "SAMPLES_INVALID", "DUPLICATE_SAMPLES");
+    expectError(
+      await upload(url, token, { name: "dups", samples: [...SAMPLES.slice(0, 11), SAMPLES[0]!] }, good()),
+      422,
+      "SAMPLES_INVALID",
+      "DUPLICATE_SAMPLES",
+    );
     expectError(await upload(url, token, { name: "bad", samples: "not json" }, good()), 422, "SAMPLES_INVALID", "MALFORMED");
   });
 
   test("a bad name, missing files, stray files, fields after files", async () => {
     expectError(await upload(url, token, { name: "Bad Name!", samples: SAMPLES }, good()), 400, "BAD_USER_INPUT");
     expectError(await upload(url, token, { name: "one-file", samples: SAMPLES }, [good()[0]!]), 422, "ADAPTER_INVALID", "FILE_MISSING");
-    expectError(await upload(url, token, { name: "stray", samples: SAMPLES }, [...good(), { filename: "evil.sh", data: Buffer.from("x") }]), 422, "ADAPTER_INVALID", "UNEXPECTED_FILE");
+    expectError(
+      await upload(url, token, { name: "stray", samples: SAMPLES }, [...good(), { filename: "evil.sh", data: Buffer.from("x") }]),
+      422,
+      "ADAPTER_INVALID",
+      "UNEXPECTED_FILE",
+    );
     const form = new FormData();
     form.append("file", new Blob([good()[0]!.data]), "adapter_config.json");
     form.append("name", "late");
@@ -210,17 +322,19 @@ test("the pool map orders related adapters together and projects them", async ()
   };
   for (const [topic, samples] of Object.entries(topics)) {
     for (const k of [1, 2]) {
-      const r = await upload(url, token, { name: `map-${topic}-${k}`, samples: samples.map((s) => `${s} (${k})`) }, adapterFiles(writeAdapter({ seed: 50 + k })));
+      const r = await upload(
+        url,
+        token,
+        { name: `map-${topic}-${k}`, samples: samples.map((s) => `${s} (${k})`) },
+        adapterFiles(writeAdapter({ seed: 50 + k })),
+      );
       expect(r.status).toBe(201);
     }
   }
   await quiver.services.pool.idle();
-  const r = await gql<{ poolMap: { encoderId: string; adapters: { name: string }[]; similarity: number[][]; points: { adapter: { name: string }; x: number; y: number }[] } }>(
-    url,
-    `{ poolMap { encoderId adapters { name } similarity points { adapter { name } x y } } }`,
-    {},
-    auth(),
-  );
+  const r = await gql<{
+    poolMap: { encoderId: string; adapters: { name: string }[]; similarity: number[][]; points: { adapter: { name: string }; x: number; y: number }[] };
+  }>(url, `{ poolMap { encoderId adapters { name } similarity points { adapter { name } x y } } }`, {}, auth());
   const map = r.data!.poolMap;
   expect(map.encoderId).toMatch(/^use-lite@/);
   const names = map.adapters.map((a) => a.name).filter((n) => n.startsWith("map-"));
@@ -235,7 +349,12 @@ test("the pool map orders related adapters together and projects them", async ()
   expect(map.points.map((p) => p.adapter.name)).toEqual(map.adapters.map((a) => a.name));
   // Neighbours: the other adapter of the same topic comes first.
   const t1 = await catalog.prisma.adapter.findFirstOrThrow({ where: { name: "map-translate-1" } });
-  const nb = await gql<{ adapter: { neighbours: { adapter: { name: string }; score: number; weight: number | null }[] } }>(url, `query($id: ID!) { adapter(id: $id) { neighbours(k: 3) { adapter { name } score weight } } }`, { id: t1.id }, auth());
+  const nb = await gql<{ adapter: { neighbours: { adapter: { name: string }; score: number; weight: number | null }[] } }>(
+    url,
+    `query($id: ID!) { adapter(id: $id) { neighbours(k: 3) { adapter { name } score weight } } }`,
+    { id: t1.id },
+    auth(),
+  );
   const neighbours = nb.data!.adapter.neighbours;
   expect(neighbours[0]!.adapter.name).toBe("map-translate-2");
   expect(neighbours.map((n) => n.adapter.name)).not.toContain("map-translate-1");
@@ -250,7 +369,15 @@ test("new weights become version 2; samples, visibility, disable/enable and dele
   const v2 = await upload(url, token, {}, adapterFiles(writeAdapter({ seed: 42, rank: 8 })), `/v1/adapters/${id}/versions`);
   expect(v2.status).toBe(201);
   const a = await adapterState(id);
-  expect(a).toMatchObject({ status: "ACTIVE", version: 2, rank: 8, versions: [{ version: 2, status: "ACTIVE" }, { version: 1, status: "ACTIVE" }] });
+  expect(a).toMatchObject({
+    status: "ACTIVE",
+    version: 2,
+    rank: 8,
+    versions: [
+      { version: 2, status: "ACTIVE" },
+      { version: 1, status: "ACTIVE" },
+    ],
+  });
 
   const hashBefore = (await catalog.prisma.adapterEmbedding.findFirstOrThrow({ where: { adapterId: id } })).samplesHash;
   const newSamples = SAMPLES.map((s) => s.replace("French", "German"));
@@ -261,9 +388,16 @@ test("new weights become version 2; samples, visibility, disable/enable and dele
   expect(tooFew.errors![0]!.extensions!.code).toBe("SAMPLES_INVALID");
   expect((await adapterState(id)).samples).toEqual(newSamples);
 
-  const upd = await gql(url, `mutation($id: ID!) { updateAdapter(id: $id, changes: { visibility: PUBLIC, description: "d" }) { visibility description } }`, { id }, auth());
+  const upd = await gql(
+    url,
+    `mutation($id: ID!) { updateAdapter(id: $id, changes: { visibility: PUBLIC, description: "d" }) { visibility description } }`,
+    { id },
+    auth(),
+  );
   expect(upd.data).toEqual({ updateAdapter: { visibility: "PUBLIC", description: "d" } });
-  expect((await gql(url, `mutation($id: ID!) { disableAdapter(id: $id) { status } }`, { id }, auth())).data).toEqual({ disableAdapter: { status: "DISABLED" } });
+  expect((await gql(url, `mutation($id: ID!) { disableAdapter(id: $id) { status } }`, { id }, auth())).data).toEqual({
+    disableAdapter: { status: "DISABLED" },
+  });
   expect((await gql(url, `mutation($id: ID!) { enableAdapter(id: $id) { status } }`, { id }, auth())).data).toEqual({ enableAdapter: { status: "ACTIVE" } });
 
   const files = filesUnder(path.join(dataDir, "adapters")).filter((f) => f.startsWith(id));

@@ -21,10 +21,54 @@ import { catalogKinds } from "../helpers/catalogs.js";
 import { writeTinyModelFolder } from "./tiny-sentence-model.js";
 
 const TASKS: Record<string, string[]> = {
-  translate: ["Translate to German: I like apples.", "Translate to French: the weather is nice today.", "Translate to Spanish: where is the library?", "Translate this sentence into German: good morning.", "How do you say 'thank you' in French?", "Translate to Italian: the train is late.", "Translate to German: we are going home.", "Translate to French: my brother is a doctor.", "Translate to Spanish: the book is on the table.", "Translate into German: see you tomorrow."],
-  sentiment: ["Review: the film was a delight. Is this review positive or negative?", "What is the sentiment of: terrible service, never again?", "Is this tweet happy or sad: lost my keys again.", "Review: boring plot, great actors. Positive or negative?", "How would you rate this review: loved every minute!", "Sentiment of the sentence: the food was cold and bland.", "Is the following review positive? The hotel was spotless.", "Did the reviewer like the movie? It dragged on forever.", "What is the sentiment: best concert of my life!", "Positive or negative: the phone broke after a week."],
-  math: ["Solve for x: 2x + 3 = 11.", "What is 17 times 23?", "Compute the derivative of x^3 + 2x.", "If a train travels 60 km in 1.5 hours, what is its speed?", "What is the square root of 144?", "Simplify the fraction 18/24.", "Solve: 5y - 7 = 18.", "What is 15% of 240?", "Find the area of a circle with radius 3.", "What is the sum of the first 10 positive integers?"],
-  summarize: ["Summarize the following article in one sentence: The city council met on Tuesday...", "Write a short summary of this news story: Scientists discovered...", "Give a one-line summary: The company reported record profits...", "Summarize: After years of delays, the bridge finally opened...", "TL;DR of this passage: The festival drew thousands of visitors...", "Write a headline for this article: Heavy rain flooded streets...", "Summarize this paragraph briefly: The team won the championship...", "Condense this text into a summary: The museum unveiled a new exhibit...", "Short summary please: The election results were announced...", "Summarize the main point: Researchers found that sleep improves memory..."],
+  translate: [
+    "Translate to German: I like apples.",
+    "Translate to French: the weather is nice today.",
+    "Translate to Spanish: where is the library?",
+    "Translate this sentence into German: good morning.",
+    "How do you say 'thank you' in French?",
+    "Translate to Italian: the train is late.",
+    "Translate to German: we are going home.",
+    "Translate to French: my brother is a doctor.",
+    "Translate to Spanish: the book is on the table.",
+    "Translate into German: see you tomorrow.",
+  ],
+  sentiment: [
+    "Review: the film was a delight. Is this review positive or negative?",
+    "What is the sentiment of: terrible service, never again?",
+    "Is this tweet happy or sad: lost my keys again.",
+    "Review: boring plot, great actors. Positive or negative?",
+    "How would you rate this review: loved every minute!",
+    "Sentiment of the sentence: the food was cold and bland.",
+    "Is the following review positive? The hotel was spotless.",
+    "Did the reviewer like the movie? It dragged on forever.",
+    "What is the sentiment: best concert of my life!",
+    "Positive or negative: the phone broke after a week.",
+  ],
+  math: [
+    "Solve for x: 2x + 3 = 11.",
+    "What is 17 times 23?",
+    "Compute the derivative of x^3 + 2x.",
+    "If a train travels 60 km in 1.5 hours, what is its speed?",
+    "What is the square root of 144?",
+    "Simplify the fraction 18/24.",
+    "Solve: 5y - 7 = 18.",
+    "What is 15% of 240?",
+    "Find the area of a circle with radius 3.",
+    "What is the sum of the first 10 positive integers?",
+  ],
+  summarize: [
+    "Summarize the following article in one sentence: The city council met on Tuesday...",
+    "Write a short summary of this news story: Scientists discovered...",
+    "Give a one-line summary: The company reported record profits...",
+    "Summarize: After years of delays, the bridge finally opened...",
+    "TL;DR of this passage: The festival drew thousands of visitors...",
+    "Write a headline for this article: Heavy rain flooded streets...",
+    "Summarize this paragraph briefly: The team won the championship...",
+    "Condense this text into a summary: The museum unveiled a new exhibit...",
+    "Short summary please: The election results were announced...",
+    "Summarize the main point: Researchers found that sleep improves memory...",
+  ],
 };
 
 describe.each(catalogKinds())("retriever on $kind", ({ open }) => {
@@ -47,7 +91,22 @@ describe.each(catalogKinds())("retriever on $kind", ({ open }) => {
     const stamp = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
     teamA = (await p.team.create({ data: { name: "A", slug: `a-${stamp}` } })).id;
     teamB = (await p.team.create({ data: { name: "B", slug: `b-${stamp}` } })).id;
-    model = (await p.baseModel.create({ data: { name: `m-${stamp}`, architecture: "LlamaForCausalLM", config: {}, hiddenSize: 8, numLayers: 1, vocabSize: 8, contextLength: 8, dtype: "f32", storageUri: "none:", contentHash: "" } })).id;
+    model = (
+      await p.baseModel.create({
+        data: {
+          name: `m-${stamp}`,
+          architecture: "LlamaForCausalLM",
+          config: {},
+          hiddenSize: 8,
+          numLayers: 1,
+          vocabSize: 8,
+          contextLength: 8,
+          dtype: "f32",
+          storageUri: "none:",
+          contentHash: "",
+        },
+      })
+    ).id;
     const add = async (name: string, teamId: string, samples: string[], extra: object = {}) => {
       const a = await p.adapter.create({ data: { name, teamId, baseModelId: model, status: "ACTIVE", ...extra } });
       await p.adapterSample.createMany({ data: samples.map((text, position) => ({ adapterId: a.id, position, text })) });
@@ -57,7 +116,12 @@ describe.each(catalogKinds())("retriever on $kind", ({ open }) => {
     await add("sentiment", teamA, TASKS.sentiment!);
     await add("math-public", teamB, TASKS.math!, { visibility: "PUBLIC" });
     await add("summarize-private-b", teamB, TASKS.summarize!);
-    await add("translate-disabled", teamA, TASKS.translate!.map((t) => `${t} (old)`), { status: "DISABLED" });
+    await add(
+      "translate-disabled",
+      teamA,
+      TASKS.translate!.map((t) => `${t} (old)`),
+      { status: "DISABLED" },
+    );
     await add("too-few", teamA, TASKS.math!.slice(0, 3));
     // Public adapters are opt-in: team A has added team B's public one to its pool.
     await p.teamPoolAdapter.create({ data: { teamId: teamA, adapterId: ids["math-public"]! } });
@@ -70,7 +134,9 @@ describe.each(catalogKinds())("retriever on $kind", ({ open }) => {
 
   test("before any job there is no active encoder: a coded error", async () => {
     const r = new Retriever(store, [useLite]);
-    await expect(r.retrieve({ input: "hi", pool: offlinePool(teamA), baseModelId: model })).rejects.toMatchObject({ code: RetrieverErrorCode.ENCODER_NOT_REGISTERED });
+    await expect(r.retrieve({ input: "hi", pool: offlinePool(teamA), baseModelId: model })).rejects.toMatchObject({
+      code: RetrieverErrorCode.ENCODER_NOT_REGISTERED,
+    });
   });
 
   test("a first job embeds the pool, skips adapters with too few samples, and activates the encoder", async () => {
@@ -99,11 +165,22 @@ describe.each(catalogKinds())("retriever on $kind", ({ open }) => {
     const scores = res.adapters.map((a) => a.score);
     expect([...scores].sort((x, y) => y - x)).toEqual(scores);
     res.adapters.forEach((a) => expect(a.weight).toBeCloseTo(1 / 3, 12));
-    const soft = await r.retrieve({ input: "Translate to German: the cat is sleeping on the sofa.", k: 3, pool: offlinePool(teamA), baseModelId: model, weighting: { kind: "softmax", temperature: 0.05 } });
+    const soft = await r.retrieve({
+      input: "Translate to German: the cat is sleeping on the sofa.",
+      k: 3,
+      pool: offlinePool(teamA),
+      baseModelId: model,
+      weighting: { kind: "softmax", temperature: 0.05 },
+    });
     expect(soft.adapters.reduce((s, a) => s + a.weight, 0)).toBeCloseTo(1, 10);
     expect(soft.adapters[0]!.weight).toBeGreaterThan(soft.adapters[1]!.weight);
     // Team B sees its private summarizer.
-    const b = await r.retrieve({ input: "Summarize this article in one line: the river flooded the town.", k: 1, pool: offlinePool(teamB), baseModelId: model });
+    const b = await r.retrieve({
+      input: "Summarize this article in one line: the river flooded the town.",
+      k: 1,
+      pool: offlinePool(teamB),
+      baseModelId: model,
+    });
     expect(b.adapters.map((a) => a.name)).toEqual(["summarize-private-b"]);
   });
 
@@ -112,10 +189,18 @@ describe.each(catalogKinds())("retriever on $kind", ({ open }) => {
     const res = await r.retrieve({ input: "Translate to French: good night.", k: 3, pool: offlinePool(teamA), baseModelId: model, exclude: [ids.translate!] });
     expect(res.adapters.map((a) => a.name)).not.toContain("translate");
     expect(res.adapters).toHaveLength(2);
-    await expect(r.retrieve({ input: "x", k: 0, pool: offlinePool(teamA), baseModelId: model })).rejects.toMatchObject({ code: RetrieverErrorCode.BAD_REQUEST });
-    await expect(r.retrieve({ input: "x", pool: offlinePool(teamA), baseModelId: model, weighting: { kind: "softmax", temperature: 0 } })).rejects.toMatchObject({ code: RetrieverErrorCode.BAD_REQUEST });
+    await expect(r.retrieve({ input: "x", k: 0, pool: offlinePool(teamA), baseModelId: model })).rejects.toMatchObject({
+      code: RetrieverErrorCode.BAD_REQUEST,
+    });
+    await expect(
+      r.retrieve({ input: "x", pool: offlinePool(teamA), baseModelId: model, weighting: { kind: "softmax", temperature: 0 } }),
+    ).rejects.toMatchObject({ code: RetrieverErrorCode.BAD_REQUEST });
     await expect(r.retrieve({ input: "  ", pool: offlinePool(teamA), baseModelId: model })).rejects.toMatchObject({ code: RetrieverErrorCode.EMPTY_INPUT });
-    const long = await r.retrieve({ input: "Translate to German: ".concat("a long sentence about trains. ".repeat(300)), pool: offlinePool(teamA), baseModelId: model });
+    const long = await r.retrieve({
+      input: "Translate to German: ".concat("a long sentence about trains. ".repeat(300)),
+      pool: offlinePool(teamA),
+      baseModelId: model,
+    });
     expect(long.truncation!.originalChars).toBeGreaterThan(9000);
   });
 

@@ -14,9 +14,41 @@ import { OnnxGraph } from "../../apps/api/src/retriever/onnx/onnx-model.js";
 import { Rng } from "../../apps/api/src/retriever/head/rng.js";
 
 export const WORDS = [
-  "the", "a", "movie", "film", "was", "great", "bad", "good", "terrible", "translate", "to", "french", "german",
-  "what", "is", "capital", "of", "city", "question", "answer", "review", "sentiment", "positive", "negative",
-  "sentence", "write", "english", "play", "##s", "##ing", "##ed", ".", ",", "?", ":",
+  "the",
+  "a",
+  "movie",
+  "film",
+  "was",
+  "great",
+  "bad",
+  "good",
+  "terrible",
+  "translate",
+  "to",
+  "french",
+  "german",
+  "what",
+  "is",
+  "capital",
+  "of",
+  "city",
+  "question",
+  "answer",
+  "review",
+  "sentiment",
+  "positive",
+  "negative",
+  "sentence",
+  "write",
+  "english",
+  "play",
+  "##s",
+  "##ing",
+  "##ed",
+  ".",
+  ",",
+  "?",
+  ":",
 ];
 const SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"];
 
@@ -61,7 +93,10 @@ export function tinyModelOnnx(m: TinyModel, options: { outputName?: string; voca
   const seqLen = g.op("Gather", [g.op("Shape", [ids]), g.i64("one_scalar", [1], [])], { axis: { i: 0 } });
   const positions = g.op("Range", [g.i64("zero_scalar", [0], []), seqLen, g.i64("step", [1], [])]);
   const e = g.op("Add", [
-    g.op("Add", [g.op("Gather", [g.f32("word", [rows, H], m.word.subarray(0, rows * H)), ids]), g.op("Gather", [g.f32("pos", [m.maxPositions, H], m.pos), positions])]),
+    g.op("Add", [
+      g.op("Gather", [g.f32("word", [rows, H], m.word.subarray(0, rows * H)), ids]),
+      g.op("Gather", [g.f32("pos", [m.maxPositions, H], m.pos), positions]),
+    ]),
     g.op("Gather", [g.f32("type", [2, H], m.type), types]),
   ]);
   const ln = g.op("LayerNormalization", [e, g.f32("gamma", [H], m.gamma), g.f32("beta", [H], m.beta)], { axis: { i: -1 }, epsilon: { f: 1e-5 } });
@@ -96,8 +131,11 @@ export function tokenizerJson(vocab: string[]): object {
       type: "TemplateProcessing",
       single: [{ SpecialToken: { id: "[CLS]", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "[SEP]", type_id: 0 } }],
       pair: [
-        { SpecialToken: { id: "[CLS]", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "[SEP]", type_id: 0 } },
-        { Sequence: { id: "B", type_id: 1 } }, { SpecialToken: { id: "[SEP]", type_id: 1 } },
+        { SpecialToken: { id: "[CLS]", type_id: 0 } },
+        { Sequence: { id: "A", type_id: 0 } },
+        { SpecialToken: { id: "[SEP]", type_id: 0 } },
+        { Sequence: { id: "B", type_id: 1 } },
+        { SpecialToken: { id: "[SEP]", type_id: 1 } },
       ],
       special_tokens: {
         "[CLS]": { id: "[CLS]", ids: [2], tokens: ["[CLS]"] },
@@ -105,7 +143,13 @@ export function tokenizerJson(vocab: string[]): object {
       },
     },
     decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-    model: { type: "WordPiece", unk_token: "[UNK]", continuing_subword_prefix: "##", max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab.map((w, i) => [w, i])) },
+    model: {
+      type: "WordPiece",
+      unk_token: "[UNK]",
+      continuing_subword_prefix: "##",
+      max_input_chars_per_word: 100,
+      vocab: Object.fromEntries(vocab.map((w, i) => [w, i])),
+    },
   };
 }
 
@@ -120,7 +164,11 @@ export function writeTinyModelFolder(
   writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(tokenizerJson(m.vocab)));
   writeFileSync(
     path.join(dir, "1_Pooling", "config.json"),
-    JSON.stringify({ word_embedding_dimension: m.hidden, pooling_mode_cls_token: options.pooling === "cls", pooling_mode_mean_tokens: options.pooling !== "cls" }),
+    JSON.stringify({
+      word_embedding_dimension: m.hidden,
+      pooling_mode_cls_token: options.pooling === "cls",
+      pooling_mode_mean_tokens: options.pooling !== "cls",
+    }),
   );
   writeFileSync(path.join(dir, "sentence_bert_config.json"), JSON.stringify({ max_seq_length: options.maxSeqLength ?? 32, do_lower_case: false }));
   return m;

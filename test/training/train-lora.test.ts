@@ -27,7 +27,25 @@ describe("quiver train lora", () => {
   test("writes a PEFT adapter that the engine loads and that learned its data; same seed, same bytes", async () => {
     const a = path.join(root, "a");
     const b = path.join(root, "b");
-    const args = (out: string) => ["train", "lora", "--model", model, "--data", data, "--out", out, "--rank", "4", "--steps", "60", "--lr", "0.01", "--seed", "5", "--json"];
+    const args = (out: string) => [
+      "train",
+      "lora",
+      "--model",
+      model,
+      "--data",
+      data,
+      "--out",
+      out,
+      "--rank",
+      "4",
+      "--steps",
+      "60",
+      "--lr",
+      "0.01",
+      "--seed",
+      "5",
+      "--json",
+    ];
     const ra = await runCli(args(a));
     expect(ra.stderr).toMatch(/step 60\/60/);
     // the default device is auto: the GPU when one answers, else the CPU, saying why
@@ -62,7 +80,12 @@ describe("quiver train lora", () => {
     ["an unknown module", () => data, ["--modules", "q_proj,wat"], /unknown module wat/],
     ["an unknown device", () => data, ["--device", "tpu"], /unknown device tpu; choose from auto, cpu, cuda, cuda-emulated/],
     ["a weight range above 1", () => data, ["--weight-range", "0.5,2"], /weight range must satisfy/],
-    ["a prompt longer than the context", () => write("long.jsonl", JSON.stringify({ input: "x".repeat(80), answer: "y" }) + "\n"), [], /more than the model's context of 64/],
+    [
+      "a prompt longer than the context",
+      () => write("long.jsonl", JSON.stringify({ input: "x".repeat(80), answer: "y" }) + "\n"),
+      [],
+      /more than the model's context of 64/,
+    ],
     ["a missing data file", () => path.join(root, "absent.jsonl"), [], /does not exist/],
   ])("refuses %s before training, writing nothing", async (_what, file, extra, message) => {
     const out = path.join(root, `out-${Math.random().toString(36).slice(2)}`);

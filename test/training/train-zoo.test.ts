@@ -16,7 +16,10 @@ const b = path.join(root, "b");
 const tiny = ["--base-steps", "3", "--adapter-steps", "2", "--seed", "11"];
 
 const files = (dir: string): string[] =>
-  readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+  readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    .sort();
 
 describe("quiver train zoo", () => {
   beforeAll(async () => {

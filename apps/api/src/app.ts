@@ -45,8 +45,7 @@ export interface StartOptions {
 export async function startQuiver(config: Config, options: StartOptions = {}): Promise<Quiver> {
   const log = options.log ?? ((line: string) => console.log(line));
   const catalog =
-    options.catalog ??
-    (await openCatalog(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : { dataDir: path.join(config.dataDir, "db") }));
+    options.catalog ?? (await openCatalog(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : { dataDir: path.join(config.dataDir, "db") }));
   let recovery: Recovery | undefined;
   try {
     log(
@@ -98,7 +97,14 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
     const zooRegistration =
       served?.zoo && model && services.pool.available
         ? registerZoo(
-            { pool: services.pool, adapters: services.adapters, teams: services.teams, baseModelId: model.baseModelId, stagingRoot: path.join(config.dataDir, "staging"), maxRank: config.QUIVER_MAX_RANK },
+            {
+              pool: services.pool,
+              adapters: services.adapters,
+              teams: services.teams,
+              baseModelId: model.baseModelId,
+              stagingRoot: path.join(config.dataDir, "staging"),
+              maxRank: config.QUIVER_MAX_RANK,
+            },
             served.zoo,
             log,
             stopZoo.signal,
@@ -109,10 +115,15 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
     const shutdown = async (graceSeconds: number) => {
       const generation = services.generation;
       services.health.degrade("shutdown", `shutting down: running generations have ${graceSeconds} s to finish; new ones are refused`);
-      generation?.refuseNew(() =>
-        new QuiverError("SHUTTING_DOWN", "The server is shutting down: it finishes the generations it runs and starts no new ones. Try again shortly (another server, or this one once restarted).", {
-          details: { retryAfterSeconds: 5 },
-        }),
+      generation?.refuseNew(
+        () =>
+          new QuiverError(
+            "SHUTTING_DOWN",
+            "The server is shutting down: it finishes the generations it runs and starts no new ones. Try again shortly (another server, or this one once restarted).",
+            {
+              details: { retryAfterSeconds: 5 },
+            },
+          ),
       );
       stopZoo.abort();
       await zooRegistration?.catch(() => undefined);
@@ -128,7 +139,9 @@ export async function startQuiver(config: Config, options: StartOptions = {}): P
       await services.pool.idle();
       const left = await services.ledger.flush(SHUTDOWN_FLUSH_MS);
       if (left) {
-        log(`[quiver] shutdown: the database stayed out of reach; usage of ${left} generations could not be written and is lost: ${JSON.stringify(services.ledger.unwritten())}`);
+        log(
+          `[quiver] shutdown: the database stayed out of reach; usage of ${left} generations could not be written and is lost: ${JSON.stringify(services.ledger.unwritten())}`,
+        );
       }
       services.ledger.close();
       // Held until the usage is written: no other process takes this one's generations for orphans meanwhile.

@@ -30,7 +30,9 @@ test("QUIVER_MIXTURE_WEIGHTING: softmax over the scores by default, uniform or s
   expect(loadConfig({ QUIVER_MIXTURE_WEIGHTING: "uniform" }).weighting).toEqual({ kind: "uniform" });
   expect(loadConfig({ QUIVER_MIXTURE_WEIGHTING: "softmax:0.2" }).weighting).toEqual({ kind: "softmax", temperature: 0.2 });
   for (const bad of ["softmax:0", "softmax:-1", "softmax", "mean"])
-    expect(() => loadConfig({ QUIVER_MIXTURE_WEIGHTING: bad })).toThrow(expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringMatching(/QUIVER_MIXTURE_WEIGHTING/) }));
+    expect(() => loadConfig({ QUIVER_MIXTURE_WEIGHTING: bad })).toThrow(
+      expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringMatching(/QUIVER_MIXTURE_WEIGHTING/) }),
+    );
 });
 
 test("server settings from the environment: unlimited quotas, no caps and team creation on by default; a default above its cap is refused", () => {
@@ -40,10 +42,23 @@ test("server settings from the environment: unlimited quotas, no caps and team c
     teamCreation: true,
   });
   expect(loadConfig({}).QUIVER_QUEUE_TEAM_SHARE).toBe(0.5);
-  const c = loadConfig({ QUIVER_QUOTA_DEFAULT_CONCURRENT_GENERATIONS: "4", QUIVER_QUOTA_MAX_CONCURRENT_GENERATIONS: "8", QUIVER_QUOTA_DEFAULT_STORAGE_BYTES: "1000000", QUIVER_TEAM_CREATION: "off" });
-  expect(c.serverSettings).toMatchObject({ defaultQuotas: { concurrentGenerations: 4, storageBytes: 1_000_000 }, maxQuotas: { concurrentGenerations: 8 }, teamCreation: false });
-  expect(() => loadConfig({ QUIVER_QUOTA_DEFAULT_CONCURRENT_GENERATIONS: "9", QUIVER_QUOTA_MAX_CONCURRENT_GENERATIONS: "8" })).toThrow(expect.objectContaining({ code: "CONFIG_INVALID" }));
+  const c = loadConfig({
+    QUIVER_QUOTA_DEFAULT_CONCURRENT_GENERATIONS: "4",
+    QUIVER_QUOTA_MAX_CONCURRENT_GENERATIONS: "8",
+    QUIVER_QUOTA_DEFAULT_STORAGE_BYTES: "1000000",
+    QUIVER_TEAM_CREATION: "off",
+  });
+  expect(c.serverSettings).toMatchObject({
+    defaultQuotas: { concurrentGenerations: 4, storageBytes: 1_000_000 },
+    maxQuotas: { concurrentGenerations: 8 },
+    teamCreation: false,
+  });
+  expect(() => loadConfig({ QUIVER_QUOTA_DEFAULT_CONCURRENT_GENERATIONS: "9", QUIVER_QUOTA_MAX_CONCURRENT_GENERATIONS: "8" })).toThrow(
+    expect.objectContaining({ code: "CONFIG_INVALID" }),
+  );
   // A cap with no default would leave new teams unlimited, above it.
-  expect(() => loadConfig({ QUIVER_QUOTA_MAX_TOKENS_PER_DAY: "1000" })).toThrow(expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringMatching(/QUIVER_QUOTA_DEFAULT_TOKENS_PER_DAY/) }));
+  expect(() => loadConfig({ QUIVER_QUOTA_MAX_TOKENS_PER_DAY: "1000" })).toThrow(
+    expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringMatching(/QUIVER_QUOTA_DEFAULT_TOKENS_PER_DAY/) }),
+  );
   expect(() => loadConfig({ QUIVER_QUEUE_TEAM_SHARE: "0" })).toThrow(expect.objectContaining({ code: "CONFIG_INVALID" }));
 });

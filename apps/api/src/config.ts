@@ -6,7 +6,12 @@ import { repoRoot } from "./catalog/migrate.js";
 import { parseWeighting, type Weighting } from "./retriever/mixture-weights.js";
 
 const port = z.coerce.number().int().min(0).max(65535);
-const quota = z.coerce.number().int().min(0).max(2 ** 31 - 1).optional();
+const quota = z.coerce
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1)
+  .optional();
 const bytesQuota = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional();
 
 const schema = z.object({
@@ -22,8 +27,15 @@ const schema = z.object({
   QUIVER_ADMIN_PASSWORD: z.string().min(12, "must be at least 12 characters").optional(),
   QUIVER_WEB: z.enum(["on", "off"]).default("on"),
   /** Largest request body accepted by /graphql and the JSON routes. */
-  QUIVER_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
-  QUIVER_SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+  QUIVER_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  QUIVER_SESSION_TTL_HOURS: z.coerce
+    .number()
+    .positive()
+    .default(24 * 7),
   /** GraphQL limits, checked before anything executes (docs/api.md, "Limits"). */
   QUIVER_GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(1_000_000).default(2000),
   QUIVER_GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(1000).default(12),
@@ -49,7 +61,11 @@ const schema = z.object({
   QUIVER_ZOO: z.string().min(1).optional(),
   QUIVER_DEVICE: z.enum(["cpu", "cuda", "auto"]).default("auto"),
   /** Largest adapter weights file accepted, bytes (default 256 MiB). */
-  QUIVER_MAX_ADAPTER_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
+  QUIVER_MAX_ADAPTER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024 * 1024),
   /** Most bytes an uploaded archive may expand to, every entry counted (default: twice QUIVER_MAX_ADAPTER_BYTES). */
   QUIVER_MAX_ARCHIVE_EXPANSION_BYTES: z.coerce.number().int().min(1024).optional(),
   /** Most adapter uploads one team may have in progress at once; more answer RATE_LIMITED. */
@@ -133,9 +149,13 @@ function serverSettingsFrom(env: z.infer<typeof schema>): ServerSettingsDefaults
     const cap = settings.maxQuotas[name];
     const value = settings.defaultQuotas[name];
     if (cap !== null && (value === null || value > cap)) {
-      throw new QuiverError("CONFIG_INVALID", `invalid configuration: QUIVER_QUOTA_DEFAULT_${suffix} (${value ?? "unlimited"}) exceeds QUIVER_QUOTA_MAX_${suffix} (${cap})`, {
-        hint: `Set QUIVER_QUOTA_DEFAULT_${suffix} to at most ${cap}.`,
-      });
+      throw new QuiverError(
+        "CONFIG_INVALID",
+        `invalid configuration: QUIVER_QUOTA_DEFAULT_${suffix} (${value ?? "unlimited"}) exceeds QUIVER_QUOTA_MAX_${suffix} (${cap})`,
+        {
+          hint: `Set QUIVER_QUOTA_DEFAULT_${suffix} to at most ${cap}.`,
+        },
+      );
     }
   }
   return settings;

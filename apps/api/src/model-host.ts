@@ -22,7 +22,18 @@ export interface ValidatedAdapter {
 }
 
 /** Engine codes that mean "this adapter does not fit this model" rather than a server fault. */
-export const ADAPTER_FAULTS: ReadonlySet<string> = new Set(["FILE_MISSING", "FILE_CORRUPT", "UNSUPPORTED", "SHAPE_MISMATCH", "DTYPE", "NON_FINITE", "RANK_LIMIT", "SIZE_LIMIT", "BASE_MISMATCH", "INVALID_ARGUMENT"]);
+export const ADAPTER_FAULTS: ReadonlySet<string> = new Set([
+  "FILE_MISSING",
+  "FILE_CORRUPT",
+  "UNSUPPORTED",
+  "SHAPE_MISMATCH",
+  "DTYPE",
+  "NON_FINITE",
+  "RANK_LIMIT",
+  "SIZE_LIMIT",
+  "BASE_MISMATCH",
+  "INVALID_ARGUMENT",
+]);
 
 /** A stable identity for the weights without reading them all: config and safetensors headers. */
 async function modelFingerprint(dir: string): Promise<string> {

@@ -47,7 +47,8 @@ export class Recovery {
     }
     if (services.catalog.kind === "postgres") {
       r.timer = setInterval(() => {
-        r.pass ??= r.reconcile(false)
+        r.pass ??= r
+          .reconcile(false)
           .catch((err: unknown) => {
             if (!services.database.failed(err)) console.error("[recovery] reconciling failed:", err);
           })
@@ -64,21 +65,26 @@ export class Recovery {
     if (s.database.down) return;
     const postgres = s.catalog.kind === "postgres";
     if (postgres && (!this.lock?.held || s.database.sinceUpMs < LOCK_SETTLE_MS || (await s.generations.serverUptimeMs()) < LOCK_SETTLE_MS)) {
-      if (atStart) this.log(`[recovery] the database restarted moments ago: reconciling in ${RECONCILE_MS / 1000} s, once every live process holds its lock again`);
+      if (atStart)
+        this.log(`[recovery] the database restarted moments ago: reconciling in ${RECONCILE_MS / 1000} s, once every live process holds its lock again`);
       return;
     }
     const ended = await s.generations.reconcileOrphans(s.quotas.holder);
     if (ended.length) {
       const tokens = ended.reduce((a, g) => a + g.tokensIn + g.tokensOut, 0);
       const owners = new Set(ended.map((g) => g.owner ?? "unknown")).size;
-      this.log(`[recovery] ended ${ended.length} generations that ${owners === 1 ? "a stopped process" : `${owners} stopped processes`} left running (FAILED, INTERRUPTED), billed ${tokens} tokens`);
+      this.log(
+        `[recovery] ended ${ended.length} generations that ${owners === 1 ? "a stopped process" : `${owners} stopped processes`} left running (FAILED, INTERRUPTED), billed ${tokens} tokens`,
+      );
     }
     const adapters = await s.pool.recoverPending({
       olderThanMs: postgres ? (atStart ? 0 : PENDING_STALE_MS) : 0,
       failUnservableAfterMs: postgres ? UNSERVABLE_FAIL_MS : 0,
     });
     if (adapters.resumed || adapters.failed) {
-      this.log(`[recovery] adapter versions left PENDING: ${adapters.resumed} being embedded again, ${adapters.failed} FAILED (this server cannot finish them)`);
+      this.log(
+        `[recovery] adapter versions left PENDING: ${adapters.resumed} being embedded again, ${adapters.failed} FAILED (this server cannot finish them)`,
+      );
     }
   }
 

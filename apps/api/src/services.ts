@@ -84,9 +84,26 @@ export function createServices(
   if (parts.model?.engine.tokenizer && parts.embedder) {
     const model = parts.model;
     const port = new NativeEnginePort(model.engine, { reopen: () => model.reopen() });
-    scheduler = new Scheduler(port, { ...defaultSchedulerOptions, maxBatch: config.QUIVER_MAX_BATCH, maxQueue: config.QUIVER_MAX_QUEUE, teamShare: config.QUIVER_QUEUE_TEAM_SHARE }, { health });
+    scheduler = new Scheduler(
+      port,
+      { ...defaultSchedulerOptions, maxBatch: config.QUIVER_MAX_BATCH, maxQueue: config.QUIVER_MAX_QUEUE, teamShare: config.QUIVER_QUEUE_TEAM_SHARE },
+      { health },
+    );
     retriever = new Retriever(embeddings, parts.embedder.encoders);
-    generation = new GenerationService({ scheduler, port, retriever, embeddings, adapters, records: generations, quotas, storage, baseModelId: parts.model.baseModelId, metrics, weighting: config.weighting, ledger });
+    generation = new GenerationService({
+      scheduler,
+      port,
+      retriever,
+      embeddings,
+      adapters,
+      records: generations,
+      quotas,
+      storage,
+      baseModelId: parts.model.baseModelId,
+      metrics,
+      weighting: config.weighting,
+      ledger,
+    });
   }
   return {
     config,

@@ -50,7 +50,11 @@ test("argon2 hashing and verification go through the process's gate", async () =
   try {
     const hash = await hashPassword("a-long-password-1");
     // One running, one waiting, the third refused.
-    const results = await Promise.allSettled([verifyPassword(hash, "a-long-password-1"), verifyPassword(hash, "wrong-password-22"), verifyPassword(hash, "third-password-333")]);
+    const results = await Promise.allSettled([
+      verifyPassword(hash, "a-long-password-1"),
+      verifyPassword(hash, "wrong-password-22"),
+      verifyPassword(hash, "third-password-333"),
+    ]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
     expect(results.slice(0, 2).map((r) => (r as PromiseFulfilledResult<boolean>).value)).toEqual([true, false]);
     expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: "RATE_LIMITED" });

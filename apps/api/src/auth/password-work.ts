@@ -40,9 +40,13 @@ export class WorkGate {
       // The slot is handed over by the task that frees it (active stays as it is).
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {
-      throw new QuiverError("RATE_LIMITED", `The server is busy with ${this.what} (${this.active} running, ${this.waiting.length} waiting); try again in 1 s.`, {
-        details: { retryAfterSeconds: 1, limit: "passwordHashQueue", max: this.limits.maxQueue },
-      });
+      throw new QuiverError(
+        "RATE_LIMITED",
+        `The server is busy with ${this.what} (${this.active} running, ${this.waiting.length} waiting); try again in 1 s.`,
+        {
+          details: { retryAfterSeconds: 1, limit: "passwordHashQueue", max: this.limits.maxQueue },
+        },
+      );
     }
     try {
       return await task();

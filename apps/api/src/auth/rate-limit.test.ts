@@ -45,7 +45,11 @@ describe("LoginLimiter", () => {
     const l = new LoginLimiter(limits);
     for (let i = 0; i < 5; i++) l.attempt("10.0.0.1", `user${i}@example.test`, 0);
     expect(() => l.attempt("10.0.0.1", "user99@example.test", 1000)).toThrow(
-      expect.objectContaining({ code: "RATE_LIMITED", message: expect.stringContaining("from this address"), details: expect.objectContaining({ retryAfterSeconds: 899 }) }),
+      expect.objectContaining({
+        code: "RATE_LIMITED",
+        message: expect.stringContaining("from this address"),
+        details: expect.objectContaining({ retryAfterSeconds: 899 }),
+      }),
     );
     // Another address is not affected.
     expect(() => l.attempt("10.0.0.2", "user99@example.test", 1000)).not.toThrow();
@@ -54,7 +58,9 @@ describe("LoginLimiter", () => {
   test("one email from many addresses is limited per email, case and spaces aside", () => {
     const l = new LoginLimiter(limits);
     for (let i = 0; i < 4; i++) l.attempt(`10.0.1.${i}`, "Victim@Example.test", 0);
-    expect(() => l.attempt("10.0.9.9", " victim@example.test ", 0)).toThrow(expect.objectContaining({ code: "RATE_LIMITED", message: expect.stringContaining("for this email") }));
+    expect(() => l.attempt("10.0.9.9", " victim@example.test ", 0)).toThrow(
+      expect.objectContaining({ code: "RATE_LIMITED", message: expect.stringContaining("for this email") }),
+    );
     expect(() => l.attempt("10.0.9.9", "someone.else@example.test", 0)).not.toThrow();
   });
 
@@ -71,7 +77,9 @@ describe("LoginLimiter", () => {
     expect(() => l.attempt("10.0.0.1", "other@example.test", 10)).not.toThrow();
     // ...but every attempt counts for the address-and-email pair (10 a minute).
     l.attempt("10.0.0.1", "me@example.test", 11).succeeded();
-    expect(() => l.attempt("10.0.0.1", "me@example.test", 12)).toThrow(expect.objectContaining({ code: "RATE_LIMITED", message: expect.stringContaining("for this address and email") }));
+    expect(() => l.attempt("10.0.0.1", "me@example.test", 12)).toThrow(
+      expect.objectContaining({ code: "RATE_LIMITED", message: expect.stringContaining("for this address and email") }),
+    );
   });
 
   test("refused attempts count nowhere, and the windows end", () => {

@@ -82,7 +82,10 @@ export function addressKey(address: string): string {
   const headParts = head ? head.split(":") : [];
   const tailParts = tail ? tail.split(":") : [];
   const groups = address.includes("::") ? [...headParts, ...Array<string>(8 - headParts.length - tailParts.length).fill("0"), ...tailParts] : headParts;
-  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(":")}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (parseInt(g, 16) || 0).toString(16))
+    .join(":")}::/64`;
 }
 
 export interface LoginLimits {

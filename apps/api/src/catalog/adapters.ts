@@ -18,7 +18,18 @@ const adapterFields = {
   baseModel: { select: { id: true, name: true } },
   teamId: true,
   currentVersion: {
-    select: { id: true, storageUri: true, version: true, rank: true, alpha: true, scaling: true, targetModules: true, dtype: true, byteSize: true, contentHash: true },
+    select: {
+      id: true,
+      storageUri: true,
+      version: true,
+      rank: true,
+      alpha: true,
+      scaling: true,
+      targetModules: true,
+      dtype: true,
+      byteSize: true,
+      contentHash: true,
+    },
   },
 } satisfies Prisma.AdapterSelect;
 
@@ -178,7 +189,10 @@ export class AdapterStore {
     const rows = await this.prisma.adapter.findMany({ where: { name, ...poolWhere(scope) }, select: { id: true, teamId: true }, take: 3 });
     const own = rows.find((r) => r.teamId === scope.teamId);
     if (own) return own.id;
-    if (rows.length > 1) throw new QuiverError("CONFLICT", `Several adapters named "${name}" are in your team's pool; pin it by id through GraphQL.`, { details: { argument: "model" } });
+    if (rows.length > 1)
+      throw new QuiverError("CONFLICT", `Several adapters named "${name}" are in your team's pool; pin it by id through GraphQL.`, {
+        details: { argument: "model" },
+      });
     return rows[0]?.id;
   }
 

@@ -21,7 +21,8 @@ const unreachableKinds = new Set(["DatabaseNotReachable", "ConnectionClosed", "S
 const unreachableStates = /^(08...|57P0[123])$/;
 // Prisma's own: can't reach (P1001), timed out (P1002), server closed the connection (P1017), pool timeout (P2024).
 const unreachablePrismaCodes = new Set(["P1001", "P1002", "P1017", "P2024"]);
-const unreachableMessages = /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Can't reach database server|Connection terminated|connection (is )?closed|terminating connection|the database system is (starting up|shutting down|in recovery mode)|Client has encountered a connection error|Timed out fetching a new connection|server closed the connection/i;
+const unreachableMessages =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Can't reach database server|Connection terminated|connection (is )?closed|terminating connection|the database system is (starting up|shutting down|in recovery mode)|Client has encountered a connection error|Timed out fetching a new connection|server closed the connection/i;
 
 /** Whether an error from a catalog call means "the database is out of reach" (retry later), not "this query is wrong". */
 export function isDatabaseUnavailable(err: unknown): boolean {
@@ -29,7 +30,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     if (e instanceof QuiverError) return e.code === "DATABASE_UNAVAILABLE";
     const code = typeof e.code === "string" ? e.code : undefined;
     if (code && unreachablePrismaCodes.has(code)) return true;
-    const adapter = (e.meta as { driverAdapterError?: { cause?: { kind?: string; code?: string; originalCode?: string } } } | undefined)?.driverAdapterError?.cause;
+    const adapter = (e.meta as { driverAdapterError?: { cause?: { kind?: string; code?: string; originalCode?: string } } } | undefined)?.driverAdapterError
+      ?.cause;
     if (adapter) {
       if (adapter.kind && unreachableKinds.has(adapter.kind)) return true;
       const state = adapter.originalCode ?? adapter.code;
@@ -79,7 +81,13 @@ export class DatabaseWatch {
    */
   failed(err: unknown): boolean {
     if (!isDatabaseUnavailable(err)) return false;
-    const reason = `the database is out of reach: ${String((err as Error).message ?? err).split("\n").filter((l) => l.trim()).at(-1)?.trim() ?? "unknown error"}`;
+    const reason = `the database is out of reach: ${
+      String((err as Error).message ?? err)
+        .split("\n")
+        .filter((l) => l.trim())
+        .at(-1)
+        ?.trim() ?? "unknown error"
+    }`;
     if (!this.isDown) {
       this.isDown = true;
       this.log(`[database] ${reason}; new requests get DATABASE_UNAVAILABLE, usage waits in memory until it is back`);

@@ -43,7 +43,18 @@ describe.each(catalogKinds())("EmbeddingStore on $kind", ({ open }) => {
     ]);
     const model = (name: string) =>
       p.baseModel.create({
-        data: { name, architecture: "LlamaForCausalLM", config: {}, hiddenSize: 8, numLayers: 1, vocabSize: 8, contextLength: 8, dtype: "f32", storageUri: "none:", contentHash: "" },
+        data: {
+          name,
+          architecture: "LlamaForCausalLM",
+          config: {},
+          hiddenSize: 8,
+          numLayers: 1,
+          vocabSize: 8,
+          contextLength: 8,
+          dtype: "f32",
+          storageUri: "none:",
+          contentHash: "",
+        },
       });
     const [x, y] = await Promise.all([model(`x-${Date.now()}`), model(`y-${Date.now()}`)]);
     teamA = a.id;

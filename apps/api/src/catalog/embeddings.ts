@@ -183,9 +183,9 @@ export class EmbeddingStore {
   /** Inserts or replaces embeddings, many rows per statement. */
   async upsertEmbeddings(rows: readonly EmbeddingInput[], chunk = 500): Promise<void> {
     for (let i = 0; i < rows.length; i += chunk) {
-      const values = rows.slice(i, i + chunk).map(
-        (r) => Prisma.sql`(${r.adapterId}::uuid, ${r.encoderId}, ${vectorText(r.vector)}::vector, ${r.vector.length}, ${r.samplesHash}, now())`,
-      );
+      const values = rows
+        .slice(i, i + chunk)
+        .map((r) => Prisma.sql`(${r.adapterId}::uuid, ${r.encoderId}, ${vectorText(r.vector)}::vector, ${r.vector.length}, ${r.samplesHash}, now())`);
       await this.prisma.$executeRaw`INSERT INTO "AdapterEmbedding" ("adapterId", "encoderId", embedding, dimension, "samplesHash", "updatedAt")
         VALUES ${Prisma.join(values)}
         ON CONFLICT ("adapterId", "encoderId") DO UPDATE
@@ -274,7 +274,13 @@ export class EmbeddingStore {
   }
 
   /** The query plan of search() (to check that it uses the HNSW index). */
-  async explainSearch(encoderId: string, query: Float32Array | readonly number[], k: number, scope: SearchScope, options: SearchOptions & { forceIndex?: boolean } = {}): Promise<string> {
+  async explainSearch(
+    encoderId: string,
+    query: Float32Array | readonly number[],
+    k: number,
+    scope: SearchScope,
+    options: SearchOptions & { forceIndex?: boolean } = {},
+  ): Promise<string> {
     const sql = this.searchSql(encoderId, query, k, scope, true);
     const rows = await this.inSearchTransaction(options, async (tx) => {
       if (options.forceIndex) {
@@ -358,14 +364,26 @@ export class EmbeddingStore {
     const team = await this.prisma.team.create({ data: { name: args.label, slug: stamp } });
     const model = await this.prisma.baseModel.create({
       data: {
-        name: stamp, architecture: "LlamaForCausalLM", config: {}, hiddenSize: 0, numLayers: 0, vocabSize: 0,
-        contextLength: 0, dtype: "f32", storageUri: "none:", contentHash: "",
+        name: stamp,
+        architecture: "LlamaForCausalLM",
+        config: {},
+        hiddenSize: 0,
+        numLayers: 0,
+        vocabSize: 0,
+        contextLength: 0,
+        dtype: "f32",
+        storageUri: "none:",
+        contentHash: "",
       },
     });
     for (let i = 0; i < args.adapters.length; i += 5000) {
       await this.prisma.adapter.createMany({
         data: args.adapters.slice(i, i + 5000).map((a) => ({
-          teamId: team.id, baseModelId: model.id, name: a.name, status: "ACTIVE" as const, visibility: a.visibility ?? "PRIVATE",
+          teamId: team.id,
+          baseModelId: model.id,
+          name: a.name,
+          status: "ACTIVE" as const,
+          visibility: a.visibility ?? "PRIVATE",
         })),
       });
     }

@@ -52,7 +52,12 @@ const iso = (d: Date) => d.toISOString();
 export async function insertGeneration(tx: Prisma.TransactionClient, g: NewGeneration, createdAt?: Date, owner?: string): Promise<string> {
   const row = await tx.generation.create({
     data: {
-      teamId: g.teamId, userId: g.userId, apiKeyId: g.apiKeyId, strategy: g.strategy, k: g.k, status: "QUEUED",
+      teamId: g.teamId,
+      userId: g.userId,
+      apiKeyId: g.apiKeyId,
+      strategy: g.strategy,
+      k: g.k,
+      status: "QUEUED",
       ...(createdAt ? { createdAt } : {}),
       ...(owner ? { owner } : {}),
       adapters: { create: g.adapters.map((a, position) => ({ ...a, position })) },
@@ -96,7 +101,9 @@ export class GenerationStore {
     if (!progress.length && !finals.length) return;
     await this.prisma.$transaction(async (tx) => {
       if (progress.length) {
-        const values = Prisma.join(progress.map((p) => Prisma.sql`(${p.generationId}::uuid, ${p.tokensIn}::int, ${p.tokensOut}::int, ${p.status}::text, ${p.reserved}::int)`));
+        const values = Prisma.join(
+          progress.map((p) => Prisma.sql`(${p.generationId}::uuid, ${p.tokensIn}::int, ${p.tokensOut}::int, ${p.status}::text, ${p.reserved}::int)`),
+        );
         await tx.$executeRaw`
           UPDATE "Generation" g SET "tokensIn" = v.tin, "tokensOut" = GREATEST(g."tokensOut", v.tout),
             status = CASE WHEN g.status IN ${RUNNING} THEN v.status::"GenerationStatus" ELSE g.status END
@@ -187,8 +194,22 @@ export class GenerationStore {
     return this.prisma.generation.findFirst({
       where: { id, teamId: { in: [...viewer.readableTeamIds] } },
       select: {
-        id: true, teamId: true, userId: true, apiKeyId: true, status: true, strategy: true, k: true, finishReason: true, errorCode: true, tokensIn: true, tokensOut: true,
-        queueMs: true, ttftMs: true, totalMs: true, createdAt: true, finishedAt: true,
+        id: true,
+        teamId: true,
+        userId: true,
+        apiKeyId: true,
+        status: true,
+        strategy: true,
+        k: true,
+        finishReason: true,
+        errorCode: true,
+        tokensIn: true,
+        tokensOut: true,
+        queueMs: true,
+        ttftMs: true,
+        totalMs: true,
+        createdAt: true,
+        finishedAt: true,
         adapters: { orderBy: { position: "asc" }, select: { adapterId: true, adapterName: true, score: true, weight: true } },
       },
     });

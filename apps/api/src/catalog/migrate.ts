@@ -16,11 +16,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as wasmBindings from "@prisma/schema-engine-wasm/schema_engine_bg";
-import {
-  bindMigrationAwareSqlAdapterFactory,
-  type SqlDriverAdapter,
-  type SqlMigrationAwareDriverAdapterFactory,
-} from "@prisma/driver-adapter-utils";
+import { bindMigrationAwareSqlAdapterFactory, type SqlDriverAdapter, type SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { QuiverError } from "../errors.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -99,11 +95,7 @@ async function withEngine<T>(
     connectToShadowDb: async () => track(await factory.connectToShadowDb()),
   };
   try {
-    const engine = await bindings.SchemaEngine.new(
-      { datamodels: [["schema.prisma", schema]] },
-      () => {},
-      bindMigrationAwareSqlAdapterFactory(tracking),
-    );
+    const engine = await bindings.SchemaEngine.new({ datamodels: [["schema.prisma", schema]] }, () => {}, bindMigrationAwareSqlAdapterFactory(tracking));
     try {
       return await use(engine);
     } finally {

@@ -106,7 +106,16 @@ export class QuotaStore {
       const createdAt = new Date(locked.nowMs);
       const generationId = await insertGeneration(tx, g, createdAt, this.holder);
       const reservation = await tx.quotaReservation.create({
-        data: { teamId: g.teamId, apiKeyId: g.apiKeyId, kind: "GENERATION", generationId, tokens: g.tokens, holder: this.holder, createdAt, expiresAt: new Date(locked.nowMs + this.lease.leaseMs) },
+        data: {
+          teamId: g.teamId,
+          apiKeyId: g.apiKeyId,
+          kind: "GENERATION",
+          generationId,
+          tokens: g.tokens,
+          holder: this.holder,
+          createdAt,
+          expiresAt: new Date(locked.nowMs + this.lease.leaseMs),
+        },
         select: { id: true },
       });
       return { generationId, reservationId: reservation.id };
@@ -138,13 +147,24 @@ export class QuotaStore {
             WHERE r."teamId" = ${teamId}::uuid AND r.kind = 'STORAGE' AND r."expiresAt" > ${iso(row.nowMs)}::timestamp)::float8 AS reserved`;
       const used = u!.stored + u!.reserved;
       if (used + bytes > limit) {
-        throw new QuiverError("QUOTA_EXCEEDED", `This adapter (${bytes} bytes) would take the team's adapter storage over its quota of ${limit} bytes (${used} used).`, {
-          details: { quota: "storageBytes", scope: "team", limit, used, requested: bytes },
-          hint: "Delete adapters or old versions, or ask a server administrator for a larger quota.",
-        });
+        throw new QuiverError(
+          "QUOTA_EXCEEDED",
+          `This adapter (${bytes} bytes) would take the team's adapter storage over its quota of ${limit} bytes (${used} used).`,
+          {
+            details: { quota: "storageBytes", scope: "team", limit, used, requested: bytes },
+            hint: "Delete adapters or old versions, or ask a server administrator for a larger quota.",
+          },
+        );
       }
       const reservation = await tx.quotaReservation.create({
-        data: { teamId, kind: "STORAGE", bytes: BigInt(bytes), holder: this.holder, createdAt: new Date(row.nowMs), expiresAt: new Date(row.nowMs + this.lease.leaseMs) },
+        data: {
+          teamId,
+          kind: "STORAGE",
+          bytes: BigInt(bytes),
+          holder: this.holder,
+          createdAt: new Date(row.nowMs),
+          expiresAt: new Date(row.nowMs + this.lease.leaseMs),
+        },
         select: { id: true },
       });
       return reservation.id;
@@ -225,7 +245,10 @@ export class QuotaStore {
     if (!t) throw new QuiverError("NOT_FOUND", "No such team.");
     let key: Limits | undefined;
     if (apiKeyId) {
-      const k = await tx.apiKey.findUnique({ where: { id: apiKeyId }, select: { limitConcurrent: true, limitRequestsPerMinute: true, limitTokensPerDay: true } });
+      const k = await tx.apiKey.findUnique({
+        where: { id: apiKeyId },
+        select: { limitConcurrent: true, limitRequestsPerMinute: true, limitTokensPerDay: true },
+      });
       if (k) key = { concurrent: k.limitConcurrent, rpm: k.limitRequestsPerMinute, tokensPerDay: k.limitTokensPerDay };
     }
     return { team: { concurrent: t.concurrent, rpm: t.rpm, tokensPerDay: t.tokensPerDay }, key, nowMs: t.nowMs };
@@ -238,7 +261,13 @@ export class QuotaStore {
   /** Counts what the team (and key) hold, in one statement, and throws when a quota is reached. */
   private async checkGeneration(tx: Tx, teamId: string, apiKeyId: string | null, tokens: number, { team, key, nowMs }: Locked): Promise<void> {
     const k = apiKeyId && key ? key : undefined;
-    if (team.concurrent === null && team.rpm === null && team.tokensPerDay === null && (!k || (k.concurrent === null && k.rpm === null && k.tokensPerDay === null))) return;
+    if (
+      team.concurrent === null &&
+      team.rpm === null &&
+      team.tokensPerDay === null &&
+      (!k || (k.concurrent === null && k.rpm === null && k.tokensPerDay === null))
+    )
+      return;
     const now = iso(nowMs);
     const minuteAgo = iso(nowMs - 60_000);
     const midnight = iso(utcMidnight(nowMs));
@@ -263,9 +292,25 @@ export class QuotaStore {
       ...(k ? [{ scope: "apiKey" as const, l: k, running: h.keyRunning, recent: h.keyRecent, used: h.keyUsed, reserved: h.keyReserved }] : []),
     ];
     const who = (scope: "team" | "apiKey") => (scope === "team" ? "The team" : "This API key");
-    const refuse = (scope: "team" | "apiKey", quota: string, limit: number, used: number, retryAfterSeconds: number | undefined, message: string, extra: Record<string, unknown> = {}) =>
+    const refuse = (
+      scope: "team" | "apiKey",
+      quota: string,
+      limit: number,
+      used: number,
+      retryAfterSeconds: number | undefined,
+      message: string,
+      extra: Record<string, unknown> = {},
+    ) =>
       new QuiverError("QUOTA_EXCEEDED", message, {
-        details: { quota, scope, limit, used, ...extra, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}), ...(scope === "apiKey" ? { apiKeyId } : {}) },
+        details: {
+          quota,
+          scope,
+          limit,
+          used,
+          ...extra,
+          ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+          ...(scope === "apiKey" ? { apiKeyId } : {}),
+        },
       });
     for (const s of scopes) {
       if (s.l.concurrent !== null && s.running !== null && s.running >= s.l.concurrent) {
@@ -289,9 +334,18 @@ export class QuotaStore {
       const inUse = s.used + s.reserved;
       if (inUse + tokens <= s.l.tokensPerDay) continue;
       // Used tokens come back at UTC midnight; reserved ones when running generations end.
-      const retry = tokens > s.l.tokensPerDay ? undefined : s.used + tokens > s.l.tokensPerDay ? Math.max(1, Math.ceil((utcMidnight(nowMs) + 86_400_000 - nowMs) / 1000)) : 1;
+      const retry =
+        tokens > s.l.tokensPerDay
+          ? undefined
+          : s.used + tokens > s.l.tokensPerDay
+            ? Math.max(1, Math.ceil((utcMidnight(nowMs) + 86_400_000 - nowMs) / 1000))
+            : 1;
       throw refuse(
-        s.scope, "tokensPerDay", s.l.tokensPerDay, inUse, retry,
+        s.scope,
+        "tokensPerDay",
+        s.l.tokensPerDay,
+        inUse,
+        retry,
         tokens > s.l.tokensPerDay
           ? `This request may use ${tokens} tokens (prompt + maxTokens), more than ${s.scope === "team" ? "the team's" : "this API key's"} daily quota of ${s.l.tokensPerDay}: lower maxTokens.`
           : `${who(s.scope)} used ${s.used} tokens today (UTC) and running generations may use ${s.reserved} more: this request (up to ${tokens}) would pass its daily quota of ${s.l.tokensPerDay}.`,

@@ -33,8 +33,18 @@ type Row = Prisma.ServerSettingsGetPayload<object>;
 function fromRow(r: Row): ServerSettingsRecord {
   const n = (v: bigint | null) => (v === null ? null : Number(v));
   return {
-    defaultQuotas: { tokensPerDay: r.defaultTokensPerDay, requestsPerMinute: r.defaultRequestsPerMinute, concurrentGenerations: r.defaultConcurrent, storageBytes: n(r.defaultStorageBytes) },
-    maxQuotas: { tokensPerDay: r.maxTokensPerDay, requestsPerMinute: r.maxRequestsPerMinute, concurrentGenerations: r.maxConcurrent, storageBytes: n(r.maxStorageBytes) },
+    defaultQuotas: {
+      tokensPerDay: r.defaultTokensPerDay,
+      requestsPerMinute: r.defaultRequestsPerMinute,
+      concurrentGenerations: r.defaultConcurrent,
+      storageBytes: n(r.defaultStorageBytes),
+    },
+    maxQuotas: {
+      tokensPerDay: r.maxTokensPerDay,
+      requestsPerMinute: r.maxRequestsPerMinute,
+      concurrentGenerations: r.maxConcurrent,
+      storageBytes: n(r.maxStorageBytes),
+    },
     teamCreation: r.teamCreation,
     updatedAt: r.updatedAt,
   };
@@ -90,7 +100,9 @@ export class ServerSettingsStore {
 
   async get(tx: Prisma.TransactionClient = this.prisma): Promise<ServerSettingsRecord> {
     const row = await tx.serverSettings.findUnique({ where: { id: 1 } });
-    return row ? fromRow(row) : { ...this.defaults, defaultQuotas: { ...this.defaults.defaultQuotas }, maxQuotas: { ...this.defaults.maxQuotas }, updatedAt: null };
+    return row
+      ? fromRow(row)
+      : { ...this.defaults, defaultQuotas: { ...this.defaults.defaultQuotas }, maxQuotas: { ...this.defaults.maxQuotas }, updatedAt: null };
   }
 
   /**
@@ -120,7 +132,14 @@ export class ServerSettingsStore {
         const r = await tx.team.updateMany({ where: over, data: teamQuotaColumns({ [name]: cap }) });
         if (r.count) clamped[name] = r.count;
       }
-      await audit(tx, { teamId: null, actor, action: "server.settings", targetType: "ServerSettings", targetId: "1", metadata: json({ changes, teamsClamped: clamped }) });
+      await audit(tx, {
+        teamId: null,
+        actor,
+        action: "server.settings",
+        targetType: "ServerSettings",
+        targetId: "1",
+        metadata: json({ changes, teamsClamped: clamped }),
+      });
       return fromRow(row);
     });
   }

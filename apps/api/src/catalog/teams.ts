@@ -82,7 +82,14 @@ export class TeamStore {
       return await this.prisma.$transaction(async (tx) => {
         const team = await tx.team.create({ data: { name: input.name, slug: input.slug, ...teamQuotaColumns(input.quotas ?? {}) } });
         await tx.membership.create({ data: { teamId: team.id, userId: input.ownerId, role: "OWNER" } });
-        await audit(tx, { teamId: team.id, actor: { userId: input.ownerId }, action: "team.create", targetType: "Team", targetId: team.id, metadata: { slug: input.slug, ...(input.quotas ? { quotas: { ...input.quotas } } : {}) } });
+        await audit(tx, {
+          teamId: team.id,
+          actor: { userId: input.ownerId },
+          action: "team.create",
+          targetType: "Team",
+          targetId: team.id,
+          metadata: { slug: input.slug, ...(input.quotas ? { quotas: { ...input.quotas } } : {}) },
+        });
         return team;
       });
     } catch (err) {
@@ -129,7 +136,14 @@ export class TeamStore {
       const capped = above.length
         ? await tx.apiKey.updateMany({ where: { teamId, createdById: userId, revokedAt: null, role: { in: above } }, data: { role } })
         : { count: 0 };
-      await audit(tx, { teamId, actor, action: "member.role", targetType: "User", targetId: userId, metadata: { email: updated.user.email, from: current.role, to: role, keysCapped: capped.count } });
+      await audit(tx, {
+        teamId,
+        actor,
+        action: "member.role",
+        targetType: "User",
+        targetId: userId,
+        metadata: { email: updated.user.email, from: current.role, to: role, keysCapped: capped.count },
+      });
       return updated;
     });
   }
@@ -142,7 +156,14 @@ export class TeamStore {
       await tx.membership.delete({ where: { id: current.id } });
       // A removed member's keys in this team stop working with their access.
       await tx.apiKey.updateMany({ where: { teamId, createdById: userId, revokedAt: null }, data: { revokedAt: new Date() } });
-      await audit(tx, { teamId, actor, action: "member.remove", targetType: "User", targetId: userId, metadata: { email: current.user.email, role: current.role } });
+      await audit(tx, {
+        teamId,
+        actor,
+        action: "member.remove",
+        targetType: "User",
+        targetId: userId,
+        metadata: { email: current.user.email, role: current.role },
+      });
     });
   }
 
@@ -153,7 +174,14 @@ export class TeamStore {
 
   // --- invitations -------------------------------------------------------------------
 
-  async invite(input: { teamId: string; email: string; role: Role; tokenHash: string; expiresAt: Date; actor: Actor & { userId: string } }): Promise<InvitationRecord> {
+  async invite(input: {
+    teamId: string;
+    email: string;
+    role: Role;
+    tokenHash: string;
+    expiresAt: Date;
+    actor: Actor & { userId: string };
+  }): Promise<InvitationRecord> {
     return this.prisma.$transaction(async (tx) => {
       const existing = await tx.membership.findFirst({ where: { teamId: input.teamId, user: { email: input.email } } });
       if (existing) throw new QuiverError("CONFLICT", `${input.email} is already a member of this team.`);
@@ -163,10 +191,24 @@ export class TeamStore {
         data: { revokedAt: new Date() },
       });
       const inv = await tx.invitation.create({
-        data: { teamId: input.teamId, email: input.email, role: input.role, tokenHash: input.tokenHash, expiresAt: input.expiresAt, createdById: input.actor.userId },
+        data: {
+          teamId: input.teamId,
+          email: input.email,
+          role: input.role,
+          tokenHash: input.tokenHash,
+          expiresAt: input.expiresAt,
+          createdById: input.actor.userId,
+        },
         select: invitationFields,
       });
-      await audit(tx, { teamId: input.teamId, actor: input.actor, action: "invitation.create", targetType: "Invitation", targetId: inv.id, metadata: { email: input.email, role: input.role } });
+      await audit(tx, {
+        teamId: input.teamId,
+        actor: input.actor,
+        action: "invitation.create",
+        targetType: "Invitation",
+        targetId: inv.id,
+        metadata: { email: input.email, role: input.role },
+      });
       return inv;
     });
   }
@@ -228,20 +270,52 @@ export class TeamStore {
       const member = await tx.membership.findUnique({ where: { userId_teamId: { userId, teamId: inv.teamId } } });
       if (!member) await tx.membership.create({ data: { userId, teamId: inv.teamId, role: inv.role } });
       await tx.invitation.update({ where: { id: inv.id }, data: { acceptedAt: new Date() } });
-      await audit(tx, { teamId: inv.teamId, actor: { userId }, action: "invitation.accept", targetType: "Invitation", targetId: inv.id, metadata: { role: inv.role } });
+      await audit(tx, {
+        teamId: inv.teamId,
+        actor: { userId },
+        action: "invitation.accept",
+        targetType: "Invitation",
+        targetId: inv.id,
+        metadata: { role: inv.role },
+      });
       return { userId, teamId: inv.teamId };
     });
   }
 
   // --- API keys ----------------------------------------------------------------------
 
-  async createApiKey(input: { teamId: string; name: string; role: Role; prefix: string; secretHash: string; expiresAt: Date | null; limits?: ApiKeyLimits; actor: Actor & { userId: string } }): Promise<ApiKeyRecord> {
+  async createApiKey(input: {
+    teamId: string;
+    name: string;
+    role: Role;
+    prefix: string;
+    secretHash: string;
+    expiresAt: Date | null;
+    limits?: ApiKeyLimits;
+    actor: Actor & { userId: string };
+  }): Promise<ApiKeyRecord> {
     return this.prisma.$transaction(async (tx) => {
       const key = await tx.apiKey.create({
-        data: { teamId: input.teamId, name: input.name, role: input.role, prefix: input.prefix, secretHash: input.secretHash, expiresAt: input.expiresAt, createdById: input.actor.userId, ...apiKeyLimitColumns(input.limits ?? {}) },
+        data: {
+          teamId: input.teamId,
+          name: input.name,
+          role: input.role,
+          prefix: input.prefix,
+          secretHash: input.secretHash,
+          expiresAt: input.expiresAt,
+          createdById: input.actor.userId,
+          ...apiKeyLimitColumns(input.limits ?? {}),
+        },
         select: apiKeyFields,
       });
-      await audit(tx, { teamId: input.teamId, actor: input.actor, action: "apikey.create", targetType: "ApiKey", targetId: key.id, metadata: { name: input.name, role: input.role, prefix: input.prefix, ...(input.limits ? { limits: { ...input.limits } } : {}) } });
+      await audit(tx, {
+        teamId: input.teamId,
+        actor: input.actor,
+        action: "apikey.create",
+        targetType: "ApiKey",
+        targetId: key.id,
+        metadata: { name: input.name, role: input.role, prefix: input.prefix, ...(input.limits ? { limits: { ...input.limits } } : {}) },
+      });
       return key;
     });
   }
@@ -257,7 +331,11 @@ export class TeamStore {
 
   apiKeys(scope: TeamScope, includeRevoked: boolean): Promise<ApiKeyRecord[]> {
     requireAction(scope, "apikey.manage");
-    return this.prisma.apiKey.findMany({ where: { teamId: scope.teamId, ...(includeRevoked ? {} : { revokedAt: null }) }, orderBy: { createdAt: "desc" }, select: apiKeyFields });
+    return this.prisma.apiKey.findMany({
+      where: { teamId: scope.teamId, ...(includeRevoked ? {} : { revokedAt: null }) },
+      orderBy: { createdAt: "desc" },
+      select: apiKeyFields,
+    });
   }
 
   getApiKey(id: string) {
@@ -267,8 +345,11 @@ export class TeamStore {
   async revokeApiKey(id: string, actor: Actor): Promise<ApiKeyRecord> {
     return this.prisma.$transaction(async (tx) => {
       const key = await tx.apiKey.findUniqueOrThrow({ where: { id } });
-      const updated = key.revokedAt ? await tx.apiKey.findUniqueOrThrow({ where: { id }, select: apiKeyFields }) : await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() }, select: apiKeyFields });
-      if (!key.revokedAt) await audit(tx, { teamId: key.teamId, actor, action: "apikey.revoke", targetType: "ApiKey", targetId: id, metadata: { prefix: key.prefix } });
+      const updated = key.revokedAt
+        ? await tx.apiKey.findUniqueOrThrow({ where: { id }, select: apiKeyFields })
+        : await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() }, select: apiKeyFields });
+      if (!key.revokedAt)
+        await audit(tx, { teamId: key.teamId, actor, action: "apikey.revoke", targetType: "ApiKey", targetId: id, metadata: { prefix: key.prefix } });
       return updated;
     });
   }

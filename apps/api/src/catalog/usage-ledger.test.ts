@@ -25,7 +25,18 @@ class FakeStore {
 }
 
 const progress = (id: string, tokensOut: number): UsageProgress => ({ generationId: id, status: "DECODE", tokensIn: 3, tokensOut, reserved: 100 });
-const final = (id: string, tokensOut: number): UsageFinal => ({ generationId: id, status: "DONE", finishReason: "length", errorCode: null, tokensIn: 3, tokensOut, queueMs: 0, ttftMs: 1, totalMs: 2, finishedAt: new Date() });
+const final = (id: string, tokensOut: number): UsageFinal => ({
+  generationId: id,
+  status: "DONE",
+  finishReason: "length",
+  errorCode: null,
+  tokensIn: 3,
+  tokensOut,
+  queueMs: 0,
+  ttftMs: 1,
+  totalMs: 2,
+  finishedAt: new Date(),
+});
 const until = async (check: () => boolean) => {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
   expect(check()).toBe(true);

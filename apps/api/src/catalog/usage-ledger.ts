@@ -81,7 +81,13 @@ export class UsageLedger {
     return this.put(p.generationId, (e) => {
       if (e.final) return;
       if (!e.progress) e.progress = p;
-      else e.progress = { ...p, tokensIn: Math.max(p.tokensIn, e.progress.tokensIn), tokensOut: Math.max(p.tokensOut, e.progress.tokensOut), status: p.status === "DECODE" || e.progress.status === "DECODE" ? "DECODE" : "PREFILL" };
+      else
+        e.progress = {
+          ...p,
+          tokensIn: Math.max(p.tokensIn, e.progress.tokensIn),
+          tokensOut: Math.max(p.tokensOut, e.progress.tokensOut),
+          status: p.status === "DECODE" || e.progress.status === "DECODE" ? "DECODE" : "PREFILL",
+        };
     });
   }
 
@@ -233,7 +239,10 @@ export class UsageLedger {
   private drop(e: Entry, err: unknown): void {
     this.pending.delete(e.id);
     const w = e.final ?? e.progress!;
-    console.error(`[usage] dropping the usage of generation ${e.id} after ${e.attempts} failed writes (tokensIn ${w.tokensIn}, tokensOut ${w.tokensOut}, ${e.final ? "final" : "progress"}):`, err);
+    console.error(
+      `[usage] dropping the usage of generation ${e.id} after ${e.attempts} failed writes (tokensIn ${w.tokensIn}, tokensOut ${w.tokensOut}, ${e.final ? "final" : "progress"}):`,
+      err,
+    );
     for (const r of e.waiters.splice(0)) r(false);
     e.final?.onDropped?.();
   }
@@ -247,7 +256,11 @@ export class UsageLedger {
         this.pending.delete(e.id);
         newer.waiters.unshift(...e.waiters);
         if (!newer.final && !e.final && e.progress && newer.progress) {
-          newer.progress = { ...newer.progress, tokensIn: Math.max(newer.progress.tokensIn, e.progress.tokensIn), tokensOut: Math.max(newer.progress.tokensOut, e.progress.tokensOut) };
+          newer.progress = {
+            ...newer.progress,
+            tokensIn: Math.max(newer.progress.tokensIn, e.progress.tokensIn),
+            tokensOut: Math.max(newer.progress.tokensOut, e.progress.tokensOut),
+          };
         } else if (!newer.final && e.final) {
           newer.final = e.final;
           newer.progress = undefined;

@@ -49,7 +49,17 @@ function injected(code: string, what: string): Error {
 
 export class FaultInjectingPort implements EnginePort {
   plan: FaultPlan;
-  readonly counters: FaultCounters = { steps: 0, failedSteps: 0, failedSeeds: [], createSequence: 0, failedCreateSequence: 0, loadAdapter: 0, failedAdapterLoad: 0, resets: 0, seeds: [] };
+  readonly counters: FaultCounters = {
+    steps: 0,
+    failedSteps: 0,
+    failedSeeds: [],
+    createSequence: 0,
+    failedCreateSequence: 0,
+    loadAdapter: 0,
+    failedAdapterLoad: 0,
+    resets: 0,
+    seeds: [],
+  };
   /** Sequence id -> the seed it was created with (this engine's). */
   private readonly seedOf = new Map<number, number>();
 

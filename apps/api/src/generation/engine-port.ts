@@ -111,8 +111,12 @@ export class NativeEnginePort implements EnginePort {
   }
 
   async step(items: PortStepItem[]): Promise<PortStepResult[]> {
-    const { results } = await this.engine.step(items.map((i) => ({ sequence: i.sequence, tokens: i.tokens, strategy: i.strategy, adapters: i.adapters, sample: i.sample })));
-    return results.map((r) => (r.ok ? { ok: true, token: r.token } : { ok: false, token: -1, error: { code: r.error?.code ?? "INTERNAL", message: r.error?.message ?? "step failed" } }));
+    const { results } = await this.engine.step(
+      items.map((i) => ({ sequence: i.sequence, tokens: i.tokens, strategy: i.strategy, adapters: i.adapters, sample: i.sample })),
+    );
+    return results.map((r) =>
+      r.ok ? { ok: true, token: r.token } : { ok: false, token: -1, error: { code: r.error?.code ?? "INTERNAL", message: r.error?.message ?? "step failed" } },
+    );
   }
 
   async reset(): Promise<void> {

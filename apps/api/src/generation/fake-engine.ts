@@ -102,7 +102,14 @@ export class FakeEngine implements EnginePort {
       if (!it.sample) return { ok: true, token: -1 };
       const generated = s.len;
       if (generated >= this.eosAfter) return { ok: true, token: 2 };
-      return { ok: true, token: FakeEngine.tokenAt(s.seed, s.len, it.adapters.map((a) => this.loaded.has(a.adapter) ? Number(this.loaded.get(a.adapter)!.replace(/\D/g, "") || 0) : -1)) };
+      return {
+        ok: true,
+        token: FakeEngine.tokenAt(
+          s.seed,
+          s.len,
+          it.adapters.map((a) => (this.loaded.has(a.adapter) ? Number(this.loaded.get(a.adapter)!.replace(/\D/g, "") || 0) : -1)),
+        ),
+      };
     });
   }
 }

@@ -30,7 +30,12 @@ export const generateInputSchema = z.object({
   temperature: z.number().min(0).max(5).default(0),
   topP: z.number().gt(0).max(1).nullish(),
   topK: z.number().int().min(0).max(1000).nullish(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).nullish(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .nullish(),
   stop: z.array(z.string().min(1).max(64)).max(8).nullish(),
   ignoreEos: z.boolean().nullish(),
   teamId: z.string().uuid().nullish(),
@@ -168,15 +173,29 @@ export class GenerationService {
     d.metrics.add(new Gauge("quiver_queue_depth", "Generation requests waiting to start.", () => s.queued));
     d.metrics.add(new Gauge("quiver_running_batch_size", "Sequences in the running batch.", () => s.running));
     d.metrics.add(new Gauge("quiver_engine_steps", "Engine steps run since start.", () => s.steps));
-    d.metrics.add(new Gauge("quiver_engine_failed_steps", "Engine steps the engine rejected as a whole since start (their requests ended ENGINE_ERROR).", () => s.failedSteps));
+    d.metrics.add(
+      new Gauge(
+        "quiver_engine_failed_steps",
+        "Engine steps the engine rejected as a whole since start (their requests ended ENGINE_ERROR).",
+        () => s.failedSteps,
+      ),
+    );
     d.metrics.add(new Gauge("quiver_engine_resets", "Times the engine was re-created after repeated failures since start.", () => s.engineResets));
     d.metrics.add(new Gauge("quiver_adapter_slot_hits", "Requests that found their adapter already loaded.", () => s.adapters.hits));
     d.metrics.add(new Gauge("quiver_adapter_slot_misses", "Requests that had to load their adapter.", () => s.adapters.misses));
     d.metrics.add(new Gauge("quiver_adapters_resident", "Adapter versions loaded in the engine.", () => s.adapters.resident));
-    d.metrics.add(new Gauge("quiver_usage_outbox_entries", "Generations whose usage waits to be written (it grows while the database is out of reach).", () => this.ledger.size));
+    d.metrics.add(
+      new Gauge(
+        "quiver_usage_outbox_entries",
+        "Generations whose usage waits to be written (it grows while the database is out of reach).",
+        () => this.ledger.size,
+      ),
+    );
     this.generated = d.metrics.add(new Counter("quiver_generated_tokens_total", "Tokens generated (rate() of it is tokens/s)."));
     this.finishedTotal = d.metrics.add(new Counter("quiver_generations_total", "Generations finished, by finish reason."));
-    this.ttft = d.metrics.add(new Histogram("quiver_time_to_first_token_seconds", "Time from request to first token.", [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]));
+    this.ttft = d.metrics.add(
+      new Histogram("quiver_time_to_first_token_seconds", "Time from request to first token.", [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+    );
   }
 
   get(id: string): LiveGeneration | undefined {
@@ -194,7 +213,12 @@ export class GenerationService {
   private async scorePinned(adapters: ServingAdapterRecord[], prompt: string): Promise<UsedAdapter[]> {
     const encoder = await this.d.retriever.activeEncoder();
     const q = prompt.trim() ? (await encoder.encode([prompt])).vectors[0]! : undefined;
-    const stored = q ? await this.d.embeddings.getEmbeddings(adapters.map((a) => a.id), encoder.identity) : new Map();
+    const stored = q
+      ? await this.d.embeddings.getEmbeddings(
+          adapters.map((a) => a.id),
+          encoder.identity,
+        )
+      : new Map();
     return adapters.map((a) => {
       const e = stored.get(a.id);
       return { adapterId: a.id, name: a.name, score: e && q ? dot(q, e.vector) : 0, weight: 1 / adapters.length };
@@ -212,7 +236,10 @@ export class GenerationService {
   }
 
   private refused(): QuiverError | undefined {
-    if (this.ledger.full) return new QuiverError("DATABASE_UNAVAILABLE", "Usage cannot be written fast enough; try again shortly.", { details: { retryAfterSeconds: 2, reason: "usage outbox full" } });
+    if (this.ledger.full)
+      return new QuiverError("DATABASE_UNAVAILABLE", "Usage cannot be written fast enough; try again shortly.", {
+        details: { retryAfterSeconds: 2, reason: "usage outbox full" },
+      });
     return this.refusal?.();
   }
 
@@ -238,16 +265,26 @@ export class GenerationService {
       if (input.adapterIds?.length) {
         const visible = (records = await this.d.adapters.getManyForServing(scope, input.adapterIds));
         if (visible.length !== input.adapterIds.length || new Set(input.adapterIds).size !== input.adapterIds.length) {
-          throw new QuiverError("NOT_FOUND", "An adapter in adapterIds does not exist or is not available to this team.", { details: { argument: "adapterIds" } });
+          throw new QuiverError("NOT_FOUND", "An adapter in adapterIds does not exist or is not available to this team.", {
+            details: { argument: "adapterIds" },
+          });
         }
         const unusable = visible.find((a) => a.status !== "ACTIVE" || !a.currentVersion || a.baseModelId !== this.d.baseModelId);
-        if (unusable) throw new QuiverError("BAD_USER_INPUT", `Adapter "${unusable.name}" is ${unusable.status.toLowerCase()}${unusable.baseModelId !== this.d.baseModelId ? " (for another base model)" : ""}.`, { details: { argument: "adapterIds" } });
+        if (unusable)
+          throw new QuiverError(
+            "BAD_USER_INPUT",
+            `Adapter "${unusable.name}" is ${unusable.status.toLowerCase()}${unusable.baseModelId !== this.d.baseModelId ? " (for another base model)" : ""}.`,
+            { details: { argument: "adapterIds" } },
+          );
         if (input.strategy === "SELECTION") records = records.slice(0, 1);
         used = await this.scorePinned(records, input.prompt);
       } else {
         const query = options.retrievalInput ?? input.prompt;
         used = await this.retrieve(scope, query.trim() ? query : " ", input.strategy === "SELECTION" ? 1 : input.k);
-        records = await this.d.adapters.getManyForServing(scope, used.map((u) => u.adapterId));
+        records = await this.d.adapters.getManyForServing(
+          scope,
+          used.map((u) => u.adapterId),
+        );
         // An adapter disabled or deleted since retrieval is dropped, not used.
         const ok = new Set(records.filter((r) => r.status === "ACTIVE" && r.currentVersion).map((r) => r.id));
         used = used.filter((u) => ok.has(u.adapterId));
@@ -260,7 +297,9 @@ export class GenerationService {
 
     const prompt = [this.d.port.bosTokenId, ...this.d.port.encode(input.prompt)];
     if (prompt.length + 1 > this.d.port.maxContext) {
-      throw new QuiverError("BAD_USER_INPUT", `The prompt is ${prompt.length} tokens; the model's context is ${this.d.port.maxContext}.`, { details: { argument: "prompt", reason: "CONTEXT_OVERFLOW" } });
+      throw new QuiverError("BAD_USER_INPUT", `The prompt is ${prompt.length} tokens; the model's context is ${this.d.port.maxContext}.`, {
+        details: { argument: "prompt", reason: "CONTEXT_OVERFLOW" },
+      });
     }
     const who = { teamId, userId: principal.kind === "user" ? principal.user.id : null, apiKeyId };
     // Admitted (the record and a quota reservation written together) or QUOTA_EXCEEDED.
@@ -268,7 +307,13 @@ export class GenerationService {
       ...who,
       strategy: used.length ? input.strategy : "NONE",
       k: used.length,
-      adapters: used.map((u, i) => ({ adapterId: u.adapterId, adapterName: u.name, versionId: records[i]!.currentVersion!.id, score: u.score, weight: u.weight })),
+      adapters: used.map((u, i) => ({
+        adapterId: u.adapterId,
+        adapterName: u.name,
+        versionId: records[i]!.currentVersion!.id,
+        score: u.score,
+        weight: u.weight,
+      })),
       tokens: prompt.length + input.maxTokens,
     });
     const live = new LiveGeneration(id, teamId);
@@ -281,7 +326,14 @@ export class GenerationService {
     const meter = new UsageMeter({
       maxTokens: input.maxTokens,
       deliver: (text, tokensOut) => live.push({ generationId: id, done: false, delta: text, delivered: { tokensIn, tokensOut } }),
-      bill: (tokensOut, generated) => this.ledger.progress({ generationId: id, status: generated > 0 ? "DECODE" : "PREFILL", tokensIn, tokensOut, reserved: prompt.length + input.maxTokens }),
+      bill: (tokensOut, generated) =>
+        this.ledger.progress({
+          generationId: id,
+          status: generated > 0 ? "DECODE" : "PREFILL",
+          tokensIn,
+          tokensOut,
+          reserved: prompt.length + input.maxTokens,
+        }),
       unmetered: () => this.ledger.degraded,
     });
     const onEvent = (e: SchedulerEvent) => {
@@ -302,14 +354,25 @@ export class GenerationService {
           stopSequences: input.stop ?? [],
           ignoreEos: input.ignoreEos ?? false,
           strategy: used.length ? engineStrategy[input.strategy] : "none",
-          adapters: used.map((u, i) => ({ key: records[i]!.currentVersion!.id, dir: this.d.storage.localDir(records[i]!.currentVersion!.storageUri), weight: u.weight })),
+          adapters: used.map((u, i) => ({
+            key: records[i]!.currentVersion!.id,
+            dir: this.d.storage.localDir(records[i]!.currentVersion!.storageUri),
+            weight: u.weight,
+          })),
         },
         onEvent,
       );
     } catch (err) {
       // Refused at once (queue full): the record says so.
       const code = (err as QuiverError).code ?? "INTERNAL";
-      void this.complete(live, who, reservationId, { type: "done", finishReason: "error", tokensIn: prompt.length, tokensOut: 0, timings: { queueMs: 0, ttftMs: null, totalMs: 0 }, error: { code, message: (err as Error).message } });
+      void this.complete(live, who, reservationId, {
+        type: "done",
+        finishReason: "error",
+        tokensIn: prompt.length,
+        tokensOut: 0,
+        timings: { queueMs: 0, ttftMs: null, totalMs: 0 },
+        error: { code, message: (err as Error).message },
+      });
       throw err;
     }
     return live;
@@ -321,7 +384,13 @@ export class GenerationService {
    * reservation), then lets the held text and the done event go. While the database is out of
    * reach the write waits in the outbox and the done event goes at once.
    */
-  private async complete(live: LiveGeneration, _who: { teamId: string; userId: string | null; apiKeyId: string | null }, reservationId: string, e: Extract<SchedulerEvent, { type: "done" }>, meter?: UsageMeter): Promise<void> {
+  private async complete(
+    live: LiveGeneration,
+    _who: { teamId: string; userId: string | null; apiKeyId: string | null },
+    reservationId: string,
+    e: Extract<SchedulerEvent, { type: "done" }>,
+    meter?: UsageMeter,
+  ): Promise<void> {
     const shutdown = e.finishReason === "cancelled" && live.endReason === "shutdown";
     const finishReason = shutdown ? "shutdown" : e.finishReason;
     const error = shutdown ? { code: "SHUTDOWN", message: "The server shut down before this generation finished." } : e.error;
@@ -358,9 +427,10 @@ export class GenerationService {
    * for their endings (at most `endMs` more). Returns how many finished and how many were ended.
    */
   async drain(graceMs: number, endMs = 10_000): Promise<{ finished: number; ended: number }> {
-    const ended = (g: LiveGeneration) => (async () => {
-      for await (const e of g.subscribe()) if (e.done) break;
-    })();
+    const ended = (g: LiveGeneration) =>
+      (async () => {
+        for await (const e of g.subscribe()) if (e.done) break;
+      })();
     const wait = (ms: number, p: Promise<unknown>) => {
       let t: NodeJS.Timeout | undefined;
       return Promise.race([p.then(() => true), new Promise<boolean>((r) => (t = setTimeout(() => r(false), ms)))]).finally(() => clearTimeout(t));
@@ -370,7 +440,11 @@ export class GenerationService {
     let cut = 0;
     const deadline = Date.now() + endMs;
     // Generations admitted during the grace period count too.
-    for (let rest = [...this.live.values()].filter((g) => !g.finished); rest.length && Date.now() < deadline; rest = [...this.live.values()].filter((g) => !g.finished)) {
+    for (
+      let rest = [...this.live.values()].filter((g) => !g.finished);
+      rest.length && Date.now() < deadline;
+      rest = [...this.live.values()].filter((g) => !g.finished)
+    ) {
       for (const g of rest) {
         if (g.endReason !== "shutdown") cut++;
         g.endReason = "shutdown";

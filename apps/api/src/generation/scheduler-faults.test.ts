@@ -38,7 +38,16 @@ function run(s: Scheduler, req: GenerationRequest) {
   return { done, cancel: () => cancel(), events };
 }
 
-const options = (over: Partial<SchedulerOptions> = {}): SchedulerOptions => ({ maxBatch: 2, maxQueue: 100, tokenBudget: 64, prefillChunk: 64, adapterBudget: 8, resetAfterFailures: 3, resetBackoffMs: 20, ...over });
+const options = (over: Partial<SchedulerOptions> = {}): SchedulerOptions => ({
+  maxBatch: 2,
+  maxQueue: 100,
+  tokenBudget: 64,
+  prefillChunk: 64,
+  adapterBudget: 8,
+  resetAfterFailures: 3,
+  resetBackoffMs: 20,
+  ...over,
+});
 
 /** A fake engine whose steps wait while held. */
 class HeldEngine extends FakeEngine {
@@ -104,7 +113,9 @@ test("a failed createSequence fails its request alone; the running one completes
   expect(scheduler.stats).toMatchObject({ queued: 0, running: 0 });
   expect(engine.liveSequences).toBe(0);
   // The victim's adapter use was given back: two more distinct adapters fit the slots.
-  const more = await Promise.all(["3", "4", "5"].map((k) => run(scheduler, request({ strategy: "selection", adapters: [{ key: `k${k}`, dir: `/adapters/${k}`, weight: 1 }] })).done));
+  const more = await Promise.all(
+    ["3", "4", "5"].map((k) => run(scheduler, request({ strategy: "selection", adapters: [{ key: `k${k}`, dir: `/adapters/${k}`, weight: 1 }] })).done),
+  );
   expect(more.every((r) => r.done.finishReason === "length")).toBe(true);
 });
 
@@ -117,7 +128,9 @@ test("a failed adapter load fails the request that needs it; the others complete
   expect(bad.done).toMatchObject({ finishReason: "error", error: { code: "OUT_OF_MEMORY" } });
   expect((await Promise.all(runs.map((r) => r.done))).map((r) => r.text)).toEqual(clean);
   // Loaded on a later try (the fault fired once).
-  expect((await run(scheduler, request({ strategy: "selection", adapters: [{ key: "bad", dir: "/adapters/bad", weight: 1 }] })).done).done.finishReason).toBe("length");
+  expect((await run(scheduler, request({ strategy: "selection", adapters: [{ key: "bad", dir: "/adapters/bad", weight: 1 }] })).done).done.finishReason).toBe(
+    "length",
+  );
 });
 
 test("NaN logits fail their sequence with NON_FINITE; its batch mates complete exactly", async () => {
@@ -156,7 +169,10 @@ test("repeated failed steps re-create the engine: health degrades and recovers, 
 });
 
 test("an engine that cannot be re-created: waiting requests fail, new ones are refused with ENGINE_ERROR until it comes back", async () => {
-  const { scheduler, health, engine } = withFaults({ failSteps: { count: 1 }, failReset: { count: 1 } }, { maxBatch: 1, resetAfterFailures: 1, resetBackoffMs: 300 });
+  const { scheduler, health, engine } = withFaults(
+    { failSteps: { count: 1 }, failReset: { count: 1 } },
+    { maxBatch: 1, resetAfterFailures: 1, resetBackoffMs: 300 },
+  );
   const first = run(scheduler, request());
   const queued = run(scheduler, request({}, 2));
   expect((await first.done).done.error?.code).toBe("ENGINE_ERROR");
@@ -173,7 +189,12 @@ test("an engine that cannot be re-created: waiting requests fail, new ones are r
 test("a storm of faults leaves no unhandled rejection (a listener in a process of its own), and every request ends exactly once", () => {
   // Jest keeps the real process from tests, so the storm runs in a child that installs the listener.
   const root = path.resolve(import.meta.dirname, "../../../..");
-  const out = execFileSync(process.execPath, ["--import", "tsx", path.join(root, "test/helpers/fault-storm.ts"), "12"], { cwd: root, encoding: "utf8", timeout: 60_000, env: { ...process.env, NODE_OPTIONS: "" } });
+  const out = execFileSync(process.execPath, ["--import", "tsx", path.join(root, "test/helpers/fault-storm.ts"), "12"], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 60_000,
+    env: { ...process.env, NODE_OPTIONS: "" },
+  });
   const r = JSON.parse(out.trim().split("\n").at(-1)!) as Record<string, unknown>;
   expect(r).toMatchObject({ unhandled: [], finished: "ok", endedTwice: 0, queued: 0, running: 0, liveSequences: 0 });
   expect(r.ended).toBe(r.submitted);

@@ -46,7 +46,10 @@ test("output does not depend on batch mates; batching mixes prefill and decode u
   const engine = new FakeEngine(512);
   const s = new Scheduler(engine, { maxBatch: 8, maxQueue: 100, tokenBudget: 20, prefillChunk: 8, adapterBudget: 8 });
   const long = Array.from({ length: 30 }, (_, i) => 97 + (i % 26));
-  const runs = [run(s, request({ maxTokens: 6, sampling: { temperature: 0, topK: 0, topP: 1, seed: 3 } })), ...Array.from({ length: 9 }, (_, i) => run(s, request({ prompt: long, maxTokens: 10, sampling: { temperature: 0, topK: 0, topP: 1, seed: i } })))];
+  const runs = [
+    run(s, request({ maxTokens: 6, sampling: { temperature: 0, topK: 0, topP: 1, seed: 3 } })),
+    ...Array.from({ length: 9 }, (_, i) => run(s, request({ prompt: long, maxTokens: 10, sampling: { temperature: 0, topK: 0, topP: 1, seed: i } }))),
+  ];
   const results = await Promise.all(runs.map((r) => r.done));
   expect(results[0]!.text).toBe(alone.text);
   for (const step of engine.steps) {
@@ -56,7 +59,12 @@ test("output does not depend on batch mates; batching mixes prefill and decode u
   // Some step carried both decode tokens and a prefill chunk.
   expect(engine.steps.some((st) => st.some((it) => it.tokens.length === 1 && it.sample) && st.some((it) => it.tokens.length > 1))).toBe(true);
   // Long prompts were prefilled in chunks of at most 8 with sampling only at the end.
-  expect(engine.steps.flat().filter((it) => it.tokens.length > 1).every((it) => it.tokens.length <= 8)).toBe(true);
+  expect(
+    engine.steps
+      .flat()
+      .filter((it) => it.tokens.length > 1)
+      .every((it) => it.tokens.length <= 8),
+  ).toBe(true);
 });
 
 test("a full queue answers OVERLOADED at once", async () => {

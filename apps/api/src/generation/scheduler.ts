@@ -72,7 +72,16 @@ export interface SchedulerOptions {
   resetBackoffMs?: number;
 }
 
-export const defaultSchedulerOptions: SchedulerOptions = { maxBatch: 32, maxQueue: 256, tokenBudget: 512, prefillChunk: 256, adapterBudget: 64, teamShare: 0.5, resetAfterFailures: 3, resetBackoffMs: 1000 };
+export const defaultSchedulerOptions: SchedulerOptions = {
+  maxBatch: 32,
+  maxQueue: 256,
+  tokenBudget: 512,
+  prefillChunk: 256,
+  adapterBudget: 64,
+  teamShare: 0.5,
+  resetAfterFailures: 3,
+  resetBackoffMs: 1000,
+};
 
 /** Where the scheduler reports the engine's standing (services.health in the server). */
 export interface HealthSink {
@@ -201,14 +210,32 @@ export class Scheduler {
       });
     }
     if (req.prompt.length + 1 > this.port.maxContext) {
-      throw new QuiverError("BAD_USER_INPUT", `The prompt is ${req.prompt.length} tokens; the model's context is ${this.port.maxContext}.`, { details: { reason: "CONTEXT_OVERFLOW" } });
+      throw new QuiverError("BAD_USER_INPUT", `The prompt is ${req.prompt.length} tokens; the model's context is ${this.port.maxContext}.`, {
+        details: { reason: "CONTEXT_OVERFLOW" },
+      });
     }
     if (new Set(req.adapters.map((a) => a.key)).size > this.port.adapterSlots) {
       throw new QuiverError("BAD_USER_INPUT", `A request may use at most ${this.port.adapterSlots} adapters here.`, { details: { argument: "adapterIds" } });
     }
     const job: Job = {
-      req, emit, state: "QUEUED", enqueuedAt: Date.now(), adapterIds: [], holdsAdapters: false, loadTicket: 0, seq: -1, engineAdapters: [],
-      prefilled: 0, generated: [], lastToken: -1, decoder: undefined, stopText: undefined, admittedAt: 0, firstTokenAt: null, cancel: false, stoppedByText: false,
+      req,
+      emit,
+      state: "QUEUED",
+      enqueuedAt: Date.now(),
+      adapterIds: [],
+      holdsAdapters: false,
+      loadTicket: 0,
+      seq: -1,
+      engineAdapters: [],
+      prefilled: 0,
+      generated: [],
+      lastToken: -1,
+      decoder: undefined,
+      stopText: undefined,
+      admittedAt: 0,
+      firstTokenAt: null,
+      cancel: false,
+      stoppedByText: false,
     };
     this.enqueue(job, "back");
     this.kick();
@@ -336,7 +363,11 @@ export class Scheduler {
       finishReason,
       tokensIn: job.req.prompt.length,
       tokensOut: job.generated.length,
-      timings: { queueMs: admitted - job.enqueuedAt, ttftMs: job.firstTokenAt === null ? null : job.firstTokenAt - job.enqueuedAt, totalMs: now - job.enqueuedAt },
+      timings: {
+        queueMs: admitted - job.enqueuedAt,
+        ttftMs: job.firstTokenAt === null ? null : job.firstTokenAt - job.enqueuedAt,
+        totalMs: now - job.enqueuedAt,
+      },
       ...(error ? { error } : {}),
     });
   }
@@ -464,7 +495,11 @@ export class Scheduler {
     for (const job of this.running) {
       if (job.state !== "DECODE" || budget < 1) continue;
       budget -= 1;
-      batch.push({ job, item: { sequence: job.seq, tokens: [job.lastToken], strategy: job.req.strategy, adapters: job.engineAdapters, sample: true }, prefillEnd: -1 });
+      batch.push({
+        job,
+        item: { sequence: job.seq, tokens: [job.lastToken], strategy: job.req.strategy, adapters: job.engineAdapters, sample: true },
+        prefillEnd: -1,
+      });
     }
     for (const job of this.running) {
       if (job.state !== "PREFILL" || budget < 1) continue;
@@ -473,7 +508,13 @@ export class Scheduler {
       const end = job.prefilled + n;
       batch.push({
         job,
-        item: { sequence: job.seq, tokens: job.req.prompt.slice(job.prefilled, end), strategy: job.req.strategy, adapters: job.engineAdapters, sample: end === job.req.prompt.length },
+        item: {
+          sequence: job.seq,
+          tokens: job.req.prompt.slice(job.prefilled, end),
+          strategy: job.req.strategy,
+          adapters: job.engineAdapters,
+          sample: end === job.req.prompt.length,
+        },
         prefillEnd: end,
       });
     }
@@ -481,12 +522,16 @@ export class Scheduler {
     let results: PortStepResult[];
     try {
       results = await this.port.step(batch.map((b) => b.item));
-      if (!Array.isArray(results) || results.length !== batch.length) throw new Error(`the engine answered ${Array.isArray(results) ? results.length : "no"} results for ${batch.length} items`);
+      if (!Array.isArray(results) || results.length !== batch.length)
+        throw new Error(`the engine answered ${Array.isArray(results) ? results.length : "no"} results for ${batch.length} items`);
     } catch (err) {
       // The whole step failed: its requests fail, the others (queued, loading, not in this step) go on.
       this.stats.failedSteps++;
       this.log(`[scheduler] an engine step of ${batch.length} items failed: ${describe(err)}`);
-      await this.failBatch(batch.map((b) => b.job), { code: "ENGINE_ERROR", message: `the engine failed a step: ${describe(err)}` });
+      await this.failBatch(
+        batch.map((b) => b.job),
+        { code: "ENGINE_ERROR", message: `the engine failed a step: ${describe(err)}` },
+      );
       await this.engineFault(`step: ${describe(err)}`);
       return;
     }

@@ -16,10 +16,7 @@ export interface Context {
   signedInUserId?: string;
 }
 
-export async function createContext(
-  services: Services,
-  input: { authorization: unknown; team: unknown; clientAddress: string | undefined },
-): Promise<Context> {
+export async function createContext(services: Services, input: { authorization: unknown; team: unknown; clientAddress: string | undefined }): Promise<Context> {
   return {
     services,
     principal: await authenticate(services.identity, input.authorization),

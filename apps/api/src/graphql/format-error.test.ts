@@ -37,12 +37,18 @@ test("graphql-js's own bounds become QUERY_TOO_COMPLEX", () => {
   const formatted = { message: parseError!.message, extensions: { code: "GRAPHQL_PARSE_FAILED" } };
   expect(formatError(formatted, parseError)).toMatchObject({ extensions: { code: "QUERY_TOO_COMPLEX", details: { limit: "tokens", max: 50 } } });
   const aborted = new GraphQLError("Validation aborted.");
-  expect(formatError({ message: aborted.message, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }, aborted).extensions).toMatchObject({ code: "QUERY_TOO_COMPLEX", details: { limit: "fieldComparisons" } });
+  expect(formatError({ message: aborted.message, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }, aborted).extensions).toMatchObject({
+    code: "QUERY_TOO_COMPLEX",
+    details: { limit: "fieldComparisons" },
+  });
 });
 
 test("other errors keep their behaviour: codes through, internals masked", () => {
   const syntax = new GraphQLError("Syntax Error: Expected Name, found <EOF>.");
-  expect(formatError({ message: syntax.message, extensions: { code: "GRAPHQL_PARSE_FAILED" } }, syntax)).toEqual({ message: syntax.message, extensions: { code: "GRAPHQL_PARSE_FAILED" } });
+  expect(formatError({ message: syntax.message, extensions: { code: "GRAPHQL_PARSE_FAILED" } }, syntax)).toEqual({
+    message: syntax.message,
+    extensions: { code: "GRAPHQL_PARSE_FAILED" },
+  });
   const internal = asResolverError(new Error("SELECT secret FROM users"));
   const spy = jest.spyOn(console, "error").mockImplementation(() => undefined);
   expect(formatError(internal.toJSON(), internal)).toEqual({ message: "Internal server error", path: ["login"], extensions: { code: "INTERNAL" } });

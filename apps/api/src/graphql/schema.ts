@@ -22,12 +22,32 @@ import { generationResolvers } from "./resolvers/generation.js";
 import { serverSettingsResolvers } from "./resolvers/server-settings.js";
 import { version } from "../version.js";
 
-export const typeDefs = [baseTypeDefs, identityTypeDefs, adapterTypeDefs, teamTypeDefs, usageTypeDefs, poolTypeDefs, poolMapTypeDefs, generationTypeDefs, serverSettingsTypeDefs];
+export const typeDefs = [
+  baseTypeDefs,
+  identityTypeDefs,
+  adapterTypeDefs,
+  teamTypeDefs,
+  usageTypeDefs,
+  poolTypeDefs,
+  poolMapTypeDefs,
+  generationTypeDefs,
+  serverSettingsTypeDefs,
+];
 
 export function buildSchema(): GraphQLSchema {
   return makeExecutableSchema({
     typeDefs,
-    resolvers: [{ DateTime, Query: { version: () => version } }, identityResolvers, adapterResolvers, teamResolvers, usageResolvers, poolResolvers, poolMapResolvers, generationResolvers, serverSettingsResolvers],
+    resolvers: [
+      { DateTime, Query: { version: () => version } },
+      identityResolvers,
+      adapterResolvers,
+      teamResolvers,
+      usageResolvers,
+      poolResolvers,
+      poolMapResolvers,
+      generationResolvers,
+      serverSettingsResolvers,
+    ],
   });
 }
 

@@ -14,7 +14,10 @@ interface Metric {
 
 export class Counter implements Metric {
   private readonly values = new Map<string, { labels: Labels; value: number }>();
-  constructor(private readonly name: string, private readonly help: string) {}
+  constructor(
+    private readonly name: string,
+    private readonly help: string,
+  ) {}
   inc(labels: Labels = {}, by = 1): void {
     const key = fmtLabels(labels);
     const v = this.values.get(key) ?? { labels, value: 0 };
@@ -30,7 +33,11 @@ export class Counter implements Metric {
 }
 
 export class Gauge implements Metric {
-  constructor(private readonly name: string, private readonly help: string, private readonly read: () => number) {}
+  constructor(
+    private readonly name: string,
+    private readonly help: string,
+    private readonly read: () => number,
+  ) {}
   render(): string {
     return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`].join("\n");
   }
@@ -40,7 +47,11 @@ export class Histogram implements Metric {
   private readonly counts: number[];
   private sum = 0;
   private count = 0;
-  constructor(private readonly name: string, private readonly help: string, private readonly buckets: number[]) {
+  constructor(
+    private readonly name: string,
+    private readonly help: string,
+    private readonly buckets: number[],
+  ) {
     this.counts = buckets.map(() => 0);
   }
   observe(v: number): void {

@@ -53,7 +53,12 @@ const common = {
   n: z.literal(1).nullish(),
   stream: z.boolean().nullish(),
   stop,
-  seed: z.number().int().min(0).max(2 ** 31 - 1).nullish(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .nullish(),
   user: z.string().nullish(),
   /** continuous_usage_stats (vLLM's extension): every text chunk carries the usage delivered so far. */
   stream_options: z.object({ include_usage: z.boolean().nullish(), continuous_usage_stats: z.boolean().nullish() }).nullish(),
@@ -64,7 +69,12 @@ const completionBody = z.object({ ...common, prompt: z.union([z.string(), z.arra
 const chatBody = z.object({
   ...common,
   messages: z
-    .array(z.object({ role: z.enum(["system", "user", "assistant", "developer"]), content: z.union([z.string(), z.array(z.object({ type: z.literal("text"), text: z.string() }))]) }))
+    .array(
+      z.object({
+        role: z.enum(["system", "user", "assistant", "developer"]),
+        content: z.union([z.string(), z.array(z.object({ type: z.literal("text"), text: z.string() }))]),
+      }),
+    )
     .min(1)
     .max(256),
 });
@@ -89,7 +99,10 @@ async function resolveModel(services: Services, scope: TeamScope, model: string)
   if (model === "auto") return { strategy: "MIXTURE", k: 3 };
   if (model === "base") return { strategy: "NONE" };
   const found = await services.adapters.findUsableByName(scope, model);
-  if (!found) throw new QuiverError("NOT_FOUND", `The model "${model}" does not exist: use "auto", "base" or the name of an ACTIVE adapter your team may use.`, { details: { argument: "model" } });
+  if (!found)
+    throw new QuiverError("NOT_FOUND", `The model "${model}" does not exist: use "auto", "base" or the name of an ACTIVE adapter your team may use.`, {
+      details: { argument: "model" },
+    });
   return { strategy: "SELECTION", adapterIds: [found] };
 }
 
@@ -117,22 +130,37 @@ function generationError(e: { code: string; message: string } | undefined): Quiv
 }
 
 /** Runs one request: JSON at the end, or server-sent events as tokens come. */
-async function respond(req: Request, res: Response, live: LiveGeneration, stream: boolean, includeUsage: boolean, model: string, chat: boolean, continuousUsage = false, access: () => Promise<void> = async () => undefined): Promise<void> {
+async function respond(
+  req: Request,
+  res: Response,
+  live: LiveGeneration,
+  stream: boolean,
+  includeUsage: boolean,
+  model: string,
+  chat: boolean,
+  continuousUsage = false,
+  access: () => Promise<void> = async () => undefined,
+): Promise<void> {
   const id = `${chat ? "chatcmpl" : "cmpl"}-${live.id}`;
   const created = Math.floor(Date.now() / 1000);
   const object = chat ? "chat.completion.chunk" : "text_completion";
-  const usageOf = (e: GenerationEvent) => e.usage && { prompt_tokens: e.usage.tokensIn, completion_tokens: e.usage.tokensOut, total_tokens: e.usage.tokensIn + e.usage.tokensOut };
+  const usageOf = (e: GenerationEvent) =>
+    e.usage && { prompt_tokens: e.usage.tokensIn, completion_tokens: e.usage.tokensOut, total_tokens: e.usage.tokensIn + e.usage.tokensOut };
   const quiverExt = (e: GenerationEvent) => ({ adapters: e.adapters?.map((a) => ({ id: a.adapterId, name: a.name, score: a.score, weight: a.weight })) });
   if (stream) {
-    res.status(200).set({ "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+    res
+      .status(200)
+      .set({ "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
     res.flushHeaders();
     const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
     for await (const e of live.subscribe()) {
       if (res.destroyed) break;
       if (e.adapters) {
-        send(chat
-          ? { id, object, created, model, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], quiver: quiverExt(e) }
-          : { id, object, created, model, choices: [{ text: "", index: 0, logprobs: null, finish_reason: null }], quiver: quiverExt(e) });
+        send(
+          chat
+            ? { id, object, created, model, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], quiver: quiverExt(e) }
+            : { id, object, created, model, choices: [{ text: "", index: 0, logprobs: null, finish_reason: null }], quiver: quiverExt(e) },
+        );
         continue;
       }
       if (e.delta) {
@@ -145,15 +173,32 @@ async function respond(req: Request, res: Response, live: LiveGeneration, stream
           send({ error: { message: isQuiverError(err) ? err.message : "Internal error", type: errorType(code), code } });
           break;
         }
-        const usage = continuousUsage && e.delivered ? { usage: { prompt_tokens: e.delivered.tokensIn, completion_tokens: e.delivered.tokensOut, total_tokens: e.delivered.tokensIn + e.delivered.tokensOut } } : {};
-        send(chat ? { id, object, created, model, choices: [{ index: 0, delta: { content: e.delta }, finish_reason: null }], ...usage } : { id, object, created, model, choices: [{ text: e.delta, index: 0, logprobs: null, finish_reason: null }], ...usage });
+        const usage =
+          continuousUsage && e.delivered
+            ? {
+                usage: {
+                  prompt_tokens: e.delivered.tokensIn,
+                  completion_tokens: e.delivered.tokensOut,
+                  total_tokens: e.delivered.tokensIn + e.delivered.tokensOut,
+                },
+              }
+            : {};
+        send(
+          chat
+            ? { id, object, created, model, choices: [{ index: 0, delta: { content: e.delta }, finish_reason: null }], ...usage }
+            : { id, object, created, model, choices: [{ text: e.delta, index: 0, logprobs: null, finish_reason: null }], ...usage },
+        );
       }
       if (e.done) {
         if (e.finishReason === "error" && e.error) {
           send({ error: { message: e.error.message, type: errorType(e.error.code), code: e.error.code } });
         } else {
           const quiver = { finish_reason: e.finishReason };
-          send(chat ? { id, object, created, model, choices: [{ index: 0, delta: {}, finish_reason: finishReason(e.finishReason) }], quiver } : { id, object, created, model, choices: [{ text: "", index: 0, logprobs: null, finish_reason: finishReason(e.finishReason) }], quiver });
+          send(
+            chat
+              ? { id, object, created, model, choices: [{ index: 0, delta: {}, finish_reason: finishReason(e.finishReason) }], quiver }
+              : { id, object, created, model, choices: [{ text: "", index: 0, logprobs: null, finish_reason: finishReason(e.finishReason) }], quiver },
+          );
           if (includeUsage) send({ id, object, created, model, choices: [], usage: usageOf(e) });
         }
       }
@@ -174,51 +219,88 @@ async function respond(req: Request, res: Response, live: LiveGeneration, stream
   if (last?.finishReason === "error") throw generationError(last.error);
   const usage = last && usageOf(last);
   const quiver = { ...(adapters ? quiverExt(adapters) : {}), finish_reason: last?.finishReason };
-  res.status(200).json(
-    chat
-      ? { id, object: "chat.completion", created, model, choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: finishReason(last?.finishReason), logprobs: null }], usage, quiver }
-      : { id, object: "text_completion", created, model, choices: [{ text, index: 0, logprobs: null, finish_reason: finishReason(last?.finishReason) }], usage, quiver },
-  );
+  res
+    .status(200)
+    .json(
+      chat
+        ? {
+            id,
+            object: "chat.completion",
+            created,
+            model,
+            choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: finishReason(last?.finishReason), logprobs: null }],
+            usage,
+            quiver,
+          }
+        : {
+            id,
+            object: "text_completion",
+            created,
+            model,
+            choices: [{ text, index: 0, logprobs: null, finish_reason: finishReason(last?.finishReason) }],
+            usage,
+            quiver,
+          },
+    );
 }
 
 export function openAIRoutes(services: Services): { completions: RequestHandler; chat: RequestHandler; models: RequestHandler } {
-  const run = (chat: boolean): RequestHandler => async (req, res) => {
-    // A client that goes away cancels its generation at once (queued: it never reaches the
-    // engine; running: its KV cache is freed at the next step), even one that left while the
-    // request was still being admitted.
-    let live: LiveGeneration | undefined;
-    let gone = false;
-    res.on("close", () => {
-      gone = true;
-      if (live && !live.finished) live.cancel();
-    });
-    try {
-      const scope = await caller(services, req);
-      const generation = services.generation;
-      if (!generation) throw new QuiverError("MODEL_UNAVAILABLE", "This server has no model that can generate text.");
-      const body = chat ? parse(chatBody, req.body) : parse(completionBody, req.body);
-      const route = await resolveModel(services, scope, body.model);
-      const { prompt, retrievalInput } = "messages" in body ? chatPrompt(body.messages) : { prompt: Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt, retrievalInput: undefined };
-      const input: GenerateInput = {
-        ...route,
-        prompt,
-        maxTokens: body.max_completion_tokens ?? body.max_tokens ?? (chat ? 256 : 16),
-        temperature: body.temperature ?? 1,
-        ...(body.top_p != null ? { topP: body.top_p } : {}),
-        ...(body.seed != null ? { seed: body.seed } : {}),
-        ...(body.stop ? { stop: typeof body.stop === "string" ? [body.stop] : body.stop } : {}),
-        ...(body.ignore_eos ? { ignoreEos: true } : {}),
-      };
-      live = await generation.start(scope, input, retrievalInput ? { retrievalInput } : {});
-      if (gone) live.cancel();
-      const header = req.headers["x-quiver-team"];
-      const watched = { services, principal: scope.principal as Principal | undefined, authorization: req.headers.authorization, requestedTeamId: typeof header === "string" ? header : undefined, clientAddress: "" };
-      const access = accessCheck(watched, () => resolveScope(watched.principal, { header: watched.requestedTeamId }, "generate"));
-      await respond(req, res, live, body.stream ?? false, body.stream_options?.include_usage ?? false, body.model, chat, body.stream_options?.continuous_usage_stats ?? false, access);
-    } catch (err) {
-      sendError(res, err, services);
-    }
-  };
+  const run =
+    (chat: boolean): RequestHandler =>
+    async (req, res) => {
+      // A client that goes away cancels its generation at once (queued: it never reaches the
+      // engine; running: its KV cache is freed at the next step), even one that left while the
+      // request was still being admitted.
+      let live: LiveGeneration | undefined;
+      let gone = false;
+      res.on("close", () => {
+        gone = true;
+        if (live && !live.finished) live.cancel();
+      });
+      try {
+        const scope = await caller(services, req);
+        const generation = services.generation;
+        if (!generation) throw new QuiverError("MODEL_UNAVAILABLE", "This server has no model that can generate text.");
+        const body = chat ? parse(chatBody, req.body) : parse(completionBody, req.body);
+        const route = await resolveModel(services, scope, body.model);
+        const { prompt, retrievalInput } =
+          "messages" in body ? chatPrompt(body.messages) : { prompt: Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt, retrievalInput: undefined };
+        const input: GenerateInput = {
+          ...route,
+          prompt,
+          maxTokens: body.max_completion_tokens ?? body.max_tokens ?? (chat ? 256 : 16),
+          temperature: body.temperature ?? 1,
+          ...(body.top_p != null ? { topP: body.top_p } : {}),
+          ...(body.seed != null ? { seed: body.seed } : {}),
+          ...(body.stop ? { stop: typeof body.stop === "string" ? [body.stop] : body.stop } : {}),
+          ...(body.ignore_eos ? { ignoreEos: true } : {}),
+        };
+        live = await generation.start(scope, input, retrievalInput ? { retrievalInput } : {});
+        if (gone) live.cancel();
+        const header = req.headers["x-quiver-team"];
+        const watched = {
+          services,
+          principal: scope.principal as Principal | undefined,
+          authorization: req.headers.authorization,
+          requestedTeamId: typeof header === "string" ? header : undefined,
+          clientAddress: "",
+        };
+        const access = accessCheck(watched, () => resolveScope(watched.principal, { header: watched.requestedTeamId }, "generate"));
+        await respond(
+          req,
+          res,
+          live,
+          body.stream ?? false,
+          body.stream_options?.include_usage ?? false,
+          body.model,
+          chat,
+          body.stream_options?.continuous_usage_stats ?? false,
+          access,
+        );
+      } catch (err) {
+        sendError(res, err, services);
+      }
+    };
   const models: RequestHandler = async (req, res) => {
     try {
       const names = await services.adapters.usableNames(await caller(services, req));

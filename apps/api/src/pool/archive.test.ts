@@ -66,7 +66,10 @@ test("the ratio bound alone refuses a skipped-entry bomb too", async () => {
 
 test("a kept file already written is removed when a later skipped entry passes the budget", async () => {
   // The two PEFT files first, then the junk: both files are written before the refusal.
-  const tar = await makeTar(files.map((f) => ({ name: f.filename, data: f.data })), false);
+  const tar = await makeTar(
+    files.map((f) => ({ name: f.filename, data: f.data })),
+    false,
+  );
   const withoutEnd = tar.subarray(0, tar.length - 1024); // drop the end-of-archive blocks
   const junk = await makeTar([{ name: "junk/zeros.bin", data: Buffer.alloc(4 * MiB) }], false);
   const archive = gzipSync(Buffer.concat([withoutEnd, junk]));
@@ -90,7 +93,10 @@ test("pax headers and data after the end of the tar count", async () => {
   expect(pax.error).toEqual(bomb);
   expect(readdirSync(pax.dest)).toEqual([]);
 
-  const whole = await makeTar(files.map((f) => ({ name: f.filename, data: f.data })), false);
+  const whole = await makeTar(
+    files.map((f) => ({ name: f.filename, data: f.data })),
+    false,
+  );
   const trailing = await extract(Buffer.concat([gzipSync(whole), gzipSync(Buffer.alloc(8 * MiB))]), "tgz", limits);
   expect(trailing.error).toEqual(bomb);
   expect(readdirSync(trailing.dest)).toEqual([]);
@@ -128,7 +134,11 @@ test("archives within the budget, junk included, extract the two files", async (
   const tgz = await tgzWithSkippedZeros(files, "junk/zeros.bin", 64 * 1024);
   const zip = zipWithSkippedZeros(files, "junk/zeros.bin", 64 * 1024);
   const tar = await makeTar([{ name: "notes.txt", data: Buffer.alloc(64 * 1024) }, ...files.map((f) => ({ name: f.filename, data: f.data }))], false);
-  for (const [archive, kind] of [[tgz, "tgz"], [zip, "zip"], [tar, "tar"]] as const) {
+  for (const [archive, kind] of [
+    [tgz, "tgz"],
+    [zip, "zip"],
+    [tar, "tar"],
+  ] as const) {
     const { dest, error } = await extract(archive, kind, limits);
     expect({ kind, error }).toEqual({ kind, error: undefined });
     expect(readdirSync(dest).sort()).toEqual([CONFIG_FILE, WEIGHTS_FILE]);

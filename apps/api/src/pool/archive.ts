@@ -120,7 +120,8 @@ export async function extractArchive(file: string, kind: ArchiveKind, dest: stri
     }
     if (written.has(target)) throw invalid(`the archive holds ${target} more than once`, "DUPLICATE_ENTRY");
     const max = limitFor(target, limits);
-    if (declared !== undefined && declared > max) throw new QuiverError("PAYLOAD_TOO_LARGE", `${target} in the archive is ${declared} bytes; the limit is ${max}`);
+    if (declared !== undefined && declared > max)
+      throw new QuiverError("PAYLOAD_TOO_LARGE", `${target} in the archive is ${declared} bytes; the limit is ${max}`);
     written.add(target);
     await pipeline([entry, ...counters, byteLimit(max, target), createWriteStream(path.join(dest, target), { flags: "wx" })]);
   };
@@ -138,7 +139,8 @@ function zipError(err: unknown): QuiverError {
   if (err instanceof QuiverError) return err;
   const message = (err as Error)?.message ?? String(err);
   // yauzl refuses unsafe names itself; say so rather than "damaged".
-  if (/invalid relative path|absolute path|invalid characters/i.test(message)) return invalid(`the archive has an unsafe entry name: ${message}`, "UNSAFE_PATH");
+  if (/invalid relative path|absolute path|invalid characters/i.test(message))
+    return invalid(`the archive has an unsafe entry name: ${message}`, "UNSAFE_PATH");
   return invalid(`the zip archive is damaged: ${message}`, "ARCHIVE_CORRUPT");
 }
 
@@ -182,7 +184,9 @@ async function extractZip(file: string, budget: ExpansionBudget, limits: UploadL
     const counter = expansionMeter(budget);
     for (const entry of entries) {
       if (entry.fileName.endsWith("/") || !classifyEntry(entry.fileName)) continue;
-      const stream = await new Promise<Readable>((resolve, reject) => zip.openReadStream(entry, (err, s) => (err || !s ? reject(err ?? new Error("no stream")) : resolve(s))));
+      const stream = await new Promise<Readable>((resolve, reject) =>
+        zip.openReadStream(entry, (err, s) => (err || !s ? reject(err ?? new Error("no stream")) : resolve(s))),
+      );
       try {
         await write(entry.fileName, stream, entry.uncompressedSize, [counter()]);
       } catch (err) {

@@ -105,12 +105,15 @@ async function readHeader(file: string, fileSize: number): Promise<Record<string
       const e = raw as Partial<HeaderEntry>;
       const ok =
         typeof e?.dtype === "string" &&
-        Array.isArray(e.shape) && e.shape.every((d) => Number.isInteger(d) && d > 0) &&
-        Array.isArray(e.data_offsets) && e.data_offsets.length === 2 && e.data_offsets.every((o) => Number.isInteger(o) && o >= 0);
+        Array.isArray(e.shape) &&
+        e.shape.every((d) => Number.isInteger(d) && d > 0) &&
+        Array.isArray(e.data_offsets) &&
+        e.data_offsets.length === 2 &&
+        e.data_offsets.every((o) => Number.isInteger(o) && o >= 0);
       if (!ok) throw invalid("FILE_CORRUPT", `${WEIGHTS_FILE}: tensor "${name}" has a malformed entry`);
       const [start, end] = e.data_offsets!;
       if (end < start || end > dataBytes) throw invalid("FILE_CORRUPT", `${WEIGHTS_FILE}: tensor "${name}" lies past the end of the file (truncated?)`);
-      if (supportedDtypes.has(e.dtype!) && (end - start) !== e.shape!.reduce((a, b) => a * b, 1) * bytesPer[e.dtype!]!) {
+      if (supportedDtypes.has(e.dtype!) && end - start !== e.shape!.reduce((a, b) => a * b, 1) * bytesPer[e.dtype!]!) {
         throw invalid("FILE_CORRUPT", `${WEIGHTS_FILE}: tensor "${name}" has ${end - start} bytes for shape [${e.shape!.join(", ")}]`);
       }
       entries[name] = e as HeaderEntry;
@@ -146,7 +149,12 @@ export async function inspectPeftFolder(dir: string, limits: { maxRank: number }
   const pairs = new Map<string, { A?: HeaderEntry; B?: HeaderEntry; module: string }>();
   for (const name of names) {
     const m = tensorName.exec(name);
-    if (!m) throw invalid("UNEXPECTED_TENSOR", `${WEIGHTS_FILE}: "${name}" is not a PEFT LoRA tensor name`, "Expected names like base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight.");
+    if (!m)
+      throw invalid(
+        "UNEXPECTED_TENSOR",
+        `${WEIGHTS_FILE}: "${name}" is not a PEFT LoRA tensor name`,
+        "Expected names like base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight.",
+      );
     const e = header[name]!;
     if (!supportedDtypes.has(e.dtype)) throw invalid("DTYPE", `${WEIGHTS_FILE}: "${name}" has dtype ${e.dtype}; supported: F32, F16, BF16`);
     if (e.shape.length !== 2) throw invalid("SHAPE_MISMATCH", `${WEIGHTS_FILE}: "${name}" is not a matrix`);
@@ -165,7 +173,8 @@ export async function inspectPeftFolder(dir: string, limits: { maxRank: number }
   }
   let maxRank = 0;
   for (const [key, pair] of pairs) {
-    if (!pair.A || !pair.B) throw invalid("CONFIG_MISMATCH", `${WEIGHTS_FILE}: layer module ${key} has lora_${pair.A ? "A" : "B"} but no lora_${pair.A ? "B" : "A"}`);
+    if (!pair.A || !pair.B)
+      throw invalid("CONFIG_MISMATCH", `${WEIGHTS_FILE}: layer module ${key} has lora_${pair.A ? "A" : "B"} but no lora_${pair.A ? "B" : "A"}`);
     const rank = pair.A.shape[0]!;
     if (pair.B.shape[1] !== rank) throw invalid("SHAPE_MISMATCH", `${WEIGHTS_FILE}: ${key} lora_A has rank ${rank} but lora_B has ${pair.B.shape[1]}`);
     const expected = config.rank_pattern && Object.keys(config.rank_pattern).length ? undefined : config.r;

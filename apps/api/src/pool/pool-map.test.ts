@@ -14,7 +14,11 @@ test("similarities of unit vectors are their cosines", () => {
 
 test("clustering puts each group's members next to each other", () => {
   // Three tight groups, interleaved in the input.
-  const centres = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]];
+  const centres = [
+    [1, 0, 0, 0],
+    [0, 1, 0, 0],
+    [0, 0, 1, 0],
+  ];
   const vectors: Float32Array[] = [];
   const group: number[] = [];
   for (let i = 0; i < 12; i++) {

@@ -5,11 +5,13 @@
 
 /** (n) x (n) cosine similarities of unit vectors. */
 export function similarityMatrix(vectors: readonly Float32Array[]): number[][] {
-  return vectors.map((a) => vectors.map((b) => {
-    let dot = 0;
-    for (let i = 0; i < a.length; i++) dot += a[i]! * b[i]!;
-    return dot;
-  }));
+  return vectors.map((a) =>
+    vectors.map((b) => {
+      let dot = 0;
+      for (let i = 0; i < a.length; i++) dot += a[i]! * b[i]!;
+      return dot;
+    }),
+  );
 }
 
 /** Leaf order of an average-linkage clustering on distance 1 - similarity. O(n^3); n <= a few hundred. */

@@ -50,7 +50,8 @@ export function validateSamples(samples: string[]): void {
   try {
     checkSamples(samples);
     samples.forEach((s, i) => {
-      if (s.length > 4000) throw new QuiverError("SAMPLES_INVALID", `sample ${i} is longer than 4,000 characters`, { details: { reason: "SAMPLE_TOO_LONG", index: i } });
+      if (s.length > 4000)
+        throw new QuiverError("SAMPLES_INVALID", `sample ${i} is longer than 4,000 characters`, { details: { reason: "SAMPLE_TOO_LONG", index: i } });
     });
   } catch (err) {
     if (err instanceof RetrieverError) throw new QuiverError("SAMPLES_INVALID", err.message, { details: { reason: err.code } });
@@ -68,7 +69,10 @@ export class PoolService {
   }
 
   private requireModel(): { model: ModelHost; embedder: AdapterEmbedder } {
-    if (!this.deps.model) throw new QuiverError("MODEL_UNAVAILABLE", "This server has no base model loaded, so it cannot accept adapters.", { hint: "Start it with QUIVER_MODEL=<Hugging Face model folder>." });
+    if (!this.deps.model)
+      throw new QuiverError("MODEL_UNAVAILABLE", "This server has no base model loaded, so it cannot accept adapters.", {
+        hint: "Start it with QUIVER_MODEL=<Hugging Face model folder>.",
+      });
     if (!this.deps.embedder) throw new QuiverError("MODEL_UNAVAILABLE", "This server has no sentence encoder loaded.");
     return { model: this.deps.model, embedder: this.deps.embedder };
   }
@@ -78,7 +82,11 @@ export class PoolService {
     this.requireModel();
     if (input.name !== undefined) {
       if (!ADAPTER_NAME.test(input.name)) {
-        throw new QuiverError("BAD_USER_INPUT", "An adapter name is 2-64 lowercase letters, digits, '.', '_' or '-', starting and ending with a letter or digit.", { details: { field: "name" } });
+        throw new QuiverError(
+          "BAD_USER_INPUT",
+          "An adapter name is 2-64 lowercase letters, digits, '.', '_' or '-', starting and ending with a letter or digit.",
+          { details: { field: "name" } },
+        );
       }
       if (await this.deps.store.nameTaken(input.teamId, input.name)) {
         throw new QuiverError("CONFLICT", `An adapter named "${input.name}" already exists in this team.`, { details: { field: "name" } });
@@ -92,7 +100,16 @@ export class PoolService {
     const { model } = this.requireModel();
     const peft = await inspectPeftFolder(stagingDir, { maxRank: this.deps.maxRank });
     await model.validateAdapter(stagingDir);
-    return { rank: peft.rank, alpha: peft.alpha, scaling: peft.scaling, targetModules: peft.targetModules, dtype: peft.dtype, byteSize: peft.byteSize, contentHash: peft.contentHash, storageUri: "" };
+    return {
+      rank: peft.rank,
+      alpha: peft.alpha,
+      scaling: peft.scaling,
+      targetModules: peft.targetModules,
+      dtype: peft.dtype,
+      byteSize: peft.byteSize,
+      contentHash: peft.contentHash,
+      storageUri: "",
+    };
   }
 
   /**
@@ -101,7 +118,13 @@ export class PoolService {
    * stored, and `register` writes the version and drops the reservation in one transaction.
    * On failure the files and the reservation go.
    */
-  private async storeReserved<T>(teamId: string, key: string, stagingDir: string, byteSize: number, register: (storageUri: string, reservationId: string | undefined) => Promise<T>): Promise<T> {
+  private async storeReserved<T>(
+    teamId: string,
+    key: string,
+    stagingDir: string,
+    byteSize: number,
+    register: (storageUri: string, reservationId: string | undefined) => Promise<T>,
+  ): Promise<T> {
     const reservationId = await this.deps.quotas.reserveStorage(teamId, byteSize);
     try {
       const storageUri = await this.deps.storage.put(key, stagingDir);
@@ -127,7 +150,18 @@ export class PoolService {
       const versionId = randomUUID();
       await this.storeReserved(input.teamId, `${adapterId}/${versionId}`, input.stagingDir, version.byteSize, (storageUri, reservationId) =>
         this.deps.store.createPending(
-          { id: adapterId, versionId, teamId: input.teamId, name: input.name, description: input.description, visibility: input.visibility, baseModelId: this.deps.model!.baseModelId, createdById: input.createdById, samples: input.samples, version: { ...version, storageUri } },
+          {
+            id: adapterId,
+            versionId,
+            teamId: input.teamId,
+            name: input.name,
+            description: input.description,
+            visibility: input.visibility,
+            baseModelId: this.deps.model!.baseModelId,
+            createdById: input.createdById,
+            samples: input.samples,
+            version: { ...version, storageUri },
+          },
           input.actor,
           reservationId,
         ),

@@ -43,7 +43,9 @@ function sendError(res: Response, err: unknown): void {
     const retryAfter = err.details?.retryAfterSeconds;
     if (typeof retryAfter === "number" && Number.isFinite(retryAfter)) res.set("Retry-After", String(Math.max(0, Math.ceil(retryAfter))));
     res.status(httpStatusOf[err.code]).json({
-      errors: [{ message: err.message, extensions: { code: err.code, ...(err.hint ? { hint: err.hint } : {}), ...(err.details ? { details: err.details } : {}) } }],
+      errors: [
+        { message: err.message, extensions: { code: err.code, ...(err.hint ? { hint: err.hint } : {}), ...(err.details ? { details: err.details } : {}) } },
+      ],
     });
     return;
   }
@@ -61,7 +63,12 @@ interface Parsed {
  * Streams the multipart body: fields into `parsed.fields`; on the first file, `onFields`
  * runs the checks; files are written into `staging` (two PEFT files, or one archive).
  */
-function receive(req: Request, staging: string, limits: UploadLimits, onFields: (fields: Record<string, string>) => Promise<void>): Promise<{ archive?: { file: string; kind: NonNullable<ReturnType<typeof archiveKind>> } }> {
+function receive(
+  req: Request,
+  staging: string,
+  limits: UploadLimits,
+  onFields: (fields: Record<string, string>) => Promise<void>,
+): Promise<{ archive?: { file: string; kind: NonNullable<ReturnType<typeof archiveKind>> } }> {
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
@@ -104,7 +111,11 @@ function receive(req: Request, staging: string, limits: UploadLimits, onFields: 
       if (failed) return stream.resume();
       if (!target) {
         stream.resume();
-        return fail(new QuiverError("ADAPTER_INVALID", `unexpected file "${filename}": send ${CONFIG_FILE} and ${WEIGHTS_FILE}, or one .zip/.tar/.tar.gz archive`, { details: { reason: "UNEXPECTED_FILE" } }));
+        return fail(
+          new QuiverError("ADAPTER_INVALID", `unexpected file "${filename}": send ${CONFIG_FILE} and ${WEIGHTS_FILE}, or one .zip/.tar/.tar.gz archive`, {
+            details: { reason: "UNEXPECTED_FILE" },
+          }),
+        );
       }
       if (seen.has(target) || (kind && seen.size > 0) || archive) {
         stream.resume();
@@ -134,7 +145,9 @@ function receive(req: Request, staging: string, limits: UploadLimits, onFields: 
             size += c.length;
             if (size > maxBytes) stream.destroy(new QuiverError("PAYLOAD_TOO_LARGE", `${filename} is larger than the limit of ${maxBytes} bytes`));
           });
-          stream.on("limit", () => stream.destroy(new QuiverError("PAYLOAD_TOO_LARGE", `${filename} is larger than the limit of ${limits.maxWeightsBytes} bytes`)));
+          stream.on("limit", () =>
+            stream.destroy(new QuiverError("PAYLOAD_TOO_LARGE", `${filename} is larger than the limit of ${limits.maxWeightsBytes} bytes`)),
+          );
           await pipeline(stream, createWriteStream(file, { flags: "wx" }));
         })().catch((err: unknown) => {
           stream.resume();
@@ -142,14 +155,19 @@ function receive(req: Request, staging: string, limits: UploadLimits, onFields: 
         }),
       );
     });
-    bb.on("filesLimit", () => fail(new QuiverError("ADAPTER_INVALID", "too many files: send the two PEFT files or one archive", { details: { reason: "UNEXPECTED_FILE" } })));
+    bb.on("filesLimit", () =>
+      fail(new QuiverError("ADAPTER_INVALID", "too many files: send the two PEFT files or one archive", { details: { reason: "UNEXPECTED_FILE" } })),
+    );
     bb.on("fieldsLimit", () => fail(new QuiverError("BAD_USER_INPUT", "too many form fields")));
     bb.on("partsLimit", () => fail(new QuiverError("BAD_USER_INPUT", "too many form parts")));
     bb.on("error", (err: Error) => fail(new QuiverError("BAD_USER_INPUT", `malformed multipart body: ${err.message}`)));
     bb.on("close", () => {
       void Promise.all(writes).then(() => {
         if (failed) return;
-        if (!parsed.checked) return fail(new QuiverError("ADAPTER_INVALID", `no files: send ${CONFIG_FILE} and ${WEIGHTS_FILE}, or one archive`, { details: { reason: "FILE_MISSING" } }));
+        if (!parsed.checked)
+          return fail(
+            new QuiverError("ADAPTER_INVALID", `no files: send ${CONFIG_FILE} and ${WEIGHTS_FILE}, or one archive`, { details: { reason: "FILE_MISSING" } }),
+          );
         resolve(archive ? { archive } : {});
       });
     });
@@ -160,7 +178,6 @@ function receive(req: Request, staging: string, limits: UploadLimits, onFields: 
     req.pipe(bb);
   });
 }
-
 
 function createdBy(p: Principal): string | null {
   return p.kind === "user" ? p.user.id : p.createdById;
@@ -216,7 +233,9 @@ export function adapterUploadRoutes(services: Services, configured: UploadLimits
         if (!parsed.success) {
           const i = parsed.error.issues[0]!;
           const field = i.path.join(".");
-          throw new QuiverError(field.startsWith("samples") ? "SAMPLES_INVALID" : "BAD_USER_INPUT", `${field}: ${i.message}`, { details: { field, reason: "MALFORMED" } });
+          throw new QuiverError(field.startsWith("samples") ? "SAMPLES_INVALID" : "BAD_USER_INPUT", `${field}: ${i.message}`, {
+            details: { field, reason: "MALFORMED" },
+          });
         }
         input = parsed.data;
         const header = req.headers["x-quiver-team"];
@@ -241,7 +260,8 @@ export function adapterUploadRoutes(services: Services, configured: UploadLimits
         createdById: createdBy(principal),
         actor: actorOf(principal),
       });
-      return () => res.status(201).json({ adapter: { id: adapter.id, name: adapter.name, status: adapter.status, version: adapter.currentVersion?.version ?? 1 } });
+      return () =>
+        res.status(201).json({ adapter: { id: adapter.id, name: adapter.name, status: adapter.status, version: adapter.currentVersion?.version ?? 1 } });
     });
 
   const newVersion: RequestHandler = (req, res) =>
@@ -261,7 +281,8 @@ export function adapterUploadRoutes(services: Services, configured: UploadLimits
       if (received.archive) await extractArchive(received.archive.file, received.archive.kind, folder, limits);
       else for (const f of [CONFIG_FILE, WEIGHTS_FILE]) await rename(path.join(staging, f), path.join(folder, f));
       const updated = await services.pool.replaceWeights(adapter, folder, createdBy(principal), actorOf(principal));
-      return () => res.status(201).json({ adapter: { id: updated.id, name: updated.name, status: updated.status, version: updated.currentVersion?.version ?? null } });
+      return () =>
+        res.status(201).json({ adapter: { id: updated.id, name: updated.name, status: updated.status, version: updated.currentVersion?.version ?? null } });
     });
 
   return { create, newVersion };
@@ -272,7 +293,9 @@ async function rename(from: string, to: string): Promise<void> {
     await move(from, to);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new QuiverError("ADAPTER_INVALID", `${path.basename(from)} is missing: send ${CONFIG_FILE} and ${WEIGHTS_FILE}, or one archive`, { details: { reason: "FILE_MISSING" } });
+      throw new QuiverError("ADAPTER_INVALID", `${path.basename(from)} is missing: send ${CONFIG_FILE} and ${WEIGHTS_FILE}, or one archive`, {
+        details: { reason: "FILE_MISSING" },
+      });
     }
     throw err;
   }

@@ -26,8 +26,14 @@ export class UploadSlots {
   /** Takes a slot for `teamId`, or throws RATE_LIMITED when the team or the server is at its limit. */
   acquire(teamId: string): UploadSlot {
     const team = this.byTeam.get(teamId) ?? 0;
-    if (team >= this.perTeam) throw this.refusal("team", this.perTeam, `This team already has ${team} adapter upload${team === 1 ? "" : "s"} in progress (at most ${this.perTeam} at once).`);
-    if (this.total >= this.perServer) throw this.refusal("server", this.perServer, `The server is receiving ${this.total} adapter uploads already (at most ${this.perServer} at once).`);
+    if (team >= this.perTeam)
+      throw this.refusal(
+        "team",
+        this.perTeam,
+        `This team already has ${team} adapter upload${team === 1 ? "" : "s"} in progress (at most ${this.perTeam} at once).`,
+      );
+    if (this.total >= this.perServer)
+      throw this.refusal("server", this.perServer, `The server is receiving ${this.total} adapter uploads already (at most ${this.perServer} at once).`);
     this.byTeam.set(teamId, team + 1);
     this.total++;
     let released = false;

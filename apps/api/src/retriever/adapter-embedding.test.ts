@@ -14,7 +14,9 @@ describe("sample checks", () => {
     expect(() => checkSamples(samples(9))).toThrow(expect.objectContaining({ code: RetrieverErrorCode.TOO_FEW_SAMPLES }));
     expect(() => checkSamples(samples(21))).toThrow(expect.objectContaining({ code: RetrieverErrorCode.TOO_MANY_SAMPLES }));
     const dup = [...samples(11), " sample input number 3 "];
-    expect(() => checkSamples(dup)).toThrow(expect.objectContaining({ code: RetrieverErrorCode.DUPLICATE_SAMPLES, message: expect.stringContaining("samples 3 and 11") }));
+    expect(() => checkSamples(dup)).toThrow(
+      expect.objectContaining({ code: RetrieverErrorCode.DUPLICATE_SAMPLES, message: expect.stringContaining("samples 3 and 11") }),
+    );
     expect(() => checkSamples(dup, { duplicates: "allow" })).not.toThrow();
     expect(() => checkSamples([...samples(10), "  "])).toThrow(expect.objectContaining({ code: RetrieverErrorCode.EMPTY_INPUT }));
   });

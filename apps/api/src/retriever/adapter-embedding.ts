@@ -25,16 +25,10 @@ export function checkSamples(samples: readonly string[], policy: SamplePolicy = 
   const min = policy.min ?? MIN_SAMPLES;
   const max = policy.max ?? MAX_SAMPLES;
   if (samples.length < min) {
-    throw new RetrieverError(
-      RetrieverErrorCode.TOO_FEW_SAMPLES,
-      `an adapter needs at least ${min} sample inputs to be retrievable; got ${samples.length}`,
-    );
+    throw new RetrieverError(RetrieverErrorCode.TOO_FEW_SAMPLES, `an adapter needs at least ${min} sample inputs to be retrievable; got ${samples.length}`);
   }
   if (samples.length > max) {
-    throw new RetrieverError(
-      RetrieverErrorCode.TOO_MANY_SAMPLES,
-      `an adapter takes at most ${max} sample inputs; got ${samples.length}`,
-    );
+    throw new RetrieverError(RetrieverErrorCode.TOO_MANY_SAMPLES, `an adapter takes at most ${max} sample inputs; got ${samples.length}`);
   }
   samples.forEach((s, i) => {
     if (typeof s !== "string" || s.trim() === "") {
@@ -47,10 +41,7 @@ export function checkSamples(samples: readonly string[], policy: SamplePolicy = 
       const key = s.trim();
       const first = seen.get(key);
       if (first !== undefined) {
-        throw new RetrieverError(
-          RetrieverErrorCode.DUPLICATE_SAMPLES,
-          `samples ${first} and ${i} are the same text; give distinct examples of the task`,
-        );
+        throw new RetrieverError(RetrieverErrorCode.DUPLICATE_SAMPLES, `samples ${first} and ${i} are the same text; give distinct examples of the task`);
       }
       seen.set(key, i);
     });
@@ -74,11 +65,7 @@ export interface AdapterEmbedding {
 }
 
 /** Normalised mean of the sample embeddings: (samples) x (d) -> (d). */
-export async function embedAdapter(
-  encoder: SentenceEncoder,
-  samples: readonly string[],
-  policy: SamplePolicy = {},
-): Promise<AdapterEmbedding> {
+export async function embedAdapter(encoder: SentenceEncoder, samples: readonly string[], policy: SamplePolicy = {}): Promise<AdapterEmbedding> {
   checkSamples(samples, policy);
   const { vectors, truncations } = await encoder.encode(samples);
   return { vector: normalized(mean(vectors)), samplesHash: samplesHash(samples), truncations };

@@ -67,7 +67,10 @@ export async function loadEncoder(config: EncoderConfig = encoderConfigFromEnv()
     if (!dir && config.defaultHeadDir) {
       const trainedOn = readHeadManifest(config.defaultHeadDir).base;
       if (trainedOn === base.identity) dir = config.defaultHeadDir;
-      else log?.(`[quiver] the default retriever head (${config.defaultHeadDir}) was trained on ${trainedOn}, not on the configured ${base.identity}: retrieval runs without a head`);
+      else
+        log?.(
+          `[quiver] the default retriever head (${config.defaultHeadDir}) was trained on ${trainedOn}, not on the configured ${base.identity}: retrieval runs without a head`,
+        );
     }
     if (!dir) return base;
     return await HeadEncoder.load(dir, base, { ownsBase: true });

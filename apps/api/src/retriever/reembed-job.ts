@@ -51,7 +51,10 @@ export async function reembedPool(store: EmbeddingStore, encoder: SentenceEncode
       }
       const page = await store.adapterSamplesPage(after, pageSize);
       if (page.length === 0) break;
-      const stored = await store.storedHashes(encoder.identity, page.map((a) => a.adapterId));
+      const stored = await store.storedHashes(
+        encoder.identity,
+        page.map((a) => a.adapterId),
+      );
       const rows = [];
       for (const a of page) {
         if (a.samples.length < MIN_SAMPLES) {

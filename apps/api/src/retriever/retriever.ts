@@ -85,13 +85,23 @@ export class Retriever {
 
   async retrieve(req: RetrieveRequest): Promise<RetrieveResult> {
     const k = req.k ?? 3;
-    if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new RetrieverError(RetrieverErrorCode.BAD_REQUEST, `k must be a whole number in 1..${MAX_K}, got ${k}`);
+    if (!Number.isInteger(k) || k < 1 || k > MAX_K)
+      throw new RetrieverError(RetrieverErrorCode.BAD_REQUEST, `k must be a whole number in 1..${MAX_K}, got ${k}`);
     const weighting = req.weighting ?? UNIFORM;
     mixtureWeights([0], weighting); // validates the weighting before any work
     const encoder = await this.activeEncoder();
     const { vectors, truncations } = await encoder.encode([req.input]);
-    const hits = await this.store.search(encoder.identity, vectors[0]!, k, { pool: req.pool, baseModelId: req.baseModelId, exclude: req.exclude }, { efSearch: req.efSearch });
-    const weights = mixtureWeights(hits.map((h) => h.score), weighting);
+    const hits = await this.store.search(
+      encoder.identity,
+      vectors[0]!,
+      k,
+      { pool: req.pool, baseModelId: req.baseModelId, exclude: req.exclude },
+      { efSearch: req.efSearch },
+    );
+    const weights = mixtureWeights(
+      hits.map((h) => h.score),
+      weighting,
+    );
     const truncation = truncations[0] ? (({ index: _index, ...rest }) => rest)(truncations[0]) : undefined;
     return { adapters: hits.map((h, i) => ({ ...h, weight: weights[i]! })), encoderId: encoder.identity, ...(truncation ? { truncation } : {}) };
   }

@@ -22,10 +22,7 @@ export function checkTexts(texts: readonly string[]): void {
   }
   texts.forEach((t, i) => {
     if (typeof t !== "string" || t.trim().length === 0) {
-      throw new RetrieverError(
-        RetrieverErrorCode.EMPTY_INPUT,
-        `input ${i} is empty: an encoder needs some text to embed`,
-      );
+      throw new RetrieverError(RetrieverErrorCode.EMPTY_INPUT, `input ${i} is empty: an encoder needs some text to embed`);
     }
   });
 }

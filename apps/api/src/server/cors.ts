@@ -5,7 +5,10 @@ import type { RequestHandler } from "express";
  * bearer header, never a cookie, so no credentials mode is needed.
  */
 export function cors(allowed: string): RequestHandler {
-  const origins = allowed.split(",").map((s) => s.trim()).filter(Boolean);
+  const origins = allowed
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const any = origins.includes("*");
   return (req, res, next) => {
     const origin = req.headers.origin;

@@ -19,7 +19,9 @@ export function healthHandler(services: Services): RequestHandler {
         ...(problems.length ? { problems } : {}),
         version,
         database: { kind: services.catalog.kind, ok: true, latencyMs: Date.now() - started },
-        engine: model ? { ok: !services.health.problem("engine"), model: model.baseModelName, device: model.engine.info.device } : { ok: false, reason: "no model configured (QUIVER_MODEL, or the model zoo)" },
+        engine: model
+          ? { ok: !services.health.problem("engine"), model: model.baseModelName, device: model.engine.info.device }
+          : { ok: false, reason: "no model configured (QUIVER_MODEL, or the model zoo)" },
       });
     } catch (err) {
       console.error("[api] health check: database unavailable:", (err as Error).message);

@@ -43,9 +43,11 @@ const jsonErrors: ErrorRequestHandler = (err, req, res, next) => {
   if (/^\/v1\/(completions|chat\/completions|models)/.test(req.path)) {
     const e = err as { type?: string; limit?: number };
     const [status, code, message] =
-      e.type === "entity.too.large" ? [413, "PAYLOAD_TOO_LARGE", `Request body too large: the limit is ${e.limit} bytes.`]
-      : e.type === "entity.parse.failed" ? [400, "BAD_USER_INPUT", "Request body is not valid JSON."]
-      : [500, "INTERNAL", "Internal server error"];
+      e.type === "entity.too.large"
+        ? [413, "PAYLOAD_TOO_LARGE", `Request body too large: the limit is ${e.limit} bytes.`]
+        : e.type === "entity.parse.failed"
+          ? [400, "BAD_USER_INPUT", "Request body is not valid JSON."]
+          : [500, "INTERNAL", "Internal server error"];
     if (status === 500) console.error("[api] unhandled error:", err);
     res.status(status).json({ error: { message, type: status === 500 ? "server_error" : "invalid_request_error", param: null, code } });
     return;
@@ -185,7 +187,10 @@ export async function startApiServer(services: Services, options: { port: number
   const metricsToken = services.config.QUIVER_METRICS_TOKEN;
   app.get("/metrics", (req, res) => {
     if (metricsToken !== undefined && !hasBearer(req.headers.authorization, metricsToken)) {
-      res.status(401).set("WWW-Authenticate", 'Bearer realm="metrics"').json(errorBody("UNAUTHENTICATED", "/metrics needs 'Authorization: Bearer <QUIVER_METRICS_TOKEN>'."));
+      res
+        .status(401)
+        .set("WWW-Authenticate", 'Bearer realm="metrics"')
+        .json(errorBody("UNAUTHENTICATED", "/metrics needs 'Authorization: Bearer <QUIVER_METRICS_TOKEN>'."));
       return;
     }
     res.type("text/plain; version=0.0.4").send(services.metrics.render());
@@ -236,17 +241,20 @@ export async function startApiServer(services: Services, options: { port: number
     }),
   );
   app.use((_req, res) => {
-    res.status(404).json(errorBody("NOT_FOUND", "No such route. The API serves /graphql, /healthz, /metrics, /v1/adapters and the OpenAI-style /v1/completions, /v1/chat/completions and /v1/models."));
+    res
+      .status(404)
+      .json(
+        errorBody(
+          "NOT_FOUND",
+          "No such route. The API serves /graphql, /healthz, /metrics, /v1/adapters and the OpenAI-style /v1/completions, /v1/chat/completions and /v1/models.",
+        ),
+      );
   });
   app.use(jsonErrors);
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", (err: NodeJS.ErrnoException) =>
-      reject(
-        err.code === "EADDRINUSE"
-          ? new QuiverError("CONFIG_INVALID", `port ${options.port} is in use`, { hint: "Set PORT to a free port." })
-          : err,
-      ),
+      reject(err.code === "EADDRINUSE" ? new QuiverError("CONFIG_INVALID", `port ${options.port} is in use`, { hint: "Set PORT to a free port." }) : err),
     );
     httpServer.listen(options.port, options.host, resolve);
   });

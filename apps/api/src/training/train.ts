@@ -33,12 +33,16 @@ export function parseExamples(text: string, source = "the data"): Example[] {
     try {
       o = JSON.parse(line);
     } catch (err) {
-      throw bad(`${source}, line ${i + 1}: not valid JSON (${(err as Error).message})`, 'Each line must be one JSON object: {"input": "...", "answer": "..."}.');
+      throw bad(
+        `${source}, line ${i + 1}: not valid JSON (${(err as Error).message})`,
+        'Each line must be one JSON object: {"input": "...", "answer": "..."}.',
+      );
     }
     if (!o || typeof o !== "object" || Array.isArray(o)) throw bad(`${source}, line ${i + 1}: expected a JSON object`);
     const { input, answer } = o as Record<string, unknown>;
     if (typeof input !== "string" || !input.trim()) throw bad(`${source}, line ${i + 1}: "input" must be a non-empty string`);
-    if (typeof answer !== "string" || !answer.trim()) throw bad(`${source}, line ${i + 1}: "answer" is missing or empty`, "Every example needs the answer the adapter should learn.");
+    if (typeof answer !== "string" || !answer.trim())
+      throw bad(`${source}, line ${i + 1}: "answer" is missing or empty`, "Every example needs the answer the adapter should learn.");
     out.push({ input, answer });
     if (out.length > LIMITS.examples) throw bad(`${source}: more than ${LIMITS.examples} examples`);
   }
@@ -99,8 +103,7 @@ export function encodeExamples(m: ModelTokens, examples: readonly Example[], sou
     const prompt = m.tokenizer.encodePrompt(ex.input);
     const answer = m.tokenizer.encode(ex.answer);
     const ids = [m.bos, ...prompt, ...answer, m.eos];
-    if (ids.length > m.maxContext)
-      throw bad(`${source}, example ${i + 1}: ${ids.length} tokens, more than the model's context of ${m.maxContext}`);
+    if (ids.length > m.maxContext) throw bad(`${source}, example ${i + 1}: ${ids.length} tokens, more than the model's context of ${m.maxContext}`);
     if (ids.some((t) => t < 0 || t >= m.vocab)) throw bad(`${source}, example ${i + 1}: a token falls outside the model's vocabulary`);
     return { ids, answerStart: 1 + prompt.length };
   });
@@ -108,7 +111,11 @@ export function encodeExamples(m: ModelTokens, examples: readonly Example[], sou
 
 /** Batches in a seeded order (epochs of shuffled examples), padded to the longest row rounded up to 8. */
 export function* batches(
-  data: readonly Encoded[], batchSize: number, seed: number, lossOn: "answer" | "all", pad: number,
+  data: readonly Encoded[],
+  batchSize: number,
+  seed: number,
+  lossOn: "answer" | "all",
+  pad: number,
   /** LoRA: each batch's delta weight, uniform in [min, max] (default always 1). */
   weightRange: readonly [number, number] = [1, 1],
 ): Generator<TrainBatch> {
@@ -243,17 +250,40 @@ export async function trainLoraAdapter(o: LoraTrainOptions): Promise<LoraTrainRe
   const trainer = await Trainer.open(o.modelDir, { mode: "lora", rank, alpha, seed, threads: o.threads ?? 0, modules, clip: 1, device });
   o.log?.(`training on ${trainer.options.device}${trainer.deviceNote ? ` (${trainer.deviceNote})` : ""}`);
   try {
-    const losses = await trainLoop(trainer, batches(data, batchSize, o.dataSeed ?? seed, "answer", tokens.eos, weightRange), { steps, lr, onProgress: o.onProgress });
+    const losses = await trainLoop(trainer, batches(data, batchSize, o.dataSeed ?? seed, "answer", tokens.eos, weightRange), {
+      steps,
+      lr,
+      onProgress: o.onProgress,
+    });
     const tmp = `${o.out}.partial-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
     trainer.saveAdapter(tmp, {
       baseModel: path.basename(path.resolve(o.modelDir)),
-      extra: { quiver: { steps, batch_size: batchSize, learning_rate: lr, seed, data_seed: o.dataSeed ?? seed, weight_range: weightRange, examples: o.examples.length, final_loss: losses[losses.length - 1] }, ...o.extra },
+      extra: {
+        quiver: {
+          steps,
+          batch_size: batchSize,
+          learning_rate: lr,
+          seed,
+          data_seed: o.dataSeed ?? seed,
+          weight_range: weightRange,
+          examples: o.examples.length,
+          final_loss: losses[losses.length - 1],
+        },
+        ...o.extra,
+      },
     });
     rmSync(o.out, { recursive: true, force: true });
     renameSync(tmp, o.out);
-    return { out: o.out, steps, firstLoss: losses[0]!, finalLoss: losses[losses.length - 1]!, seconds: (performance.now() - t0) / 1000, device: trainer.options.device };
+    return {
+      out: o.out,
+      steps,
+      firstLoss: losses[0]!,
+      finalLoss: losses[losses.length - 1]!,
+      seconds: (performance.now() - t0) / 1000,
+      device: trainer.options.device,
+    };
   } finally {
     trainer.close();
   }

@@ -7,9 +7,29 @@ import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { InlineError } from "@/components/ui/states";
 import type { AdapterDetail } from "./adapter-detail";
 
-const DISABLE = /* GraphQL */ `mutation DisableAdapter($id: ID!) { disableAdapter(id: $id) { id status statusReason } }`;
-const ENABLE = /* GraphQL */ `mutation EnableAdapter($id: ID!) { enableAdapter(id: $id) { id status statusReason } }`;
-const DELETE = /* GraphQL */ `mutation DeleteAdapter($id: ID!) { deleteAdapter(id: $id) }`;
+const DISABLE = /* GraphQL */ `
+  mutation DisableAdapter($id: ID!) {
+    disableAdapter(id: $id) {
+      id
+      status
+      statusReason
+    }
+  }
+`;
+const ENABLE = /* GraphQL */ `
+  mutation EnableAdapter($id: ID!) {
+    enableAdapter(id: $id) {
+      id
+      status
+      statusReason
+    }
+  }
+`;
+const DELETE = /* GraphQL */ `
+  mutation DeleteAdapter($id: ID!) {
+    deleteAdapter(id: $id)
+  }
+`;
 
 interface Props {
   adapter: AdapterDetail;
@@ -71,7 +91,10 @@ export function AdapterActions({ adapter, mayWrite, mayDelete, onChanged, onDele
         onConfirm={() => void onDelete()}
         onCancel={() => setConfirming(false)}
       >
-        <p>Its {adapter.versions.length === 1 ? "weights" : `${adapter.versions.length} versions`}, samples and embedding are removed and retrieval stops picking it at once. Usage history keeps its name. This cannot be undone.</p>
+        <p>
+          Its {adapter.versions.length === 1 ? "weights" : `${adapter.versions.length} versions`}, samples and embedding are removed and retrieval stops picking
+          it at once. Usage history keeps its name. This cannot be undone.
+        </p>
       </ConfirmDialog>
     </div>
   );

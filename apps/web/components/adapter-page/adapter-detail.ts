@@ -5,10 +5,45 @@ import type { Visibility } from "@/components/adapters/adapter-view";
 export const ADAPTER_DETAIL = /* GraphQL */ `
   query AdapterDetail($id: ID!) {
     adapter(id: $id) {
-      id name description visibility status statusReason team { id name } baseModel { id name }
-      version rank alpha scaling targetModules dtype byteSize contentHash createdAt updatedAt
+      id
+      name
+      description
+      visibility
+      status
+      statusReason
+      team {
+        id
+        name
+      }
+      baseModel {
+        id
+        name
+      }
+      version
+      rank
+      alpha
+      scaling
+      targetModules
+      dtype
+      byteSize
+      contentHash
+      createdAt
+      updatedAt
       samples
-      versions { id version status statusReason rank alpha scaling targetModules dtype byteSize contentHash createdAt }
+      versions {
+        id
+        version
+        status
+        statusReason
+        rank
+        alpha
+        scaling
+        targetModules
+        dtype
+        byteSize
+        contentHash
+        createdAt
+      }
     }
   }
 `;

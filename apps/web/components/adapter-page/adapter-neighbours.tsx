@@ -9,7 +9,19 @@ import { EmptyState, ErrorState, LoadingState } from "@/components/ui/states";
 
 const NEIGHBOURS = /* GraphQL */ `
   query AdapterNeighbours($id: ID!, $k: Int!) {
-    adapter(id: $id) { neighbours(k: $k) { score adapter { id name team { id name } } } }
+    adapter(id: $id) {
+      neighbours(k: $k) {
+        score
+        adapter {
+          id
+          name
+          team {
+            id
+            name
+          }
+        }
+      }
+    }
   }
 `;
 

@@ -9,7 +9,10 @@ import type { AdapterDetail } from "./adapter-detail";
 
 const SET_SAMPLES = /* GraphQL */ `
   mutation SetAdapterSamples($id: ID!, $samples: [String!]!) {
-    setAdapterSamples(id: $id, samples: $samples) { id samples }
+    setAdapterSamples(id: $id, samples: $samples) {
+      id
+      samples
+    }
   }
 `;
 
@@ -55,7 +58,14 @@ export function AdapterSamples({ adapter, writable, onSaved }: { adapter: Adapte
             void submit();
           }}
         >
-          <SamplesEditor rows={editing} onChange={setEditing} strict={attempted} apiError={save.error?.message} disabled={save.busy} legend="Edit the samples" />
+          <SamplesEditor
+            rows={editing}
+            onChange={setEditing}
+            strict={attempted}
+            apiError={save.error?.message}
+            disabled={save.busy}
+            legend="Edit the samples"
+          />
           <div className="actions-row">
             <button type="submit" disabled={save.busy}>
               {save.busy ? "Saving…" : "Save samples"}

@@ -11,7 +11,12 @@ import type { AdapterDetail } from "./adapter-detail";
 
 const UPDATE = /* GraphQL */ `
   mutation UpdateAdapter($id: ID!, $changes: AdapterChanges!) {
-    updateAdapter(id: $id, changes: $changes) { id description visibility updatedAt }
+    updateAdapter(id: $id, changes: $changes) {
+      id
+      description
+      visibility
+      updatedAt
+    }
   }
 `;
 

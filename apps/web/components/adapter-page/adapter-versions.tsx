@@ -19,9 +19,13 @@ export function AdapterVersions({ adapter, writable, onChanged }: { adapter: Ada
             <tr>
               <th scope="col">Version</th>
               <th scope="col">Status</th>
-              <th scope="col" className="num">Rank</th>
+              <th scope="col" className="num">
+                Rank
+              </th>
               <th scope="col">Modules</th>
-              <th scope="col" className="num">Size</th>
+              <th scope="col" className="num">
+                Size
+              </th>
               <th scope="col">Hash</th>
               <th scope="col">Uploaded</th>
             </tr>

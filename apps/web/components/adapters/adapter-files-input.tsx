@@ -47,9 +47,7 @@ export function AdapterFilesInput({ files, onChange, strict, apiError, disabled,
           ))}
         </ul>
       )}
-      {(problem || apiError) && (
-        <UploadProblemView id={`${id}-error`} testId="files-error" problem={problem ? { message: problem } : apiError!} />
-      )}
+      {(problem || apiError) && <UploadProblemView id={`${id}-error`} testId="files-error" problem={problem ? { message: problem } : apiError!} />}
     </div>
   );
 }

@@ -31,7 +31,11 @@ export function AdapterRow({ adapter: a, teamId, recent }: { adapter: AdapterVie
       <td data-label="Version" className={a.version === null ? "num none" : "num"}>
         {a.version === null ? "—" : `v${a.version}`}
       </td>
-      <td data-label="Rank" className={a.rank === null ? "num none" : "num"} title={a.alpha === null ? undefined : `alpha ${a.alpha}${a.scaling === "RSLORA" ? ", rsLoRA scaling" : ""}`}>
+      <td
+        data-label="Rank"
+        className={a.rank === null ? "num none" : "num"}
+        title={a.alpha === null ? undefined : `alpha ${a.alpha}${a.scaling === "RSLORA" ? ", rsLoRA scaling" : ""}`}
+      >
         {a.rank ?? "—"}
       </td>
       <td data-label="Target modules" className={a.targetModules.length ? undefined : "none"}>

@@ -61,7 +61,9 @@ export function AdapterTable() {
     (e: PoolEvent) => {
       const updated = e.adapter;
       if (e.kind === "UPDATED" && updated) {
-        patch((d) => ({ adapters: { ...d.adapters, edges: d.adapters.edges.map((edge) => (edge.node.id === e.adapterId ? { ...edge, node: updated } : edge)) } }));
+        patch((d) => ({
+          adapters: { ...d.adapters, edges: d.adapters.edges.map((edge) => (edge.node.id === e.adapterId ? { ...edge, node: updated } : edge)) },
+        }));
       } else reloadSoon();
     },
     reload,
@@ -85,7 +87,16 @@ export function AdapterTable() {
       ) : !conn ? (
         <LoadingState label="Loading adapters…" />
       ) : rows.length === 0 ? (
-        <EmptyState title={search ? `No adapters match “${search}”.` : includePublic ? "No adapters in this team, and it added no public ones." : "No adapters in this team yet."} testId="adapters-empty">
+        <EmptyState
+          title={
+            search
+              ? `No adapters match “${search}”.`
+              : includePublic
+                ? "No adapters in this team, and it added no public ones."
+                : "No adapters in this team yet."
+          }
+          testId="adapters-empty"
+        >
           A team&apos;s pool holds PEFT LoRA adapters for this base model, each with 10-20 sample inputs.
         </EmptyState>
       ) : (
@@ -98,10 +109,16 @@ export function AdapterTable() {
                   <SortHeader label="Name" orders={["NAME_ASC", "NAME_DESC"]} current={orderBy} onSort={setOrderBy} />
                   <th scope="col">Status</th>
                   <th scope="col">Visibility</th>
-                  <th scope="col" className="num">Version</th>
-                  <th scope="col" className="num">Rank</th>
+                  <th scope="col" className="num">
+                    Version
+                  </th>
+                  <th scope="col" className="num">
+                    Rank
+                  </th>
                   <th scope="col">Target modules</th>
-                  <th scope="col" className="num">Size</th>
+                  <th scope="col" className="num">
+                    Size
+                  </th>
                   <th scope="col" className="num" title="Generations of this team that used the adapter in the last 7 days">
                     Requests, 7 d
                   </th>

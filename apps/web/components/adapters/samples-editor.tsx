@@ -44,7 +44,8 @@ export function SamplesEditor({ rows, onChange, strict, apiError, disabled, lege
     <fieldset className="samples" aria-describedby={countId} disabled={disabled}>
       <legend>{legend}</legend>
       <p className="muted small">
-        {MIN_SAMPLES}–{MAX_SAMPLES} distinct examples of the inputs this adapter is for, one per row; their mean embedding is what retrieval matches. Pasting several lines adds one row per line.
+        {MIN_SAMPLES}–{MAX_SAMPLES} distinct examples of the inputs this adapter is for, one per row; their mean embedding is what retrieval matches. Pasting
+        several lines adds one row per line.
       </p>
       <ol className="sample-rows">
         {rows.map((value, i) => {
@@ -72,7 +73,13 @@ export function SamplesEditor({ rows, onChange, strict, apiError, disabled, lege
                   </span>
                 )}
               </div>
-              <button type="button" className="secondary small" aria-label={`Remove sample ${i + 1}`} onClick={() => onChange(rows.filter((_, j) => j !== i))} disabled={rows.length <= 1}>
+              <button
+                type="button"
+                className="secondary small"
+                aria-label={`Remove sample ${i + 1}`}
+                onClick={() => onChange(rows.filter((_, j) => j !== i))}
+                disabled={rows.length <= 1}
+              >
                 <span className="remove-text">Remove</span>
                 <span className="remove-icon" aria-hidden="true">
                   ×

@@ -25,7 +25,10 @@ export interface RecentRequests {
 
 export function useRecentRequests(): RecentRequests | undefined {
   const [range] = useState(() => presetRange("7d", "DAY"));
-  const q = useQuery<{ usage: { topAdapters: { adapterId: string | null; requests: number }[] } }>(RECENT_REQUESTS, { from: range.from.toISOString(), to: range.to.toISOString() });
+  const q = useQuery<{ usage: { topAdapters: { adapterId: string | null; requests: number }[] } }>(RECENT_REQUESTS, {
+    from: range.from.toISOString(),
+    to: range.to.toISOString(),
+  });
   const top = q.data?.usage.topAdapters;
   if (!top) return undefined;
   const counts = new Map(top.filter((a) => a.adapterId).map((a) => [a.adapterId!, a.requests]));

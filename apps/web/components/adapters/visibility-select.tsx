@@ -21,7 +21,13 @@ interface Props {
 export function VisibilitySelect({ id, value, onChange, mayPublish, disabled }: Props) {
   return (
     <>
-      <select id={id} value={value} onChange={(e) => onChange(e.target.value as Visibility)} disabled={disabled} aria-describedby={mayPublish ? undefined : `${id}-note`}>
+      <select
+        id={id}
+        value={value}
+        onChange={(e) => onChange(e.target.value as Visibility)}
+        disabled={disabled}
+        aria-describedby={mayPublish ? undefined : `${id}-note`}
+      >
         <option value="PRIVATE">{visibilityLabels.PRIVATE}</option>
         <option value="PUBLIC" disabled={!mayPublish}>
           {visibilityLabels.PUBLIC}

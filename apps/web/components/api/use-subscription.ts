@@ -20,7 +20,12 @@ export interface SubscriptionState {
   retry(): void;
 }
 
-export function useSubscription<T>(query: string, variables: Record<string, unknown>, onData: (data: T) => void, options: SubscriptionOptions = {}): SubscriptionState {
+export function useSubscription<T>(
+  query: string,
+  variables: Record<string, unknown>,
+  onData: (data: T) => void,
+  options: SubscriptionOptions = {},
+): SubscriptionState {
   const { live, reconnects } = useApi();
   const [error, setError] = useState<GraphQLRequestError>();
   const [attempt, setAttempt] = useState(0);

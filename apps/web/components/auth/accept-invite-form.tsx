@@ -13,7 +13,15 @@ import { InlineError, LoadingState } from "@/components/ui/states";
 
 const ME = /* GraphQL */ `
   query AcceptInviteMe {
-    me { id email memberships { team { id } } }
+    me {
+      id
+      email
+      memberships {
+        team {
+          id
+        }
+      }
+    }
   }
 `;
 
@@ -21,14 +29,29 @@ const ACCEPT = /* GraphQL */ `
   mutation AcceptInvitation($token: String!, $password: String, $name: String) {
     acceptInvitation(token: $token, password: $password, name: $name) {
       token
-      user { id email memberships { team { id name } } }
+      user {
+        id
+        email
+        memberships {
+          team {
+            id
+            name
+          }
+        }
+      }
     }
   }
 `;
 
 const TEAMS = /* GraphQL */ `
   query JoinedTeams {
-    me { memberships { team { id } } }
+    me {
+      memberships {
+        team {
+          id
+        }
+      }
+    }
   }
 `;
 

@@ -9,7 +9,17 @@ const LOGIN = /* GraphQL */ `
   mutation Login($email: String!, $password: String!) {
     login(email: $email, password: $password) {
       token
-      user { id email memberships { role team { id name } } }
+      user {
+        id
+        email
+        memberships {
+          role
+          team {
+            id
+            name
+          }
+        }
+      }
     }
   }
 `;

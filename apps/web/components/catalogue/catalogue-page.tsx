@@ -48,7 +48,14 @@ export function CataloguePage() {
         {mayManage ? "Add the ones this team should use." : "Admins and owners of the team choose which ones join its pool."}
       </p>
       <div className="toolbar">
-        <SearchAndSort id="catalogue" searchLabel="Search public adapters" search={searchInput} onSearch={setSearchInput} orderBy={orderBy} onOrder={setOrderBy} />
+        <SearchAndSort
+          id="catalogue"
+          searchLabel="Search public adapters"
+          search={searchInput}
+          onSearch={setSearchInput}
+          orderBy={orderBy}
+          onOrder={setOrderBy}
+        />
       </div>
       {q.error ? (
         <ErrorState error={q.error} what="the public adapters" onRetry={q.reload} />

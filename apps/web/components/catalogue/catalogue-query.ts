@@ -6,15 +6,35 @@ export const PUBLIC_ADAPTERS = /* GraphQL */ `
   query PublicAdapters($first: Int!, $after: String, $search: String, $orderBy: AdapterOrder!) {
     publicAdapters(first: $first, after: $after, search: $search, orderBy: $orderBy) {
       totalCount
-      pageInfo { hasNextPage endCursor }
-      edges { node { id name description status statusReason inPool team { id name } updatedAt } }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          id
+          name
+          description
+          status
+          statusReason
+          inPool
+          team {
+            id
+            name
+          }
+          updatedAt
+        }
+      }
     }
   }
 `;
 
 export const ADD_TO_POOL = /* GraphQL */ `
   mutation AddPublicAdapter($adapterId: ID!, $teamId: ID) {
-    addPublicAdapter(adapterId: $adapterId, teamId: $teamId) { id inPool }
+    addPublicAdapter(adapterId: $adapterId, teamId: $teamId) {
+      id
+      inPool
+    }
   }
 `;
 

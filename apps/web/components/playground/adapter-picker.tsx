@@ -7,7 +7,18 @@ import type { PinnedAdapter } from "./retrieval-preview";
 
 const SEARCH = /* GraphQL */ `
   query PinSearch($search: String!) {
-    adapters(first: 8, search: $search, includePublic: true) { edges { node { id name status team { name } } } }
+    adapters(first: 8, search: $search, includePublic: true) {
+      edges {
+        node {
+          id
+          name
+          status
+          team {
+            name
+          }
+        }
+      }
+    }
   }
 `;
 
@@ -40,7 +51,13 @@ export function AdapterPicker({ pinned, onPin }: { pinned: PinnedAdapter[]; onPi
             <li key={a.id}>
               <span className="name">{a.name}</span>
               <span className="muted small">{a.status === "ACTIVE" ? a.team.name : a.status.toLowerCase()}</span>
-              <button type="button" className="secondary small" disabled={a.status !== "ACTIVE" || pinnedIds.has(a.id)} onClick={() => onPin({ id: a.id, name: a.name })} aria-label={`Pin ${a.name}`}>
+              <button
+                type="button"
+                className="secondary small"
+                disabled={a.status !== "ACTIVE" || pinnedIds.has(a.id)}
+                onClick={() => onPin({ id: a.id, name: a.name })}
+                aria-label={`Pin ${a.name}`}
+              >
                 {pinnedIds.has(a.id) ? "Pinned" : "Pin"}
               </button>
             </li>

@@ -15,23 +15,63 @@ export const strategies = Object.keys(strategyInfo) as Strategy[];
 
 export const RETRIEVE = /* GraphQL */ `
   query Retrieve($input: String!, $k: Int!) {
-    retrieve(input: $input, k: $k) { adapter { id name team { id name } } score weight }
+    retrieve(input: $input, k: $k) {
+      adapter {
+        id
+        name
+        team {
+          id
+          name
+        }
+      }
+      score
+      weight
+    }
   }
 `;
 
 export const GENERATE = /* GraphQL */ `
   subscription Generate($input: GenerateInput!) {
     generate(input: $input) {
-      generationId delta done finishReason error
-      adapters { adapter { id name } score weight }
-      usage { tokensIn tokensOut queueMs ttftMs totalMs }
+      generationId
+      delta
+      done
+      finishReason
+      error
+      adapters {
+        adapter {
+          id
+          name
+        }
+        score
+        weight
+      }
+      usage {
+        tokensIn
+        tokensOut
+        queueMs
+        ttftMs
+        totalMs
+      }
     }
   }
 `;
 
 export const GENERATION_RECORD = /* GraphQL */ `
   query GenerationRecord($id: ID!) {
-    generationRecord(id: $id) { id status finishReason errorCode usage { tokensIn tokensOut queueMs ttftMs totalMs } }
+    generationRecord(id: $id) {
+      id
+      status
+      finishReason
+      errorCode
+      usage {
+        tokensIn
+        tokensOut
+        queueMs
+        ttftMs
+        totalMs
+      }
+    }
   }
 `;
 

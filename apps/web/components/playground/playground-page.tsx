@@ -42,7 +42,8 @@ function TeamPlayground({ mayRun, role }: { mayRun: boolean; role: string }) {
   function submit(e: FormEvent) {
     e.preventDefault();
     if (!chosen.length) return setProblem("Choose at least one strategy.");
-    if (!prompt.trim() && chosen.some((s) => s !== "NONE") && !pinned.length) return setProblem("Type a prompt: retrieval needs text to match (or run the base model alone with None).");
+    if (!prompt.trim() && chosen.some((s) => s !== "NONE") && !pinned.length)
+      return setProblem("Type a prompt: retrieval needs text to match (or run the base model alone with None).");
     setProblem(null);
     const base = { prompt, k, maxTokens, temperature, ignoreEos, ...(pinned.length ? { adapterIds: pinned.map((p) => p.id) } : {}) };
     setRunning(new Set());
@@ -77,24 +78,48 @@ function TeamPlayground({ mayRun, role }: { mayRun: boolean; role: string }) {
           <div className="params">
             <div className="field">
               <label htmlFor={`${id}-k`}>Adapters to retrieve (k)</label>
-              <input id={`${id}-k`} type="number" min={1} max={8} value={k} onChange={(e) => setK(clamp(Number(e.target.value), 1, 8))} disabled={pinned.length > 0} />
+              <input
+                id={`${id}-k`}
+                type="number"
+                min={1}
+                max={8}
+                value={k}
+                onChange={(e) => setK(clamp(Number(e.target.value), 1, 8))}
+                disabled={pinned.length > 0}
+              />
             </div>
             {mayRun && (
               <>
                 <div className="field">
                   <label htmlFor={`${id}-max`}>Max tokens</label>
-                  <input id={`${id}-max`} type="number" min={1} max={1024} value={maxTokens} onChange={(e) => setMaxTokens(clamp(Number(e.target.value), 1, 1024))} />
+                  <input
+                    id={`${id}-max`}
+                    type="number"
+                    min={1}
+                    max={1024}
+                    value={maxTokens}
+                    onChange={(e) => setMaxTokens(clamp(Number(e.target.value), 1, 1024))}
+                  />
                 </div>
                 <div className="field">
                   <label htmlFor={`${id}-temp`}>Temperature</label>
-                  <input id={`${id}-temp`} type="number" min={0} max={2} step={0.1} value={temperature} onChange={(e) => setTemperature(clamp(Number(e.target.value), 0, 2))} />
+                  <input
+                    id={`${id}-temp`}
+                    type="number"
+                    min={0}
+                    max={2}
+                    step={0.1}
+                    value={temperature}
+                    onChange={(e) => setTemperature(clamp(Number(e.target.value), 0, 2))}
+                  />
                 </div>
               </>
             )}
           </div>
           {mayRun && (
             <label className="checkbox">
-              <input type="checkbox" checked={ignoreEos} onChange={(e) => setIgnoreEos(e.target.checked)} /> Generate exactly max tokens (ignore end of sequence)
+              <input type="checkbox" checked={ignoreEos} onChange={(e) => setIgnoreEos(e.target.checked)} /> Generate exactly max tokens (ignore end of
+              sequence)
             </label>
           )}
           {problem && (

@@ -81,7 +81,12 @@ export function RetrievalPreview({ prompt, k, pinned, onPin, onUnpin, mayPin }: 
                     Unpin
                   </button>
                 ) : (
-                  <button type="button" className="secondary small" onClick={() => onPin({ id: r.adapter.id, name: r.adapter.name })} aria-label={`Pin ${r.adapter.name}`}>
+                  <button
+                    type="button"
+                    className="secondary small"
+                    onClick={() => onPin({ id: r.adapter.id, name: r.adapter.name })}
+                    aria-label={`Pin ${r.adapter.name}`}
+                  >
                     Pin
                   </button>
                 ))}

@@ -86,7 +86,9 @@ export function RunPanel({ input, stopAll, onRunning }: { input: GenerateInput; 
         </div>
         <div>
           <dt>First token</dt>
-          <dd title={state.firstTextMs !== null ? `${formatMs(state.firstTextMs)} as this browser saw it` : undefined}>{formatMs(state.usage?.ttftMs ?? null)}</dd>
+          <dd title={state.firstTextMs !== null ? `${formatMs(state.firstTextMs)} as this browser saw it` : undefined}>
+            {formatMs(state.usage?.ttftMs ?? null)}
+          </dd>
         </div>
         <div>
           <dt>Total</dt>

@@ -10,7 +10,15 @@ import { GraphQLRequestError } from "@/components/api/graphql";
 import { useApi } from "@/components/api/provider";
 import { subscribe } from "@/components/api/subscriptions";
 import { problemTitle, type Refusal } from "@/components/ui/problem";
-import { GENERATE, GENERATION_RECORD, type GenerateInput, type GenerationEvent, type GenerationRecord, type GenerationUsage, type RetrievedAdapter } from "./generation";
+import {
+  GENERATE,
+  GENERATION_RECORD,
+  type GenerateInput,
+  type GenerationEvent,
+  type GenerationRecord,
+  type GenerationUsage,
+  type RetrievedAdapter,
+} from "./generation";
 
 export type RunStatus = "starting" | "streaming" | "done" | "stopping" | "stopped" | "failed";
 
@@ -28,7 +36,17 @@ export interface RunState {
   firstTextMs: number | null;
 }
 
-const initial: RunState = { status: "starting", generationId: null, adapters: null, text: "", deltas: 0, finishReason: null, usage: null, error: null, firstTextMs: null };
+const initial: RunState = {
+  status: "starting",
+  generationId: null,
+  adapters: null,
+  text: "",
+  deltas: 0,
+  finishReason: null,
+  usage: null,
+  error: null,
+  firstTextMs: null,
+};
 const terminal = new Set(["DONE", "CANCELLED", "FAILED"]);
 
 /** A refusal of the subscription: the API's words, with its code where no title says it. */
@@ -56,35 +74,40 @@ export function useGeneration(input: GenerateInput): { state: RunState; stop(): 
     const started = performance.now();
     setState(initial);
     generationId.current = null;
-    unsubscribe.current = subscribe<{ generate: GenerationEvent }>(live, GENERATE, { input: JSON.parse(inputKey) }, {
-      next: ({ generate: e }) => {
-        generationId.current = e.generationId;
-        setState((s) => {
-          const next: RunState = { ...s, generationId: e.generationId, status: s.status === "starting" ? "streaming" : s.status };
-          if (e.adapters) next.adapters = e.adapters;
-          if (e.delta) {
-            next.text = s.text + e.delta;
-            next.deltas = s.deltas + 1;
-            if (s.firstTextMs === null) next.firstTextMs = Math.round(performance.now() - started);
-          }
-          if (e.done) {
-            next.status = e.error || e.finishReason === "error" ? "failed" : "done";
-            next.finishReason = e.finishReason;
-            next.usage = e.usage;
-            next.error = streamError(e.error);
-          }
-          return next;
-        });
-        if (e.done) unsubscribe.current = null;
+    unsubscribe.current = subscribe<{ generate: GenerationEvent }>(
+      live,
+      GENERATE,
+      { input: JSON.parse(inputKey) },
+      {
+        next: ({ generate: e }) => {
+          generationId.current = e.generationId;
+          setState((s) => {
+            const next: RunState = { ...s, generationId: e.generationId, status: s.status === "starting" ? "streaming" : s.status };
+            if (e.adapters) next.adapters = e.adapters;
+            if (e.delta) {
+              next.text = s.text + e.delta;
+              next.deltas = s.deltas + 1;
+              if (s.firstTextMs === null) next.firstTextMs = Math.round(performance.now() - started);
+            }
+            if (e.done) {
+              next.status = e.error || e.finishReason === "error" ? "failed" : "done";
+              next.finishReason = e.finishReason;
+              next.usage = e.usage;
+              next.error = streamError(e.error);
+            }
+            return next;
+          });
+          if (e.done) unsubscribe.current = null;
+        },
+        error: (err: GraphQLRequestError) => {
+          unsubscribe.current = null;
+          setState((s) => ({ ...s, status: "failed", error: refusalOf(err) }));
+        },
+        complete: () => {
+          unsubscribe.current = null;
+        },
       },
-      error: (err: GraphQLRequestError) => {
-        unsubscribe.current = null;
-        setState((s) => ({ ...s, status: "failed", error: refusalOf(err) }));
-      },
-      complete: () => {
-        unsubscribe.current = null;
-      },
-    });
+    );
     // Leaving the page (or a new run replacing this one) cancels it.
     return () => {
       unsubscribe.current?.();
@@ -106,7 +129,13 @@ export function useGeneration(input: GenerateInput): { state: RunState; stop(): 
         const r = await request<{ generationRecord: GenerationRecord | null }>(GENERATION_RECORD, { id }).catch(() => null);
         const rec = r?.generationRecord;
         if (rec && terminal.has(rec.status)) {
-          setState((s) => ({ ...s, status: rec.status === "FAILED" ? "failed" : "stopped", finishReason: rec.finishReason, usage: rec.usage, error: streamError(rec.errorCode) }));
+          setState((s) => ({
+            ...s,
+            status: rec.status === "FAILED" ? "failed" : "stopped",
+            finishReason: rec.finishReason,
+            usage: rec.usage,
+            error: streamError(rec.errorCode),
+          }));
           return;
         }
         await new Promise((r) => setTimeout(r, 200));

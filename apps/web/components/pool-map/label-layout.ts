@@ -21,7 +21,8 @@ export function labelOffsets(labels: LabelBox[]): number[] {
     const l = labels[i]!;
     const x0 = l.x + 8;
     const x1 = x0 + l.text.length * CHAR;
-    const dy = shifts.map((s) => s * LINE).find((d) => !placed.some((p) => p.x0 < x1 && x0 < p.x1 && p.y0 < l.y + d + LINE / 2 && l.y + d - LINE / 2 < p.y1)) ?? 0;
+    const dy =
+      shifts.map((s) => s * LINE).find((d) => !placed.some((p) => p.x0 < x1 && x0 < p.x1 && p.y0 < l.y + d + LINE / 2 && l.y + d - LINE / 2 < p.y1)) ?? 0;
     offsets[i] = dy;
     placed.push({ x0, x1, y0: l.y + dy - LINE / 2, y1: l.y + dy + LINE / 2 });
   }

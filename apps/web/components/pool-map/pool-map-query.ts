@@ -5,9 +5,22 @@ export const POOL_MAP = /* GraphQL */ `
   query PoolMap($includePublic: Boolean!) {
     poolMap(includePublic: $includePublic) {
       encoderId
-      adapters { id name team { id name } }
+      adapters {
+        id
+        name
+        team {
+          id
+          name
+        }
+      }
       similarity
-      points { adapter { id } x y }
+      points {
+        adapter {
+          id
+        }
+        x
+        y
+      }
     }
   }
 `;

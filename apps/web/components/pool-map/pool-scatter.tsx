@@ -99,7 +99,9 @@ export function PoolScatter({ adapters, points, teamId, onOpen }: Props) {
         )}
       </div>
       <p className="chart-readout small" aria-live="polite">
-        {activeAdapter ? `${activeAdapter.name}${activeAdapter.team.id === teamId ? "" : ` from ${activeAdapter.team.name}`}: Enter or click opens it.` : "\u00a0"}
+        {activeAdapter
+          ? `${activeAdapter.name}${activeAdapter.team.id === teamId ? "" : ` from ${activeAdapter.team.name}`}: Enter or click opens it.`
+          : "\u00a0"}
       </p>
     </figure>
   );

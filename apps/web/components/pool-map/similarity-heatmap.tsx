@@ -71,7 +71,10 @@ export function SimilarityHeatmap({ adapters, similarity, onOpen }: Props) {
         <span className="strong">Similarity of the adapters&apos; embeddings</span>
         <span className="legend heat-legend" aria-hidden="true">
           <span>{min.toFixed(1)}</span>
-          <span className="gradient" style={{ background: `linear-gradient(to right, ${colorOf(min, min, 1)}, ${colorOf((min + 1) / 2, min, 1)}, ${colorOf(1, min, 1)})` }} />
+          <span
+            className="gradient"
+            style={{ background: `linear-gradient(to right, ${colorOf(min, min, 1)}, ${colorOf((min + 1) / 2, min, 1)}, ${colorOf(1, min, 1)})` }}
+          />
           <span>1.0</span>
         </span>
       </figcaption>
@@ -119,7 +122,14 @@ export function SimilarityHeatmap({ adapters, similarity, onOpen }: Props) {
               {cell >= 34 &&
                 cells.map((row, i) =>
                   row.map((v, j) => (
-                    <text key={`t${i}-${j}`} className={`cell-value${isDark(v, min, 1) ? " on-dark" : ""}`} x={(j + 0.5) * cell} y={(i + 0.5) * cell} dy="0.32em" textAnchor="middle">
+                    <text
+                      key={`t${i}-${j}`}
+                      className={`cell-value${isDark(v, min, 1) ? " on-dark" : ""}`}
+                      x={(j + 0.5) * cell}
+                      y={(i + 0.5) * cell}
+                      dy="0.32em"
+                      textAnchor="middle"
+                    >
                       {v.toFixed(2)}
                     </text>
                   )),

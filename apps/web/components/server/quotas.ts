@@ -31,7 +31,12 @@ export function toDraft(q: Quotas): QuotaDraft {
     if (v === null) return "";
     return k === "storageBytes" ? String(Number((v / MIB).toFixed(3))) : String(v);
   };
-  return { tokensPerDay: text("tokensPerDay"), requestsPerMinute: text("requestsPerMinute"), concurrentGenerations: text("concurrentGenerations"), storageBytes: text("storageBytes") };
+  return {
+    tokensPerDay: text("tokensPerDay"),
+    requestsPerMinute: text("requestsPerMinute"),
+    concurrentGenerations: text("concurrentGenerations"),
+    storageBytes: text("storageBytes"),
+  };
 }
 
 /** The values typed (empty: null), or why one cannot be saved. */

@@ -17,7 +17,10 @@ type Group = "defaultQuotas" | "maxQuotas";
 export function ServerSettingsForm({ settings, onSaved }: { settings: ServerSettings; onSaved(s: ServerSettings): void }) {
   const id = useId();
   const form = useRef<HTMLFormElement>(null);
-  const [drafts, setDrafts] = useState<Record<Group, QuotaDraft>>(() => ({ defaultQuotas: toDraft(settings.defaultQuotas), maxQuotas: toDraft(settings.maxQuotas) }));
+  const [drafts, setDrafts] = useState<Record<Group, QuotaDraft>>(() => ({
+    defaultQuotas: toDraft(settings.defaultQuotas),
+    maxQuotas: toDraft(settings.maxQuotas),
+  }));
   const [teamCreation, setTeamCreation] = useState(settings.teamCreation);
   const [errors, setErrors] = useState<Record<Group, QuotaErrors>>({ defaultQuotas: {}, maxQuotas: {} });
   const [saved, setSaved] = useState(false);
@@ -53,7 +56,14 @@ export function ServerSettingsForm({ settings, onSaved }: { settings: ServerSett
   const shown = (group: Group): QuotaErrors => (apiQuota?.group === group ? { ...errors[group], [apiQuota.key]: update.error!.message } : errors[group]);
 
   return (
-    <form ref={form} className="panel stack section" aria-labelledby={`${id}-title`} onSubmit={(e) => void submit(e)} noValidate data-testid="server-settings-form">
+    <form
+      ref={form}
+      className="panel stack section"
+      aria-labelledby={`${id}-title`}
+      onSubmit={(e) => void submit(e)}
+      noValidate
+      data-testid="server-settings-form"
+    >
       <div className="toolbar between-top">
         <h2 id={`${id}-title`}>Quotas and team creation</h2>
         <span className="muted small" data-testid="settings-saved-at">

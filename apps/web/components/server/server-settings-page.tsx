@@ -49,7 +49,9 @@ function AdminSettings() {
           <ServerSettingsForm settings={settings} onSaved={(s) => q.patch(() => ({ serverSettings: s }))} />
           <section className="panel stack" aria-labelledby="team-quotas-title" data-testid="team-quotas">
             <h2 id="team-quotas-title">A team&apos;s quotas</h2>
-            <p className="muted small">Teams cannot change their own quotas. Choose one of your teams; an empty field means unlimited, within the maximums above.</p>
+            <p className="muted small">
+              Teams cannot change their own quotas. Choose one of your teams; an empty field means unlimited, within the maximums above.
+            </p>
             <div className="field team-picker">
               <label htmlFor="quota-team">Team</label>
               <select id="quota-team" value={teamId} onChange={(e) => setTeamId(e.target.value)}>

@@ -13,13 +13,30 @@ import { TeamContext, type ActiveTeam, type Me } from "./team-context";
 
 const ME = /* GraphQL */ `
   query Me {
-    me { id email isAdmin memberships { role team { id name } } }
+    me {
+      id
+      email
+      isAdmin
+      memberships {
+        role
+        team {
+          id
+          name
+        }
+      }
+    }
   }
 `;
 
 const ACTIVE_TEAM = /* GraphQL */ `
   query ActiveTeam($id: ID!) {
-    team(id: $id) { id name slug viewerRole viewerPermissions }
+    team(id: $id) {
+      id
+      name
+      slug
+      viewerRole
+      viewerPermissions
+    }
   }
 `;
 

@@ -10,7 +10,15 @@ import { defaultRole, RoleSelect } from "./role-select";
 
 const CREATE = /* GraphQL */ `
   mutation CreateApiKey($teamId: ID!, $name: String!, $role: Role!, $expiresAt: DateTime) {
-    createApiKey(teamId: $teamId, name: $name, role: $role, expiresAt: $expiresAt) { secret apiKey { id name prefix role } }
+    createApiKey(teamId: $teamId, name: $name, role: $role, expiresAt: $expiresAt) {
+      secret
+      apiKey {
+        id
+        name
+        prefix
+        role
+      }
+    }
   }
 `;
 
@@ -58,8 +66,8 @@ export function ApiKeyForm({ teamId, myRole, onCreated }: { teamId: string; myRo
     return (
       <OneTimeSecret title={`API key “${created.apiKey.name}” created`} value={created.secret} onDismiss={() => setCreated(null)} testId="api-key-secret">
         <p className="muted">
-          Send it as <code>Authorization: Bearer &lt;key&gt;</code>. It acts in this team as {created.apiKey.role.toLowerCase()}; the list below shows it by its prefix{" "}
-          <code>{created.apiKey.prefix}</code>.
+          Send it as <code>Authorization: Bearer &lt;key&gt;</code>. It acts in this team as {created.apiKey.role.toLowerCase()}; the list below shows it by its
+          prefix <code>{created.apiKey.prefix}</code>.
         </p>
       </OneTimeSecret>
     );

@@ -15,13 +15,30 @@ const API_KEYS = /* GraphQL */ `
   query TeamApiKeys($id: ID!, $includeRevoked: Boolean!) {
     team(id: $id) {
       id
-      apiKeys(includeRevoked: $includeRevoked) { id name prefix role createdAt createdBy { email } lastUsedAt expiresAt revokedAt }
+      apiKeys(includeRevoked: $includeRevoked) {
+        id
+        name
+        prefix
+        role
+        createdAt
+        createdBy {
+          email
+        }
+        lastUsedAt
+        expiresAt
+        revokedAt
+      }
     }
   }
 `;
 
 const REVOKE = /* GraphQL */ `
-  mutation RevokeApiKey($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }
+  mutation RevokeApiKey($id: ID!) {
+    revokeApiKey(id: $id) {
+      id
+      revokedAt
+    }
+  }
 `;
 
 interface ApiKeyView {

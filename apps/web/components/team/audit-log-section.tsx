@@ -12,7 +12,22 @@ const AUDIT_LOG = /* GraphQL */ `
   query TeamAuditLog($id: ID!, $first: Int!, $after: String) {
     team(id: $id) {
       id
-      auditLog(first: $first, after: $after) { id action targetType targetId actor { email } actorKey { name prefix } metadata createdAt cursor }
+      auditLog(first: $first, after: $after) {
+        id
+        action
+        targetType
+        targetId
+        actor {
+          email
+        }
+        actorKey {
+          name
+          prefix
+        }
+        metadata
+        createdAt
+        cursor
+      }
     }
   }
 `;

@@ -11,7 +11,11 @@ import { InlineError } from "@/components/ui/states";
 
 const CREATE_TEAM = /* GraphQL */ `
   mutation CreateTeam($name: String!, $slug: String!) {
-    createTeam(name: $name, slug: $slug) { id name slug }
+    createTeam(name: $name, slug: $slug) {
+      id
+      name
+      slug
+    }
   }
 `;
 

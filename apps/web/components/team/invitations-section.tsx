@@ -12,12 +12,25 @@ import { InviteForm } from "./invite-form";
 
 const INVITATIONS = /* GraphQL */ `
   query TeamInvitations($id: ID!) {
-    team(id: $id) { id invitations { id email role createdAt expiresAt } }
+    team(id: $id) {
+      id
+      invitations {
+        id
+        email
+        role
+        createdAt
+        expiresAt
+      }
+    }
   }
 `;
 
 const REVOKE = /* GraphQL */ `
-  mutation RevokeInvitation($id: ID!) { revokeInvitation(id: $id) { id } }
+  mutation RevokeInvitation($id: ID!) {
+    revokeInvitation(id: $id) {
+      id
+    }
+  }
 `;
 
 interface InvitationView {

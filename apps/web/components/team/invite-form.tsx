@@ -11,7 +11,14 @@ import { defaultRole, RoleSelect } from "./role-select";
 
 const INVITE = /* GraphQL */ `
   mutation InviteMember($teamId: ID!, $email: String!, $role: Role!) {
-    inviteMember(teamId: $teamId, email: $email, role: $role) { token invitation { id email role } }
+    inviteMember(teamId: $teamId, email: $email, role: $role) {
+      token
+      invitation {
+        id
+        email
+        role
+      }
+    }
   }
 `;
 
@@ -41,7 +48,8 @@ export function InviteForm({ teamId, myRole, onInvited }: { teamId: string; myRo
     return (
       <OneTimeSecret title={`Invitation for ${issued.invitation.email}`} value={issued.token} onDismiss={() => setIssued(null)} testId="invitation-secret">
         <p className="muted">
-          Quiver sends no email: give this token to {issued.invitation.email}, or the link below, which opens the page where they accept it. It works once and expires in 7 days.
+          Quiver sends no email: give this token to {issued.invitation.email}, or the link below, which opens the page where they accept it. It works once and
+          expires in 7 days.
         </p>
         <div className="secret-value">
           <code className="small" data-testid="invitation-link">

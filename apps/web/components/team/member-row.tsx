@@ -18,7 +18,9 @@ export interface MemberView {
 
 const CHANGE_ROLE = /* GraphQL */ `
   mutation ChangeMemberRole($teamId: ID!, $userId: ID!, $role: Role!) {
-    changeMemberRole(teamId: $teamId, userId: $userId, role: $role) { role }
+    changeMemberRole(teamId: $teamId, userId: $userId, role: $role) {
+      role
+    }
   }
 `;
 

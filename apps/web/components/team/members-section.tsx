@@ -8,7 +8,18 @@ import { MemberRow, type MemberView } from "./member-row";
 
 const MEMBERS = /* GraphQL */ `
   query TeamMembers($id: ID!) {
-    team(id: $id) { id members { role joinedAt user { id email name } } }
+    team(id: $id) {
+      id
+      members {
+        role
+        joinedAt
+        user {
+          id
+          email
+          name
+        }
+      }
+    }
   }
 `;
 

@@ -5,7 +5,19 @@
 import { useEffect, useId, useRef, type ReactNode } from "react";
 import { CopyButton } from "./copy-button";
 
-export function OneTimeSecret({ title, value, children, onDismiss, testId }: { title: string; value: string; children?: ReactNode; onDismiss(): void; testId?: string }) {
+export function OneTimeSecret({
+  title,
+  value,
+  children,
+  onDismiss,
+  testId,
+}: {
+  title: string;
+  value: string;
+  children?: ReactNode;
+  onDismiss(): void;
+  testId?: string;
+}) {
   const heading = useRef<HTMLHeadingElement>(null);
   const titleId = useId();
   // Move focus to the panel so keyboard and screen-reader users land on the secret.

@@ -1,5 +1,15 @@
 // Previous/next navigation over cursor pages, with the position in the whole list.
-export function Pager({ page, pageSize, shown, total, hasNext, busy, onPrevious, onNext, label }: {
+export function Pager({
+  page,
+  pageSize,
+  shown,
+  total,
+  hasNext,
+  busy,
+  onPrevious,
+  onNext,
+  label,
+}: {
   page: number;
   pageSize: number;
   shown: number;

@@ -168,14 +168,32 @@ export function TimeSeriesChart({ title, starts, grain, series, format, summariz
                   <path d={linePath(s.values)} fill="none" stroke={s.color} strokeWidth="2" strokeDasharray={s.dash ?? ""} strokeLinejoin="round" />
                   {s.values.map((v, i) =>
                     v !== null && (band >= 10 || active === i) ? (
-                      <circle key={i} data-series={s.key} data-start={starts[i]} data-value={v} cx={x(i) + band / 2} cy={y(v)} r={active === i ? 4 : 2.5} fill={s.color} />
+                      <circle
+                        key={i}
+                        data-series={s.key}
+                        data-start={starts[i]}
+                        data-value={v}
+                        cx={x(i) + band / 2}
+                        cy={y(v)}
+                        r={active === i ? 4 : 2.5}
+                        fill={s.color}
+                      />
                     ) : null,
                   )}
                 </g>
               ))}
             <line className="axis" x1={margin.left} x2={width - margin.right} y1={margin.top + innerH} y2={margin.top + innerH} />
             {starts.map((s, i) => (
-              <rect key={s} className="hit" x={x(i)} y={margin.top} width={band} height={innerH} onPointerEnter={() => setActive(i)} onPointerDown={() => setActive(i)} />
+              <rect
+                key={s}
+                className="hit"
+                x={x(i)}
+                y={margin.top}
+                width={band}
+                height={innerH}
+                onPointerEnter={() => setActive(i)}
+                onPointerDown={() => setActive(i)}
+              />
             ))}
           </svg>
         )}

@@ -23,9 +23,15 @@ export function UsageBreakdowns({ report, onAdapter, onApiKey }: Props) {
               <thead>
                 <tr>
                   <th scope="col">Adapter</th>
-                  <th scope="col" className="num">Requests</th>
-                  <th scope="col" className="num">Tokens out</th>
-                  <th scope="col" className="num">Errors</th>
+                  <th scope="col" className="num">
+                    Requests
+                  </th>
+                  <th scope="col" className="num">
+                    Tokens out
+                  </th>
+                  <th scope="col" className="num">
+                    Errors
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -62,15 +68,24 @@ export function UsageBreakdowns({ report, onAdapter, onApiKey }: Props) {
               <thead>
                 <tr>
                   <th scope="col">Key</th>
-                  <th scope="col" className="num">Requests</th>
-                  <th scope="col" className="num">Tokens out</th>
+                  <th scope="col" className="num">
+                    Requests
+                  </th>
+                  <th scope="col" className="num">
+                    Tokens out
+                  </th>
                 </tr>
               </thead>
               <tbody>
                 {report.topApiKeys.map((k) => (
                   <tr key={k.apiKeyId}>
                     <td>
-                      <button type="button" className="link" onClick={() => onApiKey(k.apiKeyId, `${k.name} (${k.prefix})`)} aria-label={`Show only the key ${k.name}`}>
+                      <button
+                        type="button"
+                        className="link"
+                        onClick={() => onApiKey(k.apiKeyId, `${k.name} (${k.prefix})`)}
+                        aria-label={`Show only the key ${k.name}`}
+                      >
                         {k.name}
                       </button>{" "}
                       <code className="small">{k.prefix}</code>
@@ -91,10 +106,18 @@ export function UsageBreakdowns({ report, onAdapter, onApiKey }: Props) {
             <thead>
               <tr>
                 <th scope="col">Strategy</th>
-                <th scope="col" className="num">Requests</th>
-                <th scope="col" className="num">Tokens out</th>
-                <th scope="col" className="num">Errors</th>
-                <th scope="col" className="num">Latency p50</th>
+                <th scope="col" className="num">
+                  Requests
+                </th>
+                <th scope="col" className="num">
+                  Tokens out
+                </th>
+                <th scope="col" className="num">
+                  Errors
+                </th>
+                <th scope="col" className="num">
+                  Latency p50
+                </th>
               </tr>
             </thead>
             <tbody>

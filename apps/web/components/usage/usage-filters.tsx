@@ -74,7 +74,9 @@ export function UsageFilters({ values, options, labels, onChange, onRefresh, bus
         <label htmlFor="usage-adapter">Adapter</label>
         <select id="usage-adapter" value={values.adapterId} onChange={(e) => onChange({ adapterId: e.target.value })}>
           <option value="">All adapters</option>
-          {values.adapterId && !adapters.some((a) => a.adapterId === values.adapterId) && <option value={values.adapterId}>{labels.adapter ?? "Chosen adapter"}</option>}
+          {values.adapterId && !adapters.some((a) => a.adapterId === values.adapterId) && (
+            <option value={values.adapterId}>{labels.adapter ?? "Chosen adapter"}</option>
+          )}
           {adapters.map((a) => (
             <option key={a.adapterId} value={a.adapterId}>
               {a.name}

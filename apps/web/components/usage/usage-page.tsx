@@ -63,7 +63,12 @@ function TeamUsage({ teamName }: { teamName: string }) {
   }
 
   let body;
-  if (problem) body = <p className="error" role="alert">{problem}</p>;
+  if (problem)
+    body = (
+      <p className="error" role="alert">
+        {problem}
+      </p>
+    );
   else if (q.error) body = <ErrorState error={q.error} what="usage" onRetry={q.reload} />;
   else if (!report) body = <LoadingState label="Loading usage…" />;
   else if (report.totals.requests === 0)

@@ -26,7 +26,12 @@ export function UsageTotals({ totals }: { totals: UsageStats }) {
   const errorRate = totals.requests ? `${((100 * totals.errors) / totals.requests).toFixed(1)}% of requests` : undefined;
   return (
     <dl className="stats" aria-label="Totals for the range">
-      <Stat label="Requests" value={formatCount(totals.requests)} detail={totals.cancelled ? `${formatCount(totals.cancelled)} cancelled` : undefined} testId="usage-total-requests" />
+      <Stat
+        label="Requests"
+        value={formatCount(totals.requests)}
+        detail={totals.cancelled ? `${formatCount(totals.cancelled)} cancelled` : undefined}
+        testId="usage-total-requests"
+      />
       <Stat label="Errors" value={formatCount(totals.errors)} detail={errorRate} testId="usage-total-errors" />
       <Stat label="Tokens in" value={formatCompact(totals.tokensIn)} detail={formatCount(totals.tokensIn)} testId="usage-total-tokens-in" />
       <Stat label="Tokens out" value={formatCompact(totals.tokensOut)} detail={formatCount(totals.tokensOut)} testId="usage-total-tokens-out" />

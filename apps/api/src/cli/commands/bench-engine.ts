@@ -22,7 +22,9 @@ export async function run(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    console.log(`Usage: quiver bench engine [--json] [--preset ${Object.keys(PRESETS).join("|")}] [--device auto|cpu|cpu-reference|cuda] [--threads N] [--data DIR] [--adapter-dtype F32|BF16|F16]`);
+    console.log(
+      `Usage: quiver bench engine [--json] [--preset ${Object.keys(PRESETS).join("|")}] [--device auto|cpu|cpu-reference|cuda] [--threads N] [--data DIR] [--adapter-dtype F32|BF16|F16]`,
+    );
     return 0;
   }
   const threads = values.threads === undefined ? 0 : Number(values.threads);

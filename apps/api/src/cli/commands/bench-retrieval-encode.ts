@@ -40,7 +40,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const n = Number(values.queries ?? 300);
   const flan = values.data ? loadFlanMixed(values.data).test : [];
-  const flanTexts = flan.length ? Array.from({ length: Math.min(n, flan.length) }, (_, i) => flan[Math.floor((i * flan.length) / Math.min(n, flan.length))]!.input) : [];
+  const flanTexts = flan.length
+    ? Array.from({ length: Math.min(n, flan.length) }, (_, i) => flan[Math.floor((i * flan.length) / Math.min(n, flan.length))]!.input)
+    : [];
   const shortTexts = Array.from({ length: n }, (_, i) => SHORT[i % SHORT.length]!);
 
   const rows = [];

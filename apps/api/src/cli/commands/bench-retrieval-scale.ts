@@ -34,7 +34,9 @@ export async function run(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    console.log("Usage: quiver bench retrieval-scale [--json] [--count N] [--queries N] [--ef-search 40,100,200] [--clusters N] [--noise X] [--database-url URL] [--skip-pglite]");
+    console.log(
+      "Usage: quiver bench retrieval-scale [--json] [--count N] [--queries N] [--ef-search 40,100,200] [--clusters N] [--noise X] [--database-url URL] [--skip-pglite]",
+    );
     return 0;
   }
   const count = int(values.count, 100_000, "--count");

@@ -32,7 +32,8 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
 }
 
 const fmt = (x: number) => x.toFixed(2).padStart(8);
-const row = (label: string, t: TopK, n?: number) => `${label.padEnd(36)}${fmt(t.top1)}${fmt(t.top3)}${fmt(t.top5)}${n === undefined ? "" : String(n).padStart(8)}`;
+const row = (label: string, t: TopK, n?: number) =>
+  `${label.padEnd(36)}${fmt(t.top1)}${fmt(t.top3)}${fmt(t.top5)}${n === undefined ? "" : String(n).padStart(8)}`;
 
 function table(r: RetrievalEvalReport, kind: string): string {
   const lines = [
@@ -41,11 +42,18 @@ function table(r: RetrievalEvalReport, kind: string): string {
     "",
     `${"".padEnd(36)}${"top-1".padStart(8)}${"top-3".padStart(8)}${"top-5".padStart(8)}`,
   ];
-  for (const [name, res] of [["untrained", r.untrained], ["trained", r.trained]] as const) {
+  for (const [name, res] of [
+    ["untrained", r.untrained],
+    ["trained", r.trained],
+  ] as const) {
     lines.push(row(`${name} (${res.encoderId})`.slice(0, 35), res.accuracy.overall));
     lines.push(row("  seen", res.accuracy.seen), row("  unseen", res.accuracy.unseen));
   }
-  lines.push(...PAPER.map(([label, t]) => row(label, t)), "", `${"by cluster (untrained | trained)".padEnd(36)}${"top-1".padStart(8)}${"top-3".padStart(8)}${"top-5".padStart(8)}`);
+  lines.push(
+    ...PAPER.map(([label, t]) => row(label, t)),
+    "",
+    `${"by cluster (untrained | trained)".padEnd(36)}${"top-1".padStart(8)}${"top-3".padStart(8)}${"top-5".padStart(8)}`,
+  );
   for (const c of Object.keys(r.untrained.accuracy.byCluster)) {
     const u = r.untrained.accuracy.byCluster[c]!;
     const t = r.trained.accuracy.byCluster[c]!;
@@ -88,7 +96,14 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const data = loadFlanMixed(values.data);
-  const tasks = values.tasks ? new Set(values.tasks.split(",").map((t) => t.trim()).filter(Boolean)) : undefined;
+  const tasks = values.tasks
+    ? new Set(
+        values.tasks
+          .split(",")
+          .map((t) => t.trim())
+          .filter(Boolean),
+      )
+    : undefined;
   const databaseUrl = values["database-url"] ?? process.env.DATABASE_URL;
   const log = (line: string) => console.error(`eval: ${line}`);
 

@@ -22,7 +22,8 @@ const DEVICES = ["auto", "cpu", "cpu-reference", "cuda", "cuda-emulated"];
 function num(v: string | undefined, name: string, fallback: number, integer: boolean): number {
   if (v === undefined) return fallback;
   const x = Number(v);
-  if (!Number.isFinite(x) || (integer && !Number.isInteger(x))) throw new EngineError("INVALID_ARGUMENT", `--${name} must be a ${integer ? "whole " : ""}number`);
+  if (!Number.isFinite(x) || (integer && !Number.isInteger(x)))
+    throw new EngineError("INVALID_ARGUMENT", `--${name} must be a ${integer ? "whole " : ""}number`);
   return x;
 }
 

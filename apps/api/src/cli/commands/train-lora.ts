@@ -38,10 +38,22 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      model: { type: "string" }, data: { type: "string" }, out: { type: "string" }, rank: { type: "string" },
-      alpha: { type: "string" }, steps: { type: "string" }, "batch-size": { type: "string" }, lr: { type: "string" },
-      modules: { type: "string" }, "weight-range": { type: "string" }, seed: { type: "string" }, threads: { type: "string" }, device: { type: "string" }, force: { type: "boolean" },
-      json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      model: { type: "string" },
+      data: { type: "string" },
+      out: { type: "string" },
+      rank: { type: "string" },
+      alpha: { type: "string" },
+      steps: { type: "string" },
+      "batch-size": { type: "string" },
+      lr: { type: "string" },
+      modules: { type: "string" },
+      "weight-range": { type: "string" },
+      seed: { type: "string" },
+      threads: { type: "string" },
+      device: { type: "string" },
+      force: { type: "boolean" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
@@ -53,7 +65,10 @@ export async function run(argv: string[]): Promise<number> {
     console.error(HELP);
     return 2;
   }
-  const modules = values.modules?.split(",").map((m) => m.trim()).filter(Boolean) as Projection[] | undefined;
+  const modules = values.modules
+    ?.split(",")
+    .map((m) => m.trim())
+    .filter(Boolean) as Projection[] | undefined;
   let weightRange: [number, number] | undefined;
   if (values["weight-range"] !== undefined) {
     const parts = values["weight-range"].split(",").map((x) => num(x, "weight-range")!);
@@ -62,9 +77,21 @@ export async function run(argv: string[]): Promise<number> {
   }
   const examples = readExamples(values.data);
   const result = await trainLoraAdapter({
-    modelDir: values.model, examples, out: values.out, rank: num(values.rank, "rank"), alpha: num(values.alpha, "alpha"),
-    steps: num(values.steps, "steps"), batchSize: num(values["batch-size"], "batch-size"), lr: num(values.lr, "lr"),
-    seed: num(values.seed, "seed"), threads: num(values.threads, "threads"), device: values.device as TrainDevice | undefined, modules, weightRange, force: values.force, source: values.data,
+    modelDir: values.model,
+    examples,
+    out: values.out,
+    rank: num(values.rank, "rank"),
+    alpha: num(values.alpha, "alpha"),
+    steps: num(values.steps, "steps"),
+    batchSize: num(values["batch-size"], "batch-size"),
+    lr: num(values.lr, "lr"),
+    seed: num(values.seed, "seed"),
+    threads: num(values.threads, "threads"),
+    device: values.device as TrainDevice | undefined,
+    modules,
+    weightRange,
+    force: values.force,
+    source: values.data,
     log: (line) => console.error(line),
     onProgress: (p) => console.error(`step ${p.step}/${p.steps}  loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${p.seconds.toFixed(1)} s`),
   });

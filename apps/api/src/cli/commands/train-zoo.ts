@@ -34,8 +34,15 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      out: { type: "string" }, seed: { type: "string" }, "base-steps": { type: "string" }, "adapter-steps": { type: "string" },
-      threads: { type: "string" }, device: { type: "string" }, "reuse-base": { type: "string" }, only: { type: "string" }, json: { type: "boolean" },
+      out: { type: "string" },
+      seed: { type: "string" },
+      "base-steps": { type: "string" },
+      "adapter-steps": { type: "string" },
+      threads: { type: "string" },
+      device: { type: "string" },
+      "reuse-base": { type: "string" },
+      only: { type: "string" },
+      json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -45,13 +52,22 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const report = await trainZoo({
-    out: values.out ?? path.join(repoRoot, "zoo"), seed: int(values.seed, "seed"), baseSteps: int(values["base-steps"], "base-steps"),
-    adapterSteps: int(values["adapter-steps"], "adapter-steps"), threads: int(values.threads, "threads"),
+    out: values.out ?? path.join(repoRoot, "zoo"),
+    seed: int(values.seed, "seed"),
+    baseSteps: int(values["base-steps"], "base-steps"),
+    adapterSteps: int(values["adapter-steps"], "adapter-steps"),
+    threads: int(values.threads, "threads"),
     device: values.device as TrainDevice | undefined,
-    reuseBase: values["reuse-base"], only: values.only?.split(",").map((s) => s.trim()).filter(Boolean),
+    reuseBase: values["reuse-base"],
+    only: values.only
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     log: (line) => console.error(line),
   });
-  console.log(`zoo written to ${report.out} in ${report.totalSeconds.toFixed(0)} s (base ${report.baseSeconds.toFixed(0)} s, ${report.adapters.length} adapters ${report.adapterSeconds.toFixed(0)} s, retriever head ${report.headSeconds.toFixed(0)} s) on ${report.machine}`);
+  console.log(
+    `zoo written to ${report.out} in ${report.totalSeconds.toFixed(0)} s (base ${report.baseSeconds.toFixed(0)} s, ${report.adapters.length} adapters ${report.adapterSeconds.toFixed(0)} s, retriever head ${report.headSeconds.toFixed(0)} s) on ${report.machine}`,
+  );
   if (values.json) console.log(JSON.stringify(report));
   return 0;
 }

@@ -96,7 +96,13 @@ export function costEstimator(limits: GraphQLLimits): ComplexityEstimator {
  * over its maximum. Variables the schema refuses are left to execution, which refuses them
  * before any resolver runs (the cost is then not needed).
  */
-export function operationCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | null | undefined, operationName: string | null | undefined, limits: GraphQLLimits): number | undefined {
+export function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | null | undefined,
+  operationName: string | null | undefined,
+  limits: GraphQLLimits,
+): number | undefined {
   const operation = getOperationAST(document, operationName ?? undefined);
   if (!operation) return undefined; // execution answers "unknown operation" without running anything
   let cost: number;
@@ -121,5 +127,9 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, var
 }
 
 export function costError(cost: number, max: number): QuiverError {
-  return tooComplex(`The operation's estimated cost is ${cost}; the limit is ${max} (QUIVER_GRAPHQL_MAX_COST).`, { limit: "cost", max, actual: cost }, "Ask for smaller pages (first, k, top) or fewer nested lists, such as neighbours inside a list of adapters.");
+  return tooComplex(
+    `The operation's estimated cost is ${cost}; the limit is ${max} (QUIVER_GRAPHQL_MAX_COST).`,
+    { limit: "cost", max, actual: cost },
+    "Ask for smaller pages (first, k, top) or fewer nested lists, such as neighbours inside a list of adapters.",
+  );
 }

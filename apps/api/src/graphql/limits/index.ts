@@ -40,7 +40,14 @@ export function checkOperation(
     document = parseLimited(request.query, limits);
   } catch (err) {
     // A syntax error as Apollo codes it; the token limit's refusal carries its QuiverError.
-    if (err instanceof GraphQLError) return { errors: [err.originalError ? err : new GraphQLError(err.message, { source: err.source, positions: err.positions, extensions: { code: "GRAPHQL_PARSE_FAILED" } })] };
+    if (err instanceof GraphQLError)
+      return {
+        errors: [
+          err.originalError
+            ? err
+            : new GraphQLError(err.message, { source: err.source, positions: err.positions, extensions: { code: "GRAPHQL_PARSE_FAILED" } }),
+        ],
+      };
     throw err;
   }
   const errors = validate(schema, document, [...specifiedRules, ...limitRules(limits)]);

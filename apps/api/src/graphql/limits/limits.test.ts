@@ -73,15 +73,19 @@ describe("aliases", () => {
 
   test(`${limits.maxAliases} pass, ${limits.maxAliases + 1} are refused`, () => {
     expect(refusal(aliased(limits.maxAliases))).toBeUndefined();
-    expect(limitOf(aliased(limits.maxAliases + 1))).toEqual([{ code: "QUERY_TOO_COMPLEX", limit: "aliases", max: limits.maxAliases, actual: limits.maxAliases + 1 }]);
+    expect(limitOf(aliased(limits.maxAliases + 1))).toEqual([
+      { code: "QUERY_TOO_COMPLEX", limit: "aliases", max: limits.maxAliases, actual: limits.maxAliases + 1 },
+    ]);
   });
 
   test("aliases in fragments count once per spread", () => {
     const frag = "fragment F on Query { " + Array.from({ length: 10 }, (_, i) => `v${i}: version`).join(" ") + " }";
     expect(refusal(`{ ...F } ${frag}`)).toBeUndefined();
-    expect(limitOf(`{ a: me { id } b: me { id } ...F ...G } ${frag} fragment G on Query { ...F x: version y: version z: version w: version u: version s: version t: version r: version q: version p: version o: version n: version m: version l: version k: version j: version i: version h: version g: version f: version }`)).toEqual([
-      expect.objectContaining({ limit: "aliases" }),
-    ]);
+    expect(
+      limitOf(
+        `{ a: me { id } b: me { id } ...F ...G } ${frag} fragment G on Query { ...F x: version y: version z: version w: version u: version s: version t: version r: version q: version p: version o: version n: version m: version l: version k: version j: version i: version h: version g: version f: version }`,
+      ),
+    ).toEqual([expect.objectContaining({ limit: "aliases" })]);
   });
 });
 
@@ -89,7 +93,9 @@ test("directives are limited per operation", () => {
   const q = (n: number) => "query($t: Boolean!) { " + Array.from({ length: n }, (_, i) => `v${i}: version @include(if: $t)`).join(" ") + " }";
   const l = { ...limits, maxAliases: 100 };
   expect(refusal(q(limits.maxDirectives), { t: true }, l)).toBeUndefined();
-  expect(limitOf(q(limits.maxDirectives + 1), { t: true }, l)).toEqual([{ code: "QUERY_TOO_COMPLEX", limit: "directives", max: limits.maxDirectives, actual: limits.maxDirectives + 1 }]);
+  expect(limitOf(q(limits.maxDirectives + 1), { t: true }, l)).toEqual([
+    { code: "QUERY_TOO_COMPLEX", limit: "directives", max: limits.maxDirectives, actual: limits.maxDirectives + 1 },
+  ]);
 });
 
 test("one operation per document by default; more are refused even with an operationName", () => {
@@ -195,7 +201,9 @@ describe("hard maxima of k, first and top", () => {
     [`{ usage(top: 500) { totals { requests } } }`, {}, "top", 200, 500],
     [`subscription($i: GenerateInput!) { generate(input: $i) { delta } }`, { i: { prompt: "hi", k: 99 } }, "k", 50, 99],
   ])("%s", (query, variables, limit, max, actual) => {
-    expect(limitOf(query, variables)).toEqual([expect.objectContaining({ code: "BAD_USER_INPUT", limit, max, actual, argument: expect.stringMatching(new RegExp(`(^|\\.)${limit}$`)) })]);
+    expect(limitOf(query, variables)).toEqual([
+      expect.objectContaining({ code: "BAD_USER_INPUT", limit, max, actual, argument: expect.stringMatching(new RegExp(`(^|\\.)${limit}$`)) }),
+    ]);
     expect(refusal(query, variables)![0]!.message).toContain(`${actual}`);
   });
 
@@ -210,9 +218,11 @@ describe("password fields", () => {
     expect(refusal(`mutation { login(email: "a@b.c", password: "p") { token } }`)).toBeUndefined();
     const flood = "mutation { " + Array.from({ length: 20 }, (_, i) => `l${i}: login(email: "a${i}@b.c", password: "p") { token }`).join(" ") + " }";
     expect(limitOf(flood)).toEqual([expect.objectContaining({ code: "QUERY_TOO_COMPLEX", limit: "passwordFields", max: 1 })]);
-    expect(limitOf(`mutation { ...A ...B } fragment A on Mutation { a: login(email: "a@b.c", password: "p") { token } } fragment B on Mutation { b: acceptInvitation(token: "t", password: "p") { token } }`)).toEqual([
-      expect.objectContaining({ limit: "passwordFields" }),
-    ]);
+    expect(
+      limitOf(
+        `mutation { ...A ...B } fragment A on Mutation { a: login(email: "a@b.c", password: "p") { token } } fragment B on Mutation { b: acceptInvitation(token: "t", password: "p") { token } }`,
+      ),
+    ).toEqual([expect.objectContaining({ limit: "passwordFields" })]);
   });
 });
 
@@ -223,7 +233,10 @@ describe("introspection", () => {
 
   test("off: __schema and __type are refused with FORBIDDEN; __typename still works", () => {
     const off = { ...limits, introspection: false };
-    expect(refusal(getIntrospectionQuery(), {}, off)![0]).toMatchObject({ extensions: { code: "FORBIDDEN" }, message: expect.stringContaining("QUIVER_GRAPHQL_INTROSPECTION=off") });
+    expect(refusal(getIntrospectionQuery(), {}, off)![0]).toMatchObject({
+      extensions: { code: "FORBIDDEN" },
+      message: expect.stringContaining("QUIVER_GRAPHQL_INTROSPECTION=off"),
+    });
     expect(refusal(`{ __type(name: "Adapter") { name } }`, {}, off)![0]!.extensions!.code).toBe("FORBIDDEN");
     expect(refusal(`{ __typename version }`, {}, off)).toBeUndefined();
   });
@@ -255,7 +268,8 @@ describe("the dashboard's documents pass the default limits at the hard maxima o
   for (const [file, src] of sources) {
     for (const m of src.matchAll(/\/\* GraphQL \*\/\s*`([^`]*)`/g)) {
       const text = interpolate(file, m[1]!);
-      if (/^\s*(query|mutation|subscription)\b/.test(text)) documents.push([`${path.relative(webRoot, file)}: ${/(query|mutation|subscription) (\w+)/.exec(text)?.[2]}`, text]);
+      if (/^\s*(query|mutation|subscription)\b/.test(text))
+        documents.push([`${path.relative(webRoot, file)}: ${/(query|mutation|subscription) (\w+)/.exec(text)?.[2]}`, text]);
     }
   }
 
@@ -283,12 +297,17 @@ describe("the dashboard's documents pass the default limits at the hard maxima o
     const doc = parse(text);
     const op = doc.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION)!;
     const variables = Object.fromEntries(
-      (op.kind === Kind.OPERATION_DEFINITION ? (op.variableDefinitions ?? []) : []).map((v) => [v.variable.name.value, sample(typeFromAST(schema, v.type as never) as GraphQLInputType | undefined, v.variable.name.value)]),
+      (op.kind === Kind.OPERATION_DEFINITION ? (op.variableDefinitions ?? []) : []).map((v) => [
+        v.variable.name.value,
+        sample(typeFromAST(schema, v.type as never) as GraphQLInputType | undefined, v.variable.name.value),
+      ]),
     );
     // Only the limits are this test's business (schema.test.ts and the dashboard's own tests
     // check the documents against the schema): no refusal may come from a limit.
     const r = checkOperation(schema, limits, { query: text, variables });
-    const refusals = (r.errors ?? []).map((e) => formatError(e.toJSON(), e)).filter((e) => e.extensions?.code === "QUERY_TOO_COMPLEX" || e.extensions?.code === "FORBIDDEN");
+    const refusals = (r.errors ?? [])
+      .map((e) => formatError(e.toJSON(), e))
+      .filter((e) => e.extensions?.code === "QUERY_TOO_COMPLEX" || e.extensions?.code === "FORBIDDEN");
     expect(refusals).toEqual([]);
     // With room to spare: half the cost limit at the most.
     expect(operationCost(schema, doc, variables, undefined, { ...limits, maxCost: Number.MAX_SAFE_INTEGER }) ?? 0).toBeLessThan(limits.maxCost / 2);

@@ -85,7 +85,11 @@ export function tokenLimitError(parserMessage: string): QuiverError | undefined 
   const m = tokenLimitMessage.exec(parserMessage);
   if (!m) return undefined;
   const max = Number(m[1]);
-  return tooComplex(`The document has more than ${max} tokens, the limit (QUIVER_GRAPHQL_MAX_TOKENS); parsing stopped there.`, { limit: "tokens", max }, "Send a smaller document: fewer fields and aliases, values as variables.");
+  return tooComplex(
+    `The document has more than ${max} tokens, the limit (QUIVER_GRAPHQL_MAX_TOKENS); parsing stopped there.`,
+    { limit: "tokens", max },
+    "Send a smaller document: fewer fields and aliases, values as variables.",
+  );
 }
 
 /** graphql-js's own budget for comparing same-named fields (OverlappingFieldsCanBeMergedRule). */
@@ -97,7 +101,11 @@ export const overlapBudget = 500_000;
  */
 export function graphqlBoundError(message: string): QuiverError | undefined {
   if (message === "Validation aborted.") {
-    return tooComplex("The document repeats the same fields too often to validate (graphql-js stopped comparing them).", { limit: "fieldComparisons", max: overlapBudget }, "Ask for each field once.");
+    return tooComplex(
+      "The document repeats the same fields too often to validate (graphql-js stopped comparing them).",
+      { limit: "fieldComparisons", max: overlapBudget },
+      "Ask for each field once.",
+    );
   }
   return tokenLimitError(message);
 }

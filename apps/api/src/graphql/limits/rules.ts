@@ -43,7 +43,11 @@ function operationsRule(max: number): ValidationRule {
       if (operations.length > max) {
         context.reportError(
           asRequestError(
-            tooComplex(`The document has ${operations.length} operations; the limit is ${max} (QUIVER_GRAPHQL_MAX_OPERATIONS).`, { limit: "operations", max, actual: operations.length }, "Send one operation per request."),
+            tooComplex(
+              `The document has ${operations.length} operations; the limit is ${max} (QUIVER_GRAPHQL_MAX_OPERATIONS).`,
+              { limit: "operations", max, actual: operations.length },
+              "Send one operation per request.",
+            ),
             operations.slice(max),
           ),
         );
@@ -62,7 +66,11 @@ function passwordFieldsRule(): ValidationRule {
         if (seen === 2) {
           context.reportError(
             asRequestError(
-              tooComplex(`The document asks for ${node.name.value} more than once; one password check per request is the limit.`, { limit: "passwordFields", max: 1, actual: seen }, "Sign in with one login per request."),
+              tooComplex(
+                `The document asks for ${node.name.value} more than once; one password check per request is the limit.`,
+                { limit: "passwordFields", max: 1, actual: seen },
+                "Sign in with one login per request.",
+              ),
               node,
             ),
           );
@@ -77,7 +85,14 @@ function noIntrospectionRule(): ValidationRule {
     Field(node) {
       if (node.name.value === "__schema" || node.name.value === "__type") {
         context.reportError(
-          asRequestError(new QuiverError("FORBIDDEN", `Introspection is turned off on this server (QUIVER_GRAPHQL_INTROSPECTION=off): ${node.name.value} cannot be queried.`, { hint: "The schema is published as schema.graphql in the repository." }), node),
+          asRequestError(
+            new QuiverError(
+              "FORBIDDEN",
+              `Introspection is turned off on this server (QUIVER_GRAPHQL_INTROSPECTION=off): ${node.name.value} cannot be queried.`,
+              { hint: "The schema is published as schema.graphql in the repository." },
+            ),
+            node,
+          ),
         );
       }
     },
@@ -89,13 +104,25 @@ export function limitRules(limits: GraphQLLimits): ValidationRule[] {
   return [
     operationsRule(limits.maxOperations),
     armor(maxDepthRule, limits.maxDepth, (actual) =>
-      tooComplex(`The operation is ${actual ?? "too many"} levels deep; the limit is ${limits.maxDepth} (QUIVER_GRAPHQL_MAX_DEPTH).`, { limit: "depth", max: limits.maxDepth, ...(actual !== undefined ? { actual } : {}) }),
+      tooComplex(`The operation is ${actual ?? "too many"} levels deep; the limit is ${limits.maxDepth} (QUIVER_GRAPHQL_MAX_DEPTH).`, {
+        limit: "depth",
+        max: limits.maxDepth,
+        ...(actual !== undefined ? { actual } : {}),
+      }),
     ),
     armor(maxAliasesRule, limits.maxAliases, (actual) =>
-      tooComplex(`The operation has ${actual ?? "too many"} aliases; the limit is ${limits.maxAliases} (QUIVER_GRAPHQL_MAX_ALIASES).`, { limit: "aliases", max: limits.maxAliases, ...(actual !== undefined ? { actual } : {}) }),
+      tooComplex(`The operation has ${actual ?? "too many"} aliases; the limit is ${limits.maxAliases} (QUIVER_GRAPHQL_MAX_ALIASES).`, {
+        limit: "aliases",
+        max: limits.maxAliases,
+        ...(actual !== undefined ? { actual } : {}),
+      }),
     ),
     armor(maxDirectivesRule, limits.maxDirectives, (actual) =>
-      tooComplex(`The operation has ${actual ?? "too many"} directives; the limit is ${limits.maxDirectives} (QUIVER_GRAPHQL_MAX_DIRECTIVES).`, { limit: "directives", max: limits.maxDirectives, ...(actual !== undefined ? { actual } : {}) }),
+      tooComplex(`The operation has ${actual ?? "too many"} directives; the limit is ${limits.maxDirectives} (QUIVER_GRAPHQL_MAX_DIRECTIVES).`, {
+        limit: "directives",
+        max: limits.maxDirectives,
+        ...(actual !== undefined ? { actual } : {}),
+      }),
     ),
     passwordFieldsRule(),
     ...(limits.introspection ? [] : [noIntrospectionRule()]),

@@ -39,11 +39,21 @@ export const adapterResolvers = {
     adapters: async (_: unknown, args: unknown, ctx: Context) => {
       const { first, after, search, includePublic, orderBy, teamId } = parseArgs(listArgs, args);
       const s = scope(ctx, "adapter.read", teamId);
-      return connection(await ctx.services.adapters.list(s, { includePublic: includePublic ?? false, order: orders[orderBy], first, ...(after ? { after } : {}), ...(search ? { search } : {}) }));
+      return connection(
+        await ctx.services.adapters.list(s, {
+          includePublic: includePublic ?? false,
+          order: orders[orderBy],
+          first,
+          ...(after ? { after } : {}),
+          ...(search ? { search } : {}),
+        }),
+      );
     },
     publicAdapters: async (_: unknown, args: unknown, ctx: Context) => {
       const { first, after, search, orderBy } = parseArgs(listArgs.omit({ teamId: true, includePublic: true }), args);
-      return connection(await ctx.services.adapters.catalogue(viewer(ctx), { order: orders[orderBy], first, ...(after ? { after } : {}), ...(search ? { search } : {}) }));
+      return connection(
+        await ctx.services.adapters.catalogue(viewer(ctx), { order: orders[orderBy], first, ...(after ? { after } : {}), ...(search ? { search } : {}) }),
+      );
     },
     adapter: async (_: unknown, args: { id: string }, ctx: Context) => {
       const v = viewer(ctx);

@@ -9,14 +9,20 @@ const uuid = z.string().uuid();
 
 function service(ctx: Context): GenerationService {
   const g = ctx.services.generation;
-  if (!g) throw new QuiverError("MODEL_UNAVAILABLE", "This server has no model that can generate text.", { hint: "Start it with QUIVER_MODEL=<a Hugging Face folder with tokenizer.json>." });
+  if (!g)
+    throw new QuiverError("MODEL_UNAVAILABLE", "This server has no model that can generate text.", {
+      hint: "Start it with QUIVER_MODEL=<a Hugging Face folder with tokenizer.json>.",
+    });
   return g;
 }
 
 /** RetrievedAdapter objects whose adapter the caller may still see. */
 async function withAdapters(ctx: Context, used: UsedAdapter[] | undefined) {
   if (!used) return null;
-  const records = await ctx.services.adapters.getMany(viewer(ctx), used.map((u) => u.adapterId));
+  const records = await ctx.services.adapters.getMany(
+    viewer(ctx),
+    used.map((u) => u.adapterId),
+  );
   return used.flatMap((u) => {
     const adapter = records.find((r) => r.id === u.adapterId);
     return adapter ? [{ adapter, score: u.score, weight: u.weight }] : [];
@@ -34,7 +40,10 @@ async function toRecord(ctx: Context, r: GenerationRow) {
     errorCode: r.errorCode,
     createdAt: r.createdAt,
     usage: r.totalMs === null ? null : { tokensIn: r.tokensIn, tokensOut: r.tokensOut, queueMs: r.queueMs ?? 0, ttftMs: r.ttftMs, totalMs: r.totalMs },
-    adapters: await withAdapters(ctx, r.adapters.filter((a) => a.adapterId).map((a) => ({ adapterId: a.adapterId!, name: a.adapterName, score: a.score ?? 0, weight: a.weight }))),
+    adapters: await withAdapters(
+      ctx,
+      r.adapters.filter((a) => a.adapterId).map((a) => ({ adapterId: a.adapterId!, name: a.adapterName, score: a.score ?? 0, weight: a.weight })),
+    ),
   };
 }
 
@@ -64,7 +73,11 @@ async function reread(ctx: Context, id: string) {
  * generation cancelled, once the request had been admitted and prefilled. Here return()
  * closes the event stream at once, which cancels the generation (`onClose`).
  */
-function eventStream(ctx: Context, events: AsyncIterableIterator<GenerationEvent>, stillAllowed: () => unknown): AsyncIterableIterator<{ generationEvent: unknown }> {
+function eventStream(
+  ctx: Context,
+  events: AsyncIterableIterator<GenerationEvent>,
+  stillAllowed: () => unknown,
+): AsyncIterableIterator<{ generationEvent: unknown }> {
   return guardedStream(events, accessCheck(ctx, stillAllowed), (e) => ({
     generationEvent: { ...e, adapters: undefined, used: e.adapters ?? null, error: e.error ? `${e.error.code}: ${e.error.message}` : null },
   }));
@@ -77,7 +90,10 @@ export const generationResolvers = {
   },
   Query: {
     retrieve: async (_: unknown, args: unknown, ctx: Context) => {
-      const a = parseArgs(z.object({ input: z.string().max(100_000), k: z.number().int().min(1).max(50), teamId: uuid.nullish(), exclude: z.array(uuid).max(100).nullish() }), args);
+      const a = parseArgs(
+        z.object({ input: z.string().max(100_000), k: z.number().int().min(1).max(50), teamId: uuid.nullish(), exclude: z.array(uuid).max(100).nullish() }),
+        args,
+      );
       const s = scope(ctx, "adapter.read", a.teamId);
       return withAdapters(ctx, await service(ctx).retrieve(s, a.input, a.k, a.exclude ?? []));
     },
@@ -108,7 +124,17 @@ export const generationResolvers = {
         // Finished long ago: one closing event from the record.
         const r = await toRecord(ctx, rec);
         return (async function* () {
-          yield { generationEvent: { generationId: r.id, done: true, adapters: r.adapters, finishReason: r.finishReason, usage: r.usage, delta: null, error: r.errorCode } };
+          yield {
+            generationEvent: {
+              generationId: r.id,
+              done: true,
+              adapters: r.adapters,
+              finishReason: r.finishReason,
+              usage: r.usage,
+              delta: null,
+              error: r.errorCode,
+            },
+          };
         })();
       },
       resolve: (x: { generationEvent: unknown }) => x.generationEvent,
@@ -118,7 +144,11 @@ export const generationResolvers = {
         const s = scope(ctx, "generate", args.input.teamId);
         const live = await service(ctx).start(s, args.input);
         // The client leaving (unsubscribe, disconnect) cancels the generation and frees its cache.
-        return eventStream(ctx, live.subscribe(() => live.cancel()), () => scope(ctx, "generate", args.input.teamId));
+        return eventStream(
+          ctx,
+          live.subscribe(() => live.cancel()),
+          () => scope(ctx, "generate", args.input.teamId),
+        );
       },
       resolve: (x: { generationEvent: unknown }) => x.generationEvent,
     },

@@ -14,7 +14,10 @@ export const poolMapResolvers = {
       const sim = similarityMatrix(rows.map((r) => r.vector));
       const order = clusterOrder(sim);
       const ordered = order.map((i) => rows[i]!);
-      const adapters = await ctx.services.adapters.getMany(s, ordered.map((r) => r.adapterId));
+      const adapters = await ctx.services.adapters.getMany(
+        s,
+        ordered.map((r) => r.adapterId),
+      );
       const points = project2d(ordered.map((r) => r.vector));
       return {
         encoderId: ctx.services.embedder?.encoderId ?? null,

@@ -9,7 +9,6 @@ import { parseArgs } from "./validate.js";
 
 const uuid = z.string().uuid();
 
-
 /** The adapter and the scope to change it in (the gate: NOT_FOUND unseen, FORBIDDEN not its team's). */
 async function writable(ctx: Context, id: string, action: Action): Promise<{ scope: TeamScope; adapter: AdapterRecord }> {
   const v = viewer(ctx);
@@ -41,7 +40,10 @@ export const poolResolvers = {
       const own = encoder && (await ctx.services.embeddings.getEmbedding(a.id, encoder.id));
       if (!encoder || !own) return [];
       const hits = await ctx.services.embeddings.search(encoder.id, own.vector, k, { pool: s, baseModelId: a.baseModel.id, exclude: [a.id] });
-      const records = await ctx.services.adapters.getMany(s, hits.map((h) => h.adapterId));
+      const records = await ctx.services.adapters.getMany(
+        s,
+        hits.map((h) => h.adapterId),
+      );
       return hits.flatMap((h) => {
         const adapter = records.find((r) => r.id === h.adapterId);
         return adapter ? [{ adapter, score: h.score, weight: null }] : [];
@@ -64,7 +66,11 @@ export const poolResolvers = {
       const changesVisibility = changes.visibility != null;
       const { scope: s, adapter } = await writable(ctx, id, "adapter.write");
       if (changesVisibility && changes.visibility !== adapter.visibility) requireAction(s, "adapter.publish");
-      await ctx.services.pool.update(adapter, { ...(changes.description != null ? { description: changes.description } : {}), ...(changes.visibility ? { visibility: changes.visibility } : {}) }, actorOf(s.principal));
+      await ctx.services.pool.update(
+        adapter,
+        { ...(changes.description != null ? { description: changes.description } : {}), ...(changes.visibility ? { visibility: changes.visibility } : {}) },
+        actorOf(s.principal),
+      );
       return reread(ctx, s, id);
     },
     setAdapterSamples: async (_: unknown, args: unknown, ctx: Context) => {
@@ -95,7 +101,11 @@ export const poolResolvers = {
         const s = scope(ctx, "adapter.read", args.teamId);
         const events = ctx.services.poolEvents.subscribe(s.teamId);
         // Pool events are rare: access is read afresh before each one.
-        return guardedStream(events, accessCheck(ctx, () => scope(ctx, "adapter.read", args.teamId), { everyEvent: true }), (e) => e);
+        return guardedStream(
+          events,
+          accessCheck(ctx, () => scope(ctx, "adapter.read", args.teamId), { everyEvent: true }),
+          (e) => e,
+        );
       },
       resolve: (e: PoolEvent) => e,
     },

@@ -7,7 +7,12 @@ import { requireServerAdmin } from "../../auth/policy.js";
 import type { Context } from "../context.js";
 import { parseArgs } from "./validate.js";
 
-const count = z.number().int().min(0).max(2 ** 31 - 1).nullish();
+const count = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1)
+  .nullish();
 
 /** QuotaInput: null = unlimited, omitted = unchanged. */
 export const quotaInput = z

@@ -22,7 +22,6 @@ interface TeamRow {
   quotaStorageBytes?: bigint | null;
 }
 
-
 /** Team management is done by people: API keys may not manage members, keys or teams. */
 function requireUser(p: Principal): Extract<Principal, { kind: "user" }> {
   if (p.kind !== "user") throw new QuiverError("FORBIDDEN", "API keys cannot manage teams, members or keys; sign in as a user.");
@@ -38,7 +37,12 @@ async function visibleTeam(ctx: Context, id: string): Promise<TeamRow> {
   return team;
 }
 
-const limit = z.number().int().min(0).max(2 ** 31 - 1).nullish();
+const limit = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1)
+  .nullish();
 /** ApiKeyLimitsInput: null removes a limit, omitted keeps it. */
 const apiKeyLimitsInput = z.object({ requestsPerMinute: limit, concurrentGenerations: limit, tokensPerDay: limit }).strict();
 
@@ -126,13 +130,18 @@ export const teamResolvers = {
     createTeam: async (_: unknown, args: unknown, ctx: Context) => {
       const p = requireUser(requirePrincipal(ctx.principal));
       const { name, slug } = parseArgs(
-        z.object({ name: z.string().trim().min(1).max(100), slug: z.string().regex(/^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$/, "3-50 lowercase letters, digits and dashes") }),
+        z.object({
+          name: z.string().trim().min(1).max(100),
+          slug: z.string().regex(/^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$/, "3-50 lowercase letters, digits and dashes"),
+        }),
         args,
       );
       // Server settings: whether anyone may create teams, and the quotas a new team gets.
       const settings = await ctx.services.serverSettings.get();
       if (!settings.teamCreation && !isServerAdmin(p)) {
-        throw new QuiverError("FORBIDDEN", "Team creation is turned off on this server: ask a server administrator.", { details: { reason: "TEAM_CREATION_DISABLED" } });
+        throw new QuiverError("FORBIDDEN", "Team creation is turned off on this server: ask a server administrator.", {
+          details: { reason: "TEAM_CREATION_DISABLED" },
+        });
       }
       const team = await ctx.services.teams.create({ name, slug, ownerId: p.user.id, quotas: settings.defaultQuotas });
       // The rest of this operation sees the caller as the new team's owner (its fields, e.g. quotas).
@@ -149,12 +158,22 @@ export const teamResolvers = {
     },
     inviteMember: async (_: unknown, args: unknown, ctx: Context) => {
       const p = requireUser(requirePrincipal(ctx.principal));
-      const { teamId, email, role } = parseArgs(z.object({ teamId: z.string(), email: z.string().trim().toLowerCase().email().max(320), role: roleSchema }), args);
+      const { teamId, email, role } = parseArgs(
+        z.object({ teamId: z.string(), email: z.string().trim().toLowerCase().email().max(320), role: roleSchema }),
+        args,
+      );
       await visibleTeam(ctx, teamId);
       authorize(p, "member.manage", teamId);
       if (outranks(role, roleIn(p, teamId)!)) throw new QuiverError("FORBIDDEN", `You cannot invite with a role above your own (${roleIn(p, teamId)}).`);
       const token = "qi_" + newSessionToken().token.slice(3);
-      const invitation = await ctx.services.teams.invite({ teamId, email, role, tokenHash: sha256(token), expiresAt: new Date(Date.now() + INVITATION_TTL_MS), actor: { userId: p.user.id } });
+      const invitation = await ctx.services.teams.invite({
+        teamId,
+        email,
+        role,
+        tokenHash: sha256(token),
+        expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
+        actor: { userId: p.user.id },
+      });
       return { invitation, token };
     },
     revokeInvitation: async (_: unknown, args: { id: string }, ctx: Context) => {
@@ -219,16 +238,32 @@ export const teamResolvers = {
     createApiKey: async (_: unknown, args: unknown, ctx: Context) => {
       const p = requireUser(requirePrincipal(ctx.principal));
       const { teamId, name, role, expiresAt, limits } = parseArgs(
-        z.object({ teamId: z.string(), name: z.string().trim().min(1).max(100), role: roleSchema, expiresAt: z.date().nullish(), limits: apiKeyLimitsInput.nullish() }),
+        z.object({
+          teamId: z.string(),
+          name: z.string().trim().min(1).max(100),
+          role: roleSchema,
+          expiresAt: z.date().nullish(),
+          limits: apiKeyLimitsInput.nullish(),
+        }),
         args,
       );
       await visibleTeam(ctx, teamId);
       authorize(p, "apikey.manage", teamId);
       const mine: Role = roleIn(p, teamId)!;
       if (outranks(role, mine)) throw new QuiverError("FORBIDDEN", `A key cannot have a role above yours (${mine}).`);
-      if (expiresAt && expiresAt <= new Date()) throw new QuiverError("BAD_USER_INPUT", "expiresAt must be in the future.", { details: { argument: "expiresAt" } });
+      if (expiresAt && expiresAt <= new Date())
+        throw new QuiverError("BAD_USER_INPUT", "expiresAt must be in the future.", { details: { argument: "expiresAt" } });
       const k = newApiKey();
-      const apiKey = await ctx.services.teams.createApiKey({ teamId, name, role, prefix: k.prefix, secretHash: k.hash, expiresAt: expiresAt ?? null, ...(limits ? { limits: limitChanges(limits) } : {}), actor: { userId: p.user.id } });
+      const apiKey = await ctx.services.teams.createApiKey({
+        teamId,
+        name,
+        role,
+        prefix: k.prefix,
+        secretHash: k.hash,
+        expiresAt: expiresAt ?? null,
+        ...(limits ? { limits: limitChanges(limits) } : {}),
+        actor: { userId: p.user.id },
+      });
       return { apiKey, secret: k.key };
     },
     updateApiKeyLimits: async (_: unknown, args: unknown, ctx: Context) => {

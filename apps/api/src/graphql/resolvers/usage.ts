@@ -29,7 +29,9 @@ export const usageResolvers = {
       const from = a.from ?? new Date(to.getTime() - 7 * DAY_MS);
       if (from >= to) throw new QuiverError("BAD_USER_INPUT", "from must be before to.", { details: { argument: "from" } });
       if (to.getTime() - from.getTime() > maxRangeDays[a.groupBy] * DAY_MS) {
-        throw new QuiverError("BAD_USER_INPUT", `A ${a.groupBy.toLowerCase()}ly report covers at most ${maxRangeDays[a.groupBy]} days.`, { details: { argument: "to" } });
+        throw new QuiverError("BAD_USER_INPUT", `A ${a.groupBy.toLowerCase()}ly report covers at most ${maxRangeDays[a.groupBy]} days.`, {
+          details: { argument: "to" },
+        });
       }
       const filter: UsageFilter = {
         scope: s,

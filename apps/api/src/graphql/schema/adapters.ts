@@ -75,14 +75,7 @@ export const adapterTypeDefs = /* GraphQL */ `
     with includePublic, also the other teams' PUBLIC adapters the team has added to its pool.
     first: 1-100.
     """
-    adapters(
-      first: Int = 25
-      after: String
-      search: String
-      teamId: ID
-      includePublic: Boolean = false
-      orderBy: AdapterOrder = NAME_ASC
-    ): AdapterConnection!
+    adapters(first: Int = 25, after: String, search: String, teamId: ID, includePublic: Boolean = false, orderBy: AdapterOrder = NAME_ASC): AdapterConnection!
     "The catalogue of PUBLIC adapters of every team, for a team's ADMIN to add to its pool. first: 1-100."
     publicAdapters(first: Int = 25, after: String, search: String, orderBy: AdapterOrder = NAME_ASC): AdapterConnection!
     "An adapter the caller may see (its team's, or a PUBLIC one); null otherwise."

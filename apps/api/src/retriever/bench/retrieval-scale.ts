@@ -109,7 +109,12 @@ export async function runScaleBench(o: ScaleOptions): Promise<ScaleReport> {
         const truth = new Set(exact[i]);
         hits += got.filter((h) => truth.has(h.adapterId)).length;
       }
-      const r = { efSearch: ef, recallAt10: Math.round((10000 * hits) / (k * queries.length)) / 10000, searchP50Ms: round2(percentile(ms, 50)), searchP99Ms: round2(percentile(ms, 99)) };
+      const r = {
+        efSearch: ef,
+        recallAt10: Math.round((10000 * hits) / (k * queries.length)) / 10000,
+        searchP50Ms: round2(percentile(ms, 50)),
+        searchP99Ms: round2(percentile(ms, 99)),
+      };
       o.log?.(`ef_search ${ef}: recall@${k} ${r.recallAt10}, p50 ${r.searchP50Ms} ms, p99 ${r.searchP99Ms} ms`);
       results.push(r);
     }

@@ -137,7 +137,9 @@ export async function runRetrievalEval(options: RetrievalEvalOptions): Promise<R
     const trainData = await encodeTaskSamples(base, trainTasks);
     const head = trainHead(trainData, options.headConfig ?? DEFAULT_HEAD_CONFIG);
     const manifest = saveHead(headDir, head, base.identity);
-    log?.(`trained: head on ${trainData.length} tasks (loss ${head.history[0]!.loss.toFixed(3)} -> ${head.history.at(-1)!.loss.toFixed(3)}), exported to ${headDir}/head.onnx`);
+    log?.(
+      `trained: head on ${trainData.length} tasks (loss ${head.history[0]!.loss.toFixed(3)} -> ${head.history.at(-1)!.loss.toFixed(3)}), exported to ${headDir}/head.onnx`,
+    );
     const headEncoder = await HeadEncoder.load(headDir, base);
     let trained: EncoderEvalResult;
     try {

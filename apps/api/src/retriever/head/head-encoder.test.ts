@@ -13,9 +13,27 @@ import { RetrieverErrorCode } from "../errors.js";
 import { dot, norm } from "../vector-math.js";
 
 const tasks: Record<string, string[]> = {
-  sentiment: ["I loved this movie, what a delight.", "Terrible service, never again.", "The food was great and cheap.", "What a boring and slow film.", "Absolutely fantastic concert last night."],
-  translate: ["Translate to French: good morning.", "Translate to German: where is the station?", "Translate to Spanish: I like apples.", "Translate to French: the cat sleeps.", "Translate to German: see you tomorrow."],
-  qa: ["Who wrote Hamlet?", "What is the capital of Peru?", "When did the Second World War end?", "How tall is Mount Everest?", "Which planet is closest to the sun?"],
+  sentiment: [
+    "I loved this movie, what a delight.",
+    "Terrible service, never again.",
+    "The food was great and cheap.",
+    "What a boring and slow film.",
+    "Absolutely fantastic concert last night.",
+  ],
+  translate: [
+    "Translate to French: good morning.",
+    "Translate to German: where is the station?",
+    "Translate to Spanish: I like apples.",
+    "Translate to French: the cat sleeps.",
+    "Translate to German: see you tomorrow.",
+  ],
+  qa: [
+    "Who wrote Hamlet?",
+    "What is the capital of Peru?",
+    "When did the Second World War end?",
+    "How tall is Mount Everest?",
+    "Which planet is closest to the sun?",
+  ],
 };
 
 describe("trained head: export to ONNX, run with onnxruntime", () => {
@@ -124,7 +142,9 @@ describe("trained head: export to ONNX, run with onnxruntime", () => {
     const prefixed = await loadEncoder(encoderConfigFromEnv({ QUIVER_ENCODER_PREFIX: "task: " }, defaults), (l) => lines.push(l));
     try {
       expect(prefixed.kind).not.toBe("head");
-      expect(lines).toEqual([expect.stringContaining(`was trained on ${base.identity}, not on the configured ${prefixed.identity}: retrieval runs without a head`)]);
+      expect(lines).toEqual([
+        expect.stringContaining(`was trained on ${base.identity}, not on the configured ${prefixed.identity}: retrieval runs without a head`),
+      ]);
     } finally {
       await prefixed.close();
     }

@@ -74,7 +74,10 @@ export function readHead(dir: string, base: { identity: string; dimension: numbe
   const onnx = new Uint8Array(readFileSync(path.join(dir, "head.onnx")));
   const sha = createHash("sha256").update(onnx).digest("hex");
   if (sha !== manifest.sha256) {
-    throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISMATCH, `${dir}/head.onnx does not match head.json (sha256 ${sha.slice(0, 12)} vs ${manifest.sha256.slice(0, 12)})`);
+    throw new RetrieverError(
+      RetrieverErrorCode.ENCODER_FILE_MISMATCH,
+      `${dir}/head.onnx does not match head.json (sha256 ${sha.slice(0, 12)} vs ${manifest.sha256.slice(0, 12)})`,
+    );
   }
   if (manifest.base !== base.identity || manifest.dimension !== base.dimension) {
     throw new RetrieverError(

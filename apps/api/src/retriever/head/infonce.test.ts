@@ -25,7 +25,12 @@ describe("infoNceLoss", () => {
     const [tau, wd] = [0.2, 0.01];
     const { gradA, gradB, gradC, gradS } = infoNceLoss(p, x, labels, 3, tau, wd);
     const eps = 1e-6;
-    for (const [param, grad] of [[p.a, gradA], [p.b, gradB], [p.c, gradC], [p.s, gradS]] as const) {
+    for (const [param, grad] of [
+      [p.a, gradA],
+      [p.b, gradB],
+      [p.c, gradC],
+      [p.s, gradS],
+    ] as const) {
       for (let q = 0; q < param.length; q++) {
         const keep = param[q]!;
         param[q] = keep + eps;

@@ -193,8 +193,14 @@ export function crossValidateHead(data: readonly TaskVectors[], config: HeadTrai
     const train = protos.filter((t) => !held.has(t.task));
     const seen = new Set(train.map((t) => t.task));
     const head = trainHead(train, config);
-    addScores(acc.untrained, heldOutScores(protos, queries, seen, (v) => v));
-    addScores(acc.trained, heldOutScores(protos, queries, seen, (v) => applyHead(head.params, v)));
+    addScores(
+      acc.untrained,
+      heldOutScores(protos, queries, seen, (v) => v),
+    );
+    addScores(
+      acc.trained,
+      heldOutScores(protos, queries, seen, (v) => applyHead(head.params, v)),
+    );
   }
   return { folds, untrained: scaleScores(acc.untrained, 1 / folds), trained: scaleScores(acc.trained, 1 / folds) };
 }

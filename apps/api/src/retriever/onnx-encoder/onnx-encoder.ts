@@ -60,9 +60,14 @@ function readPooling(file: string, folder: string): { pooling: Pooling; dimensio
   const cfg = readJson(file, folder);
   const mean = cfg.pooling_mode_mean_tokens === true;
   const cls = cfg.pooling_mode_cls_token === true;
-  const others = ["pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"].filter((k) => cfg[k] === true);
+  const others = ["pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"].filter(
+    (k) => cfg[k] === true,
+  );
   if (mean === cls || others.length > 0) {
-    throw mismatch(folder, `1_Pooling/config.json must choose exactly one of pooling_mode_mean_tokens and pooling_mode_cls_token${others.length ? ` (also set: ${others.join(", ")})` : ""}`);
+    throw mismatch(
+      folder,
+      `1_Pooling/config.json must choose exactly one of pooling_mode_mean_tokens and pooling_mode_cls_token${others.length ? ` (also set: ${others.join(", ")})` : ""}`,
+    );
   }
   const dimension = cfg.word_embedding_dimension;
   if (typeof dimension !== "number" || !Number.isInteger(dimension) || dimension < 1) {
@@ -133,11 +138,7 @@ export class OnnxEncoder implements SentenceEncoder {
     const maxTokens = typeof maxSeq === "number" && Number.isInteger(maxSeq) && maxSeq > 2 ? maxSeq : DEFAULT_MAX_TOKENS;
 
     const modelBytes = readFileSync(files.model);
-    const hash = createHash("sha256")
-      .update(modelBytes)
-      .update(readFileSync(files.tokenizer))
-      .update(readFileSync(files.pooling))
-      .digest("hex");
+    const hash = createHash("sha256").update(modelBytes).update(readFileSync(files.tokenizer)).update(readFileSync(files.pooling)).digest("hex");
     const session = await createSession(new Uint8Array(modelBytes), files.model);
     try {
       for (const name of ["input_ids", "attention_mask"]) {
@@ -175,7 +176,10 @@ export class OnnxEncoder implements SentenceEncoder {
     try {
       hidden = await this.run([[...this.frame.before, maxId, ...this.frame.after]]);
     } catch (err) {
-      throw mismatch(this.folder, `model.onnx fails on the tokenizer's largest token id ${maxId}; tokenizer.json and model.onnx do not belong together (${(err as Error).message})`);
+      throw mismatch(
+        this.folder,
+        `model.onnx fails on the tokenizer's largest token id ${maxId}; tokenizer.json and model.onnx do not belong together (${(err as Error).message})`,
+      );
     }
     if (hidden[0]!.length !== this.dimension) {
       throw mismatch(this.folder, `model.onnx outputs ${hidden[0]!.length}-d token vectors, 1_Pooling/config.json says ${this.dimension}`);

@@ -21,13 +21,7 @@ export interface TensorSpec {
 /** A dimension: a fixed size or a symbolic name ("batch", "sequence"). */
 export type Dim = number | string;
 
-export type AttributeValue =
-  | { i: number }
-  | { f: number }
-  | { s: string }
-  | { ints: readonly number[] }
-  | { floats: readonly number[] }
-  | { t: TensorSpec };
+export type AttributeValue = { i: number } | { f: number } | { s: string } | { ints: readonly number[] } | { floats: readonly number[] } | { t: TensorSpec };
 
 interface NodeSpec {
   op: string;
@@ -57,7 +51,8 @@ function valueInfoProto(v: ValueInfoSpec): ProtoWriter {
   const shape = new ProtoWriter();
   for (const d of v.shape) {
     const dim = new ProtoWriter();
-    if (typeof d === "number") dim.varint(1, d); // dim_value
+    if (typeof d === "number")
+      dim.varint(1, d); // dim_value
     else dim.string(2, d); // dim_param
     shape.message(1, dim);
   }

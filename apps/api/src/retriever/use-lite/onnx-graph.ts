@@ -68,7 +68,11 @@ export function buildUseLiteOnnx(weights: Map<string, NamedWeight>): Uint8Array 
   const embeddings = w.get("module/Embeddings_en");
   const width = embeddings.shape[1]!; // 256
   // Doubled once here (exact in float32) rather than per call.
-  const table = g.f32("embeddings_x2", embeddings.shape, w.f32("module/Embeddings_en").map((v) => 2 * v));
+  const table = g.f32(
+    "embeddings_x2",
+    embeddings.shape,
+    w.f32("module/Embeddings_en").map((v) => 2 * v),
+  );
   const inv = w.f32(`${S}Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1`);
   if (2 * inv.length !== width) throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISMATCH, "USE-lite timing signal width differs from embedding width");
   const timing = g.f32("timing", [USE_LITE_MAX_TOKENS, width], timingTable(inv, USE_LITE_MAX_TOKENS));
@@ -82,18 +86,23 @@ export function buildUseLiteOnnx(weights: Map<string, NamedWeight>): Uint8Array 
   // Attention bias (B, 1, 1, T): 0 for tokens, -1e9 for padding; mask (B, T, 1) for pooling.
   const maskF = g.op("Cast", [mask], { to: { i: 1 } }); // (B, T)
   const padBias = w.scalar(`${S}Layer_1/TransformerLayer/MultiheadAttention/DotProductAttention/attention_bias_ignore_padding/mul/y`);
-  const bias = g.op("Unsqueeze", [
-    g.op("Mul", [g.op("Sub", [g.f32("one_f", [], [1]), maskF]), g.f32("pad_bias", [], [padBias])]),
-    g.i64("axes12", [1, 2]),
-  ]);
+  const bias = g.op("Unsqueeze", [g.op("Mul", [g.op("Sub", [g.f32("one_f", [], [1]), maskF]), g.f32("pad_bias", [], [padBias])]), g.i64("axes12", [1, 2])]);
   const epsilon = w.scalar(`${S}Layer_1/TransformerLayer/FFN/layer_prepostprocess/layer_norm/Cast/x`);
   const heads = w.scalar(`${S}Layer_1/TransformerLayer/MultiheadAttention/split_heads/split_last_dimension/Reshape/shape/2`);
 
   const layerNorm = (input: string, prefix: string, size: number): string =>
-    g.op("LayerNormalization", [input, g.f32(`${prefix}_scale`, [size], w.f32(`${P}${prefix}/layer_norm/layer_norm_scale/ConcatPartitions/concat`)), g.f32(`${prefix}_bias`, [size], w.f32(`${P}${prefix}/layer_norm/layer_norm_bias/ConcatPartitions/concat`))], {
-      axis: { i: -1 },
-      epsilon: { f: epsilon },
-    });
+    g.op(
+      "LayerNormalization",
+      [
+        input,
+        g.f32(`${prefix}_scale`, [size], w.f32(`${P}${prefix}/layer_norm/layer_norm_scale/ConcatPartitions/concat`)),
+        g.f32(`${prefix}_bias`, [size], w.f32(`${P}${prefix}/layer_norm/layer_norm_bias/ConcatPartitions/concat`)),
+      ],
+      {
+        axis: { i: -1 },
+        epsilon: { f: epsilon },
+      },
+    );
   const dense = (input: string, name: string, kernel: NamedWeight, bias: Float32Array): string => {
     const [rows, cols] = [kernel.shape[kernel.shape.length - 2]!, kernel.shape[kernel.shape.length - 1]!];
     return g.op("Add", [g.op("MatMul", [input, g.f32(`${name}_w`, [rows, cols], kernel.data as Float32Array)]), g.f32(`${name}_b`, [cols], bias)]);
@@ -105,26 +114,41 @@ export function buildUseLiteOnnx(weights: Map<string, NamedWeight>): Uint8Array 
     const C = qkvKernel.shape[2]!;
     const headDim = w.scalar(`${S}${L}/MultiheadAttention/split_heads/split_last_dimension/Reshape/shape/3`);
     const scale = w.scalar(`${S}${L}/MultiheadAttention/mul/y`);
-    if (headDim * heads !== C) throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISMATCH, `USE-lite layer ${layer}: ${heads} heads x ${headDim} != ${C}`);
+    if (headDim * heads !== C)
+      throw new RetrieverError(RetrieverErrorCode.ENCODER_FILE_MISMATCH, `USE-lite layer ${layer}: ${heads} heads x ${headDim} != ${C}`);
 
     // --- attention block ---
     const h = layerNorm(x, `${L}/layer_prepostprocess`, C);
     const qkv = dense(h, `l${layer}_qkv`, qkvKernel, w.f32(`${P}${L}/MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat`));
     const [q, k, v] = g.opN("Split", [qkv, g.i64(`l${layer}_split`, [C, C, C])], 3, { axis: { i: 2 } });
-    const splitHeads = (t: string) => g.op("Transpose", [g.op("Reshape", [t, g.i64(`l${layer}_heads_shape`, [0, 0, heads, headDim])])], { perm: { ints: [0, 2, 1, 3] } }); // (B, H, T, D)
+    const splitHeads = (t: string) =>
+      g.op("Transpose", [g.op("Reshape", [t, g.i64(`l${layer}_heads_shape`, [0, 0, heads, headDim])])], { perm: { ints: [0, 2, 1, 3] } }); // (B, H, T, D)
     const qh = g.op("Mul", [splitHeads(q!), g.f32(`l${layer}_scale`, [], [scale])]);
     const kt = g.op("Transpose", [g.op("Reshape", [k!, g.i64(`l${layer}_heads_shape_k`, [0, 0, heads, headDim])])], { perm: { ints: [0, 2, 3, 1] } }); // (B, H, D, T)
     const probs = g.op("Softmax", [g.op("Add", [g.op("MatMul", [qh, kt]), bias])], { axis: { i: -1 } }); // (B, H, T, T)
-    const ctx = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [probs, splitHeads(v!)])], { perm: { ints: [0, 2, 1, 3] } }), g.i64(`l${layer}_merge_shape`, [0, 0, C])]); // (B, T, C)
-    const attended = dense(ctx, `l${layer}_out`, w.get(`${M}${L}/MultiheadAttention/output_transform_single/kernel/part_0`), w.f32(`${P}${L}/MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat`));
+    const ctx = g.op("Reshape", [
+      g.op("Transpose", [g.op("MatMul", [probs, splitHeads(v!)])], { perm: { ints: [0, 2, 1, 3] } }),
+      g.i64(`l${layer}_merge_shape`, [0, 0, C]),
+    ]); // (B, T, C)
+    const attended = dense(
+      ctx,
+      `l${layer}_out`,
+      w.get(`${M}${L}/MultiheadAttention/output_transform_single/kernel/part_0`),
+      w.f32(`${P}${L}/MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat`),
+    );
     const residual =
       layer === 0 ? dense(x, "l0_residual", w.get(`${P}${L}/dense/kernel/ConcatPartitions/concat`), w.f32(`${P}${L}/dense/bias/ConcatPartitions/concat`)) : x;
     x = g.op("Add", [attended, residual]); // (B, T, 512)
 
     // --- feed-forward block ---
     const hf = layerNorm(x, `${L}/FFN/layer_prepostprocess`, 512);
-    const up = g.op("Relu", [dense(hf, `l${layer}_ffn1`, w.get(`${S}${L}/FFN/conv1/Tensordot/Reshape_1`), w.f32(`${P}${L}/FFN/conv1/bias/ConcatPartitions/concat`))]);
-    x = g.op("Add", [x, dense(up, `l${layer}_ffn2`, w.get(`${S}${L}/FFN/conv2/Tensordot/Reshape_1`), w.f32(`${P}${L}/FFN/conv2/bias/ConcatPartitions/concat`))]);
+    const up = g.op("Relu", [
+      dense(hf, `l${layer}_ffn1`, w.get(`${S}${L}/FFN/conv1/Tensordot/Reshape_1`), w.f32(`${P}${L}/FFN/conv1/bias/ConcatPartitions/concat`)),
+    ]);
+    x = g.op("Add", [
+      x,
+      dense(up, `l${layer}_ffn2`, w.get(`${S}${L}/FFN/conv2/Tensordot/Reshape_1`), w.f32(`${P}${L}/FFN/conv2/bias/ConcatPartitions/concat`)),
+    ]);
   }
 
   // Masked mean over tokens, tanh layer, L2 normalisation.

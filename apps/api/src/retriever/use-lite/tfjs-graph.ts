@@ -40,11 +40,7 @@ export class UseLiteTfjsGraph {
       const [, data] = await Promise.all([core.ready(), pkg.modelSource()]);
       return new UseLiteTfjsGraph(core, data.model);
     } catch (err) {
-      throw new RetrieverError(
-        RetrieverErrorCode.ENCODER_FAILED,
-        `could not load USE-lite's TF.js graph: ${(err as Error).message}`,
-        { cause: err },
-      );
+      throw new RetrieverError(RetrieverErrorCode.ENCODER_FAILED, `could not load USE-lite's TF.js graph: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -97,7 +97,7 @@ export class UseLiteTokenizer {
     }
 
     const reversed: number[] = [];
-    for (let iter = n; iter > 0; ) {
+    for (let iter = n; iter > 0;) {
       const id = words[iter]!;
       reversed.push(id);
       iter -= this.pieceLength[id]!;

@@ -48,7 +48,8 @@ describe("UseLiteEncoder (TF.js reference graph)", () => {
   });
 
   test("puts paraphrases closer than unrelated texts", async () => {
-    const [a, b, c] = (await encoder.encode(["What is the capital of France?", "Which city is France's capital?", "Translate this sentence into German."])).vectors;
+    const [a, b, c] = (await encoder.encode(["What is the capital of France?", "Which city is France's capital?", "Translate this sentence into German."]))
+      .vectors;
     expect(dot(a!, b!)).toBeGreaterThan(dot(a!, c!) + 0.2);
   });
 

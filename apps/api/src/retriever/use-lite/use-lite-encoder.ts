@@ -60,15 +60,7 @@ export class UseLiteEncoder implements SentenceEncoder {
     const backendName = options.backend ?? "onnx";
     const tokenizer = new UseLiteTokenizer(readUseLiteVocabulary());
     const backend = backendName === "tfjs" ? await UseLiteTfjsGraph.load() : await UseLiteOnnxBackend.load();
-    return new UseLiteEncoder(
-      version,
-      backendName,
-      tokenizer,
-      backend,
-      options.batchSize ?? 16,
-      options.maxChars ?? DEFAULT_MAX_CHARS,
-      options.prefix ?? "",
-    );
+    return new UseLiteEncoder(version, backendName, tokenizer, backend, options.batchSize ?? 16, options.maxChars ?? DEFAULT_MAX_CHARS, options.prefix ?? "");
   }
 
   /** Token ids the model reads for one text (prefixed, cut), and what was cut. */
