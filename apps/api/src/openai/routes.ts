@@ -219,29 +219,27 @@ async function respond(
   if (last?.finishReason === "error") throw generationError(last.error);
   const usage = last && usageOf(last);
   const quiver = { ...(adapters ? quiverExt(adapters) : {}), finish_reason: last?.finishReason };
-  res
-    .status(200)
-    .json(
-      chat
-        ? {
-            id,
-            object: "chat.completion",
-            created,
-            model,
-            choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: finishReason(last?.finishReason), logprobs: null }],
-            usage,
-            quiver,
-          }
-        : {
-            id,
-            object: "text_completion",
-            created,
-            model,
-            choices: [{ text, index: 0, logprobs: null, finish_reason: finishReason(last?.finishReason) }],
-            usage,
-            quiver,
-          },
-    );
+  res.status(200).json(
+    chat
+      ? {
+          id,
+          object: "chat.completion",
+          created,
+          model,
+          choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: finishReason(last?.finishReason), logprobs: null }],
+          usage,
+          quiver,
+        }
+      : {
+          id,
+          object: "text_completion",
+          created,
+          model,
+          choices: [{ text, index: 0, logprobs: null, finish_reason: finishReason(last?.finishReason) }],
+          usage,
+          quiver,
+        },
+  );
 }
 
 export function openAIRoutes(services: Services): { completions: RequestHandler; chat: RequestHandler; models: RequestHandler } {

@@ -45,19 +45,52 @@ interface Phase {
   roundRatios: number[];
 }
 
-function spec(model: { hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number; num_key_value_heads: number; vocab_size: number }): SyntheticModelSpec {
-  return { vocab: model.vocab_size, dim: model.hidden_size, hidden: model.intermediate_size, layers: model.num_hidden_layers, heads: model.num_attention_heads, kvHeads: model.num_key_value_heads, maxPos: 512, tied: true, dtype: "F32", seed: 0 };
+function spec(model: {
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_key_value_heads: number;
+  vocab_size: number;
+}): SyntheticModelSpec {
+  return {
+    vocab: model.vocab_size,
+    dim: model.hidden_size,
+    hidden: model.intermediate_size,
+    layers: model.num_hidden_layers,
+    heads: model.num_attention_heads,
+    kvHeads: model.num_key_value_heads,
+    maxPos: 512,
+    tied: true,
+    dtype: "F32",
+    seed: 0,
+  };
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { model: { type: "string" }, synthetic: { type: "string" }, concurrency: { type: "string", default: "64,256" }, tokens: { type: "string", default: "64" }, rounds: { type: "string", default: "1" }, json: { type: "boolean", default: false } },
+    options: {
+      model: { type: "string" },
+      synthetic: { type: "string" },
+      concurrency: { type: "string", default: "64,256" },
+      tokens: { type: "string", default: "64" },
+      rounds: { type: "string", default: "1" },
+      json: { type: "boolean", default: false },
+    },
   });
   const levels = values.concurrency!.split(",").map(Number);
   const maxTokens = Number(values.tokens);
   const rounds = Number(values.rounds);
-  if (levels.some((n) => !Number.isInteger(n) || n < 1 || n > 1024) || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 400 || !Number.isInteger(rounds) || rounds < 1 || rounds > 10) {
+  if (
+    levels.some((n) => !Number.isInteger(n) || n < 1 || n > 1024) ||
+    !Number.isInteger(maxTokens) ||
+    maxTokens < 1 ||
+    maxTokens > 400 ||
+    !Number.isInteger(rounds) ||
+    rounds < 1 ||
+    rounds > 10
+  ) {
     console.error("quiver bench load: --concurrency takes integers in 1..1024, --tokens 1..400, --rounds 1..10");
     return 2;
   }
@@ -77,23 +110,50 @@ export async function run(argv: string[]): Promise<number> {
       }
       if (m) {
         const dim = Number(m[1]);
-        const s: SyntheticModelSpec = { vocab: 512, dim, hidden: Math.round((dim * 8) / 3 / 32) * 32, layers: Number(m[2]), heads: dim / 64, kvHeads: dim / 64, maxPos: 512, tied: false, dtype: "F32", seed: 1 };
+        const s: SyntheticModelSpec = {
+          vocab: 512,
+          dim,
+          hidden: Math.round((dim * 8) / 3 / 32) * 32,
+          layers: Number(m[2]),
+          heads: dim / 64,
+          kvHeads: dim / 64,
+          maxPos: 512,
+          tied: false,
+          dtype: "F32",
+          seed: 1,
+        };
         modelDir = path.join(work, "synthetic");
         writeSyntheticModel(modelDir, s);
         copyFileSync(path.join(converted, "tokenizer.json"), path.join(modelDir, "tokenizer.json"));
         modelLabel = `synthetic Llama ${dim}x${s.layers} (${(parameterCount(s) / 1e6).toFixed(0)}M parameters, stories260K tokenizer)`;
       }
     }
-    const config = loadConfig({ ...process.env, PORT: "0", HOST: "127.0.0.1", QUIVER_WEB: "off", QUIVER_MODEL: modelDir, QUIVER_DATA_DIR: path.join(work, "data"), QUIVER_ADMIN_EMAIL: "bench@quiver.local", QUIVER_ADMIN_PASSWORD: "bench-password-123", QUIVER_MAX_QUEUE: "4096", QUIVER_MAX_BATCH: "64" });
+    const config = loadConfig({
+      ...process.env,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      QUIVER_WEB: "off",
+      QUIVER_MODEL: modelDir,
+      QUIVER_DATA_DIR: path.join(work, "data"),
+      QUIVER_ADMIN_EMAIL: "bench@quiver.local",
+      QUIVER_ADMIN_PASSWORD: "bench-password-123",
+      QUIVER_MAX_QUEUE: "4096",
+      QUIVER_MAX_BATCH: "64",
+    });
     const quiver = await startQuiver(config, { catalog: await openCatalog({}), log: () => {} });
     const url = quiver.api.url;
     const gql = async <T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T> => {
-      const r = await fetch(`${url}/graphql`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ query, variables }) });
+      const r = await fetch(`${url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify({ query, variables }),
+      });
       const j = (await r.json()) as { data: T; errors?: unknown };
       if (j.errors) throw new Error(JSON.stringify(j.errors));
       return j.data;
     };
-    const token = (await gql<{ login: { token: string } }>(`mutation { login(email: "bench@quiver.local", password: "bench-password-123") { token } }`, {})).login.token;
+    const token = (await gql<{ login: { token: string } }>(`mutation { login(email: "bench@quiver.local", password: "bench-password-123") { token } }`, {}))
+      .login.token;
 
     // Eight adapters (rank 8) with distinct sample topics, registered through the upload API.
     const cfg = JSON.parse(readFileSync(path.join(modelDir, "config.json"), "utf8")) as Parameters<typeof spec>[0];
@@ -101,7 +161,13 @@ export async function run(argv: string[]): Promise<number> {
     const adapterIds: string[] = [];
     for (const [i, topic] of SAMPLE_TOPICS.entries()) {
       const dir = path.join(work, `adapter-${i}`);
-      writeSyntheticAdapter(dir, spec(cfg), { rank: 8, alpha: 16, rslora: false, modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], seed: 100 + i });
+      writeSyntheticAdapter(dir, spec(cfg), {
+        rank: 8,
+        alpha: 16,
+        rslora: false,
+        modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        seed: 100 + i,
+      });
       const form = new FormData();
       form.append("name", `bench-${topic}`);
       form.append("samples", JSON.stringify(Array.from({ length: 10 }, (_, k) => `A question about ${topic}, number ${k}.`)));
@@ -143,8 +209,14 @@ export async function run(argv: string[]): Promise<number> {
               new Promise<void>((resolve) => {
                 let text = "";
                 const req: GenerationRequest = {
-                  id: `direct-${i}`, teamId: "bench", prompt: [port.bosTokenId, ...port.encode(r.prompt)], sampling: { temperature: 0, topK: 0, topP: 1, seed: 1 },
-                  maxTokens, stopSequences: [], ignoreEos: true, strategy: ({ MIXTURE: "mixture", FUSION: "fusion", SELECTION: "selection", NONE: "none" } as const)[r.strategy],
+                  id: `direct-${i}`,
+                  teamId: "bench",
+                  prompt: [port.bosTokenId, ...port.encode(r.prompt)],
+                  sampling: { temperature: 0, topK: 0, topP: 1, seed: 1 },
+                  maxTokens,
+                  stopSequences: [],
+                  ignoreEos: true,
+                  strategy: ({ MIXTURE: "mixture", FUSION: "fusion", SELECTION: "selection", NONE: "none" } as const)[r.strategy],
                   adapters: r.adapterIds.map((id) => {
                     const a = records.find((x) => x.id === id)!;
                     return { key: a.currentVersion!.id, dir: storage.localDir(a.currentVersion!.storageUri), weight: 1 / r.adapterIds.length };
@@ -165,7 +237,14 @@ export async function run(argv: string[]): Promise<number> {
 
         // 2. The same requests through the API, as concurrent streaming subscriptions.
         const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
-        const clients = Array.from({ length: Math.min(n, 16) }, () => createClient({ url: url.replace("http", "ws") + "/graphql", webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 }));
+        const clients = Array.from({ length: Math.min(n, 16) }, () =>
+          createClient({
+            url: url.replace("http", "ws") + "/graphql",
+            webSocketImpl: WebSocket,
+            connectionParams: { authorization: `Bearer ${token}` },
+            retryAttempts: 0,
+          }),
+        );
         const got: { text: string; tokensOut: number }[] = [];
         const t1 = performance.now();
         await Promise.all(
@@ -176,7 +255,16 @@ export async function run(argv: string[]): Promise<number> {
                 clients[i % clients.length]!.subscribe<{ generate: { delta: string | null; done: boolean; usage: { tokensOut: number } | null } }>(
                   {
                     query: `subscription($i: GenerateInput!) { generate(input: $i) { delta done usage { tokensOut } } }`,
-                    variables: { i: { prompt: r.prompt, strategy: r.strategy, ...(r.adapterIds.length ? { adapterIds: r.adapterIds } : {}), maxTokens, temperature: 0, ignoreEos: true } },
+                    variables: {
+                      i: {
+                        prompt: r.prompt,
+                        strategy: r.strategy,
+                        ...(r.adapterIds.length ? { adapterIds: r.adapterIds } : {}),
+                        maxTokens,
+                        temperature: 0,
+                        ignoreEos: true,
+                      },
+                    },
                   },
                   {
                     next: (v) => {
@@ -200,12 +288,19 @@ export async function run(argv: string[]): Promise<number> {
         apiRounds.push(apiS);
       }
       const tokens = n * maxTokens;
-      const engineS = Math.min(...engineRounds), apiS = Math.min(...apiRounds);
+      const engineS = Math.min(...engineRounds),
+        apiS = Math.min(...apiRounds);
       phases.push({
-        concurrency: n, requests: n, tokens, mismatches,
-        engineTokensPerS: Math.round(tokens / engineS), apiTokensPerS: Math.round(tokens / apiS),
-        ratio: Math.round((engineS / apiS) * 1000) / 1000, peakRssMiB: Math.round(peakRss / 2 ** 20),
-        rounds, roundRatios: engineRounds.map((e, i) => Math.round((e / apiRounds[i]!) * 1000) / 1000),
+        concurrency: n,
+        requests: n,
+        tokens,
+        mismatches,
+        engineTokensPerS: Math.round(tokens / engineS),
+        apiTokensPerS: Math.round(tokens / apiS),
+        ratio: Math.round((engineS / apiS) * 1000) / 1000,
+        peakRssMiB: Math.round(peakRss / 2 ** 20),
+        rounds,
+        roundRatios: engineRounds.map((e, i) => Math.round((e / apiRounds[i]!) * 1000) / 1000),
       });
     }
     await quiver.close();
@@ -213,7 +308,9 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`bench load: ${modelLabel}; ${maxTokens} tokens per request, greedy, mixed strategies over ${adapterIds.length} rank-8 adapters`);
     console.log("concurrency  engine tok/s  API tok/s  API/engine  exact streams  peak RSS MiB");
     for (const p of phases) {
-      console.log(`${String(p.concurrency).padStart(11)}  ${String(p.engineTokensPerS).padStart(12)}  ${String(p.apiTokensPerS).padStart(9)}  ${p.ratio.toFixed(3).padStart(10)}  ${`${p.requests - p.mismatches}/${p.requests}`.padStart(13)}  ${String(p.peakRssMiB).padStart(12)}`);
+      console.log(
+        `${String(p.concurrency).padStart(11)}  ${String(p.engineTokensPerS).padStart(12)}  ${String(p.apiTokensPerS).padStart(9)}  ${p.ratio.toFixed(3).padStart(10)}  ${`${p.requests - p.mismatches}/${p.requests}`.padStart(13)}  ${String(p.peakRssMiB).padStart(12)}`,
+      );
     }
     if (rounds > 1) {
       console.log(`each figure is the fastest of ${rounds} alternating rounds; API/engine round by round:`);
