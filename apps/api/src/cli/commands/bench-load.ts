@@ -28,6 +28,7 @@ import { repoRoot } from "../../catalog/migrate.js";
 import { NativeEnginePort } from "../../generation/engine-port.js";
 import { Scheduler, defaultSchedulerOptions, type GenerationRequest } from "../../generation/scheduler.js";
 import { DirectoryStorage } from "../../pool/storage.js";
+import { adapterSpecOf, login, uploadAdapter, type ModelConfig } from "../bench/api-client.js";
 
 const SAMPLE_TOPICS = ["animals", "weather", "numbers", "colours", "food", "music", "sports", "travel"];
 
@@ -43,28 +44,6 @@ interface Phase {
   rounds: number;
   /** engine/API time of each round, in order. */
   roundRatios: number[];
-}
-
-function spec(model: {
-  hidden_size: number;
-  intermediate_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  num_key_value_heads: number;
-  vocab_size: number;
-}): SyntheticModelSpec {
-  return {
-    vocab: model.vocab_size,
-    dim: model.hidden_size,
-    hidden: model.intermediate_size,
-    layers: model.num_hidden_layers,
-    heads: model.num_attention_heads,
-    kvHeads: model.num_key_value_heads,
-    maxPos: 512,
-    tied: true,
-    dtype: "F32",
-    seed: 0,
-  };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -142,39 +121,28 @@ export async function run(argv: string[]): Promise<number> {
     });
     const quiver = await startQuiver(config, { catalog: await openCatalog({}), log: () => {} });
     const url = quiver.api.url;
-    const gql = async <T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T> => {
-      const r = await fetch(`${url}/graphql`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body: JSON.stringify({ query, variables }),
-      });
-      const j = (await r.json()) as { data: T; errors?: unknown };
-      if (j.errors) throw new Error(JSON.stringify(j.errors));
-      return j.data;
-    };
-    const token = (await gql<{ login: { token: string } }>(`mutation { login(email: "bench@quiver.local", password: "bench-password-123") { token } }`, {}))
-      .login.token;
+    const token = await login(url, "bench@quiver.local", "bench-password-123");
 
     // Eight adapters (rank 8) with distinct sample topics, registered through the upload API.
-    const cfg = JSON.parse(readFileSync(path.join(modelDir, "config.json"), "utf8")) as Parameters<typeof spec>[0];
+    const cfg = JSON.parse(readFileSync(path.join(modelDir, "config.json"), "utf8")) as ModelConfig;
     const storage = new DirectoryStorage(path.join(config.dataDir, "adapters"));
     const adapterIds: string[] = [];
     for (const [i, topic] of SAMPLE_TOPICS.entries()) {
       const dir = path.join(work, `adapter-${i}`);
-      writeSyntheticAdapter(dir, spec(cfg), {
+      writeSyntheticAdapter(dir, adapterSpecOf(cfg), {
         rank: 8,
         alpha: 16,
         rslora: false,
         modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         seed: 100 + i,
       });
-      const form = new FormData();
-      form.append("name", `bench-${topic}`);
-      form.append("samples", JSON.stringify(Array.from({ length: 10 }, (_, k) => `A question about ${topic}, number ${k}.`)));
-      for (const f of ["adapter_config.json", "adapter_model.safetensors"]) form.append("file", new Blob([readFileSync(path.join(dir, f))]), f);
-      const res = await fetch(`${url}/v1/adapters`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: form });
-      if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
-      adapterIds.push(((await res.json()) as { adapter: { id: string } }).adapter.id);
+      adapterIds.push(
+        await uploadAdapter(url, token, {
+          name: `bench-${topic}`,
+          samples: Array.from({ length: 10 }, (_, k) => `A question about ${topic}, number ${k}.`),
+          dir,
+        }),
+      );
     }
     await quiver.services.pool.idle();
     const records = await quiver.services.adapters.getForSystem(adapterIds);
