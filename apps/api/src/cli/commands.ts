@@ -30,6 +30,10 @@ export const commands: Record<string, CommandEntry> = {
     summary: "load test of the generation API (64 and 256 concurrent streams) against the engine's own throughput",
     load: () => import("./commands/bench-load.js"),
   },
+  "bench soak": {
+    summary: "minutes of streams with disconnects, cancels and adapter churn: exactness, usage = delivery, memory slope (--json, --minutes, --streams)",
+    load: () => import("./commands/bench-soak.js"),
+  },
   "schema print": {
     summary: "print the GraphQL SDL (--out FILE writes it)",
     load: () => import("./commands/schema-print.js"),
