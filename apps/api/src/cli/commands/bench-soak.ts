@@ -1,6 +1,6 @@
 // `quiver bench soak [--json] [--minutes N] [--streams N] [--model stories260K|DIR] [--tokens N]
-// [--seed S] [--adapter-every S] [--sample-every S]`: faults stay small and nothing is lost,
-// over minutes. Not in CI (a plumbing test runs it for seconds).
+// [--seed S] [--adapter-every S] [--sample-every S] [--heap-snapshots DIR]`: faults stay small
+// and nothing is lost, over minutes. Not in CI (a plumbing test runs it for seconds).
 //
 // It starts `quiver serve` as a child process on the embedded default (PGlite under a
 // temporary QUIVER_DATA_DIR; the model zoo, or --model), then:
@@ -24,7 +24,9 @@
 // It prints the counts, requests/s, the memory trend (least squares over the samples after
 // the warm-up, MiB per minute) and the checks; with --json, one JSON object on the last line.
 // Exit 0 when every check holds, 1 otherwise (the memory trend is reported, not judged).
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+// --heap-snapshots DIR: the server writes a heap snapshot there after the warm-up and at the
+// end of the load (SIGUSR2; each pauses it for seconds), to compare what stayed.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -113,6 +115,8 @@ interface Finished {
   template: number;
   fate: Fate["kind"];
   result: StreamResult;
+  /** Seconds since the load began. */
+  at: number;
 }
 
 function fmt(n: number, digits = 1): string {
@@ -131,6 +135,7 @@ export async function run(argv: string[]): Promise<number> {
       seed: { type: "string", default: "1" },
       "adapter-every": { type: "string", default: "3" },
       "sample-every": { type: "string", default: "5" },
+      "heap-snapshots": { type: "string" },
     },
   });
   const minutes = Number(values.minutes),
@@ -206,6 +211,12 @@ export async function run(argv: string[]): Promise<number> {
       // Every stream waits in the queue rather than being refused OVERLOADED.
       QUIVER_MAX_QUEUE: String(Math.max(512, streams * 4)),
     });
+    // For finding a leak: the server writes a heap snapshot on SIGUSR2 into this folder.
+    const snapshotDir = values["heap-snapshots"] ? path.resolve(values["heap-snapshots"]) : undefined;
+    if (snapshotDir) {
+      mkdirSync(snapshotDir, { recursive: true });
+      env.NODE_OPTIONS = `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`;
+    }
     progress(`starting quiver serve (${modelLabel})`);
     server = await startServe(env);
     const url = server.url;
@@ -349,6 +360,25 @@ export async function run(argv: string[]): Promise<number> {
     sample();
     const sampler = setInterval(sample, sampleEvery * 1000);
     const deadline = t0 + loadS * 1000;
+    const warmupS = Math.min(60, loadS / 4);
+    const snapshot = async (name: string) => {
+      if (!snapshotDir) return;
+      const before = new Set(readdirSync(snapshotDir));
+      server!.proc.kill("SIGUSR2");
+      for (let last = -1, end = Date.now() + 300_000; Date.now() < end; await new Promise((r) => setTimeout(r, 1000))) {
+        const file = readdirSync(snapshotDir).find((f) => f.endsWith(".heapsnapshot") && !before.has(f));
+        if (!file) continue;
+        const size = statSync(path.join(snapshotDir, file)).size;
+        if (size > 0 && size === last) {
+          renameSync(path.join(snapshotDir, file), path.join(snapshotDir, `${name}.heapsnapshot`));
+          progress(`heap snapshot ${name} written (${Math.round(size / 2 ** 20)} MiB)`);
+          return;
+        }
+        last = size;
+      }
+      progress(`heap snapshot ${name}: none written in 300 s`);
+    };
+    const firstSnapshot = new Promise<void>((resolve) => setTimeout(() => void snapshot(`after-warmup-${Math.round(warmupS)}s`).then(resolve), warmupS * 1000));
     const churnErrors: string[] = [];
     const churn = (async () => {
       let n = 0;
@@ -381,7 +411,7 @@ export async function run(argv: string[]): Promise<number> {
         use(adapters, 1);
         try {
           const result = await runStream(ctx(k), requestOf(t, adapters, t.kind === "churn" ? churnTeam : defaultTeam), fate);
-          finished.push({ template: ti, fate: fate.kind, result });
+          finished.push({ template: ti, fate: fate.kind, result, at: elapsedS() });
         } finally {
           use(adapters, -1);
         }
@@ -398,6 +428,10 @@ export async function run(argv: string[]): Promise<number> {
     await churn;
     await sweep();
     await Promise.all(shared.map((c) => c.dispose()));
+    if (snapshotDir) {
+      await firstSnapshot;
+      await snapshot(`end-of-load-${Math.round(loadSeconds)}s`);
+    }
 
     // --- Stop the server (SIGTERM) and read what it billed ----------------------------------
     progress(`load done in ${fmt(loadSeconds)} s; stopping the server`);
@@ -431,6 +465,7 @@ export async function run(argv: string[]): Promise<number> {
       examples: [] as string[],
     };
     const errorKinds = new Map<string, number>();
+    const errorExamples: string[] = [];
     let receivedTokens = 0;
     const note = (list: string[], s: string) => list.length < 5 && list.push(s);
     for (const f of finished) {
@@ -442,6 +477,11 @@ export async function run(argv: string[]): Promise<number> {
         counts.errors++;
         const key = (r.error ?? "?").replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, "<id>").slice(0, 160);
         errorKinds.set(key, (errorKinds.get(key) ?? 0) + 1);
+        const b = r.generationId ? billed.get(r.generationId) : undefined;
+        note(
+          errorExamples,
+          `${label}: ${r.error}; ${r.deltas} deltas received; ${b ? `record ${b.status} / ${b.finishReason}, ${b.recordTokens} tokens` : "no record"}`,
+        );
         continue;
       }
       if (r.outcome === "completed") counts.completed++;
@@ -484,7 +524,6 @@ export async function run(argv: string[]): Promise<number> {
       }
       if (problems.length) note(usage.examples, `${label}: ${problems.join("; ")}`);
     }
-    const warmupS = Math.min(60, loadSeconds / 4);
     const rss = { ...rssTrend(samples, warmupS), warmupS: Math.round(warmupS), everyS: sampleEvery, series: samples };
     const unfinishedRecords = (statuses.QUEUED ?? 0) + (statuses.PREFILL ?? 0) + (statuses.DECODE ?? 0);
     const ok =
@@ -509,9 +548,12 @@ export async function run(argv: string[]): Promise<number> {
       loadSeconds: Math.round(loadSeconds * 10) / 10,
       requests: finished.length,
       requestsPerS: Math.round((finished.length / loadSeconds) * 10) / 10,
+      /** Streams finished in each minute of the load (a slowdown over time shows here). */
+      requestsPerMinute: Array.from({ length: Math.ceil(loadSeconds / 60) }, (_, m) => finished.filter((f) => f.at >= m * 60 && f.at < (m + 1) * 60).length),
       receivedTokensPerS: Math.round(receivedTokens / loadSeconds),
       counts,
       errors: Object.fromEntries(errorKinds),
+      errorExamples,
       exact,
       cutPrefix: prefix,
       usage,
@@ -528,6 +570,7 @@ export async function run(argv: string[]): Promise<number> {
     say(
       `streams finished   ${finished.length} in ${fmt(loadSeconds)} s: ${fmt(report.requestsPerS)} requests/s, ${report.receivedTokensPerS} tokens/s received`,
     );
+    say(`  per minute: ${report.requestsPerMinute.join(", ")}`);
     say(`  completed ${counts.completed}, cancelled ${counts.cancelled}, disconnected ${counts.disconnected}, errors ${counts.errors}`);
     for (const [k, n] of errorKinds) say(`  error x${n}: ${k}`);
     say(
@@ -548,7 +591,8 @@ export async function run(argv: string[]): Promise<number> {
     say(
       `server RSS         ${rss.startMiB} MiB after the ${rss.warmupS} s warm-up, ${rss.endMiB} MiB at the end, max ${rss.maxMiB}; slope ${rss.slopeMiBPerMin} MiB/min (${rss.samples} samples every ${sampleEvery} s; second half ${rss.secondHalfSlopeMiBPerMin} MiB/min)`,
     );
-    for (const e of [...exact.examples, ...prefix.examples, ...usage.examples, ...churnErrors.slice(0, 3), ...churnDeleteErrors.slice(0, 3)]) say(`  ! ${e}`);
+    for (const e of [...errorExamples, ...exact.examples, ...prefix.examples, ...usage.examples, ...churnErrors.slice(0, 3), ...churnDeleteErrors.slice(0, 3)])
+      say(`  ! ${e}`);
     say(ok ? "ok" : "FAILED");
     if (values.json) console.log(JSON.stringify(report));
     return ok ? 0 : 1;
